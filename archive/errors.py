@@ -1,0 +1,27 @@
+"""The archive's exceptions: one base class, a subclass per kind of failure.
+
+The CLI turns each into a single line; the message must say what went wrong and where
+(file, source and field; WARC file and offset; URL).
+"""
+
+from __future__ import annotations
+
+
+class SyndicrawlError(Exception):
+    """Base class of every error syndicrawl reports to a user."""
+
+
+class ConfigError(SyndicrawlError):
+    """A settings or sources file is invalid; nothing is crawled."""
+
+
+class WarcError(SyndicrawlError):
+    """A WARC file or record cannot be read or written."""
+
+
+class NotFoundError(SyndicrawlError):
+    """A URL, capture or article is not in the archive."""
+
+
+class ExtractionError(SyndicrawlError):
+    """trafilatura failed, timed out or found no article text on a page."""

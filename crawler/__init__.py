@@ -1,0 +1,1 @@
+"""The crawler: Scrapy spiders, the WARC capture middleware and the archiving pipeline."""

@@ -1,0 +1,31 @@
+"""Items the spider yields. A captured page carries a handle on its stored record, not a copy of it."""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from archive.store import StoredCapture
+
+
+@dataclass(slots=True)
+class ArticlePage:
+    """An article page to extract. ``capture`` resolves once the archive writer has stored the response."""
+
+    url: str
+    html: str
+    capture: Future[StoredCapture]
+    metadata: dict[str, Any]
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class FeedPage:
+    """A parsed feed and its entries (title, author, dates kept as evidence for each article)."""
+
+    url: str
+    kind: str
+    title: str | None
+    entries: list[dict[str, Any]]

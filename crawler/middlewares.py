@@ -1,0 +1,101 @@
+"""WARC capture: every response, as received, goes to the archive writer thread."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Future
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from archive.exchange import HttpExchange
+
+if TYPE_CHECKING:
+    from scrapy import Request
+    from scrapy.crawler import Crawler
+    from scrapy.http import Headers, Response
+    from typing_extensions import Self
+
+    from archive.store import StoredCapture
+
+logger = logging.getLogger(__name__)
+
+#: request.meta key holding the Future of the stored capture.
+CAPTURE = "syndicrawl_capture"
+
+
+def _header_pairs(headers: Headers) -> list[tuple[str, str]]:
+    # latin-1 maps bytes 1:1, so the archived header bytes are exactly what was on the wire.
+    return [(k.decode("latin-1"), v.decode("latin-1")) for k, values in headers.items() for v in values]
+
+
+def to_exchange(request: Request, response: Response, fetched_at: datetime) -> HttpExchange:
+    """The exchange as Scrapy saw it; Twisted has already removed hop-by-hop headers and chunking."""
+    request_headers = _header_pairs(request.headers)
+    if not any(name.lower() == "host" for name, _ in request_headers):
+        request_headers.insert(0, ("Host", urlsplit(request.url).netloc))
+    return HttpExchange(
+        url=response.url,
+        method=request.method,
+        request_headers=request_headers,
+        request_body=request.body,
+        status=response.status,
+        reason="",
+        protocol=response.protocol or "HTTP/1.1",
+        response_headers=_header_pairs(response.headers),
+        body=response.body,
+        fetched_at=fetched_at,
+        ip_address=str(response.ip_address) if response.ip_address else None,
+    )
+
+
+class WarcCaptureMiddleware:
+    """Hands each response to the archive writer thread and passes it on unchanged.
+
+    Placed above HttpCompressionMiddleware (see crawler/settings.py) so the stored body is the
+    one the server sent. The write happens on the writer thread: the reactor only builds the
+    exchange. The capture's Future rides in ``request.meta[CAPTURE]`` for the pipeline.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler)
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        spider = self.crawler.spider
+        archive = spider.archive  # type: ignore[union-attr]
+        meta = request.meta
+        kind = meta.get("syndicrawl_kind") or ("robots" if urlsplit(request.url).path == "/robots.txt" else "page")
+        metadata = {
+            "source": archive.store.source,
+            "kind": kind,
+            "feed": meta.get("syndicrawl_feed"),
+            "discovered_from": meta.get("syndicrawl_from"),
+        }
+        # An article's metadata record waits for its extraction summary (written by the pipeline).
+        deferred = kind == "article" and response.status == 200
+        future: Future[StoredCapture] = archive.writer.submit(
+            archive.store.store_exchange,
+            to_exchange(request, response, datetime.now(UTC)),
+            discovered_from=meta.get("syndicrawl_from"),
+            feed_url=meta.get("syndicrawl_feed"),
+            metadata=None if deferred else metadata,
+        )
+        future.add_done_callback(self._report_failure)
+        meta[CAPTURE] = future
+        meta["syndicrawl_metadata"] = metadata
+        stats = self.crawler.stats
+        assert stats is not None
+        stats.inc_value("syndicrawl/pages")
+        stats.inc_value("syndicrawl/bytes", len(response.body))
+        return response
+
+    def _report_failure(self, future: Future[StoredCapture]) -> None:
+        exc = future.exception()
+        if exc is not None:
+            logger.error("archiving failed: %s", exc, exc_info=exc)
+            assert self.crawler.stats is not None
+            self.crawler.stats.inc_value("syndicrawl/errors")

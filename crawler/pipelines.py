@@ -1,0 +1,55 @@
+"""The archiving pipeline: extraction in worker processes, then the article row, off the reactor."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from archive.errors import ExtractionError
+from crawler.items import ArticlePage, FeedPage
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from typing_extensions import Self
+
+    from archive.extract import ExtractedArticle
+
+logger = logging.getLogger(__name__)
+
+
+class ArchivePipeline:
+    """Stores feeds' entries and articles' extractions; a failed extraction is stored as failed."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler)
+
+    async def process_item(self, item: ArticlePage | FeedPage) -> ArticlePage | FeedPage:
+        archive = self.crawler.spider.archive  # type: ignore[union-attr]
+        stats = self.crawler.stats
+        assert stats is not None
+        if isinstance(item, FeedPage):
+            await asyncio.wrap_future(
+                archive.writer.submit(archive.store.store_feed, item.url, item.kind, item.title, item.entries)
+            )
+            return item
+        article: ExtractedArticle | None = None
+        error = None
+        try:
+            article = await asyncio.wrap_future(archive.extractor.submit(item.html, item.url))
+        except ExtractionError as exc:
+            error = str(exc)
+            logger.warning("extraction failed: %s", error)
+            stats.inc_value("syndicrawl/extraction_failed")
+            stats.inc_value("syndicrawl/errors")
+        capture = await asyncio.wrap_future(item.capture)
+        await asyncio.wrap_future(
+            archive.writer.submit(archive.store.store_article, capture, article, error, item.metadata, item.evidence)
+        )
+        if article is not None:
+            stats.inc_value("syndicrawl/articles")
+        return item

@@ -1,0 +1,53 @@
+"""Turn syndicrawl's settings and a source into Scrapy settings: the only home of component order."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from syndicrawl.settings import Settings
+    from syndicrawl.sources import Source
+
+DOWNLOADER_MIDDLEWARES = {
+    # Above HttpCompression (590), Redirect (600) and Retry (550) for responses, which run from
+    # the highest number down: it sees the body still content-encoded, every redirect hop and
+    # every retried attempt. Below HttpCache (900) so cached replays are never archived again.
+    "crawler.middlewares.WarcCaptureMiddleware": 880,
+}
+
+ITEM_PIPELINES = {
+    "crawler.pipelines.ArchivePipeline": 300,
+}
+
+EXTENSIONS = {
+    # Scrapy's telnet console opens a port nobody here needs.
+    "scrapy.extensions.telnet.TelnetConsole": None,
+}
+
+
+def scrapy_settings(settings: Settings, source: Source) -> dict[str, Any]:
+    """Scrapy settings for crawling one source; a source's own delay and backfill win."""
+    delay = settings.download_delay if source.download_delay is None else source.download_delay
+    return {
+        "BOT_NAME": "syndicrawl",
+        "USER_AGENT": settings.user_agent,
+        "ROBOTSTXT_OBEY": settings.obey_robots,
+        "DOWNLOAD_DELAY": delay,
+        "AUTOTHROTTLE_ENABLED": settings.autothrottle and delay > 0,
+        "AUTOTHROTTLE_START_DELAY": max(delay, 0.1),
+        "CONCURRENT_REQUESTS": settings.concurrent_requests,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": settings.concurrent_requests_per_domain,
+        "DOWNLOAD_TIMEOUT": settings.download_timeout,
+        "DOWNLOAD_MAXSIZE": settings.download_maxsize,
+        "DOWNLOAD_WARNSIZE": settings.download_maxsize // 2,
+        # Scrapy's cookie middleware looks up the public-suffix list online on first use, and an
+        # archive crawl of public pages needs no session: the Set-Cookie headers are still archived.
+        "COOKIES_ENABLED": False,
+        # One retry: a flaky page is captured twice at most (each attempt lands in the WARC).
+        "RETRY_TIMES": 1,
+        "DOWNLOADER_MIDDLEWARES": DOWNLOADER_MIDDLEWARES,
+        "ITEM_PIPELINES": ITEM_PIPELINES,
+        "EXTENSIONS": EXTENSIONS,
+        "SYNDICRAWL_BACKFILL_PAGES": settings.backfill_pages if source.backfill_pages is None else source.backfill_pages,
+        "LOG_LEVEL": "WARNING",
+    }

@@ -1,0 +1,1 @@
+"""Spiders. One generic spider crawls any configured source."""

@@ -1,0 +1,156 @@
+"""The generic source spider: feeds, sitemaps and listing pages lead to article pages."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin
+
+import scrapy
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import TextResponse
+from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.gz import gunzip
+from scrapy.utils.sitemap import Sitemap
+
+from crawler.feeds import parse_feed
+from crawler.items import ArticlePage, FeedPage
+from crawler.links import article_links, feed_links, older_page
+from crawler.middlewares import CAPTURE
+
+if TYPE_CHECKING:
+    from twisted.python.failure import Failure
+
+    from crawler.context import ArchiveContext
+    from syndicrawl.sources import Source
+
+logger = logging.getLogger(__name__)
+
+_FEED_FIRST = 10  # feeds before pages: their entries carry dates and authors as evidence
+
+
+class SourceSpider(scrapy.Spider):
+    """Crawls one source. Scope comes from the source's ``allowed_domains`` (Scrapy's offsite filter)."""
+
+    name = "source"
+
+    def __init__(self, source: Source, archive: ArchiveContext, **kwargs: Any) -> None:
+        super().__init__(name=source.name, **kwargs)
+        self.source = source
+        self.archive = archive
+        self.allowed_domains = list(source.allowed_domains)
+
+    @property
+    def backfill_pages(self) -> int:
+        return int(self.settings.getint("SYNDICRAWL_BACKFILL_PAGES"))
+
+    def _request(self, url: str, kind: str, callback: Any, **meta: Any) -> scrapy.Request:
+        meta["syndicrawl_kind"] = kind
+        return scrapy.Request(
+            url,
+            callback=callback,
+            errback=self.on_error,
+            meta=meta,
+            priority=_FEED_FIRST if kind in {"feed", "sitemap"} else 0,
+        )
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        for url in self.source.feeds:
+            yield self._request(url, "feed", self.parse_feed)
+        for url in self.source.sitemaps:
+            yield self._request(url, "sitemap", self.parse_sitemap)
+        listings = list(self.source.start_urls)
+        if self.backfill_pages and not listings:
+            # A feed-only source: its archive pages hang off the site's front page.
+            listings = [urljoin(url, "/") for url in self.source.feeds]
+        for url in dict.fromkeys(listings):
+            yield self._request(url, "listing", self.parse_listing, syndicrawl_page=0)
+
+    def parse_feed(self, response: scrapy.http.Response) -> Iterator[Any]:
+        content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None
+        feed = parse_feed(response.body, response.url, content_type)
+        if feed is None:
+            if isinstance(response, TextResponse):
+                yield from self.parse_listing(response)
+            else:
+                self._problem(f"{response.url}: not a feed")
+            return
+        for problem in feed.problems:
+            self._problem(problem)
+        for entry in feed.entries:
+            evidence = {"via": "feed", **{k: entry[k] for k in ("title", "author", "published", "updated")}}
+            yield self._request(
+                entry["url"],
+                "article",
+                self.parse_article,
+                syndicrawl_from=response.url,
+                syndicrawl_feed=response.url,
+                syndicrawl_evidence=evidence,
+            )
+        yield FeedPage(response.url, feed.kind, feed.title, feed.entries)
+
+    def parse_sitemap(self, response: scrapy.http.Response) -> Iterator[scrapy.Request]:
+        body = response.body
+        if body[:2] == b"\x1f\x8b":
+            body = gunzip(body, max_size=self.settings.getint("DOWNLOAD_MAXSIZE"))
+        try:
+            sitemap = Sitemap(body)
+        except Exception as exc:  # lxml raises several types on garbage; the crawl goes on
+            self._problem(f"{response.url}: unreadable sitemap ({exc})")
+            return
+        for entry in sitemap:
+            loc = entry.get("loc")
+            if not loc:
+                continue
+            if sitemap.type == "sitemapindex":
+                yield self._request(loc, "sitemap", self.parse_sitemap, syndicrawl_from=response.url)
+            else:
+                evidence = {"via": "sitemap", "updated": entry.get("lastmod")}
+                yield self._request(
+                    loc, "article", self.parse_article, syndicrawl_from=response.url, syndicrawl_evidence=evidence
+                )
+
+    def parse_listing(self, response: scrapy.http.Response) -> Iterator[scrapy.Request]:
+        if not isinstance(response, TextResponse):
+            self._problem(f"{response.url}: not an HTML page")
+            return
+        for url in feed_links(response):
+            yield self._request(url, "feed", self.parse_feed, syndicrawl_from=response.url)
+        for url in article_links(response):
+            yield self._request(url, "article", self.parse_article, syndicrawl_from=response.url)
+        page = response.meta.get("syndicrawl_page", 0)
+        if page < self.backfill_pages:
+            url = older_page(response)
+            if url:
+                yield self._request(url, "listing", self.parse_listing, syndicrawl_from=response.url, syndicrawl_page=page + 1)
+
+    def parse_article(self, response: scrapy.http.Response) -> Iterator[ArticlePage]:
+        if not isinstance(response, TextResponse):
+            self._problem(f"{response.url}: not an HTML page ({response.headers.get('Content-Type', b'?').decode()})")
+            return
+        yield ArticlePage(
+            url=response.url,
+            html=response.text,
+            capture=response.meta[CAPTURE],
+            metadata=response.meta["syndicrawl_metadata"],
+            evidence=response.meta.get("syndicrawl_evidence", {}),
+        )
+
+    def on_error(self, failure: Failure) -> None:
+        """One line per failed request (HTTP error status, timeout, refused connection); the crawl goes on."""
+        request = failure.request  # type: ignore[attr-defined]
+        if failure.check(IgnoreRequest) and not failure.check(HttpError):
+            # robots.txt disallows it, or it (or a redirect to it) is out of the source's scope.
+            logger.info("%s: not fetched: %s (%s)", self.source.name, request.url, failure.getErrorMessage())
+            assert self.crawler.stats is not None
+            self.crawler.stats.inc_value("syndicrawl/skipped")
+            return
+        response = getattr(failure.value, "response", None)
+        reason = f"HTTP {response.status}" if response is not None else failure.getErrorMessage()
+        self._problem(f"{request.url}: {reason}")
+
+    def _problem(self, message: str) -> None:
+        logger.warning("%s: %s", self.source.name, message)
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value("syndicrawl/errors")

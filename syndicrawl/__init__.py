@@ -1,0 +1,3 @@
+"""syndicrawl: crawl news feeds and repost sites into WARC archives and find syndicated copies."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+"""``python -m syndicrawl``."""
+
+from syndicrawl.cli import main
+
+main()

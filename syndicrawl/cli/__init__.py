@@ -1,0 +1,96 @@
+"""The ``syndicrawl`` command: a thin shell over the archive and crawler APIs.
+
+Each command parses its options, calls the library, and prints; library errors
+(``SyndicrawlError``) become one ``Error:`` line and exit code 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.logging import RichHandler
+
+from archive.errors import SyndicrawlError
+from syndicrawl import __version__
+from syndicrawl.settings import Settings, load_settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Output goes to stdout, diagnostics (logs, progress) to stderr.
+stdout = Console(highlight=False, soft_wrap=True)
+stderr = Console(stderr=True, highlight=False)
+
+
+def settings_options(func: F) -> F:
+    """``--data-dir`` and ``--settings``, shared by every command."""
+
+    @click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Data directory (WARCs, database). Default: ./syndicrawl-data or $SYNDICRAWL_DATA_DIR.",
+    )
+    @click.option(
+        "--settings",
+        "settings_file",
+        type=click.Path(dir_okay=False, exists=True, path_type=Path),
+        help="A settings TOML file overriding config/defaults.toml.",
+    )
+    @functools.wraps(func)
+    def wrapper(*args: Any, data_dir: Path | None, settings_file: Path | None, **kwargs: Any) -> Any:
+        settings = load_settings(settings_file, overrides={"data_dir": data_dir})
+        return func(*args, settings=settings, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def configure_logging(verbose: int) -> None:
+    """Warnings (one line per problem) always; -v adds syndicrawl's progress, -vv Scrapy's too."""
+    if stderr.is_terminal:
+        handler: logging.Handler = RichHandler(console=stderr, show_path=False, markup=False)
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO if verbose >= 2 else logging.WARNING)
+    for name in ("syndicrawl", "crawler", "archive", "scheduler"):
+        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+class Group(click.Group):
+    """Turns library errors into one line on stderr and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SyndicrawlError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=Group)
+@click.version_option(__version__, prog_name="syndicrawl")
+@click.option("-v", "--verbose", count=True, help="More log lines: -v syndicrawl's, -vv Scrapy's too.")
+def cli(verbose: int) -> None:
+    """Crawl news feeds and repost sites into WARC archives, and find syndicated copies.
+
+    Start with `syndicrawl demo`: it serves two small sites on loopback, crawls
+    them and shows what was archived.
+    """
+    configure_logging(verbose)
+
+
+def main() -> None:
+    cli(prog_name="syndicrawl")
+
+
+# Commands register themselves on `cli` when their modules are imported.
+from syndicrawl.cli import crawl, db, inspect  # noqa: E402,F401
+
+__all__ = ["Settings", "cli", "main", "settings_options", "stderr", "stdout"]

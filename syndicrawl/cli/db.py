@@ -1,0 +1,34 @@
+"""``syndicrawl db``: the metadata database's schema."""
+
+from __future__ import annotations
+
+import click
+
+from archive.db import Database, current_revision, upgrade
+from syndicrawl.cli import cli, settings_options, stdout
+from syndicrawl.settings import Settings
+
+
+@cli.group()
+def db() -> None:
+    """Manage the metadata database (SQLite in the data directory, or $SYNDICRAWL_DATABASE_URL)."""
+
+
+@db.command("upgrade")
+@settings_options
+def db_upgrade(settings: Settings) -> None:
+    """Apply the schema migrations (also done automatically on first use).
+
+    Example: syndicrawl db upgrade --data-dir syndicrawl-demo
+    """
+    database = Database(settings.db_url, auto_upgrade=False)
+    try:
+        before = current_revision(database.engine)
+        upgrade(database.engine)
+        after = current_revision(database.engine)
+    finally:
+        database.dispose()
+    if before == after:
+        stdout.print(f"Database is up to date (revision {after}).")
+    else:
+        stdout.print(f"Database upgraded from {before or 'empty'} to revision {after}.")

@@ -1,0 +1,134 @@
+"""One frozen settings object, loaded from defaults, a settings file, the environment and flags.
+
+Later sources win, and every value remembers where it came from (as Scrapy's settings
+priorities do), so ``syndicrawl`` can say why a value is what it is.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from archive.db import sqlite_url
+from archive.errors import ConfigError
+
+#: Environment variables and the settings they set.
+ENVIRONMENT = {
+    "SYNDICRAWL_DATA_DIR": "data_dir",
+    "SYNDICRAWL_DATABASE_URL": "database_url",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of a run. Field names are ``KEY`` for [storage]/[crawl], ``extract_KEY`` for [extract]."""
+
+    data_dir: Path
+    database_url: str
+    warc_max_size: int
+    user_agent: str
+    obey_robots: bool
+    download_delay: float
+    autothrottle: bool
+    concurrent_requests: int
+    concurrent_requests_per_domain: int
+    download_timeout: float
+    download_maxsize: int
+    backfill_pages: int
+    extract_workers: int
+    extract_timeout: float
+    extract_max_bytes: int
+    extract_fast: bool
+    origins: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def warc_dir(self) -> Path:
+        return self.data_dir / "warcs"
+
+    @property
+    def db_url(self) -> str:
+        """The database URL in force: the configured one, else SQLite in the data directory."""
+        return self.database_url or sqlite_url(self.data_dir)
+
+
+def _flatten(document: Mapping[str, Any], where: str) -> dict[str, Any]:
+    names = {f.name for f in fields(Settings)} - {"origins"}
+    flat: dict[str, Any] = {}
+    for section, values in document.items():
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"{where}: '{section}' must be a [section] table")
+        for key, value in values.items():
+            name = f"extract_{key}" if section == "extract" else key
+            if section not in {"storage", "crawl", "extract"} or name not in names:
+                raise ConfigError(f"{where}: unknown setting [{section}] {key}")
+            flat[name] = value
+    return flat
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+
+
+def _coerce(name: str, value: Any, default: Any, where: str) -> Any:
+    """Check a value against the type of its default; the environment gives strings."""
+    kind = type(default)
+    if isinstance(value, str) and kind is not str and where.startswith("environment"):
+        value = value.strip()
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+    elif kind is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    elif kind is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    elif kind is str and isinstance(value, str):
+        return value
+    elif name == "data_dir" and isinstance(value, str | Path):
+        return Path(value)
+    raise ConfigError(f"{where}: setting '{name}' must be {kind.__name__}, got {value!r}")
+
+
+def load_settings(
+    settings_file: Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build the settings: defaults < settings file < environment < ``overrides`` (flags).
+
+    ``overrides`` entries whose value is None are ignored, so CLI flags can be passed as they are.
+    """
+    defaults_text = resources.files("syndicrawl").joinpath("config", "defaults.toml").read_text("utf-8")
+    defaults = _flatten(tomllib.loads(defaults_text), "defaults.toml")
+    defaults["data_dir"] = Path(defaults["data_dir"])
+    values = dict(defaults)
+    origins = dict.fromkeys(values, "default")
+
+    layers: list[tuple[str, Mapping[str, Any]]] = []
+    if settings_file is not None:
+        layers.append((str(settings_file), _flatten(_read_toml(settings_file), str(settings_file))))
+    environ = os.environ if env is None else env
+    layers.append(("environment", {ENVIRONMENT[k]: v for k, v in environ.items() if k in ENVIRONMENT}))
+    layers.append(("command line", {k: v for k, v in (overrides or {}).items() if v is not None}))
+
+    for where, layer in layers:
+        for name, value in layer.items():
+            origin = f"environment ({_env_name(name)})" if where == "environment" else where
+            values[name] = _coerce(name, value, defaults[name], origin)
+            origins[name] = origin
+    return Settings(**values, origins=origins)
+
+
+def _env_name(setting: str) -> str:
+    return next(var for var, name in ENVIRONMENT.items() if name == setting)

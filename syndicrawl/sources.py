@@ -1,0 +1,129 @@
+"""The sources file: which sites to crawl, where their feeds are, and what kind of site each is.
+
+Validation happens before anything is crawled; each error names the file, the source and the
+field, so a typo in one source never half-runs a crawl.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from archive.errors import ConfigError
+
+Kind = Literal["origin", "repost", "unknown"]
+KINDS: tuple[Kind, ...] = ("origin", "repost", "unknown")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_URL_LISTS = ("feeds", "sitemaps", "start_urls")
+_FIELDS = {"name", "kind", *_URL_LISTS, "allowed_domains", "backfill_pages", "download_delay"}
+
+
+@dataclass(frozen=True)
+class Source:
+    """A site to crawl; ``kind`` says whether it publishes its own articles or reposts others'."""
+
+    name: str
+    kind: Kind
+    feeds: tuple[str, ...] = ()
+    sitemaps: tuple[str, ...] = ()
+    start_urls: tuple[str, ...] = ()
+    allowed_domains: tuple[str, ...] = ()
+    backfill_pages: int | None = None
+    download_delay: float | None = None
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        return self.feeds + self.sitemaps + self.start_urls
+
+
+def _check_url(value: Any, where: str) -> str:
+    parts = urlsplit(value) if isinstance(value, str) else None
+    if parts is None or parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigError(f"{where}: not an http(s) URL: {value!r}")
+    return value
+
+
+def _url_list(entry: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+    value = entry.get(key, [])
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}, field '{key}': must be a list of URLs")
+    return tuple(_check_url(url, f"{where}, field '{key}'") for url in value)
+
+
+def parse_source(entry: Any, where: str) -> Source:
+    """Validate one ``[[source]]`` table. ``where`` locates it for error messages."""
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where}: must be a [[source]] table")
+    name = entry.get("name")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ConfigError(f"{where}, field 'name': missing or not a plain name (letters, digits, - _ .)")
+    where = f"{where} '{name}'"
+    unknown = sorted(set(entry) - _FIELDS)
+    if unknown:
+        raise ConfigError(f"{where}, field '{unknown[0]}': unknown key (known: {', '.join(sorted(_FIELDS))})")
+    kind = entry.get("kind")
+    if kind not in KINDS:
+        raise ConfigError(f"{where}, field 'kind': must be one of {', '.join(KINDS)}, got {kind!r}")
+    feeds, sitemaps, start_urls = (_url_list(entry, key, where) for key in _URL_LISTS)
+    if not (feeds or sitemaps or start_urls):
+        raise ConfigError(f"{where}, field 'feeds': give at least one of feeds, sitemaps, start_urls")
+    domains = entry.get("allowed_domains")
+    if domains is None:
+        domains = sorted({urlsplit(url).hostname or "" for url in feeds + sitemaps + start_urls})
+    if not isinstance(domains, list) or not all(isinstance(d, str) and d and "/" not in d for d in domains):
+        raise ConfigError(f"{where}, field 'allowed_domains': must be a list of host names")
+    backfill = entry.get("backfill_pages")
+    if backfill is not None and (not isinstance(backfill, int) or isinstance(backfill, bool) or backfill < 0):
+        raise ConfigError(f"{where}, field 'backfill_pages': must be a whole number >= 0")
+    delay = entry.get("download_delay")
+    if delay is not None and (isinstance(delay, bool) or not isinstance(delay, int | float) or delay < 0):
+        raise ConfigError(f"{where}, field 'download_delay': must be a number of seconds >= 0")
+    return Source(
+        name=name,
+        kind=kind,
+        feeds=feeds,
+        sitemaps=sitemaps,
+        start_urls=start_urls,
+        allowed_domains=tuple(domains),
+        backfill_pages=backfill,
+        download_delay=None if delay is None else float(delay),
+    )
+
+
+def load_sources(path: Path) -> list[Source]:
+    """Read and validate a sources file; raise ConfigError on the first problem."""
+    try:
+        with path.open("rb") as fh:
+            document = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read sources file: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    extra = sorted(set(document) - {"source"})
+    if extra:
+        raise ConfigError(f"{path}: unknown top-level key '{extra[0]}' (sources are [[source]] tables)")
+    entries = document.get("source", [])
+    if not isinstance(entries, list) or not entries:
+        raise ConfigError(f"{path}: no [[source]] tables")
+    sources = [parse_source(entry, f"{path}: source #{i}") for i, entry in enumerate(entries, 1)]
+    names = [s.name for s in sources]
+    duplicate = next((n for n in names if names.count(n) > 1), None)
+    if duplicate:
+        raise ConfigError(f"{path}: source '{duplicate}' is defined twice")
+    return sources
+
+
+def select(sources: Sequence[Source], names: Sequence[str], where: Path) -> list[Source]:
+    """The sources named on the command line (all when none are named)."""
+    if not names:
+        return list(sources)
+    known = {s.name: s for s in sources}
+    missing = [n for n in names if n not in known]
+    if missing:
+        raise ConfigError(f"{where}: no source named '{missing[0]}' (known: {', '.join(known)})")
+    return [known[n] for n in names]
