@@ -12,11 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from warcio.timeutils import datetime_to_iso_date
-
 from archive import catalog
 from archive.urls import url_key
-from archive.warc import RevisitTarget, WarcWriter, payload_digest
+from archive.warc import RevisitTarget, WarcWriter, payload_digest, warc_date
 
 if TYPE_CHECKING:
     from archive.db import Database
@@ -95,7 +93,7 @@ class CaptureStore:
             if original is not None:
                 target = RevisitTarget(
                     uri=original.url,
-                    date=datetime_to_iso_date(original.timestamp, use_micros=True),
+                    date=warc_date(original.timestamp),
                     record_id=original.record_id,
                 )
             written = self.warc.write_exchange(exchange, revisit_of=target)
