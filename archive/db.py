@@ -1,0 +1,196 @@
+"""Engines, sessions and schema upgrades for the metadata database (SQLite or PostgreSQL).
+
+SQLite is the default: one file beside the WARCs, in WAL mode so the CLI can read while a
+crawl writes. PostgreSQL serves several crawler processes at once. The schema is managed
+only by Alembic (``archive/migrations``), driven from here without an ``alembic.ini``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, event, make_url, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from archive.errors import SyndicrawlError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.pool import ConnectionPoolEntry
+
+logger = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+DB_FILENAME = "syndicrawl.sqlite3"
+
+# Held for the length of an upgrade so that two processes starting on a fresh PostgreSQL
+# database (the scheduler and a CLI command) do not both create the tables.
+_PG_MIGRATION_LOCK = 0x5359_4E44_4943_5257  # "SYNDICRW"
+
+# Alembic keeps the running migration in process-global proxies (``alembic.context``,
+# ``alembic.op``): two upgrades in one process must not overlap, even on different databases.
+_ALEMBIC_LOCK = threading.Lock()
+
+_SQLITE_BUSY_TIMEOUT_MS = 10_000
+_SQLITE_PRAGMAS = (
+    f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}",
+    "PRAGMA foreign_keys=ON",
+    # NORMAL is durable in WAL mode except for the last transactions before a power cut.
+    "PRAGMA synchronous=NORMAL",
+)
+
+
+def sqlite_url(data_dir: Path) -> str:
+    """Return the URL of the SQLite database in ``data_dir``.
+
+    The path is made absolute so the URL means the same file whatever the working
+    directory of the process that later opens it (scheduler jobs, subprocess crawls).
+    """
+    return f"sqlite:///{(data_dir.expanduser().absolute() / DB_FILENAME).as_posix()}"
+
+
+def _enable_wal(cursor: sqlite3.Cursor) -> None:
+    """Switch the database file to WAL mode, waiting out another process doing the same.
+
+    WAL mode is stored in the file, so this only changes anything on a new database. The
+    switch needs an exclusive lock and SQLite reports "database is locked" at once,
+    without calling the busy handler, when two processes open a new file together: retry
+    until the other one has switched it, within the busy timeout.
+    """
+    deadline = time.monotonic() + _SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def _set_sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        # busy_timeout first: the other pragmas may wait for a lock.
+        for pragma in _SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+        _enable_wal(cursor)
+    finally:
+        cursor.close()
+
+
+def create_engine_for(url: str) -> Engine:
+    """Create an engine for ``url``; for SQLite, set the pragmas on every new connection.
+
+    The parent directory of a SQLite file is created so a fresh data directory works.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        # pre_ping: the scheduler keeps connections for days; the server may have restarted.
+        return create_engine(parsed, pool_pre_ping=True)
+    database = parsed.database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(parsed)
+    event.listen(engine, "connect", _set_sqlite_pragmas)
+    return engine
+
+
+def _alembic_config(connection: Connection) -> Config:
+    config = Config()
+    # ConfigParser interpolation would read a "%" in the path as a reference.
+    config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+    config.attributes["connection"] = connection
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Upgrade the schema to ``revision`` in one transaction, safe against a concurrent upgrade.
+
+    On SQLite, foreign keys are switched off for the upgrade (the pragma is ignored inside
+    a transaction, so before it starts): batch mode rebuilds a table by copying and
+    dropping it, and dropping with foreign keys on would cascade deletes into the rows
+    that reference it. ``foreign_key_check`` then proves the copy kept every reference.
+    ``BEGIN IMMEDIATE`` takes the write lock at once, so a second process waits for the
+    first to finish instead of failing half way.
+    """
+    is_sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as conn:
+        try:
+            if is_sqlite:
+                conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            elif engine.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+            before = MigrationContext.configure(conn).get_current_revision()
+            with _ALEMBIC_LOCK:
+                command.upgrade(_alembic_config(conn), revision)
+            after = MigrationContext.configure(conn).get_current_revision()
+            if is_sqlite:
+                broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise SyndicrawlError(
+                        f"migration to {revision} left rows with dangling foreign keys "
+                        f"(table, rowid, parent, fk): {broken[:5]}; rolled back, the database is unchanged"
+                    )
+            conn.commit()
+        finally:
+            if conn.in_transaction():
+                conn.rollback()
+            if is_sqlite:
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                conn.commit()
+    if before != after:
+        logger.info(
+            "upgraded database %s from revision %s to %s",
+            engine.url.render_as_string(hide_password=True),
+            before,
+            after,
+        )
+
+
+def current_revision(engine: Engine) -> str | None:
+    """Return the schema's Alembic revision, or None for a database never upgraded."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+class Database:
+    """The archive database: an engine plus a session factory.
+
+    With ``auto_upgrade`` the schema is brought to head before the first session is
+    handed out, so every command works on a fresh data directory without a separate
+    ``db upgrade`` step; the check runs once per process.
+    """
+
+    def __init__(self, url: str, *, auto_upgrade: bool = True) -> None:
+        self.url = url
+        self.engine: Engine = create_engine_for(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._needs_upgrade = auto_upgrade
+        self._upgrade_lock = threading.Lock()
+
+    def session(self) -> Session:
+        """Return a new session; use as ``with db.session() as s, s.begin(): ...``.
+
+        ``expire_on_commit=False`` keeps returned objects readable after the block ends.
+        """
+        if self._needs_upgrade:
+            with self._upgrade_lock:
+                if self._needs_upgrade:
+                    upgrade(self.engine)
+                    self._needs_upgrade = False
+        return self._sessions()
+
+    def dispose(self) -> None:
+        """Close every pooled connection (call before a process exits or forks)."""
+        self.engine.dispose()

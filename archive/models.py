@@ -1,0 +1,238 @@
+"""The metadata database's tables: sources, crawls, feeds, captures and articles.
+
+The database holds locators and extracted text only; raw payloads stay in the WARC files
+(``warc_file`` + ``warc_offset`` + ``warc_length`` is one seek). Every constraint and index
+is named through ``NAMING_CONVENTION`` because Alembic's SQLite batch mode can only drop or
+recreate constraints it can name. Change a table here and in a new migration under
+``archive/migrations/versions/`` together: ``tests/test_archive_db.py`` compares them.
+
+URL columns are plain btree-indexed text: Scrapy's ``URLLENGTH_LIMIT`` (2083) keeps keys well
+under PostgreSQL's limit of about 2700 bytes per index row.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Dialect
+
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+SOURCE_KINDS = ("origin", "repost", "unknown")
+CRAWL_STATUSES = ("running", "finished", "failed", "interrupted")
+FEED_KINDS = ("rss", "atom", "json", "sitemap", "unknown")
+PUBLISHED_SOURCES = ("page", "feed", "sitemap")
+ARTICLE_STATUSES = ("ok", "failed")
+
+# 64-bit ids on PostgreSQL; SQLite only auto-increments a column declared INTEGER.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    """Return the current time as an aware UTC datetime (the only kind stored)."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A ``timestamp with time zone`` that always reads back as aware UTC.
+
+    SQLite has no time zone type and returns naive values; PostgreSQL returns values in
+    the session's time zone. Both are normalised here so callers compare datetimes
+    without caring about the backend. Naive values are refused on the way in: guessing
+    their zone would silently shift capture times.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} refused: pass an aware UTC datetime")
+        value = value.astimezone(UTC)
+        # SQLite's DATETIME storage drops the offset; store the UTC wall time.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _one_of(column: str, values: tuple[str, ...], *, nullable: bool = False) -> CheckConstraint:
+    """A CHECK that ``column`` holds one of ``values``: portable, unlike native enums.
+
+    Named after the column; the naming convention turns that into ``ck_<table>_<column>``.
+    """
+    allowed = ", ".join(f"'{v}'" for v in values)
+    condition = f"{column} IN ({allowed})"
+    if nullable:
+        condition = f"{column} IS NULL OR {condition}"
+    return CheckConstraint(condition, name=column)
+
+
+class Base(DeclarativeBase):
+    """Declarative base whose MetaData names every constraint."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Source(Base):
+    """A site from the sources file: an origin that publishes or a repost site that copies."""
+
+    __tablename__ = "sources"
+    __table_args__ = (_one_of("kind", SOURCE_KINDS),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), default="unknown")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Crawl(Base):
+    """One run of the crawler over one source, with its totals."""
+
+    __tablename__ = "crawls"
+    __table_args__ = (_one_of("status", CRAWL_STATUSES),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    source_id: Mapped[int] = mapped_column(Id, ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    pages: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    articles: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    errors: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+
+
+class Feed(Base):
+    """A feed or sitemap of a source; ``last_fetched_at`` drives polling."""
+
+    __tablename__ = "feeds"
+    __table_args__ = (
+        UniqueConstraint("source_id", "url"),
+        _one_of("kind", FEED_KINDS),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    source_id: Mapped[int] = mapped_column(Id, ForeignKey("sources.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16), default="unknown")
+    title: Mapped[str | None] = mapped_column(Text)
+    last_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class FeedEntry(Base):
+    """An item seen in a feed: evidence of when and by whom a URL was published.
+
+    ``url_key`` (see ``archive.urls``) lets an entry match captures of a variant of its URL.
+    ``published`` and ``updated`` keep the feed's own ISO 8601 strings, unparsed precision
+    included, because they are evidence rather than computed values.
+    """
+
+    __tablename__ = "feed_entries"
+    __table_args__ = (UniqueConstraint("feed_id", "url"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    feed_id: Mapped[int] = mapped_column(Id, ForeignKey("feeds.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(Text)
+    url_key: Mapped[str] = mapped_column(Text, index=True)
+    entry_id: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(Text)
+    published: Mapped[str | None] = mapped_column(String(64))
+    updated: Mapped[str | None] = mapped_column(String(64))
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Capture(Base):
+    """One WARC response or revisit record and where to find it.
+
+    A revisit (identical payload seen again) points at its original through
+    ``revisit_of``; ``redirect_to`` keeps the ``Location`` of a 3xx so chains of hops can
+    be followed without reading the WARC.
+    """
+
+    __tablename__ = "captures"
+    __table_args__ = (Index("ix_captures_url_key_timestamp", "url_key", "timestamp"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    source_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("sources.id", ondelete="SET NULL"), index=True
+    )
+    crawl_id: Mapped[int | None] = mapped_column(Id, ForeignKey("crawls.id", ondelete="SET NULL"))
+    url: Mapped[str] = mapped_column(Text)
+    url_key: Mapped[str] = mapped_column(Text)
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[int] = mapped_column(Integer)
+    mime: Mapped[str] = mapped_column(String(255))
+    warc_file: Mapped[str] = mapped_column(String(255))
+    warc_offset: Mapped[int] = mapped_column(BigInteger)
+    warc_length: Mapped[int] = mapped_column(BigInteger)
+    record_id: Mapped[str] = mapped_column(String(100), unique=True)
+    payload_digest: Mapped[str] = mapped_column(String(100), index=True)
+    revisit_of: Mapped[int | None] = mapped_column(Id, ForeignKey("captures.id", ondelete="SET NULL"))
+    discovered_from: Mapped[str | None] = mapped_column(Text)
+    feed_url: Mapped[str | None] = mapped_column(Text)
+    redirect_to: Mapped[str | None] = mapped_column(Text)
+
+
+class Article(Base):
+    """What trafilatura extracted from one capture, or why it failed.
+
+    ``published_source`` records which evidence gave ``published`` (the page itself, a
+    feed entry or a sitemap) so syndication chains can weigh dates by origin.
+    """
+
+    __tablename__ = "articles"
+    __table_args__ = (
+        _one_of("status", ARTICLE_STATUSES),
+        _one_of("published_source", PUBLISHED_SOURCES, nullable=True),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    capture_id: Mapped[int] = mapped_column(Id, ForeignKey("captures.id", ondelete="CASCADE"), unique=True)
+    url: Mapped[str] = mapped_column(Text)
+    canonical_url: Mapped[str | None] = mapped_column(Text, index=True)
+    title: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(Text)
+    published: Mapped[str | None] = mapped_column(String(64))
+    published_source: Mapped[str | None] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text, default="")
+    text_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    language: Mapped[str | None] = mapped_column(String(16))
+    sitename: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="ok")
+    error: Mapped[str | None] = mapped_column(Text)
+    extracted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    # Where the article's page is stored; ``catalog.latest_article`` loads it with the article.
+    capture: Mapped[Capture] = relationship()
