@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 from rich.logging import RichHandler
+from sqlalchemy.exc import OperationalError
 
 from archive.errors import SyndicrawlError
 from syndicrawl import __version__
@@ -72,6 +73,9 @@ class Group(click.Group):
             return super().invoke(ctx)
         except SyndicrawlError as exc:
             raise click.ClickException(str(exc)) from exc
+        except OperationalError as exc:
+            # e.g. PostgreSQL unreachable, or a SQLite file on a read-only disk.
+            raise click.ClickException(f"database {exc.orig or exc}".strip()) from exc
 
 
 @click.group(cls=Group)

@@ -1,0 +1,304 @@
+"""Article extraction: trafilatura on one stored page, and a process pool to run it safely.
+
+trafilatura is CPU-bound and some pages make it hang or grow without bound, so the crawler
+runs it through ``ExtractorPool``: worker processes with a per-page timeout, where a page
+that hangs or kills its worker becomes an ``ExtractionError`` and the crawl carries on.
+trafilatura only ever receives HTML given to it here; it never fetches anything.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import logging
+import signal
+from dataclasses import dataclass
+from datetime import date
+from functools import partial
+from typing import TYPE_CHECKING, cast
+from urllib.parse import urljoin
+
+import pebble
+import trafilatura
+
+from archive.errors import ExtractionError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import TracebackType
+
+    from lxml.html import HtmlElement
+    from trafilatura.settings import Document
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractedArticle:
+    """The main text and metadata of one page, as trafilatura found them.
+
+    ``published`` is the original publication date (ISO ``YYYY-MM-DD``), not the date the page
+    was last modified: syndication chains are ordered by it. ``text_hash`` ignores whitespace
+    layout, so re-extracting the same page after a trafilatura upgrade keeps the same hash
+    unless the words changed.
+    """
+
+    title: str | None
+    author: str | None
+    published: str | None
+    text: str
+    text_hash: str
+    canonical_url: str | None
+    language: str | None
+    sitename: str | None
+    description: str | None
+
+    def summary(self) -> dict[str, object]:
+        """A small JSON-able dict for the WARC metadata record next to the capture."""
+        return {
+            "title": self.title,
+            "author": self.author,
+            "published": self.published,
+            "language": self.language,
+            "chars": len(self.text),
+            "text_hash": self.text_hash,
+        }
+
+
+def text_hash(text: str) -> str:
+    """SHA-256 hex of ``text`` with whitespace runs collapsed to one space and ends stripped."""
+    return hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()
+
+
+def extract_article(
+    html: str | bytes,
+    url: str,
+    *,
+    fast: bool = True,
+    max_bytes: int = 5_000_000,
+    min_chars: int = 100,
+) -> ExtractedArticle:
+    """Extract the main text and metadata of ``html`` fetched from ``url``.
+
+    ``fast`` skips trafilatura's fallback extractors (readability, jusText); metadata and date
+    extraction cost the same either way. A page yielding fewer than ``min_chars`` characters
+    of text is rejected: on pages without an article trafilatura's rescue pass returns scraps
+    such as menu labels or a cookie notice, which must not be archived as articles.
+
+    Raises ``ExtractionError`` when the input is over ``max_bytes``, is not HTML, has no main
+    text, or trafilatura fails.
+    """
+    size = _size(html)
+    if size > max_bytes:
+        raise ExtractionError(f"{url}: page too large to extract ({size} bytes, limit {max_bytes})")
+    try:
+        # Parsed once here, read for <html lang> and <link rel=canonical>, and handed to
+        # trafilatura, which works on its own copy (copying costs a quarter of a parse).
+        tree = trafilatura.load_html(html)
+        found = None if tree is None else trafilatura.bare_extraction(
+            tree,
+            url=url,
+            fast=fast,
+            with_metadata=True,
+            date_extraction_params={
+                "original_date": True,
+                "extensive_search": True,
+                "max_date": date.today().isoformat(),
+            },
+        )
+    except Exception as exc:  # trafilatura, lxml and htmldate raise many types on odd pages
+        raise ExtractionError(f"{url}: trafilatura failed: {exc!r}") from exc
+    if tree is None:
+        raise ExtractionError(f"{url}: not parseable as HTML")
+    document = cast("Document | None", found)  # a dict only with the deprecated as_dict=True
+    if document is None or not document.text:
+        raise ExtractionError(f"{url}: no main text found")
+    text = document.text.strip()
+    if len(text) < min_chars:
+        raise ExtractionError(
+            f"{url}: no main text found (only {len(text)} characters, minimum {min_chars})"
+        )
+    canonical = document.url if document.url and document.url != url else _canonical_link(tree, url)
+    return ExtractedArticle(
+        title=document.title,
+        author=document.author,
+        published=document.date,
+        text=text,
+        text_hash=text_hash(text),
+        canonical_url=canonical,
+        language=document.language or _html_lang(tree),
+        sitename=document.sitename,
+        description=document.description,
+    )
+
+
+def _size(html: str | bytes) -> int:
+    """Size of ``html`` in bytes, UTF-8 for text; ASCII text is measured without encoding it."""
+    if isinstance(html, bytes) or html.isascii():
+        return len(html)
+    return len(html.encode("utf-8", "surrogatepass"))
+
+
+def _canonical_link(tree: HtmlElement, url: str) -> str | None:
+    """The absolute href of the first ``<link rel="canonical">``, if any."""
+    for link in tree.iter("link"):
+        href = (link.get("href") or "").strip()
+        if href and "canonical" in (link.get("rel") or "").lower().split():
+            return urljoin(url, href)
+    return None
+
+
+def _html_lang(tree: HtmlElement) -> str | None:
+    """The primary language subtag of ``<html lang>``, lowercased ("de-AT" gives "de").
+
+    trafilatura reports ISO 639-1 codes, so region and script subtags are dropped to match.
+    """
+    value = tree.get("lang") or tree.get("{http://www.w3.org/XML/1998/namespace}lang") or ""
+    primary = value.strip().replace("_", "-").split("-")[0].lower()
+    return primary if primary.isalpha() and 2 <= len(primary) <= 3 else None
+
+
+def _call_in_worker(
+    function: Callable[[str | bytes, str], ExtractedArticle], html: str | bytes, url: str
+) -> ExtractedArticle:
+    """Run ``function`` in a worker process, turning any failure into an ``ExtractionError``.
+
+    Converting here means that in the parent a ``TimeoutError`` can only be pebble's timeout.
+    """
+    try:
+        return function(html, url)
+    except ExtractionError:
+        raise
+    except Exception as exc:
+        raise ExtractionError(f"{url}: extractor failed: {exc!r}") from exc
+
+
+def _describe_exit(exitcode: int | None) -> str:
+    """Describe a worker's exit status: "signal SIGKILL", "exit code 3"."""
+    if exitcode is not None and exitcode < 0:
+        try:
+            return f"signal {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"signal {-exitcode}"
+    return f"exit code {exitcode}"
+
+
+def _cancel_inner(
+    inner: concurrent.futures.Future[ExtractedArticle],
+    outer: concurrent.futures.Future[ExtractedArticle],
+) -> None:
+    """Cancelling the caller's future stops the task, killing its worker if it is running."""
+    if outer.cancelled():
+        inner.cancel()
+
+
+class ExtractorPool:
+    """Extraction in worker processes with a per-page timeout (pebble.ProcessPool), so a page
+    that hangs or crashes the extractor is recorded as failed and the crawl goes on.
+
+    ``function`` must be a module-level callable taking ``(html, url)``: it is sent to the
+    workers by reference, which works with every start method. ``fast``, ``max_bytes`` and
+    ``min_chars`` configure the default ``extract_article``; ``max_bytes`` is also checked
+    before a page is sent, so an oversized page is never copied to a worker. Workers are
+    replaced after ``max_tasks`` pages to bound the memory lxml and trafilatura accumulate.
+    """
+
+    def __init__(
+        self,
+        workers: int = 2,
+        timeout: float = 30.0,
+        *,
+        fast: bool = True,
+        max_bytes: int = 5_000_000,
+        min_chars: int = 100,
+        max_tasks: int = 500,
+        function: Callable[[str | bytes, str], ExtractedArticle] = extract_article,
+    ) -> None:
+        self._timeout = timeout
+        self._max_bytes = max_bytes
+        if function is extract_article:
+            function = partial(extract_article, fast=fast, max_bytes=max_bytes, min_chars=min_chars)
+        self._function = function
+        self._pool = pebble.ProcessPool(max_workers=workers, max_tasks=max_tasks)
+        # Futures not yet settled, so that close(cancel=True) can cancel them: stopping the
+        # pebble pool alone would fail them with BrokenProcessPool instead.
+        self._pending: set[concurrent.futures.Future[ExtractedArticle]] = set()
+
+    def submit(self, html: str | bytes, url: str) -> concurrent.futures.Future[ExtractedArticle]:
+        """Queue one page; the future gives its article or raises ``ExtractionError``.
+
+        The future is a plain ``concurrent.futures.Future`` (usable with
+        ``asyncio.wrap_future``); cancelling it stops the task.
+        """
+        outer: concurrent.futures.Future[ExtractedArticle] = concurrent.futures.Future()
+        size = _size(html)
+        if size > self._max_bytes:
+            outer.set_exception(
+                ExtractionError(f"{url}: page too large to extract ({size} bytes, limit {self._max_bytes})")
+            )
+            return outer
+        inner = self._pool.schedule(
+            _call_in_worker, args=(self._function, html, url), timeout=self._timeout
+        )
+        self._pending.add(outer)
+        outer.add_done_callback(self._pending.discard)
+        outer.add_done_callback(partial(_cancel_inner, inner))
+        inner.add_done_callback(partial(self._settle, outer, url))
+        return outer
+
+    def _settle(
+        self,
+        outer: concurrent.futures.Future[ExtractedArticle],
+        url: str,
+        inner: concurrent.futures.Future[ExtractedArticle],
+    ) -> None:
+        """Copy the worker's outcome to the caller's future, naming timeouts and crashes.
+
+        Runs in pebble's result thread. Pool-level errors (a broken pool) pass unchanged:
+        they are not about this page.
+        """
+        if inner.cancelled():
+            outer.cancel()
+            return
+        if not outer.set_running_or_notify_cancel():
+            return
+        exc = inner.exception()
+        if exc is None:
+            outer.set_result(inner.result())
+            return
+        if isinstance(exc, TimeoutError):
+            error = ExtractionError(f"{url}: extraction timed out after {self._timeout:g} s")
+        elif isinstance(exc, pebble.ProcessExpired):
+            error = ExtractionError(f"{url}: extractor process died ({_describe_exit(exc.exitcode)})")
+        else:
+            outer.set_exception(exc)
+            return
+        error.__cause__ = exc
+        logger.warning("%s", error)
+        outer.set_exception(error)
+
+    def close(self, *, cancel: bool = False) -> None:
+        """Stop accepting pages and wait for the workers to exit.
+
+        Queued pages are extracted first unless ``cancel``, which drops them (their futures
+        are cancelled) and kills running tasks.
+        """
+        if cancel:
+            for future in self._pending.copy():
+                future.cancel()
+            self._pool.stop()
+        else:
+            self._pool.close()
+        self._pool.join()
+
+    def __enter__(self) -> ExtractorPool:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the pool; when leaving on an exception, don't wait for queued pages."""
+        self.close(cancel=exc_type is not None)
