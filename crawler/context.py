@@ -14,8 +14,8 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class ArchiveContext:
     """Handed to each spider. ``writer`` is a one-thread executor: every archive write runs there,
-    off the reactor, and SQLite keeps a single writer."""
+    off the reactor, and SQLite keeps a single writer. No ``extractor``: archive only."""
 
     store: CaptureStore
     writer: Executor
-    extractor: ExtractorPool
+    extractor: ExtractorPool | None

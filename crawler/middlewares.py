@@ -76,7 +76,13 @@ class WarcCaptureMiddleware:
             "discovered_from": meta.get("syndicrawl_from"),
         }
         # An article's metadata record waits for its extraction summary (written by the pipeline).
-        deferred = kind == "article" and response.status == 200
+        content_type = response.headers.get("Content-Type", b"").decode("latin-1").lower()
+        deferred = (
+            kind == "article"
+            and response.status == 200
+            and archive.extractor is not None
+            and content_type.startswith(("text/html", "application/xhtml"))
+        )
         future: Future[StoredCapture] = archive.writer.submit(
             archive.store.store_exchange,
             to_exchange(request, response, datetime.now(UTC)),

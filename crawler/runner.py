@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scrapy.crawler import Crawler, CrawlerProcess
+from scrapy.utils.reactor import install_reactor
 
 from archive.db import Database
 from archive.extract import ExtractorPool
@@ -68,12 +69,18 @@ def run_crawl(
     settings.warc_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.db_url)
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive-writer")
-    extractor = ExtractorPool(
-        settings.extract_workers,
-        settings.extract_timeout,
-        fast=settings.extract_fast,
-        max_bytes=settings.extract_max_bytes,
+    extractor = (
+        ExtractorPool(
+            settings.extract_workers,
+            settings.extract_timeout,
+            fast=settings.extract_fast,
+            max_bytes=settings.extract_max_bytes,
+        )
+        if settings.extract_enabled
+        else None
     )
+    # Each source gets its own Crawler (own settings); the reactor is installed once, here.
+    install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
     # The CLI configures logging; Scrapy must not install its own root handler.
     process = CrawlerProcess({"TELNETCONSOLE_ENABLED": False, "LOG_ENABLED": False}, install_root_handler=False)
     runs: list[tuple[Crawler, CaptureStore, SourceProgress]] = []
@@ -105,7 +112,8 @@ def run_crawl(
     finally:
         # Drain the writer before closing files: every capture the crawl saw gets its row.
         writer.shutdown(wait=True)
-        extractor.close()
+        if extractor is not None:
+            extractor.close()
         for crawler, store, progress in runs:
             progress.update(crawler)
             if progress.status == "running":

@@ -40,6 +40,7 @@ class Settings:
     download_timeout: float
     download_maxsize: int
     backfill_pages: int
+    extract_enabled: bool
     extract_workers: int
     extract_timeout: float
     extract_max_bytes: int

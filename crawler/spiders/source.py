@@ -126,6 +126,8 @@ class SourceSpider(scrapy.Spider):
                 yield self._request(url, "listing", self.parse_listing, syndicrawl_from=response.url, syndicrawl_page=page + 1)
 
     def parse_article(self, response: scrapy.http.Response) -> Iterator[ArticlePage]:
+        if self.archive.extractor is None:
+            return  # archive-only crawl: the capture is all there is to keep
         if not isinstance(response, TextResponse):
             self._problem(f"{response.url}: not an HTML page ({response.headers.get('Content-Type', b'?').decode()})")
             return

@@ -25,8 +25,12 @@ from syndicrawl.settings import Settings, load_settings
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: Output goes to stdout, diagnostics (logs, progress) to stderr.
-stdout = Console(highlight=False, soft_wrap=True)
+stdout = Console(highlight=False)
 stderr = Console(stderr=True, highlight=False)
+# Piped output is read by people in logs and READMEs, not cut at 80 columns.
+for _console in (stdout, stderr):
+    if not _console.is_terminal:
+        _console.width = 200
 
 
 def settings_options(func: F) -> F:
@@ -63,6 +67,9 @@ def configure_logging(verbose: int) -> None:
     root.setLevel(logging.INFO if verbose >= 2 else logging.WARNING)
     for name in ("syndicrawl", "crawler", "archive", "scheduler"):
         logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
+    # Scrapy resets the root logger's level when a crawl starts; its own loggers keep theirs.
+    for name in ("scrapy", "twisted", "py.warnings"):
+        logging.getLogger(name).setLevel(logging.INFO if verbose >= 2 else logging.WARNING)
 
 
 class Group(click.Group):
