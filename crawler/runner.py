@@ -82,7 +82,7 @@ def run_crawl(
     # Each source gets its own Crawler (own settings); the reactor is installed once, here.
     install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
     # The CLI configures logging; Scrapy must not install its own root handler.
-    process = CrawlerProcess({"TELNETCONSOLE_ENABLED": False, "LOG_ENABLED": False}, install_root_handler=False)
+    process = CrawlerProcess({"TELNETCONSOLE_ENABLED": False, "LOG_INSTALL_ROOT_HANDLER": False})
     runs: list[tuple[Crawler, CaptureStore, SourceProgress]] = []
     try:
         for source in sources:

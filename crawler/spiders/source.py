@@ -149,6 +149,9 @@ class SourceSpider(scrapy.Spider):
             self.crawler.stats.inc_value("syndicrawl/skipped")
             return
         response = getattr(failure.value, "response", None)
+        if response is not None and response.status == 404 and request.meta.get("syndicrawl_kind") == "listing":
+            logger.info("%s: end of the archive pages at %s", self.source.name, request.url)
+            return
         reason = f"HTTP {response.status}" if response is not None else failure.getErrorMessage()
         self._problem(f"{request.url}: {reason}")
 

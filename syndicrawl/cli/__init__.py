@@ -56,20 +56,27 @@ def settings_options(func: F) -> F:
 
 
 def configure_logging(verbose: int) -> None:
-    """Warnings (one line per problem) always; -v adds syndicrawl's progress, -vv Scrapy's too."""
+    """Warnings (one line per problem) always; -v adds syndicrawl's progress, -vv Scrapy's too.
+
+    Levels are enforced by a filter on our handler: Scrapy resets its loggers' levels when
+    a crawl starts.
+    """
     if stderr.is_terminal:
         handler: logging.Handler = RichHandler(console=stderr, show_path=False, markup=False)
     else:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+    ours = logging.INFO if verbose else logging.WARNING
+    theirs = logging.INFO if verbose >= 2 else logging.WARNING
+
+    def level_filter(record: logging.LogRecord) -> bool:
+        own = record.name.split(".")[0] in {"syndicrawl", "crawler", "archive", "scheduler"}
+        return record.levelno >= (ours if own else theirs)
+
+    handler.addFilter(level_filter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(logging.INFO if verbose >= 2 else logging.WARNING)
-    for name in ("syndicrawl", "crawler", "archive", "scheduler"):
-        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
-    # Scrapy resets the root logger's level when a crawl starts; its own loggers keep theirs.
-    for name in ("scrapy", "twisted", "py.warnings"):
-        logging.getLogger(name).setLevel(logging.INFO if verbose >= 2 else logging.WARNING)
+    root.setLevel(min(ours, theirs))
 
 
 class Group(click.Group):

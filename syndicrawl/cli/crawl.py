@@ -6,6 +6,7 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 
@@ -100,14 +101,14 @@ def demo(settings: Settings) -> None:
                 kind="origin",
                 feeds=(f"{blog.base_url}/feeds/posts/default",),
                 start_urls=(f"{blog.base_url}/",),
-                allowed_domains=(blog.host,),
+                allowed_domains=(urlsplit(blog.base_url).hostname or "",),
             ),
             Source(
                 name="rbn",
                 kind="repost",
                 feeds=(f"{rbn.base_url}/feed/",),
                 start_urls=(f"{rbn.base_url}/",),
-                allowed_domains=(rbn.host,),
+                allowed_domains=(urlsplit(rbn.base_url).hostname or "",),
             ),
         ]
         stderr.print(f"Serving the demo sites: {blog.base_url}/ (author blog), {rbn.base_url}/ (repost site)")

@@ -1,0 +1,69 @@
+"""Site generators: WordPress-like and Blogger-like blogs built from article data.
+
+Crawler, archive and syndication tests need sites that behave like the platforms the
+crawler meets (feeds, archives, sitemaps, robots.txt, conditional GET, gzip), with
+articles we control. Pages contain absolute links, so a site is built for a known
+`base_url`: hand `SiteServer` a factory, e.g.
+``SiteServer(lambda base: wordpress_site("RBN", posts, base_url=base))``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from syndicrawl.demo.articles import load_demo
+from syndicrawl.demo.base import Post, Reply, Site
+from syndicrawl.demo.blogger import BloggerSite
+from syndicrawl.demo.wordpress import WordPressSite
+
+__all__ = ["BloggerSite", "Post", "Reply", "Site", "WordPressSite", "blogger_site", "demo_posts", "wordpress_site"]
+
+
+def wordpress_site(
+    name: str,
+    posts: Sequence[Post],
+    *,
+    base_url: str,
+    tagline: str = "",
+    per_page: int = 5,
+    feed_items: int = 5,
+    robots_disallow: Sequence[str] = ("/wp-admin/",),
+) -> WordPressSite:
+    """Return a WordPress-like site serving `posts` at `base_url` (see `syndicrawl.demo.wordpress`)."""
+    return WordPressSite(
+        name,
+        posts,
+        base_url=base_url,
+        tagline=tagline,
+        per_page=per_page,
+        feed_items=feed_items,
+        robots_disallow=robots_disallow,
+    )
+
+
+def blogger_site(
+    name: str,
+    posts: Sequence[Post],
+    *,
+    base_url: str,
+    tagline: str = "",
+    per_page: int = 5,
+    feed_items: int = 5,
+    robots_disallow: Sequence[str] = (),
+) -> BloggerSite:
+    """Return a Blogger-like site serving `posts` at `base_url` (see `syndicrawl.demo.blogger`)."""
+    return BloggerSite(
+        name,
+        posts,
+        base_url=base_url,
+        tagline=tagline,
+        per_page=per_page,
+        feed_items=feed_items,
+        robots_disallow=robots_disallow,
+    )
+
+
+def demo_posts() -> tuple[list[Post], list[Post]]:
+    """Return (the author's blog posts, the RBN site's posts) of the bundled demo."""
+    blog, rbn = load_demo()
+    return blog.posts, rbn.posts
