@@ -138,7 +138,7 @@ class CaptureStore:
     ) -> None:
         """Record the extraction of a captured page, and the capture's metadata record with its summary."""
         summary: dict[str, Any] = article.summary() if article is not None else {"error": error}
-        self.warc.write_metadata(capture.url, capture.record_id, {**metadata, "extraction": summary})
+        self.store_metadata(capture, {**metadata, "extraction": summary})
         published, published_source = _published(article, evidence)
         with self.db.session() as s, s.begin():
             catalog.add_article(
@@ -157,6 +157,10 @@ class CaptureStore:
                 status="ok" if article else "failed",
                 error=error,
             )
+
+    def store_metadata(self, capture: StoredCapture, metadata: Mapping[str, Any]) -> None:
+        """Write the capture's metadata record (source, feed, discovered-from, extraction summary)."""
+        self.warc.write_metadata(capture.url, capture.record_id, metadata)
 
     def store_feed(self, url: str, kind: str, title: str | None, entries: list[Mapping[str, Any]]) -> None:
         """Keep a feed and its entries: their titles, authors and dates are evidence for later."""

@@ -1,8 +1,13 @@
-"""Feeds (RSS, Atom, JSON Feed via feedparser) to entries; bad entries are skipped, not fatal."""
+"""Feeds to entries: RSS and Atom via feedparser, JSON Feed by hand; bad entries are skipped, not fatal.
+
+feedparser 6.0 has no JSON Feed support (it arrives in 6.1, unreleased), and JSON Feed is plain
+JSON with a small fixed schema, so ``_json_feed`` reads it directly.
+"""
 
 from __future__ import annotations
 
 import calendar
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,8 +45,57 @@ def _kind(version: str) -> str:
     return "unknown"
 
 
+def _json_date(value: object) -> str | None:
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC).isoformat() if parsed.tzinfo else parsed.replace(tzinfo=UTC).isoformat()
+
+
+def _json_feed(document: dict[str, Any], url: str) -> ParsedFeed:
+    """JSON Feed 1.0 / 1.1 (https://jsonfeed.org/version/1.1)."""
+    problems = []
+    entries = []
+    items = document.get("items")
+    for n, item in enumerate(items if isinstance(items, list) else [], 1):
+        link = item.get("url") or item.get("external_url") if isinstance(item, dict) else None
+        if not link:
+            problems.append(f"{url}: entry #{n} has no url; skipped")
+            continue
+        authors = item.get("authors") or ([item["author"]] if isinstance(item.get("author"), dict) else [])
+        published = item.get("date_published")
+        if published and not _json_date(published):
+            problems.append(f"{url}: entry #{n} has an unreadable date {published!r}")
+        entries.append(
+            {
+                "url": urljoin(url, link),
+                "entry_id": str(item.get("id")) if item.get("id") is not None else None,
+                "title": item.get("title"),
+                "author": authors[0].get("name") if authors and isinstance(authors[0], dict) else None,
+                "published": _json_date(published) if published else None,
+                "updated": _json_date(item["date_modified"]) if item.get("date_modified") else None,
+            }
+        )
+    return ParsedFeed(url, "json", document.get("title"), entries, problems)
+
+
+def _as_json_feed(body: bytes) -> dict[str, Any] | None:
+    if not body.lstrip()[:1] == b"{":
+        return None
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    version = document.get("version", "") if isinstance(document, dict) else ""
+    return document if str(version).startswith("https://jsonfeed.org/version/") else None
+
+
 def parse_feed(body: bytes, url: str, content_type: str | None = None) -> ParsedFeed | None:
     """Parse a feed document; None when the body is not a feed at all (e.g. an HTML page)."""
+    document = _as_json_feed(body)
+    if document is not None:
+        return _json_feed(document, url)
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type

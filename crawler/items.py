@@ -11,11 +11,14 @@ if TYPE_CHECKING:
 
 
 @dataclass(slots=True)
-class ArticlePage:
-    """An article page to extract. ``capture`` resolves once the archive writer has stored the response."""
+class CapturedPage:
+    """An HTML page whose metadata record is still to be written; ``html`` set: extract it first.
+
+    ``capture`` resolves once the archive writer has stored the response.
+    """
 
     url: str
-    html: str
+    html: str | None
     capture: Future[StoredCapture]
     metadata: dict[str, Any]
     evidence: dict[str, Any] = field(default_factory=dict)

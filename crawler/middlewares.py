@@ -22,6 +22,8 @@ logger = logging.getLogger(__name__)
 
 #: request.meta key holding the Future of the stored capture.
 CAPTURE = "syndicrawl_capture"
+#: request.meta key: True when the spider's page item must carry the capture's metadata record.
+DEFERRED = "syndicrawl_deferred"
 
 
 def _header_pairs(headers: Headers) -> list[tuple[str, str]]:
@@ -75,14 +77,15 @@ class WarcCaptureMiddleware:
             "feed": meta.get("syndicrawl_feed"),
             "discovered_from": meta.get("syndicrawl_from"),
         }
-        # An article's metadata record waits for its extraction summary (written by the pipeline).
+        # A page that reaches the spider gets its metadata record from the pipeline, after
+        # extraction; everything else (feeds, robots.txt, redirects, errors) gets it now.
         content_type = response.headers.get("Content-Type", b"").decode("latin-1").lower()
         deferred = (
-            kind == "article"
-            and response.status == 200
-            and archive.extractor is not None
+            kind in {"article", "listing"}
+            and 200 <= response.status < 300
             and content_type.startswith(("text/html", "application/xhtml"))
         )
+        meta[DEFERRED] = deferred
         future: Future[StoredCapture] = archive.writer.submit(
             archive.store.store_exchange,
             to_exchange(request, response, datetime.now(UTC)),

@@ -7,7 +7,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from archive.errors import ExtractionError
-from crawler.items import ArticlePage, FeedPage
+from crawler.items import CapturedPage, FeedPage
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -28,7 +28,7 @@ class ArchivePipeline:
     def from_crawler(cls, crawler: Crawler) -> Self:
         return cls(crawler)
 
-    async def process_item(self, item: ArticlePage | FeedPage) -> ArticlePage | FeedPage:
+    async def process_item(self, item: CapturedPage | FeedPage) -> CapturedPage | FeedPage:
         archive = self.crawler.spider.archive  # type: ignore[union-attr]
         stats = self.crawler.stats
         assert stats is not None
@@ -37,16 +37,22 @@ class ArchivePipeline:
                 archive.writer.submit(archive.store.store_feed, item.url, item.kind, item.title, item.entries)
             )
             return item
+        capture_future = asyncio.wrap_future(item.capture)
+        if item.html is None:
+            capture = await capture_future
+            await asyncio.wrap_future(archive.writer.submit(archive.store.store_metadata, capture, item.metadata))
+            return item
+        assert archive.extractor is not None  # html is only kept when extraction is on
         article: ExtractedArticle | None = None
         error = None
         try:
             article = await asyncio.wrap_future(archive.extractor.submit(item.html, item.url))
         except ExtractionError as exc:
             error = str(exc)
-            logger.warning("extraction failed: %s", error)
+            logger.warning("%s: extraction failed: %s", archive.store.source, error)
             stats.inc_value("syndicrawl/extraction_failed")
             stats.inc_value("syndicrawl/errors")
-        capture = await asyncio.wrap_future(item.capture)
+        capture = await capture_future
         await asyncio.wrap_future(
             archive.writer.submit(archive.store.store_article, capture, article, error, item.metadata, item.evidence)
         )

@@ -9,15 +9,15 @@ from urllib.parse import urljoin
 
 import scrapy
 from scrapy.exceptions import IgnoreRequest
-from scrapy.http import TextResponse
+from scrapy.http import HtmlResponse, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap
 
 from crawler.feeds import parse_feed
-from crawler.items import ArticlePage, FeedPage
+from crawler.items import CapturedPage, FeedPage
 from crawler.links import article_links, feed_links, older_page
-from crawler.middlewares import CAPTURE
+from crawler.middlewares import CAPTURE, DEFERRED
 
 if TYPE_CHECKING:
     from twisted.python.failure import Failure
@@ -71,7 +71,7 @@ class SourceSpider(scrapy.Spider):
         content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None
         feed = parse_feed(response.body, response.url, content_type)
         if feed is None:
-            if isinstance(response, TextResponse):
+            if isinstance(response, HtmlResponse):
                 yield from self.parse_listing(response)
             else:
                 self._problem(f"{response.url}: not a feed")
@@ -111,29 +111,36 @@ class SourceSpider(scrapy.Spider):
                     loc, "article", self.parse_article, syndicrawl_from=response.url, syndicrawl_evidence=evidence
                 )
 
-    def parse_listing(self, response: scrapy.http.Response) -> Iterator[scrapy.Request]:
-        if not isinstance(response, TextResponse):
+    def parse_listing(self, response: scrapy.http.Response) -> Iterator[Any]:
+        if not isinstance(response, HtmlResponse):
             self._problem(f"{response.url}: not an HTML page")
             return
         for url in feed_links(response):
             yield self._request(url, "feed", self.parse_feed, syndicrawl_from=response.url)
-        for url in article_links(response):
+        links = article_links(response)
+        for url in links:
             yield self._request(url, "article", self.parse_article, syndicrawl_from=response.url)
         page = response.meta.get("syndicrawl_page", 0)
         if page < self.backfill_pages:
             url = older_page(response)
             if url:
                 yield self._request(url, "listing", self.parse_listing, syndicrawl_from=response.url, syndicrawl_page=page + 1)
+        # A start URL (or a redirect to one) may be an article itself rather than a list of them.
+        is_article = not links or response.css('meta[property="og:type"]::attr(content)').get() == "article"
+        yield from self._page(response, extract=is_article)
 
-    def parse_article(self, response: scrapy.http.Response) -> Iterator[ArticlePage]:
-        if self.archive.extractor is None:
-            return  # archive-only crawl: the capture is all there is to keep
-        if not isinstance(response, TextResponse):
+    def parse_article(self, response: scrapy.http.Response) -> Iterator[CapturedPage]:
+        if not isinstance(response, HtmlResponse):
             self._problem(f"{response.url}: not an HTML page ({response.headers.get('Content-Type', b'?').decode()})")
             return
-        yield ArticlePage(
+        yield from self._page(response, extract=True)
+
+    def _page(self, response: HtmlResponse, *, extract: bool) -> Iterator[CapturedPage]:
+        if not response.meta.get(DEFERRED):
+            return
+        yield CapturedPage(
             url=response.url,
-            html=response.text,
+            html=response.text if extract and self.archive.extractor is not None else None,
             capture=response.meta[CAPTURE],
             metadata=response.meta["syndicrawl_metadata"],
             evidence=response.meta.get("syndicrawl_evidence", {}),
