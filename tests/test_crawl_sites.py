@@ -1,0 +1,146 @@
+"""Whole crawls of WordPress-like and Blogger-like sites through the real CLI, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from sqlalchemy import select
+
+from archive import catalog
+from archive.db import Database, sqlite_url
+from archive.models import Article, Capture
+from tests.fixtures.cli import run_syndicrawl, write_sources
+from tests.fixtures.servers import BLOGGER_POSTS, WORDPRESS_POSTS
+from tests.warcs import read_warcs
+
+
+def articles_by_url(url: str) -> dict[str, Article]:
+    db = Database(url)
+    with db.session() as s:
+        rows = {a.url: a for a in s.scalars(select(Article))}
+    db.dispose()
+    return rows
+
+
+def test_wordpress_feed_and_archive_pages_reach_every_post(tmp_path, wordpress_server, fast_settings, db_url):
+    """The feed lists 3 posts; /page/N/ backfill finds the other 5. Same result on both databases."""
+    site = wordpress_server.site
+    sources = write_sources(
+        tmp_path / "sources.toml",
+        [{"name": "gazette", "kind": "repost", "feeds": [wordpress_server.url("/feed/")],
+          "start_urls": [wordpress_server.url("/")], "backfill_pages": 5}],
+    )
+    env = {"SYNDICRAWL_DATABASE_URL": db_url}
+    result = run_syndicrawl("crawl", "--config", str(sources), data_dir=tmp_path / "data",
+                            settings=fast_settings, env=env)
+    assert result.returncode == 0, result.stderr
+    articles = articles_by_url(db_url)
+    permalinks = {site.permalink(post) for post in WORDPRESS_POSTS}
+    assert permalinks <= articles.keys()
+    for post in WORDPRESS_POSTS:
+        article = articles[site.permalink(post)]
+        assert article.status == "ok"
+        assert article.title == post.title
+        assert article.author == post.author
+        assert article.published == post.published.date().isoformat() and article.published_source == "page"
+        assert len(article.text) > 200 and article.text_hash
+    # the SQLite file is not created when the database is elsewhere
+    assert not (tmp_path / "data" / "syndicrawl.sqlite3").exists() or db_url.startswith("sqlite")
+
+
+def test_blogger_feed_only_source_backfills_through_updated_max(tmp_path, blogger_server, fast_settings):
+    site = blogger_server.site
+    sources = write_sources(
+        tmp_path / "sources.toml",
+        [{"name": "diary", "kind": "origin", "feeds": [blogger_server.url("/feeds/posts/default")],
+          "backfill_pages": 3}],
+    )
+    data = tmp_path / "data"
+    result = run_syndicrawl("crawl", "--config", str(sources), data_dir=data, settings=fast_settings)
+    assert result.returncode == 0, result.stderr
+    articles = articles_by_url(sqlite_url(data))
+    assert {site.permalink(post) for post in BLOGGER_POSTS} <= articles.keys()
+    listing_urls = {r.url for r in read_warcs(data / "warcs") if "updated-max=" in r.url}
+    assert listing_urls, "older pages were reached through Blogger's updated-max links"
+
+
+def test_second_crawl_stores_revisits_for_unchanged_pages(tmp_path, blogger_server, fast_settings):
+    sources = write_sources(
+        tmp_path / "sources.toml",
+        [{"name": "diary", "kind": "origin", "feeds": [blogger_server.url("/feeds/posts/default")]}],
+    )
+    data = tmp_path / "data"
+    for _ in range(2):
+        result = run_syndicrawl("crawl", "--config", str(sources), data_dir=data, settings=fast_settings)
+        assert result.returncode == 0, result.stderr
+    url = blogger_server.site.permalink(blogger_server.site.posts[0])  # newest: in the feed
+    db = Database(sqlite_url(data))
+    with db.session() as s:
+        first, second = catalog.captures_for_url(s, url)
+        crawls = s.scalars(select(Capture.crawl_id).distinct()).all()
+    db.dispose()
+    assert len(crawls) == 2
+    assert first.revisit_of is None and second.revisit_of == first.id
+    assert second.payload_digest == first.payload_digest
+    revisit = next(r for r in read_warcs(data / "warcs") if r.type == "revisit" and r.url == url)
+    assert revisit.warc_headers.get_header("WARC-Profile") == (
+        "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest")
+    assert revisit.warc_headers.get_header("WARC-Refers-To-Target-URI") == url
+    assert revisit.warc_headers.get_header("WARC-Refers-To") == first.record_id
+    assert revisit.body == b""
+    shown = run_syndicrawl("captures", url, data_dir=data)
+    assert shown.returncode == 0 and f"revisit of #{first.id}" in shown.stdout
+
+
+def test_config_error_is_one_line_and_nothing_is_crawled(tmp_path, wordpress_server):
+    sources = tmp_path / "sources.toml"
+    sources.write_text(f'[[source]]\nname = "x"\nkind = "blog"\nfeeds = ["{wordpress_server.url("/feed/")}"]\n')
+    wordpress_server.clear_requests()
+    result = run_syndicrawl("crawl", "--config", str(sources), data_dir=tmp_path / "data")
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"Error: {sources}: source #1 'x', field 'kind': must be one of origin, repost, unknown, got 'blog'\n"
+    )
+    assert wordpress_server.requests == []
+    assert not (tmp_path / "data" / "warcs").exists()
+
+
+def test_missing_sources_file_names_the_example(tmp_path):
+    result = run_syndicrawl("crawl", "--config", str(tmp_path / "nope.toml"), data_dir=tmp_path / "data")
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"Error: {tmp_path / 'nope.toml'}: no such sources file; "
+        "give --config FILE (example: config/sources.example.toml)"
+    )
+
+
+def test_demo_crawls_both_bundled_sites(tmp_path):
+    """The README's first command: offline, both sites archived, every article extracted."""
+    data = tmp_path / "demo"
+    result = run_syndicrawl("demo", data_dir=data)
+    assert result.returncode == 0, result.stderr
+    assert "lendman-blog │ finished" in result.stdout and "rbn          │ finished" in result.stdout
+    articles = articles_by_url(sqlite_url(data))
+    assert len([a for a in articles.values() if a.status == "ok"]) == 20
+    rbn_copy = next(a for a in articles.values() if "RBN" in (a.sitename or "") and "Aleppo Siege" in (a.title or ""))
+    assert "He can be reached at" in rbn_copy.text
+    warcs = sorted((data / "warcs").iterdir())
+    assert [p.name.split("-2")[0] for p in warcs] == ["lendman-blog", "rbn"]
+    warcio = Path(sys.executable).parent / "warcio"
+    import subprocess
+
+    for path in warcs:
+        assert subprocess.run([str(warcio), "check", str(path)], check=False).returncode == 0
+    # a second run starts from a fresh data directory
+    again = run_syndicrawl("demo", data_dir=data)
+    assert again.returncode == 0, again.stderr
+    assert len(articles_by_url(sqlite_url(data))) == len(articles)
+
+
+def test_demo_refuses_a_data_directory_it_did_not_make(tmp_path):
+    (tmp_path / "precious.txt").write_text("keep me")
+    result = run_syndicrawl("demo", data_dir=tmp_path)
+    assert result.returncode == 1
+    assert "exists and is not a demo data directory" in result.stderr
+    assert (tmp_path / "precious.txt").read_text() == "keep me"
