@@ -89,7 +89,7 @@ class Group(click.Group):
             raise click.ClickException(str(exc)) from exc
         except OperationalError as exc:
             # e.g. PostgreSQL unreachable, or a SQLite file on a read-only disk.
-            raise click.ClickException(f"database {exc.orig or exc}".strip()) from exc
+            raise click.ClickException("database " + " ".join(str(exc.orig or exc).split())) from exc
 
 
 @click.group(cls=Group)
