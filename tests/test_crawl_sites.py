@@ -118,7 +118,7 @@ def test_missing_sources_file_names_the_example(tmp_path):
 def test_demo_crawls_both_bundled_sites(tmp_path):
     """The README's first command: offline, both sites archived, every article extracted."""
     data = tmp_path / "demo"
-    result = run_syndicrawl("demo", data_dir=data)
+    result = run_syndicrawl("demo", "--port", "0", data_dir=data)
     assert result.returncode == 0, result.stderr
     assert "lendman-blog │ finished" in result.stdout and "rbn          │ finished" in result.stdout
     articles = articles_by_url(sqlite_url(data))
@@ -133,14 +133,14 @@ def test_demo_crawls_both_bundled_sites(tmp_path):
     for path in warcs:
         assert subprocess.run([str(warcio), "check", str(path)], check=False).returncode == 0
     # a second run starts from a fresh data directory
-    again = run_syndicrawl("demo", data_dir=data)
+    again = run_syndicrawl("demo", "--port", "0", data_dir=data)
     assert again.returncode == 0, again.stderr
     assert len(articles_by_url(sqlite_url(data))) == len(articles)
 
 
 def test_demo_refuses_a_data_directory_it_did_not_make(tmp_path):
     (tmp_path / "precious.txt").write_text("keep me")
-    result = run_syndicrawl("demo", data_dir=tmp_path)
+    result = run_syndicrawl("demo", "--port", "0", data_dir=tmp_path)
     assert result.returncode == 1
     assert "exists and is not a demo data directory" in result.stderr
     assert (tmp_path / "precious.txt").read_text() == "keep me"

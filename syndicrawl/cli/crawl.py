@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import threading
 from collections.abc import Sequence
 from dataclasses import replace
+from importlib import resources
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import click
 
@@ -72,19 +74,52 @@ def crawl(source_names: tuple[str, ...], config_file: Path, settings: Settings) 
 
 
 @cli.command()
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8480,
+    show_default=True,
+    help="Port of both sites (the blog on 127.0.0.1, RBN on 127.0.0.3); 0 picks free ports.",
+)
+@click.option("--serve", is_flag=True, help="Only serve the sites until Ctrl-C; write demo-sources.toml here.")
 @settings_options
-def demo(settings: Settings) -> None:
+def demo(port: int, serve: bool, settings: Settings) -> None:
     """Crawl two bundled demo sites served on loopback: an author blog and a repost site.
 
-    Offline and self-contained: a Lendman-like blog (Blogger style) and an RBN-like
-    WordPress repost site are served on 127.0.0.1 and 127.0.0.3; both are crawled
-    into a fresh data directory (default ./syndicrawl-demo), and the summary printed.
+    Offline and self-contained: a Lendman-like blog (Blogger style, 127.0.0.1) and an
+    RBN-like WordPress repost site (127.0.0.3) are served, crawled into a fresh data
+    directory (default ./syndicrawl-demo) and the summary printed. With --serve the
+    sites are only served, for trying `syndicrawl crawl --config demo-sources.toml`.
 
     Example: syndicrawl demo --data-dir /tmp/demo
     """
     from syndicrawl.demo.server import serve_demo_sites
 
-    if "data_dir" not in settings.origins or settings.origins["data_dir"] == "default":
+    with serve_demo_sites(blog_address=("127.0.0.1", port), rbn_address=("127.0.0.3", port)) as (blog, rbn):
+        config = (
+            resources.files("syndicrawl.demo")
+            .joinpath("sources.toml")
+            .read_text("utf-8")
+            .replace("{blog}", blog.base_url)
+            .replace("{rbn}", rbn.base_url)
+        )
+        stderr.print(f"Serving the demo sites: {blog.base_url}/ (author blog), {rbn.base_url}/ (repost site)")
+        if serve:
+            Path("demo-sources.toml").write_text(config, encoding="utf-8")
+            stderr.print("Wrote demo-sources.toml; try: syndicrawl crawl --config demo-sources.toml. Ctrl-C stops.")
+            with contextlib.suppress(KeyboardInterrupt):
+                threading.Event().wait()
+            return
+        settings = _fresh_demo_dir(settings)
+        sources_file = settings.data_dir / "demo-sources.toml"
+        sources_file.write_text(config, encoding="utf-8")
+        crawl_with_progress(replace(settings, download_delay=0.0), load_sources(sources_file))
+    stdout.print(f"Archive written to {settings.data_dir}/ (WARC files in {settings.warc_dir}/)")
+
+
+def _fresh_demo_dir(settings: Settings) -> Settings:
+    """The demo's own data directory, emptied; one the demo did not make is never touched."""
+    if settings.origins.get("data_dir", "default") == "default":
         settings = replace(settings, data_dir=Path("syndicrawl-demo"))
     data_dir = settings.data_dir
     if data_dir.exists() and any(data_dir.iterdir()):
@@ -93,24 +128,4 @@ def demo(settings: Settings) -> None:
         shutil.rmtree(data_dir)
     data_dir.mkdir(parents=True)
     (data_dir / DEMO_MARKER).touch()
-    settings = replace(settings, database_url="", download_delay=0.0, backfill_pages=5)
-    with serve_demo_sites() as (blog, rbn):
-        sources = [
-            Source(
-                name="lendman-blog",
-                kind="origin",
-                feeds=(f"{blog.base_url}/feeds/posts/default",),
-                start_urls=(f"{blog.base_url}/",),
-                allowed_domains=(urlsplit(blog.base_url).hostname or "",),
-            ),
-            Source(
-                name="rbn",
-                kind="repost",
-                feeds=(f"{rbn.base_url}/feed/",),
-                start_urls=(f"{rbn.base_url}/",),
-                allowed_domains=(urlsplit(rbn.base_url).hostname or "",),
-            ),
-        ]
-        stderr.print(f"Serving the demo sites: {blog.base_url}/ (author blog), {rbn.base_url}/ (repost site)")
-        crawl_with_progress(settings, sources)
-    stdout.print(f"Archive written to {data_dir}/ (WARC files in {settings.warc_dir}/)")
+    return replace(settings, database_url="")

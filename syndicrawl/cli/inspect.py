@@ -31,7 +31,7 @@ def _when(value: object) -> str:
 def sources(config_file: Path, settings: Settings) -> None:
     """List the configured sources and their last crawl.
 
-    Example: syndicrawl sources --config sources.toml
+    Example: syndicrawl sources --config demo-sources.toml
     """
     configured = read_sources(config_file)
     database = _database(settings)
@@ -64,7 +64,7 @@ def captures(url: str, settings: Settings) -> None:
 
     Revisits (the payload was already archived) are marked and point at the original.
 
-    Example: syndicrawl captures http://127.0.0.3:8080/2016/11/01/us-supported-terrorists/
+    Example: syndicrawl captures http://127.0.0.3:8480/2016/11/01/us-supported-terrorists-fail-to-break-aleppo-siege/ --data-dir syndicrawl-demo
     """
     database = _database(settings)
     with database.session() as s:
@@ -95,7 +95,7 @@ def captures(url: str, settings: Settings) -> None:
 def article(url: str, as_json: bool, settings: Settings) -> None:
     """Show the extracted metadata and text of URL's latest capture.
 
-    Example: syndicrawl article http://127.0.0.1:8080/2016/11/us-supported-terrorists.html --json
+    Example: syndicrawl article http://127.0.0.1:8480/2016/11/us-supported-terrorists-fail-to-break.html --data-dir syndicrawl-demo --json
     """
     database = _database(settings)
     with database.session() as s:

@@ -58,7 +58,7 @@ class PlainProgress:
     def __init__(self, console: Console, every: float = 5.0) -> None:
         self.console = console
         self.every = every
-        self.last = 0.0
+        self.last = time.monotonic()  # a crawl shorter than `every` prints only its summary
         self.shown: dict[str, tuple[object, ...]] = {}
 
     def __enter__(self) -> PlainProgress:
