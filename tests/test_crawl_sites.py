@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -128,7 +130,6 @@ def test_demo_crawls_both_bundled_sites(tmp_path):
     warcs = sorted((data / "warcs").iterdir())
     assert [p.name.split("-2")[0] for p in warcs] == ["lendman-blog", "rbn"]
     warcio = Path(sys.executable).parent / "warcio"
-    import subprocess
 
     for path in warcs:
         assert subprocess.run([str(warcio), "check", str(path)], check=False).returncode == 0
@@ -144,3 +145,40 @@ def test_demo_refuses_a_data_directory_it_did_not_make(tmp_path):
     assert result.returncode == 1
     assert "exists and is not a demo data directory" in result.stderr
     assert (tmp_path / "precious.txt").read_text() == "keep me"
+
+
+def test_interrupted_crawl_closes_its_files_and_says_so(tmp_path, blogger_server):
+    """Ctrl-C: Scrapy stops gracefully, every WARC is closed and whole, the crawl is marked interrupted."""
+    import os
+    import signal
+    import time
+
+    from archive.records import verify_file
+
+    slow = tmp_path / "slow.toml"
+    slow.write_text("[crawl]\ndownload_delay = 1.0\nautothrottle = false\n")
+    sources = write_sources(
+        tmp_path / "sources.toml",
+        [{"name": "diary", "kind": "origin", "feeds": [blogger_server.url("/feeds/posts/default")]}],
+    )
+    data = tmp_path / "data"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "syndicrawl", "crawl", "--config", str(sources), "--data-dir", str(data),
+         "--settings", str(slow)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ,
+    )
+    deadline = time.monotonic() + 60
+    while not list((data / "warcs").glob("*.open")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 2, err
+    assert re.search(r"│ diary +│ interrupted +│", out), out
+    files = list((data / "warcs").iterdir())
+    assert files and all(p.name.endswith(".warc.gz") for p in files)
+    assert all(verify_file(p) > 0 for p in files)
+    db = Database(sqlite_url(data))
+    with db.session() as s:
+        [summary] = catalog.source_summaries(s)
+    db.dispose()
+    assert summary.last_crawl_status == "interrupted" and summary.captures >= 1
