@@ -1,0 +1,116 @@
+"""Origin and parent decisions on hand-made clusters: each kind of evidence, and which one wins."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from archive.origin import Member, attribution, bylines, parse_published, place
+
+BODY = "Paragraph one of the article.\nParagraph two of the article.\n"
+
+
+def member(article_id: int, url: str, kind: str, published: str | None, *, text: str = BODY, author: str | None = None,
+           first_seen: str = "2026-11-25T10:00:00+00:00", canonical: str | None = None, sitename: str | None = None,
+           source: str | None = None) -> Member:
+    return Member(
+        article_id=article_id,
+        url=url,
+        source=source,
+        kind=kind,
+        sitename=sitename,
+        author=author,
+        published=parse_published(published),
+        published_source="page" if published else None,
+        first_seen=datetime.fromisoformat(first_seen),
+        canonical_url=canonical,
+        text=text,
+    )
+
+
+def flat(a: Member, b: Member) -> float:
+    return 0.9
+
+
+def test_attribution_lines() -> None:
+    assert attribution("Text.\nThis article originally appeared at Global Research.\n") == "Global Research"
+    assert attribution("This column first appeared in The Weekly Ledger on May 3.") == "The Weekly Ledger on May 3"
+    assert attribution("Read more at scraper.example/aleppo") == "scraper.example/aleppo"
+    assert attribution("Source: RT News") == "RT News"
+    assert attribution("The source of the leak was not named.") is None
+
+
+def test_bylines_only_at_the_top() -> None:
+    text = "November 1, 2016 in News by RBN Staff\nby Stephen Lendman\nBody...\n" + "x\n" * 10 + "by The Way\n"
+    assert bylines(text) == {"stephen lendman"}
+
+
+def test_same_day_the_authors_own_site_is_the_origin() -> None:
+    blog = member(2, "http://blog.example/a.html", "origin", "2016-11-01", author="Stephen Lendman",
+                  first_seen="2026-11-25T10:00:05+00:00")
+    rbn = member(1, "http://rbn.example/a/", "repost", "2016-11-01", author="RBN Staff",
+                 text="November 1, 2016 in News by RBN Staff\nby Stephen Lendman\n" + BODY)
+    origin, copy = place([rbn, blog], flat)
+    assert (origin.article_id, origin.relation) == (2, "origin")
+    assert (copy.article_id, copy.relation, copy.parent_id) == (1, "copy", 2)
+
+
+def test_dates_days_apart_beat_site_kind() -> None:
+    early_repost = member(1, "http://rbn.example/a/", "repost", "2016-10-01")
+    late_blog = member(2, "http://blog.example/a.html", "origin", "2016-10-05")
+    assert place([late_blog, early_repost], flat)[0].article_id == 1
+
+
+def test_a_copy_that_cites_its_source_is_not_the_origin_whatever_its_date() -> None:
+    column = member(1, "http://ledger.example/column/", "unknown", "2016-11-03T12:00:00+00:00", sitename="The Weekly Ledger")
+    archive = member(2, "http://author.example/2016/11/column.html", "origin", "2016-11-01",
+                     text=BODY + "This column first appeared in The Weekly Ledger on November 3.\n")
+    origin, copy = place([archive, column], flat)
+    assert origin.article_id == 1 and copy.parent_id == 1
+    assert any("first appeared" in e or "originally appeared" in e for e in copy.evidence)
+
+
+def test_timezone_confusion_within_a_day_falls_back_to_site_kind() -> None:
+    origin = member(1, "http://paris.example/a.html", "origin", "2016-11-02T00:05:00+01:00")
+    copy = member(2, "http://us.example/a/", "repost", "2016-11-01T18:30:00-05:00")
+    assert place([copy, origin], flat)[0].article_id == 1
+
+
+def test_undated_origin_on_the_authors_site() -> None:
+    undated = member(3, "http://author.example/a/", "origin", None, first_seen="2026-11-25T12:00:00+00:00")
+    dated = member(1, "http://rbn.example/a/", "repost", "2016-11-01", first_seen="2026-11-25T09:00:00+00:00")
+    assert place([dated, undated], flat)[0].article_id == 3
+
+
+def test_cross_site_canonical_link_names_the_parent() -> None:
+    source = member(1, "http://a.example/story/", "unknown", None, first_seen="2026-11-25T12:00:00+00:00")
+    copy = member(2, "http://b.example/story/", "unknown", None, canonical="http://a.example/story/",
+                  first_seen="2026-11-25T09:00:00+00:00")
+    origin, placed = place([copy, source], flat)
+    assert origin.article_id == 1 and placed.parent_id == 1
+    assert placed.evidence[0] == "canonical link to http://a.example/story/"
+
+
+@pytest.mark.parametrize("order", [(0, 1, 2), (2, 1, 0), (1, 2, 0)])
+def test_a_repost_of_a_repost_hangs_under_the_copy_it_resembles(order: tuple[int, int, int]) -> None:
+    origin = member(1, "http://blog.example/a.html", "origin", "2016-11-01T08:00:00+00:00")
+    child = member(2, "http://rbn.example/a/", "repost", "2016-11-01T15:00:00+00:00")
+    grandchild = member(3, "http://digest.example/a/", "repost", "2016-11-02T09:00:00+00:00")
+    similar = {frozenset({1, 2}): 0.8, frozenset({1, 3}): 0.7, frozenset({2, 3}): 0.95}
+
+    def similarity(a: Member, b: Member) -> float:
+        return similar[frozenset({a.article_id, b.article_id})]
+
+    members = [origin, child, grandchild]
+    placements = {p.article_id: p for p in place([members[i] for i in order], similarity)}
+    assert placements[1].relation == "origin"
+    assert placements[2].parent_id == 1
+    assert placements[3].parent_id == 2 and placements[3].similarity == 0.95
+    assert "closer to it than to the origin (0.70)" in placements[3].evidence
+
+
+def test_published_dates_are_read_as_utc() -> None:
+    assert parse_published("2016-11-01") == datetime(2016, 11, 1, tzinfo=UTC)
+    assert parse_published("2016-11-01T09:47:00-05:00") == datetime(2016, 11, 1, 14, 47, tzinfo=UTC)
+    assert parse_published("the day after yesterday") is None
