@@ -100,9 +100,11 @@ def extract_article(
             url=url,
             fast=fast,
             with_metadata=True,
+            # Dates from markup and URL only: htmldate's extensive search reads years out of
+            # the body text of undated themes, and a false early date makes a copy the origin.
             date_extraction_params={
                 "original_date": True,
-                "extensive_search": True,
+                "extensive_search": False,
                 "max_date": date.today().isoformat(),
             },
         )

@@ -19,6 +19,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -236,3 +237,52 @@ class Article(Base):
 
     # Where the article's page is stored; ``catalog.latest_article`` loads it with the article.
     capture: Mapped[Capture] = relationship()
+
+
+RELATIONS = ("origin", "copy", "excerpt", "unique")
+LINK_KINDS = ("copy", "excerpt")
+
+
+class ArticleLink(Base):
+    """A confirmed match between two articles, as measured when the newer one was stored.
+
+    ``kind`` copy: the same article (each keeps >= 60% of the other's text); excerpt:
+    ``article_id`` is a partial copy cut from ``other_id``. Containments are of the
+    matching text's word shingles: ``contained`` = share of article_id's shingles found in
+    other_id, ``covered`` = share of other_id's found in article_id.
+    """
+
+    __tablename__ = "article_links"
+    __table_args__ = (
+        UniqueConstraint("article_id", "other_id"),
+        _one_of("kind", LINK_KINDS),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    article_id: Mapped[int] = mapped_column(Id, ForeignKey("articles.id", ondelete="CASCADE"), index=True)
+    other_id: Mapped[int] = mapped_column(Id, ForeignKey("articles.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    contained: Mapped[float] = mapped_column(Float)
+    covered: Mapped[float] = mapped_column(Float)
+
+
+class Syndication(Base):
+    """The current answer for one article: its cluster, relation, origin and parent, with evidence.
+
+    Recomputed for a whole cluster whenever a member is added, so it always reflects
+    everything archived so far. ``cluster_id`` is the smallest article id in the cluster
+    (stable as clusters grow); an excerpt is a cluster of its own whose ``parent_id`` is
+    the page it was cut from. ``evidence`` is JSON: why this parent and this origin.
+    """
+
+    __tablename__ = "syndication"
+    __table_args__ = (_one_of("relation", RELATIONS),)
+
+    article_id: Mapped[int] = mapped_column(Id, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
+    cluster_id: Mapped[int] = mapped_column(Id, index=True)
+    relation: Mapped[str] = mapped_column(String(16))
+    origin_id: Mapped[int | None] = mapped_column(Id, ForeignKey("articles.id", ondelete="SET NULL"))
+    parent_id: Mapped[int | None] = mapped_column(Id, ForeignKey("articles.id", ondelete="SET NULL"))
+    similarity: Mapped[float | None] = mapped_column(Float)
+    evidence: Mapped[str] = mapped_column(Text, default="[]")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

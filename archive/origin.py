@@ -85,13 +85,22 @@ def parse_published(value: str | None) -> datetime | None:
     return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+#: A credit in a copy's header or footer line: "By AUTHOR, via SITE".
+_VIA = re.compile(r"\bvia\s+(?P<where>[A-Z][^,.;]{2,60})\s*$")
+
+
 def attribution(text: str) -> str | None:
     """The place a text says it came from, if one of its lines says so."""
-    for line in text.splitlines():
+    lines = text.splitlines()
+    for line in lines:
         for pattern in ATTRIBUTION:
             found = pattern.search(line)
             if found:
                 return found.group("where").strip(" .:;,-–—()") or line.strip()
+    for line in lines[:4] + lines[-4:]:
+        found = _VIA.search(line.strip())
+        if found:
+            return found.group("where").strip()
     return None
 
 
@@ -122,7 +131,7 @@ def _names_member(phrase: str, member: Member) -> bool:
     return any(c and len(c) >= 3 and c in phrase for c in candidates)
 
 
-def _pointed_at(member: Member, others: Sequence[Member]) -> tuple[Member | None, str | None]:
+def pointed_at(member: Member, others: Sequence[Member]) -> tuple[Member | None, str | None]:
     """The member this one says it came from (attribution or a cross-site canonical link)."""
     if member.canonical_url and urlsplit(member.canonical_url).hostname not in (None, member.host):
         for other in others:
@@ -149,6 +158,11 @@ def _compare(a: Member, b: Member, cited: dict[int, str | None], byline_names: s
     b_named = bool(b.author) and _name(b.author or "") in byline_names
     if a_named != b_named:
         return -1 if a_named else 1
+    # The one that put its own header lines above the other's text is the copy.
+    a_adds = bool(_distinctive(header_lines(a.text, set(_lines(b.text)))))
+    b_adds = bool(_distinctive(header_lines(b.text, set(_lines(a.text)))))
+    if a_adds != b_adds:
+        return 1 if a_adds else -1
     if a.published and b.published and a.published != b.published:
         return -1 if a.published < b.published else 1
     if a.first_seen != b.first_seen:
@@ -156,50 +170,142 @@ def _compare(a: Member, b: Member, cited: dict[int, str | None], byline_names: s
     return a.article_id - b.article_id
 
 
-def _origin_evidence(origin: Member, runner_up: Member | None, cited: dict[int, str | None]) -> list[str]:
-    evidence = []
-    if origin.published:
-        evidence.append(f"published {origin.published:%Y-%m-%d %H:%M} UTC ({origin.published_source})")
-    else:
-        evidence.append("no publication date")
-    evidence.append(f"site kind {origin.kind}")
+def _origin_evidence(
+    origin: Member, others: Sequence[Member], cited: dict[int, str | None], byline_names: set[str]
+) -> list[str]:
+    evidence = [f"published {_when(origin)} ({origin.published_source})" if origin.published else "no date on the page"]
+    evidence.append(f"on a site of kind {origin.kind}" + (f", the copies on {', '.join(sorted({o.kind for o in others}))} sites" if others else ""))
+    if origin.author and _name(origin.author) in byline_names:
+        evidence.append(f"the copies credit its author: by {origin.author}")
+    evidence.extend(f"{o.url} {cited[o.article_id]}" for o in others if cited[o.article_id])
     evidence.append(f"first captured {origin.first_seen:%Y-%m-%d %H:%M:%S} UTC")
-    if runner_up is not None and cited[runner_up.article_id]:
-        evidence.append(f"{runner_up.url} {cited[runner_up.article_id]}")
     return evidence
+
+
+def _lines(text: str) -> list[str]:
+    return [" ".join(line.casefold().split()) for line in text.splitlines() if line.strip()]
+
+
+def header_lines(text: str, origin_lines: set[str], limit: int = 4) -> tuple[str, ...]:
+    """The lines a copy put above the origin's text: its site's header, its byline, a credit.
+
+    Stops at the first line of the origin's text, or at one the copy edited (a line
+    sharing most of its words with an origin line): edits are no header.
+    """
+    origin_words = [set(line.split()) for line in origin_lines]
+    header = []
+    for line in _lines(text)[:limit]:
+        words = set(line.split())
+        if line in origin_lines or len(words) > 30:
+            break
+        if len(words) >= 6 and any(len(words & other) >= len(words) / 2 for other in origin_words):
+            break
+        header.append(line)
+    return tuple(header)
+
+
+def _distinctive(header: tuple[str, ...]) -> set[str]:
+    # A bare "by AUTHOR" line is no evidence of descent: every repost site adds the same one.
+    return {line for line in header if not _BYLINE.match(line)}
+
+
+def source_among(
+    text: str,
+    candidates: Sequence[Member],
+    origin: Member,
+    headers: dict[int, tuple[str, ...]],
+    published: datetime | None = None,
+) -> tuple[Member | None, str | None]:
+    """The copy a text was taken from: the deepest one whose header lines it kept, if any.
+
+    A repost of a repost keeps its parent's header lines ("AUTHOR | SITE", a dateline, a
+    credit) and adds its own; siblings that added the same lines are no evidence.
+    """
+    lines = set(_lines(text))
+    own = header_lines(text, set(_lines(origin.text)))
+    ancestors = [
+        m
+        for m in candidates
+        if m is not origin
+        and _distinctive(headers[m.article_id])
+        and set(headers[m.article_id]) <= lines
+        and set(headers[m.article_id]) < set(own)
+        and not (published and m.published and m.published - published > DATE_SLACK)
+    ]
+    if ancestors:
+        parent = max(ancestors, key=lambda m: (len(headers[m.article_id]), -m.article_id))
+        return parent, f"keeps its header lines: {' / '.join(headers[parent.article_id])!r}"
+    # A copy's dateline names the site it copied ("October 27, 2016 in News by RW Staff")
+    # even where that site's own text, as extracted, lacks the line.
+    header_text = " ".join(own)
+    for m in candidates:
+        credits = {_name(c) for c in (m.author, m.sitename) if c and len(c) >= 4} - {_name(origin.author or "")}
+        credit = next((c for c in credits if c in header_text), None)
+        if m is not origin and credit and credit not in _name(" ".join(headers[m.article_id])):
+            return m, f"its header credits {credit!r}, the parent's {'author' if credit == _name(m.author or '') else 'site'}"
+    return None, None
 
 
 def place(members: Sequence[Member], similarity: Callable[[Member, Member], float]) -> list[Placement]:
     """Order a cluster's members from the origin and give each copy its parent, with evidence."""
-    pointed = {m.article_id: _pointed_at(m, members) for m in members}
+    pointed = {m.article_id: pointed_at(m, members) for m in members}
     cited = {article_id: reason for article_id, (_, reason) in pointed.items()}
     byline_names = set().union(*(bylines(m.text) for m in members))
     ordered = sorted(members, key=functools.cmp_to_key(lambda a, b: _compare(a, b, cited, byline_names)))
     origin = ordered[0]
-    placements = [
-        Placement(
+    origin_lines = set(_lines(origin.text))
+    headers = {m.article_id: header_lines(m.text, origin_lines) for m in members}
+    placements = {
+        origin.article_id: Placement(
             origin.article_id,
             "origin",
-            evidence=_origin_evidence(origin, ordered[1] if len(ordered) > 1 else None, cited),
+            evidence=_origin_evidence(origin, ordered[1:], cited, byline_names),
         )
-    ]
-    for position, member in enumerate(ordered[1:], 1):
-        earlier = ordered[:position]
+    }
+    parents: dict[int, Member] = {}
+    reasons: dict[int, str | None] = {}
+    for member in ordered[1:]:
+        # Most specific first: a canonical link, then the header lines it kept from a copy,
+        # then the attribution line (which names where it first appeared, not its parent).
         target, reason = pointed[member.article_id]
-        if target is not None and target in earlier:
-            parent, evidence = target, [reason or ""]
-            score = similarity(member, target)
-        else:
-            scores = [(similarity(member, other), -rank, other) for rank, other in enumerate(earlier)]
-            score, _, parent = max(scores, key=lambda item: (round(item[0], 3), item[1]))
-            evidence = [f"most similar earlier copy ({score:.2f})"]
-            if parent is not origin:
-                evidence.append(f"closer to it than to the origin ({similarity(member, origin):.2f})")
-            if reason:
-                evidence.append(reason)
+        others = [m for m in members if m is not member]
+        ancestor, because = source_among(member.text, others, origin, headers, member.published)
+        if target is not None and not (reason or "").startswith("canonical") and ancestor is not None:
+            target, reason = ancestor, because
+        elif target is None:
+            target, reason = (ancestor, because) if ancestor is not None else (origin, None)
+        parents[member.article_id], reasons[member.article_id] = target, reason
+    _break_cycles(parents, origin)
+    for member in ordered[1:]:
+        parent = parents[member.article_id]
+        score = similarity(member, parent)
+        evidence = [reasons[member.article_id] or ("the origin; no copy in between" if parent is origin else "")]
+        if cited[member.article_id] and cited[member.article_id] != reasons[member.article_id]:
+            evidence.append(cited[member.article_id] or "")
+        evidence.append(f"similarity {score:.2f} to its parent")
         if member.published and parent.published:
-            evidence.append(
-                f"published {member.published:%Y-%m-%d %H:%M} after {parent.published:%Y-%m-%d %H:%M} UTC"
-            )
-        placements.append(Placement(member.article_id, "copy", parent.article_id, round(score, 4), evidence))
-    return placements
+            evidence.append(f"published {_when(member)} (parent {_when(parent)})")
+        placements[member.article_id] = Placement(
+            member.article_id, "copy", parent.article_id, round(score, 4), [e for e in evidence if e]
+        )
+    return [placements[m.article_id] for m in ordered]
+
+
+def _break_cycles(parents: dict[int, Member], origin: Member) -> None:
+    """Attribution or header lines pointing in a circle: hang the circle's members on the origin."""
+    for start in list(parents):
+        seen = {start}
+        node = parents[start]
+        while node is not origin and node.article_id in parents:
+            if node.article_id in seen:
+                for member_id in seen:
+                    parents[member_id] = origin
+                break
+            seen.add(node.article_id)
+            node = parents[node.article_id]
+
+
+def _when(member: Member) -> str:
+    moment = member.published
+    assert moment is not None
+    return f"{moment:%Y-%m-%d}" if (moment.hour, moment.minute) == (0, 0) else f"{moment:%Y-%m-%d %H:%M} UTC"

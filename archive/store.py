@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from archive import catalog
+from archive import catalog, syndication
+from archive.neardup import NearDupIndex
 from archive.urls import url_key
 from archive.warc import RevisitTarget, WarcWriter, payload_digest, warc_date
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from archive.db import Database
     from archive.exchange import HttpExchange
     from archive.extract import ExtractedArticle
+    from archive.syndication import Extraction
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +67,7 @@ class CaptureStore:
     ) -> None:
         self.db = db
         self.source = source
+        self.index = NearDupIndex(db)
         self.warc = WarcWriter(warc_dir, source, max_size=max_size, software=software, info={"isPartOf": source})
         with db.session() as s, s.begin():
             row = catalog.ensure_source(s, source, kind)
@@ -131,17 +134,19 @@ class CaptureStore:
     def store_article(
         self,
         capture: StoredCapture,
-        article: ExtractedArticle | None,
+        extraction: Extraction | None,
         error: str | None,
         metadata: Mapping[str, Any],
         evidence: Mapping[str, Any],
     ) -> None:
-        """Record the extraction of a captured page, and the capture's metadata record with its summary."""
+        """Record the extraction of a captured page and match it for syndication; write the
+        capture's metadata record with the extraction summary."""
+        article = extraction.article if extraction is not None else None
         summary: dict[str, Any] = article.summary() if article is not None else {"error": error}
         self.store_metadata(capture, {**metadata, "extraction": summary})
         published, published_source = _published(article, evidence)
         with self.db.session() as s, s.begin():
-            catalog.add_article(
+            row = catalog.add_article(
                 s,
                 capture_id=capture.id,
                 url=capture.url,
@@ -157,6 +162,9 @@ class CaptureStore:
                 status="ok" if article else "failed",
                 error=error,
             )
+            if extraction is not None:
+                s.flush()
+                syndication.match(s, self.index, row, extraction.fingerprint)
 
     def store_metadata(self, capture: StoredCapture, metadata: Mapping[str, Any]) -> None:
         """Write the capture's metadata record (source, feed, discovered-from, extraction summary)."""

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from typing_extensions import Self
 
-    from archive.extract import ExtractedArticle
+    from archive.syndication import Extraction
 
 logger = logging.getLogger(__name__)
 
@@ -43,10 +43,10 @@ class ArchivePipeline:
             await asyncio.wrap_future(archive.writer.submit(archive.store.store_metadata, capture, item.metadata))
             return item
         assert archive.extractor is not None  # html is only kept when extraction is on
-        article: ExtractedArticle | None = None
+        extraction: Extraction | None = None
         error = None
         try:
-            article = await asyncio.wrap_future(archive.extractor.submit(item.html, item.url))
+            extraction = await asyncio.wrap_future(archive.extractor.submit(item.html, item.url))
         except ExtractionError as exc:
             error = str(exc)
             logger.warning("%s: extraction failed: %s", archive.store.source, error)
@@ -54,8 +54,8 @@ class ArchivePipeline:
             stats.inc_value("syndicrawl/errors")
         capture = await capture_future
         await asyncio.wrap_future(
-            archive.writer.submit(archive.store.store_article, capture, article, error, item.metadata, item.evidence)
+            archive.writer.submit(archive.store.store_article, capture, extraction, error, item.metadata, item.evidence)
         )
-        if article is not None:
+        if extraction is not None:
             stats.inc_value("syndicrawl/articles")
         return item

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,7 @@ from scrapy.utils.reactor import install_reactor
 from archive.db import Database
 from archive.extract import ExtractorPool
 from archive.store import CaptureStore
+from archive.syndication import extract_for_matching
 from crawler.context import ArchiveContext
 from crawler.settings import scrapy_settings
 from crawler.spiders.source import SourceSpider
@@ -73,8 +75,8 @@ def run_crawl(
         ExtractorPool(
             settings.extract_workers,
             settings.extract_timeout,
-            fast=settings.extract_fast,
             max_bytes=settings.extract_max_bytes,
+            function=partial(extract_for_matching, fast=settings.extract_fast, max_bytes=settings.extract_max_bytes),
         )
         if settings.extract_enabled
         else None

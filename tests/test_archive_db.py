@@ -16,6 +16,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import StatementError
 
+import archive.neardup  # noqa: F401  (its tables are part of Base.metadata and of the migrations)
 from archive import catalog
 from archive.db import MIGRATIONS_DIR, Database, create_engine_for, current_revision, sqlite_url, upgrade
 from archive.errors import NotFoundError
@@ -29,7 +30,19 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAD = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
-TABLES = {"sources", "crawls", "feeds", "feed_entries", "captures", "articles", "alembic_version"}
+TABLES = {
+    "sources",
+    "crawls",
+    "feeds",
+    "feed_entries",
+    "captures",
+    "articles",
+    "minhash_bands",
+    "article_fingerprints",
+    "article_links",
+    "syndication",
+    "alembic_version",
+}
 T0 = datetime(2016, 11, 1, 12, 0, tzinfo=UTC)
 
 _UPGRADE_WHEN_TOLD = """
@@ -76,7 +89,7 @@ def test_upgrade_creates_schema_and_is_idempotent(db_url: str) -> None:
     try:
         assert current_revision(engine) is None
         upgrade(engine)
-        assert current_revision(engine) == HEAD == "0001"
+        assert current_revision(engine) == HEAD
         upgrade(engine)
         assert current_revision(engine) == HEAD
         assert set(inspect(engine).get_table_names()) == TABLES

@@ -93,21 +93,20 @@ def test_cross_site_canonical_link_names_the_parent() -> None:
 
 
 @pytest.mark.parametrize("order", [(0, 1, 2), (2, 1, 0), (1, 2, 0)])
-def test_a_repost_of_a_repost_hangs_under_the_copy_it_resembles(order: tuple[int, int, int]) -> None:
+def test_a_repost_of_a_repost_hangs_under_the_copy_whose_header_it_kept(order: tuple[int, int, int]) -> None:
+    rbn_header = "November 1, 2016 in News by RBN Staff\nby Stephen Lendman\n"
     origin = member(1, "http://blog.example/a.html", "origin", "2016-11-01T08:00:00+00:00")
-    child = member(2, "http://rbn.example/a/", "repost", "2016-11-01T15:00:00+00:00")
-    grandchild = member(3, "http://digest.example/a/", "repost", "2016-11-02T09:00:00+00:00")
-    similar = {frozenset({1, 2}): 0.8, frozenset({1, 3}): 0.7, frozenset({2, 3}): 0.95}
-
-    def similarity(a: Member, b: Member) -> float:
-        return similar[frozenset({a.article_id, b.article_id})]
-
+    child = member(2, "http://rbn.example/a/", "repost", "2016-11-01T15:00:00+00:00", text=rbn_header + BODY)
+    grandchild = member(3, "http://digest.example/a/", "repost", "2016-11-02T09:00:00+00:00",
+                        text="From the RBN wire\n" + rbn_header + BODY)
+    sibling = member(4, "http://other.example/a/", "repost", "2016-11-01T16:00:00+00:00",
+                     text="by Stephen Lendman\n" + BODY)
     members = [origin, child, grandchild]
-    placements = {p.article_id: p for p in place([members[i] for i in order], similarity)}
+    placements = {p.article_id: p for p in place([members[i] for i in order] + [sibling], flat)}
     assert placements[1].relation == "origin"
-    assert placements[2].parent_id == 1
-    assert placements[3].parent_id == 2 and placements[3].similarity == 0.95
-    assert "closer to it than to the origin (0.70)" in placements[3].evidence
+    assert placements[2].parent_id == 1 and placements[4].parent_id == 1
+    assert placements[3].parent_id == 2
+    assert placements[3].evidence[0] == "keeps its header lines: 'november 1, 2016 in news by rbn staff / by stephen lendman'"
 
 
 def test_published_dates_are_read_as_utc() -> None:

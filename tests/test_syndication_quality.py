@@ -7,20 +7,12 @@ module defines each measure). The full set runs with ``python -m benchmarks.synd
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
-import pytest
-
 from benchmarks.syndication_eval import run
 from benchmarks.syndication_eval.generate import small_dataset
 from benchmarks.syndication_eval.score import meets_targets, table
 
 
 def test_small_set_meets_the_quality_floors_and_beats_the_shingle_baseline(tmp_path):
-    probe = subprocess.run([sys.executable, "-m", "syndicrawl", "clusters", "--help"], capture_output=True, check=False)
-    if probe.returncode != 0:
-        pytest.skip("syndicrawl clusters export not implemented yet")
     report = run.evaluate(small_dataset(), tmp_path)
     shown = table(report.scores, len(report.robots_violations))
     system, shingles = report.scores["system"], report.scores["shingles-0.5"]

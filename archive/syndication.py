@@ -1,0 +1,293 @@
+"""Syndication: match each stored article against the archive and keep its cluster's tree current.
+
+Incremental by design: a new article is fingerprinted once, its near-duplicate candidates
+come from the persistent LSH index, each candidate is confirmed by exact shingle
+containment both ways, and only the cluster it joins is recomputed. ``rebuild`` replays
+every article in storage order and gives the same answer.
+
+Pairs, by containment of word shingles of the matching text (boilerplate lines removed):
+
+- copy: each keeps at least ``COPY`` of the other's text: the same article;
+- excerpt: the shorter is mostly (``EXCERPT``) contained in the longer but keeps less than
+  ``COPY`` of it: a partial copy, linked to the page it was cut from, never merged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from sqlalchemy import delete, func, or_, select
+
+from archive import fingerprint
+from archive.extract import ExtractedArticle, extract_article
+from archive.models import Article, ArticleLink, Capture, Source, Syndication
+from archive.origin import Member, Placement, header_lines, parse_published, place, pointed_at, source_among
+from archive.urls import url_key
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from archive.neardup import NearDupIndex
+
+logger = logging.getLogger(__name__)
+
+COPY = 0.6
+EXCERPT = 0.8
+#: Two pages of one site are one article only when nearly identical: short pages of a site
+#: share its bio, sidebar and footer, which can make up most of their text.
+SAME_SITE_COPY = 0.9
+#: Shorter texts (a tag page's teaser, a cookie notice) are not matched at all.
+MIN_SHINGLES = 40
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What matching needs of a text: its shingles and their MinHash signature."""
+
+    shingles: np.ndarray
+    signature: np.ndarray
+
+    @classmethod
+    def of(cls, text: str) -> Fingerprint:
+        shingles = fingerprint.shingles(fingerprint.matching_text(text))
+        return cls(shingles, fingerprint.signature(shingles))
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """An extracted article with its fingerprint, both computed in the extraction worker."""
+
+    article: ExtractedArticle
+    fingerprint: Fingerprint
+
+
+def extract_for_matching(html: str | bytes, url: str, *, fast: bool = True, max_bytes: int = 5_000_000) -> Extraction:
+    """Extraction plus fingerprinting: both CPU-bound, so both belong in the worker process."""
+    article = extract_article(html, url, fast=fast, max_bytes=max_bytes)
+    return Extraction(article, Fingerprint.of(article.text))
+
+
+def _classify(contained: float, covered: float, same_site: bool = False) -> str | None:
+    copy = SAME_SITE_COPY if same_site else COPY
+    if contained >= copy and covered >= copy:
+        return "copy"
+    if contained >= EXCERPT and covered < COPY and not same_site:
+        return "excerpt"
+    return None
+
+
+def match(session: Session, index: NearDupIndex, article: Article, fp: Fingerprint | None = None) -> None:
+    """Index a newly stored article, link it to its copies or source, and recompute its cluster."""
+    if article.status != "ok":
+        return
+    previous = _indexed_same_url(session, article)
+    if previous is not None:
+        if previous.text_hash == article.text_hash:
+            return  # the same page captured again: its placement stands
+        _forget(session, index, previous.id)
+    fp = fp or Fingerprint.of(article.text)
+    if len(fp.shingles) < MIN_SHINGLES:
+        return
+    candidates = index.query(fp.signature, session=session)
+    stored = index.fingerprints(candidates, session=session)
+    sources = dict(
+        session.execute(
+            select(Article.id, Capture.source_id)
+            .join(Capture, Capture.id == Article.capture_id)
+            .where(Article.id.in_([*candidates, article.id]))
+        ).all()
+    )
+    for other_id in candidates:
+        found = stored.get(other_id)
+        if found is None or found.shingles is None or other_id == article.id:
+            continue
+        other = found.shingles
+        contained = fingerprint.containment(fp.shingles, other)
+        covered = fingerprint.containment(other, fp.shingles)
+        same_site = sources.get(other_id) == sources.get(article.id)
+        kind = _classify(contained, covered, same_site)
+        if kind is None:
+            kind, contained, covered = _classify(covered, contained, same_site), covered, contained
+            first, second = other_id, article.id
+            if kind != "excerpt":
+                continue
+        else:
+            first, second = article.id, other_id
+        session.add(ArticleLink(article_id=first, other_id=second, kind=kind, contained=contained, covered=covered))
+    index.add(article.id, fp.signature, fp.shingles, session=session)
+    session.flush()
+    recompute(session, index, article.id)
+
+
+def _indexed_same_url(session: Session, article: Article) -> Article | None:
+    """An earlier capture's article of the same page that is already placed."""
+    key = url_key(article.url)
+    rows = session.scalars(
+        select(Article)
+        .join(Syndication, Syndication.article_id == Article.id)
+        .join(Capture, Capture.id == Article.capture_id)
+        .where(Capture.url_key == key, Article.id != article.id)
+    ).all()
+    return rows[-1] if rows else None
+
+
+def _forget(session: Session, index: NearDupIndex, article_id: int) -> None:
+    """Take a superseded version of a page out of the index, its links and its cluster."""
+    neighbours = _linked(session, [article_id])
+    index.remove(article_id, session=session)
+    session.execute(delete(ArticleLink).where(or_(ArticleLink.article_id == article_id, ArticleLink.other_id == article_id)))
+    session.execute(delete(Syndication).where(Syndication.article_id == article_id))
+    session.flush()
+    for neighbour in neighbours - {article_id}:
+        recompute(session, index, neighbour)
+
+
+def _linked(session: Session, ids: Iterable[int], kind: str | None = None) -> set[int]:
+    ids = list(ids)
+    query = select(ArticleLink.article_id, ArticleLink.other_id).where(
+        or_(ArticleLink.article_id.in_(ids), ArticleLink.other_id.in_(ids))
+    )
+    if kind:
+        query = query.where(ArticleLink.kind == kind)
+    return {i for pair in session.execute(query) for i in pair}
+
+
+def cluster_of(session: Session, article_id: int) -> set[int]:
+    """The article and everything connected to it by copy links."""
+    members, frontier = {article_id}, {article_id}
+    while frontier:
+        found = _linked(session, frontier, "copy") - members
+        members |= found
+        frontier = found
+    return members
+
+
+def _members(session: Session, ids: set[int]) -> list[Member]:
+    rows = session.execute(
+        select(Article, Capture.url_key, Source)
+        .join(Capture, Capture.id == Article.capture_id)
+        .outerjoin(Source, Source.id == Capture.source_id)
+        .where(Article.id.in_(ids))
+    ).all()
+    first_seen = dict(
+        session.execute(
+            select(Capture.url_key, func.min(Capture.timestamp))
+            .where(Capture.url_key.in_({key for _, key, _ in rows}))
+            .group_by(Capture.url_key)
+        ).all()
+    )
+    return [
+        Member(
+            article_id=article.id,
+            url=article.url,
+            source=source.name if source else None,
+            kind=source.kind if source else "unknown",
+            sitename=article.sitename,
+            author=article.author,
+            published=parse_published(article.published),
+            published_source=article.published_source,
+            first_seen=first_seen[key],
+            canonical_url=article.canonical_url,
+            text=article.text,
+        )
+        for article, key, source in rows
+    ]
+
+
+def _text_similarity(a: Member, b: Member) -> float:
+    # Whole texts, header lines included: a repost of a repost keeps its parent's header.
+    return fingerprint.jaccard(
+        fingerprint.shingles(fingerprint.normalize(a.text)), fingerprint.shingles(fingerprint.normalize(b.text))
+    )
+
+
+def recompute(session: Session, index: NearDupIndex, article_id: int) -> None:
+    """Recompute the placement of every article in ``article_id``'s cluster and its excerpts."""
+    ids = cluster_of(session, article_id)
+    if ids == {article_id} and _linked(session, [article_id], "excerpt") - {article_id}:
+        if session.scalar(select(ArticleLink.id).where(ArticleLink.article_id == article_id).limit(1)):
+            _place_excerpt(session, article_id)
+            return
+    members = _members(session, ids)
+    if len(members) > 1:
+        cache: dict[tuple[int, int], float] = {}
+
+        def similarity(a: Member, b: Member) -> float:
+            key = (min(a.article_id, b.article_id), max(a.article_id, b.article_id))
+            if key not in cache:
+                cache[key] = _text_similarity(a, b)
+            return cache[key]
+
+        placements = place(members, similarity)
+    else:
+        placements = [Placement(article_id, "unique")] if members else []
+    origin_id = placements[0].article_id if len(placements) > 1 else None
+    cluster_id = min(ids)
+    for placement in placements:
+        _save(session, placement, cluster_id, origin_id)
+    excerpts = session.scalars(
+        select(ArticleLink).where(ArticleLink.kind == "excerpt", ArticleLink.other_id.in_(ids))
+    ).all()
+    for excerpt_id in {link.article_id for link in excerpts} - ids:
+        if not _linked(session, [excerpt_id], "copy"):
+            _place_excerpt(session, excerpt_id)
+
+
+def _place_excerpt(session: Session, excerpt_id: int) -> None:
+    """An excerpt is its own cluster; its parent is the page it was cut from.
+
+    The page it shares most text with, or, within that page's cluster, the copy whose
+    header lines it kept, else the cluster's origin (all copies contain the excerpt alike).
+    """
+    links = session.scalars(
+        select(ArticleLink).where(ArticleLink.kind == "excerpt", ArticleLink.article_id == excerpt_id)
+    ).all()
+    best = max(links, key=lambda link: (round(link.contained, 2), -link.other_id))
+    members = _members(session, cluster_of(session, best.other_id))
+    placed = {row.article_id: row for row in session.scalars(
+        select(Syndication).where(Syndication.article_id.in_([m.article_id for m in members])))}
+    origin = next((m for m in members if getattr(placed.get(m.article_id), "relation", None) == "origin"), None)
+    origin = origin or next(m for m in members if m.article_id == best.other_id)
+    origin_lines = {" ".join(line.casefold().split()) for line in origin.text.splitlines() if line.strip()}
+    headers = {m.article_id: header_lines(m.text, origin_lines) for m in members}
+    [excerpt] = _members(session, {excerpt_id})
+    target, reason = pointed_at(excerpt, members)  # "Read more at SITE" names the page it was cut from
+    if target is None:
+        target, reason = source_among(excerpt.text, members, origin, headers)
+    parent = target or origin
+    link = next((link for link in links if link.other_id == parent.article_id), best)
+    evidence = [f"{link.contained:.0%} of its text is in the parent, which it keeps only {link.covered:.0%} of"]
+    if reason:
+        evidence.append(reason)
+    _save(session, Placement(excerpt_id, "excerpt", parent.article_id, round(link.contained, 4), evidence), excerpt_id, None)
+
+
+def _save(session: Session, placement: Placement, cluster_id: int, origin_id: int | None) -> None:
+    row = session.get(Syndication, placement.article_id)
+    if row is None:
+        row = Syndication(article_id=placement.article_id)
+        session.add(row)
+    row.cluster_id = cluster_id
+    row.relation = placement.relation
+    row.origin_id = origin_id if placement.relation in {"origin", "copy"} else None
+    row.parent_id = placement.parent_id
+    row.similarity = placement.similarity
+    row.evidence = json.dumps(placement.evidence, ensure_ascii=False)
+
+
+def rebuild(session: Session, index: NearDupIndex) -> int:
+    """Recompute everything from the stored articles, in storage order; returns articles matched."""
+    session.execute(delete(Syndication))
+    session.execute(delete(ArticleLink))
+    index.clear(session=session)
+    session.flush()
+    count = 0
+    for article in session.scalars(select(Article).where(Article.status == "ok").order_by(Article.id)):
+        match(session, index, article)
+        count += 1
+    return count

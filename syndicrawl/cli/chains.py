@@ -1,0 +1,147 @@
+"""``syndicrawl chain``, ``clusters``, ``clusters export`` and ``dedup rebuild``: syndication answers."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import IO
+
+import click
+from rich.table import Table
+from rich.tree import Tree
+
+from archive import chains as chains_api
+from archive.db import Database
+from archive.errors import ConfigError
+from syndicrawl.cli import cli, settings_options, stderr, stdout
+from syndicrawl.settings import Settings
+
+
+def _label(node: chains_api.Node) -> str:
+    published = f"{node.published} ({node.published_source})" if node.published else "no date"
+    similarity = f", similarity {node.similarity:.2f}" if node.similarity is not None else ""
+    lines = [
+        f"{node.relation} · {node.site or '?'} · {node.url}",
+        f"  {node.title or '(no title)'}",
+        f"  published {published}, first captured {node.first_captured:%Y-%m-%d %H:%M:%S} UTC{similarity}",
+    ]
+    lines += [f"  - {reason}" for reason in node.evidence]
+    return "\n".join(lines)
+
+
+def _tree(node: chains_api.Node, tree: Tree | None = None) -> Tree:
+    branch = Tree(_label(node), guide_style="dim") if tree is None else tree.add(_label(node))
+    for child in node.children:
+        _tree(child, branch)
+    return branch
+
+
+def render_chain(root: chains_api.Node) -> Tree:
+    return _tree(root)
+
+
+@cli.command()
+@click.argument("url")
+@click.option("--json", "as_json", is_flag=True, help="Print the tree as one JSON object.")
+@settings_options
+def chain(url: str, as_json: bool, settings: Settings) -> None:
+    """Show the syndication chain of URL: its cluster as a tree from the origin.
+
+    Each article shows its site, URL, published date, first capture time, relation
+    (origin, copy, excerpt), similarity to its parent and the evidence for its place.
+
+    Example: syndicrawl chain http://127.0.0.3:8480/2016/11/01/us-supported-terrorists-fail-to-break-aleppo-siege/ --data-dir syndicrawl-demo
+    """
+    database = Database(settings.db_url)
+    try:
+        with database.session() as s:
+            root = chains_api.chain(s, url)
+    finally:
+        database.dispose()
+    if as_json:
+        click.echo(json.dumps(root.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        stdout.print(render_chain(root))
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--source", help="Only clusters with an article from this source.")
+@click.option("--min-size", type=click.IntRange(1), default=2, show_default=True, help="Smallest cluster to list.")
+@settings_options
+@click.pass_context
+def clusters(ctx: click.Context, source: str | None, min_size: int, settings: Settings) -> None:
+    """List clusters of syndicated copies, largest first.
+
+    Example: syndicrawl clusters --data-dir syndicrawl-demo --min-size 2
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    database = Database(settings.db_url)
+    try:
+        with database.session() as s:
+            rows = chains_api.clusters(s, source=source, min_size=min_size)
+    finally:
+        database.dispose()
+    table = Table()
+    for column in ("cluster", "size", "origin site", "title", "sites", "origin URL"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            str(row.cluster_id), str(row.size), row.origin_site or "?", row.title or "", ", ".join(row.sites),
+            row.origin_url,
+        )
+    stdout.print(table)
+
+
+def _write(rows: list[dict[str, object]], fmt: str, out: IO[str] | Path) -> None:
+    if fmt == "parquet":
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError as exc:
+            raise ConfigError("parquet export needs pyarrow: pip install 'syndicrawl[parquet]'") from exc
+        assert isinstance(out, Path)
+        columns = {name: [row[name] for row in rows] for name in chains_api.EXPORT_FIELDS}
+        pq.write_table(pa.table(columns), out)
+        return
+    assert not isinstance(out, Path)
+    if fmt == "jsonl":
+        for row in rows:
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    else:
+        writer = csv.DictWriter(out, fieldnames=chains_api.EXPORT_FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+@clusters.command("export")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "parquet"]), default="jsonl", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Output file (default: stdout).")
+@settings_options
+def clusters_export(fmt: str, out: Path | None, settings: Settings) -> None:
+    """Export one row per article: url, cluster_id, origin_url, parent_url, relation, similarity, ...
+
+    For analyses with and without syndicated copies (pandas, DuckDB): filter on
+    is_syndicated_copy. An excerpt's parent_url is the page it was cut from.
+
+    Example: syndicrawl clusters export --format csv --out clusters.csv --data-dir syndicrawl-demo
+    """
+    if fmt == "parquet" and out is None:
+        raise ConfigError("parquet export needs --out FILE")
+    database = Database(settings.db_url)
+    try:
+        with database.session() as s:
+            rows = list(chains_api.export_rows(s))
+    finally:
+        database.dispose()
+    if fmt == "parquet":
+        _write(rows, fmt, out)  # type: ignore[arg-type]
+    elif out is None:
+        _write(rows, fmt, sys.stdout)
+    else:
+        with out.open("w", encoding="utf-8", newline="") as fh:
+            _write(rows, fmt, fh)
+    if out is not None:
+        stderr.print(f"Wrote {len(rows)} rows to {out}")
