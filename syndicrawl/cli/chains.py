@@ -13,6 +13,8 @@ from rich.table import Table
 from rich.tree import Tree
 
 from archive import chains as chains_api
+from archive import syndication
+from archive.neardup import NearDupIndex
 from archive.db import Database
 from archive.errors import ConfigError
 from syndicrawl.cli import cli, settings_options, stderr, stdout
@@ -145,3 +147,28 @@ def clusters_export(fmt: str, out: Path | None, settings: Settings) -> None:
             _write(rows, fmt, fh)
     if out is not None:
         stderr.print(f"Wrote {len(rows)} rows to {out}")
+
+
+@cli.group()
+def dedup() -> None:
+    """Manage the near-duplicate index behind syndication matching."""
+
+
+@dedup.command("rebuild")
+@settings_options
+def dedup_rebuild(settings: Settings) -> None:
+    """Recompute the index, links and clusters of every stored article from scratch.
+
+    Articles are matched as they are stored; rebuild after changing matching code or
+    thresholds. It replays the articles in storage order and gives the same answer.
+
+    Example: syndicrawl dedup rebuild --data-dir syndicrawl-demo
+    """
+    database = Database(settings.db_url)
+    try:
+        with database.session() as s, s.begin():
+            count = syndication.rebuild(s, NearDupIndex(database))
+            sizes = chains_api.clusters(s, min_size=2)
+    finally:
+        database.dispose()
+    stdout.print(f"Matched {count} articles: {len(sizes)} clusters of copies, {sum(c.size for c in sizes)} articles in them.")

@@ -12,15 +12,20 @@ from pathlib import Path
 
 import click
 
+from archive.chains import chain
+from archive.db import Database
 from archive.errors import ConfigError
 from crawler.runner import SourceProgress, run_crawl
 from syndicrawl.cli import cli, settings_options, stderr, stdout
+from syndicrawl.cli.chains import render_chain
 from syndicrawl.cli.progress import LiveProgress, PlainProgress, progress_table
 from syndicrawl.settings import Settings
 from syndicrawl.sources import Source, load_sources, select
 
 DEFAULT_SOURCES = Path("sources.toml")
 DEMO_MARKER = ".syndicrawl-demo"
+#: The user's example: the RBN repost of Stephen Lendman's Aleppo article.
+DEMO_SEED_SLUG = "us-supported-terrorists-fail-to-break-aleppo-siege"
 
 
 def sources_option(func):  # type: ignore[no-untyped-def]
@@ -114,7 +119,15 @@ def demo(port: int, serve: bool, settings: Settings) -> None:
         sources_file = settings.data_dir / "demo-sources.toml"
         sources_file.write_text(config, encoding="utf-8")
         crawl_with_progress(replace(settings, download_delay=0.0), load_sources(sources_file))
+        seed = rbn.site.permalink(next(p for p in rbn.site.posts if p.slug == DEMO_SEED_SLUG))
     stdout.print(f"Archive written to {settings.data_dir}/ (WARC files in {settings.warc_dir}/)")
+    stdout.print(f"\nSyndication chain of the RBN repost (syndicrawl chain {seed}):")
+    database = Database(settings.db_url)
+    try:
+        with database.session() as s:
+            stdout.print(render_chain(chain(s, seed)))
+    finally:
+        database.dispose()
 
 
 def _fresh_demo_dir(settings: Settings) -> Settings:
