@@ -26,14 +26,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
-#: Lines that say where a text came from; group "where" is the named place.
+#: Lines that say where a text came from; group "where" is the named place. The copier's own
+#: credit ("Read more at", "Source:") comes first: "first appeared in" may be inherited
+#: from the copy it was taken from, and names the first publication, not the parent.
 ATTRIBUTION = tuple(
     re.compile(pattern, re.IGNORECASE)
     for pattern in (
-        r"\b(?:originally|first)\s+(?:appeared|published|posted|ran)\s+(?:at|in|on|by)\s+(?P<where>.+)",
         r"\bread (?:more|the rest|the full article) (?:at|on)\s+(?P<where>.+)",
-        r"^\s*(?:source|via|reprinted from|republished from)\s*:\s*(?P<where>.+)",
+        r"^\s*(?:source|via)\s*:\s*(?P<where>.+)",
+        r"^\s*(?:reprinted|republished|reposted) from\s+(?P<where>.+)",
         r"\bis reprinted (?:with permission )?from\s+(?P<where>.+)",
+        r"\b(?:originally|first)\s+(?:appeared|published|posted|ran)\s+(?:at|in|on|by)\s+(?P<where>.+)",
     )
 )
 _BYLINE = re.compile(r"^\s*by\s+(?P<name>[A-Z][\w.'-]+(?:\s+[A-Z][\w.'-]+){0,3})\s*$", re.IGNORECASE)
@@ -92,8 +95,8 @@ _VIA = re.compile(r"\bvia\s+(?P<where>[A-Z][^,.;]{2,60})\s*$")
 def attribution(text: str) -> str | None:
     """The place a text says it came from, if one of its lines says so."""
     lines = text.splitlines()
-    for line in lines:
-        for pattern in ATTRIBUTION:
+    for pattern in ATTRIBUTION:
+        for line in lines:
             found = pattern.search(line)
             if found:
                 return found.group("where").strip(" .:;,-–—()") or line.strip()
