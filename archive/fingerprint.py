@@ -45,9 +45,13 @@ _TYPOGRAPHIC = {
 }
 
 # UTF-8 read as windows-1252: "â€™" for "’", "Ã©" for "é". Each character stands for the
-# byte it has in windows-1252 (latin-1 for the five bytes it leaves undefined); a lead byte
-# and its continuation bytes are decoded again as UTF-8.
-_CP1252_BYTE = {bytes([i]).decode("cp1252", errors="ignore") or chr(i): i for i in range(0x80, 0x100)}
+# byte it has in windows-1252, or in latin-1 (C1 controls: the bytes windows-1252 leaves
+# undefined, and mojibake made by a latin-1 decoder); a lead byte and its continuation
+# bytes are decoded again as UTF-8.
+_CP1252_BYTE = {
+    **{chr(i): i for i in range(0x80, 0x100)},
+    **{bytes([i]).decode("cp1252"): i for i in range(0x80, 0xA0) if i not in (0x81, 0x8D, 0x8F, 0x90, 0x9D)},
+}
 _CONTINUATION = "[" + re.escape("".join(c for c, i in _CP1252_BYTE.items() if i < 0xC0)) + "]"
 _MOJIBAKE = re.compile(f"[\u00c2-\u00f4]{_CONTINUATION}{{1,3}}")
 # Leads of the mojibake seen in news (Latin-1 letters, punctuation, Latin Extended-A, Greek,
@@ -100,7 +104,9 @@ _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 # Each is bounded in length, so a real paragraph that happens to start alike survives.
 BOILERPLATE_LINES: tuple[re.Pattern[str], ...] = (
     # dateline header: "November 1, 2016 in News by RBN Staff", "1 November 2016 | admin"
-    re.compile(rf"(?:(?:posted|published|updated)(?: on)? )?{_MONTH} \d{{1,2}}(?:st|nd|rd|th)?,? \d{{4}}\b.{{0,100}}"),
+    re.compile(
+        rf"(?:(?:posted|published|updated)(?: on)? )?{_MONTH} \d{{1,2}}(?:st|nd|rd|th)?,? \d{{4}}\b.{{0,100}}"
+    ),
     re.compile(rf"(?:(?:posted|published|updated)(?: on)? )?\d{{1,2}} {_MONTH},? \d{{4}}\b.{{0,100}}"),
     # ISO dateline: "2016-11-01 15:22 by admin"
     re.compile(r"\d{4}-\d{2}-\d{2}\b.{0,100}"),
@@ -110,11 +116,11 @@ BOILERPLATE_LINES: tuple[re.Pattern[str], ...] = (
     re.compile(r"posted (?:on|in|by|at)\b.{0,120}"),
     # link-stripped attribution: "TITLE by Stephen Lendman ( - Home - Stephen Lendman)"
     re.compile(r".{0,200}\(\s*-\s[^()]{0,100}\)"),
-    # "This article originally appeared at/on ...", "The post ... first appeared on ..."
+    # "This article originally appeared at/on ...", WordPress's "The post ... appeared first on ..."
     re.compile(
         r"(?:this|the|the above) (?:\w+ )?"
         r"(?:article|post|piece|story|essay|report|commentary|column|op-ed)\b.{0,120}?"
-        r"\b(?:originally|first)\s+(?:appeared|published|posted|ran)\b.{0,200}"
+        r"\b(?:(?:originally|first) (?:appeared|published|posted|ran)|(?:appeared|was published) first)\b.{0,200}"
     ),
     # "Originally published at ...", "First appeared in ...", "Reprinted with permission from ..."
     re.compile(r"(?:originally|first) (?:appeared|published|posted|ran)\b.{0,200}"),
@@ -122,7 +128,9 @@ BOILERPLATE_LINES: tuple[re.Pattern[str], ...] = (
     # excerpt tail: "Read more at ...", "Continue reading ...", "Read the full article at ..."
     re.compile(r"(?:read more|continue reading|read the (?:full|rest|original|whole)\b.{0,30}?)\b.{0,200}"),
     # credit lines: "Source: ...", "Via: ...", "Photo credit: ..."
-    re.compile(r"(?:sources?|via|h/t|hat tip|image|photo|featured image|image credit|photo credit)\s*:.{0,200}"),
+    re.compile(
+        r"(?:sources?|via|h/t|hat tip|image|photo|featured image|image credit|photo credit)\s*:.{0,200}"
+    ),
     # share buttons and their labels: "Share this:", "Like this:", "Share on Facebook"
     re.compile(r"(?:share|like) this\b.{0,80}|share (?:on|via) \w+.{0,80}"),
     re.compile(
@@ -130,14 +138,16 @@ BOILERPLATE_LINES: tuple[re.Pattern[str], ...] = (
         r"[\s|,/-]*){1,12}"
     ),
     # subscription prompts: "Subscribe to our newsletter", "Follow us on Twitter"
-    re.compile(r"(?:subscribe|sign up|click here to subscribe|join our (?:mailing list|newsletter)|follow us)\b.{0,120}"),
+    re.compile(
+        r"(?:subscribe|sign up|click here to subscribe|join our (?:mailing list|newsletter)|follow us)\b.{0,120}"
+    ),
     # footers and taxonomy: "Copyright (c) 2016 ...", "All rights reserved.", "Tags: ..."
     re.compile(r"(?:(?:copyright|all rights reserved)\b|\(c\)|\u00a9).{0,150}"),
     re.compile(r"(?:filed under|tags|tagged|categories|category)\s*:.{0,200}"),
 )
 
 
-# Longer than any pattern above can match: a paragraph, never checked.
+# Every pattern above describes a short line; a longer one is a paragraph and is not checked.
 _MAX_BOILERPLATE_CHARS = 420
 _ANY_BOILERPLATE = re.compile("|".join(f"(?:{pattern.pattern})" for pattern in BOILERPLATE_LINES))
 

@@ -38,6 +38,9 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
     from sqlalchemy.orm import Session
 
+    # What ``add_many`` takes for one article: its id, signature and shingles (or None).
+    Item = tuple[int, NDArray[np.uint32], NDArray[np.uint64] | None]
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_THRESHOLD = 0.3
@@ -134,14 +137,18 @@ def _driver_sql(conn: Connection, sql: str) -> str:
 
 
 def _executemany(cursor: Any, sql: str, first: NDArray[np.int64], second: NDArray[np.int64]) -> None:
-    """Run ``sql`` for each pair of values, a slice at a time: a batch's band rows as one
-    list of Python tuples would take ~100 bytes each."""
+    """Run ``sql`` once per pair of values, a slice at a time.
+
+    A batch's band rows as one list of Python tuples would take ~100 bytes each.
+    """
     step = 1 << 16
     for start in range(0, len(first), step):
-        cursor.executemany(sql, zip(first[start : start + step].tolist(), second[start : start + step].tolist(), strict=True))
+        cursor.executemany(
+            sql, zip(first[start : start + step].tolist(), second[start : start + step].tolist(), strict=True)
+        )
 
 
-def _chunks(items: Iterable[tuple[int, ...]], size: int) -> Iterator[list[tuple[int, ...]]]:
+def _chunks(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
         yield chunk
@@ -191,7 +198,7 @@ class NearDupIndex:
 
     def add_many(
         self,
-        items: Iterable[tuple[int, NDArray[np.uint32], NDArray[np.uint64] | None]],
+        items: Iterable[Item],
         *,
         batch_size: int = BATCH_SIZE,
         session: Session | None = None,
@@ -216,6 +223,7 @@ class NearDupIndex:
     def remove(self, article_id: int, *, session: Session | None = None) -> bool:
         """Drop an article from the index; return whether it was there."""
         with self._connection(session) as conn:
+            self._check_parameters(conn)
             return self._delete(conn, [article_id]) > 0
 
     def clear(self, *, session: Session | None = None) -> None:
@@ -229,9 +237,7 @@ class NearDupIndex:
         self._checked = False
         logger.info("near-duplicate index cleared")
 
-    def _add_batch(
-        self, conn: Connection, items: Iterable[tuple[int, NDArray[np.uint32], NDArray[np.uint64] | None]]
-    ) -> int:
+    def _add_batch(self, conn: Connection, items: Iterable[Item]) -> int:
         ids: list[int] = []
         sigs: list[NDArray[np.uint32]] = []
         cursor = conn.connection.cursor()
@@ -242,10 +248,15 @@ class NearDupIndex:
                 self._delete(conn, [article_id for article_id, _, _ in chunk])
                 cursor.executemany(
                     _driver_sql(
-                        conn, "INSERT INTO article_fingerprints (article_id, signature, shingles) VALUES (?, ?, ?)"
+                        conn,
+                        "INSERT INTO article_fingerprints (article_id, signature, shingles) VALUES (?, ?, ?)",
                     ),
                     [
-                        (article_id, _to_blob(sig, "<u4"), None if shingles is None else _to_blob(shingles, "<u8"))
+                        (
+                            article_id,
+                            _to_blob(sig, "<u4"),
+                            None if shingles is None else _to_blob(shingles, "<u8"),
+                        )
                         for article_id, sig, shingles in chunk
                     ],
                 )
@@ -254,12 +265,19 @@ class NearDupIndex:
             if ids:
                 keys, key_ids = self._band_rows(np.array(ids, dtype=np.int64), np.stack(sigs))
                 order = np.lexsort((key_ids, keys))
-                _executemany(cursor, _driver_sql(conn, "INSERT INTO minhash_bands (key, article_id) VALUES (?, ?)"), keys[order], key_ids[order])
+                _executemany(
+                    cursor,
+                    _driver_sql(conn, "INSERT INTO minhash_bands (key, article_id) VALUES (?, ?)"),
+                    keys[order],
+                    key_ids[order],
+                )
         finally:
             cursor.close()
         return len(ids)
 
-    def _band_rows(self, ids: NDArray[np.int64], sigs: NDArray[np.uint32]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    def _band_rows(
+        self, ids: NDArray[np.int64], sigs: NDArray[np.uint32]
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
         """Keys and article ids of the band rows of these signatures (none for empty sets)."""
         indexed = ~(sigs == EMPTY_HASH).all(axis=1)
         return _keys(sigs[indexed], self.bands, self.rows).ravel(), np.repeat(ids[indexed], self.bands)
@@ -275,9 +293,15 @@ class NearDupIndex:
         )
         cursor = conn.connection.cursor()
         try:
-            _executemany(cursor, _driver_sql(conn, "DELETE FROM minhash_bands WHERE key = ? AND article_id = ?"), keys, key_ids)
+            _executemany(
+                cursor,
+                _driver_sql(conn, "DELETE FROM minhash_bands WHERE key = ? AND article_id = ?"),
+                keys,
+                key_ids,
+            )
             cursor.executemany(
-                _driver_sql(conn, "DELETE FROM article_fingerprints WHERE article_id = ?"), [(i,) for i in stored]
+                _driver_sql(conn, "DELETE FROM article_fingerprints WHERE article_id = ?"),
+                [(i,) for i in stored],
             )
         finally:
             cursor.close()
@@ -285,7 +309,9 @@ class NearDupIndex:
 
     # --- reading ---------------------------------------------------------------------------
 
-    def query(self, sig: NDArray[np.uint32], *, limit: int | None = None, session: Session | None = None) -> list[int]:
+    def query(
+        self, sig: NDArray[np.uint32], *, limit: int | None = None, session: Session | None = None
+    ) -> list[int]:
         """Return the ids of indexed articles sharing a band with ``sig``, most bands first.
 
         Unverified candidates: they include articles that only share boilerplate or a
@@ -325,7 +351,9 @@ class NearDupIndex:
         with self._connection(None) as conn:
             return int(conn.exec_driver_sql("SELECT count(*) FROM article_fingerprints").scalar_one())
 
-    def _load(self, conn: Connection, article_ids: list[int], *, with_shingles: bool) -> dict[int, Fingerprint]:
+    def _load(
+        self, conn: Connection, article_ids: list[int], *, with_shingles: bool
+    ) -> dict[int, Fingerprint]:
         table = ArticleFingerprint.__table__
         columns = [table.c.article_id, table.c.signature]
         if with_shingles:
@@ -338,7 +366,9 @@ class NearDupIndex:
                 found[row[0]] = Fingerprint(
                     article_id=row[0],
                     signature=np.frombuffer(row[1], dtype="<u4").astype(np.uint32),
-                    shingles=None if shingles is None else np.frombuffer(shingles, dtype="<u8").astype(np.uint64),
+                    shingles=None
+                    if shingles is None
+                    else np.frombuffer(shingles, dtype="<u8").astype(np.uint64),
                 )
         return found
 
@@ -371,7 +401,9 @@ class NearDupIndex:
             return
         table = ArticleFingerprint.__table__
         row = conn.execute(select(table.c.article_id, table.c.signature).limit(1)).first()
-        if row is not None and not self._layout_matches(conn, row.article_id, np.frombuffer(row.signature, dtype="<u4")):
+        if row is not None and not self._layout_matches(
+            conn, row.article_id, np.frombuffer(row.signature, dtype="<u4")
+        ):
             raise ConfigError(
                 f"the near-duplicate index in {conn.engine.url.render_as_string(hide_password=True)} was built "
                 f"with other parameters than num_perm={self.num_perm}, threshold={self.threshold} "

@@ -9,7 +9,6 @@ articles we control. Pages contain absolute links, so a site is built for a know
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 
 from syndicrawl.demo.articles import load_demo
 from syndicrawl.demo.base import Post, Reply, Site
