@@ -102,6 +102,7 @@ def match(session: Session, index: NearDupIndex, article: Article, fp: Fingerpri
             .where(Article.id.in_([*candidates, article.id]))
         ).all()
     )
+    linked = False
     for other_id in candidates:
         found = stored.get(other_id)
         if found is None or found.shingles is None or other_id == article.id:
@@ -119,9 +120,13 @@ def match(session: Session, index: NearDupIndex, article: Article, fp: Fingerpri
         else:
             first, second = article.id, other_id
         session.add(ArticleLink(article_id=first, other_id=second, kind=kind, contained=contained, covered=covered))
+        linked = True
     index.add(article.id, fp.signature, fp.shingles, session=session)
     session.flush()
-    recompute(session, index, article.id)
+    if linked:
+        recompute(session, index, article.id)
+    else:
+        _save(session, Placement(article.id, "unique"), article.id, None)  # most articles: nothing to re-place
 
 
 def _indexed_same_url(session: Session, article: Article) -> Article | None:

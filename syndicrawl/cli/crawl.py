@@ -12,12 +12,9 @@ from pathlib import Path
 
 import click
 
-from archive.chains import chain
-from archive.db import Database
 from archive.errors import ConfigError
 from crawler.runner import SourceProgress, run_crawl
 from syndicrawl.cli import cli, settings_options, stderr, stdout
-from syndicrawl.cli.chains import render_chain
 from syndicrawl.cli.progress import LiveProgress, PlainProgress, progress_table
 from syndicrawl.settings import Settings
 from syndicrawl.sources import Source, load_sources, select
@@ -98,6 +95,9 @@ def demo(port: int, serve: bool, settings: Settings) -> None:
 
     Example: syndicrawl demo --data-dir /tmp/demo
     """
+    from archive.chains import chain
+    from archive.db import Database
+    from syndicrawl.cli.chains import render_chain
     from syndicrawl.demo.server import serve_demo_sites
 
     with serve_demo_sites(blog_address=("127.0.0.1", port), rbn_address=("127.0.0.3", port)) as (blog, rbn):
