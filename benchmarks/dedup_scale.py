@@ -26,7 +26,12 @@ generated as word ids and shingled from the same word hashes (``fingerprint.word
 vocabulary, then ``fingerprint.shingle_hashes``), which is what the text path computes for them,
 without building 1M strings.
 
+With ``--sqlite-cache-mib N`` each size's queries run a second time (row ``+N MiB``) with that
+page cache on SQLite's connections instead of the default 2 MiB, which at 1M articles holds
+only part of the key index's inner pages.
+
     .venv/bin/python benchmarks/dedup_scale.py [--sizes 10000,100000,1000000] [--db-url URL]
+    .venv/bin/python benchmarks/dedup_scale.py --sqlite-cache-mib 64
 """
 
 from __future__ import annotations
@@ -42,9 +47,10 @@ import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from archive import fingerprint as fp
 from archive.db import Database, sqlite_url
@@ -213,9 +219,17 @@ def _percentiles(values: list[float]) -> tuple[float, float]:
     return float(np.percentile(values, 50)), float(np.percentile(values, 99))
 
 
-def _measure(url: str, size: int, queries: int, rng: np.random.Generator) -> dict[str, float]:
-    """Reopen the database and run planted-copy queries against the first ``size`` articles."""
+def _measure(
+    url: str, size: int, queries: int, rng: np.random.Generator, cache_mib: int | None = None
+) -> dict[str, Any]:
+    """Reopen the database and run planted-copy queries against the first ``size`` articles.
+
+    ``cache_mib`` sets SQLite's page cache on this run's connections (the default is 2 MiB).
+    """
     database = Database(url)
+    if cache_mib:
+        pragma = f"PRAGMA cache_size=-{cache_mib * 1024}"
+        event.listen(database.engine, "connect", lambda connection, _record: connection.execute(pragma))
     try:
         index = NearDupIndex(database)
         planted = np.arange(PLANT_EVERY, size + 1, PLANT_EVERY)
@@ -292,6 +306,11 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=1000, help="queries per size (default: %(default)s)")
     parser.add_argument("--workers", type=int, default=2, help="signature processes (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--sqlite-cache-mib",
+        type=int,
+        help="also measure queries with this SQLite page cache per connection (default cache: 2 MiB)",
+    )
     args = parser.parse_args()
     sizes = sorted(int(size) for size in args.sizes.split(","))
     _setup(args.seed)
@@ -305,7 +324,6 @@ def main() -> None:
             f"database {url.split('?')[0]}; {index.bands} bands of {index.rows} rows (threshold {index.threshold})"
         )
         print(_COLUMNS)
-        rng = np.random.default_rng([args.seed, 5])
         indexed = 0
         context = multiprocessing.get_context("spawn")
         with context.Pool(args.workers, initializer=_setup, initargs=(args.seed,)) as pool:
@@ -317,15 +335,20 @@ def main() -> None:
                 rate = (size - indexed) / (time.perf_counter() - started)
                 indexed = size
                 database.dispose()
-                m = _measure(url, size, args.queries, rng)
-                self_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-                print(
-                    f"{size:>9,} {rate:>8,.0f} {_pair(m['lookup'])} {_pair(m['lookup_cpu'])} {_pair(m['text_in'])} "
-                    f"{m['recall']:>6.3f} {m['false_mean']:>6.2f}/{m['false_p99']:<4.0f} "
-                    f"{m['jaccard_p1']:.2f}/{m['jaccard_p50']:.2f} {self_rss:>6.0f}/{worker_rss[0]:<4.0f} "
-                    f"{_db_size(url):>9}  load {os.getloadavg()[0]:.1f}",
-                    flush=True,
-                )
+                runs = [(f"{size:,}", None)]
+                if args.sqlite_cache_mib and url.startswith("sqlite"):
+                    runs.append((f"+{args.sqlite_cache_mib}MiB", args.sqlite_cache_mib))
+                for label, cache_mib in runs:
+                    queries_rng = np.random.default_rng([args.seed, 5, size])  # the same queries for each run
+                    m = _measure(url, size, args.queries, queries_rng, cache_mib)
+                    self_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+                    print(
+                        f"{label:>9} {rate:>8,.0f} {_pair(m['lookup'])} {_pair(m['lookup_cpu'])} "
+                        f"{_pair(m['text_in'])} {m['recall']:>6.3f} {m['false_mean']:>6.2f}/{m['false_p99']:<4.0f} "
+                        f"{m['jaccard_p1']:.2f}/{m['jaccard_p50']:.2f} {self_rss:>6.0f}/{worker_rss[0]:<4.0f} "
+                        f"{_db_size(url):>9}  load {os.getloadavg()[0]:.1f}",
+                        flush=True,
+                    )
         database.dispose()
 
 
