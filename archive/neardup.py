@@ -364,11 +364,13 @@ class NearDupIndex:
         if not keys:
             return []
         placeholders = ", ".join("?" * len(keys))
+        # Grouped first, so only each distinct candidate (not each band row) is checked
+        # against article_fingerprints: band rows of a deleted article are ignored.
         sql = (
-            "SELECT b.article_id FROM minhash_bands b"
-            " JOIN article_fingerprints f ON f.article_id = b.article_id"
-            f" WHERE b.key IN ({placeholders})"
-            " GROUP BY b.article_id ORDER BY count(*) DESC, b.article_id"
+            "SELECT c.article_id FROM (SELECT article_id, count(*) AS shared FROM minhash_bands"
+            f" WHERE key IN ({placeholders}) GROUP BY article_id) AS c"
+            " WHERE EXISTS (SELECT 1 FROM article_fingerprints f WHERE f.article_id = c.article_id)"
+            " ORDER BY c.shared DESC, c.article_id"
         )
         if limit is not None:
             sql += f" LIMIT {int(limit)}"

@@ -54,7 +54,7 @@ class Fingerprint:
 
     @classmethod
     def of(cls, text: str) -> Fingerprint:
-        shingles = fingerprint.shingles(fingerprint.matching_text(text))
+        shingles = fingerprint.shingles(text)  # applies matching_text itself
         return cls(shingles, fingerprint.signature(shingles))
 
 

@@ -27,8 +27,8 @@ def add_articles(s: Session, count: int) -> list[int]:
     """Create ``count`` bare articles (a fingerprint references its article) and return their ids."""
     source = catalog.ensure_source(s, "site", "origin")
     ids = []
-    for _ in range(count):
-        n = s.scalar(select(func.count()).select_from(Article)) or 0
+    existing = s.scalar(select(func.count()).select_from(Article)) or 0
+    for n in range(existing, existing + count):
         capture = catalog.add_capture(
             s,
             source_id=source.id,
