@@ -77,10 +77,13 @@ def _placed_article(session: Session, url: str) -> Syndication:
     return row
 
 
+def _first_seen() -> Any:
+    """Each page's first capture time, by URL key (a page's captures share the key)."""
+    return select(Capture.url_key, func.min(Capture.timestamp).label("first")).group_by(Capture.url_key).subquery()
+
+
 def _nodes(session: Session, condition: Any) -> list[Node]:
-    first_seen = (
-        select(Capture.url_key, func.min(Capture.timestamp).label("first")).group_by(Capture.url_key).subquery()
-    )
+    first_seen = _first_seen()
     rows = session.execute(
         select(Syndication, Article, Source.name, first_seen.c.first)
         .join(Article, Article.id == Syndication.article_id)
@@ -180,9 +183,7 @@ def export_rows(session: Session) -> Iterator[dict[str, Any]]:
         .join(Capture, Capture.id == Article.capture_id)
         .group_by(Capture.url_key)
     )
-    first_seen = (
-        select(Capture.url_key, func.min(Capture.timestamp).label("first")).group_by(Capture.url_key).subquery()
-    )
+    first_seen = _first_seen()
     query = (
         select(Article, Syndication, Source, origin.url, parent.url, first_seen.c.first)
         .join(Capture, Capture.id == Article.capture_id)

@@ -162,8 +162,8 @@ def _compare(a: Member, b: Member, cited: dict[int, str | None], byline_names: s
     if a_named != b_named:
         return -1 if a_named else 1
     # The one that put its own header lines above the other's text is the copy.
-    a_adds = bool(_distinctive(header_lines(a.text, set(_lines(b.text)))))
-    b_adds = bool(_distinctive(header_lines(b.text, set(_lines(a.text)))))
+    a_adds = bool(_distinctive(header_lines(a.text, set(text_lines(b.text)))))
+    b_adds = bool(_distinctive(header_lines(b.text, set(text_lines(a.text)))))
     if a_adds != b_adds:
         return 1 if a_adds else -1
     if a.published and b.published and a.published != b.published:
@@ -185,7 +185,8 @@ def _origin_evidence(
     return evidence
 
 
-def _lines(text: str) -> list[str]:
+def text_lines(text: str) -> list[str]:
+    """Non-empty lines, casefolded with whitespace collapsed: how lines are compared across copies."""
     return [" ".join(line.casefold().split()) for line in text.splitlines() if line.strip()]
 
 
@@ -197,7 +198,7 @@ def header_lines(text: str, origin_lines: set[str], limit: int = 4) -> tuple[str
     """
     origin_words = [set(line.split()) for line in origin_lines]
     header = []
-    for line in _lines(text)[:limit]:
+    for line in text_lines(text)[:limit]:
         words = set(line.split())
         if line in origin_lines or len(words) > 30:
             break
@@ -224,8 +225,8 @@ def source_among(
     A repost of a repost keeps its parent's header lines ("AUTHOR | SITE", a dateline, a
     credit) and adds its own; siblings that added the same lines are no evidence.
     """
-    lines = set(_lines(text))
-    own = header_lines(text, set(_lines(origin.text)))
+    lines = set(text_lines(text))
+    own = header_lines(text, set(text_lines(origin.text)))
     ancestors = [
         m
         for m in candidates
@@ -256,7 +257,7 @@ def place(members: Sequence[Member], similarity: Callable[[Member, Member], floa
     byline_names = set().union(*(bylines(m.text) for m in members))
     ordered = sorted(members, key=functools.cmp_to_key(lambda a, b: _compare(a, b, cited, byline_names)))
     origin = ordered[0]
-    origin_lines = set(_lines(origin.text))
+    origin_lines = set(text_lines(origin.text))
     headers = {m.article_id: header_lines(m.text, origin_lines) for m in members}
     placements = {
         origin.article_id: Placement(

@@ -26,7 +26,7 @@ from sqlalchemy import delete, func, or_, select
 from archive import fingerprint
 from archive.extract import ExtractedArticle, extract_article
 from archive.models import Article, ArticleLink, Capture, Source, Syndication
-from archive.origin import Member, Placement, header_lines, parse_published, place, pointed_at, source_among
+from archive.origin import Member, Placement, header_lines, parse_published, place, pointed_at, source_among, text_lines
 from archive.urls import url_key
 
 if TYPE_CHECKING:
@@ -258,7 +258,7 @@ def _place_excerpt(session: Session, excerpt_id: int) -> None:
         select(Syndication).where(Syndication.article_id.in_([m.article_id for m in members])))}
     origin = next((m for m in members if getattr(placed.get(m.article_id), "relation", None) == "origin"), None)
     origin = origin or next(m for m in members if m.article_id == best.other_id)
-    origin_lines = {" ".join(line.casefold().split()) for line in origin.text.splitlines() if line.strip()}
+    origin_lines = set(text_lines(origin.text))
     headers = {m.article_id: header_lines(m.text, origin_lines) for m in members}
     [excerpt] = _members(session, {excerpt_id})
     target, reason = pointed_at(excerpt, members)  # "Read more at SITE" names the page it was cut from
