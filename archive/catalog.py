@@ -23,6 +23,8 @@ from archive.models import CRAWL_STATUSES, Article, Capture, Crawl, Feed, FeedEn
 from archive.urls import url_key
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
     from sqlalchemy.orm import Session
 
     from archive.models import Base
@@ -172,26 +174,34 @@ def upsert_feed_entry(
     ).one()
 
 
-def find_original_capture(s: Session, payload_digest: str) -> Capture | None:
-    """Return the earliest non-revisit capture with this payload digest, across all crawls.
+def find_original_captures(s: Session, payload_digests: Iterable[str]) -> dict[str, Capture]:
+    """Return, for each digest found, the earliest non-revisit capture with it, across all crawls.
 
-    The WARC writer uses it to write a revisit record instead of storing the payload again.
+    The WARC writer uses it to write a revisit record instead of storing the payload again;
+    one query serves a batch of captures.
     """
-    return s.scalars(
+    originals: dict[str, Capture] = {}
+    rows = s.scalars(
         select(Capture)
-        .where(Capture.payload_digest == payload_digest, Capture.revisit_of.is_(None))
+        .where(Capture.payload_digest.in_(set(payload_digests)), Capture.revisit_of.is_(None))
         .order_by(Capture.timestamp, Capture.id)
-        .limit(1)
-    ).first()
+    )
+    for row in rows:
+        originals.setdefault(row.payload_digest, row)
+    return originals
 
 
 def add_capture(s: Session, **fields: Any) -> Capture:
     """Store a capture's locator; ``url_key`` is computed from ``url`` unless given."""
-    fields.setdefault("url_key", url_key(fields["url"]))
-    capture = Capture(**fields)
-    s.add(capture)
+    return add_captures(s, [fields])[0]
+
+
+def add_captures(s: Session, rows: Sequence[dict[str, Any]]) -> list[Capture]:
+    """Store several captures in one flush (one multi-row INSERT)."""
+    captures = [Capture(**{"url_key": url_key(fields["url"]), **fields}) for fields in rows]
+    s.add_all(captures)
     s.flush()
-    return capture
+    return captures
 
 
 def add_article(s: Session, **fields: Any) -> Article:

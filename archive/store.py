@@ -7,8 +7,9 @@ archive-writer thread, which keeps SQLite to a single writer and the WARC writer
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,8 +19,10 @@ from archive.urls import url_key
 from archive.warc import RevisitTarget, WarcWriter, payload_digest, warc_date
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from archive.db import Database
-    from archive.exchange import HttpExchange
+    from archive.exchange import Fetched
     from archive.extract import ExtractedArticle
     from archive.syndication import Extraction
 
@@ -36,6 +39,20 @@ class StoredCapture:
     warc_file: str
     revisit: bool
     length: int
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A capture written earlier in the same batch: a revisit can point at it once it has an id."""
+
+    url: str
+    timestamp: datetime
+    record_id: str
+    row: dict[str, Any]
+
+    @property
+    def id(self) -> int | None:
+        return self.row.get("id")
 
 
 def _header(headers: list[tuple[str, str]], name: str) -> str | None:
@@ -74,62 +91,67 @@ class CaptureStore:
             self.source_id = row.id
             self.crawl_id = catalog.start_crawl(s, row).id
 
-    def store_exchange(
-        self,
-        exchange: HttpExchange,
-        *,
-        discovered_from: str | None = None,
-        feed_url: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
-    ) -> StoredCapture:
-        """Write one HTTP exchange; a payload already archived becomes a revisit record (exact dedup).
-
-        ``metadata`` given: the capture's metadata record is written now; otherwise the caller
-        writes it later with ``store_article`` (it needs the extraction result).
-        """
-        digest = payload_digest(exchange.body)
+    def store_exchanges(self, batch: Sequence[Fetched]) -> list[StoredCapture]:
+        """Write exchanges and their rows in one transaction; a payload already archived (or
+        earlier in the batch) becomes a revisit record (exact dedup)."""
         with self.db.session() as s, s.begin():
-            original = None
-            if exchange.body and 200 <= exchange.status < 300:
-                original = catalog.find_original_capture(s, digest)
-            target = None
-            if original is not None:
-                target = RevisitTarget(
-                    uri=original.url,
-                    date=warc_date(original.timestamp),
-                    record_id=original.record_id,
-                )
-            written = self.warc.write_exchange(exchange, revisit_of=target)
-            if metadata is not None:
-                self.warc.write_metadata(exchange.url, written.record_id, metadata)
-            row = catalog.add_capture(
-                s,
-                source_id=self.source_id,
-                crawl_id=self.crawl_id,
-                url=exchange.url,
-                url_key=url_key(exchange.url),
-                timestamp=exchange.fetched_at,
-                status=exchange.status,
-                mime=(_header(exchange.response_headers, "Content-Type") or "").split(";")[0].strip(),
-                warc_file=written.locator.filename,
-                warc_offset=written.locator.offset,
-                warc_length=written.locator.length,
-                record_id=written.record_id,
-                payload_digest=digest,
-                revisit_of=original.id if original is not None else None,
-                discovered_from=discovered_from,
-                feed_url=feed_url,
-                redirect_to=_header(exchange.response_headers, "Location") if 300 <= exchange.status < 400 else None,
+            digests = [payload_digest(fetched.exchange.body) for fetched in batch]
+            originals = catalog.find_original_captures(s, digests)
+            stored: list[StoredCapture] = []
+            rows: list[dict[str, Any]] = []
+            for fetched, digest in zip(batch, digests, strict=True):
+                exchange = fetched.exchange
+                original = originals.get(digest) if exchange.body and 200 <= exchange.status < 300 else None
+                if original is not None and original.id is None:
+                    stored += self._add(s, rows)  # the original is earlier in this batch: it needs its id
+                    rows = []
+                target = None
+                if original is not None:
+                    target = RevisitTarget(uri=original.url, date=warc_date(original.timestamp), record_id=original.record_id)
+                written = self.warc.write_exchange(exchange, revisit_of=target)
+                if fetched.metadata is not None:
+                    self.warc.write_metadata(exchange.url, written.record_id, fetched.metadata)
+                row = {
+                    "source_id": self.source_id,
+                    "crawl_id": self.crawl_id,
+                    "url": exchange.url,
+                    "timestamp": exchange.fetched_at,
+                    "status": exchange.status,
+                    "mime": (_header(exchange.response_headers, "Content-Type") or "").split(";")[0].strip(),
+                    "warc_file": written.locator.filename,
+                    "warc_offset": written.locator.offset,
+                    "warc_length": written.locator.length,
+                    "record_id": written.record_id,
+                    "payload_digest": digest,
+                    "revisit_of": original,
+                    "discovered_from": fetched.discovered_from,
+                    "feed_url": fetched.feed_url,
+                    "redirect_to": _header(exchange.response_headers, "Location") if 300 <= exchange.status < 400 else None,
+                }
+                rows.append(row)
+                if original is None and 200 <= exchange.status < 300 and exchange.body:
+                    originals[digest] = _Pending(exchange.url, exchange.fetched_at, written.record_id, row)
+            return stored + self._add(s, rows)
+
+    def _add(self, s: Session, rows: list[dict[str, Any]]) -> list[StoredCapture]:
+        """Insert rows built by ``store_exchanges``, resolving revisits of earlier rows to ids."""
+        for row in rows:
+            original = row["revisit_of"]
+            row["revisit_of"] = original.id if original is not None else None
+        added = catalog.add_captures(s, rows)
+        for row, capture in zip(rows, added, strict=True):
+            row["id"] = capture.id
+        return [
+            StoredCapture(
+                id=capture.id,
+                url=capture.url,
+                record_id=capture.record_id,
+                warc_file=capture.warc_file,
+                revisit=capture.revisit_of is not None,
+                length=capture.warc_length,
             )
-            s.flush()
-            return StoredCapture(
-                id=row.id,
-                url=exchange.url,
-                record_id=written.record_id,
-                warc_file=written.locator.filename,
-                revisit=original is not None,
-                length=written.locator.length,
-            )
+            for capture in added
+        ]
 
     def store_article(
         self,

@@ -1,21 +1,19 @@
-"""What a spider's components share: its capture store, the archive-writer thread, the extractor pool."""
+"""What a spider's components share: the source's name, the archive channel, whether pages are extracted."""
 
 from __future__ import annotations
 
-from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from archive.extract import ExtractorPool
-    from archive.store import CaptureStore
+    from crawler.channel import ArchiveChannel
 
 
 @dataclass(frozen=True)
 class ArchiveContext:
-    """Handed to each spider. ``writer`` is a one-thread executor: every archive write runs there,
-    off the reactor, and SQLite keeps a single writer. No ``extractor``: archive only."""
+    """Handed to each spider. Everything stored goes through ``channel`` to the archive writer
+    process; ``extract`` says whether that process extracts articles (else: archive only)."""
 
-    store: CaptureStore
-    writer: Executor
-    extractor: ExtractorPool | None
+    source: str
+    channel: ArchiveChannel
+    extract: bool

@@ -1,25 +1,21 @@
-"""Items the spider yields. A captured page carries a handle on its stored record, not a copy of it."""
+"""Items the spider yields. A captured page names its capture by number, not by a copy of it."""
 
 from __future__ import annotations
 
-from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from archive.store import StoredCapture
+from typing import Any
 
 
 @dataclass(slots=True)
 class CapturedPage:
     """An HTML page whose metadata record is still to be written; ``html`` set: extract it first.
 
-    ``capture`` resolves once the archive writer has stored the response.
+    ``capture`` is the number the capture middleware gave the response in this crawl.
     """
 
     url: str
     html: str | None
-    capture: Future[StoredCapture]
+    capture: int
     metadata: dict[str, Any]
     evidence: dict[str, Any] = field(default_factory=dict)
 

@@ -1,14 +1,13 @@
-"""WARC capture: every response, as received, goes to the archive writer thread."""
+"""WARC capture: every response, as received, goes to the archive writer process."""
 
 from __future__ import annotations
 
-import logging
-from concurrent.futures import Future
+import itertools
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from archive.exchange import HttpExchange
+from archive.exchange import Fetched, HttpExchange
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -16,11 +15,7 @@ if TYPE_CHECKING:
     from scrapy.http import Headers, Response
     from typing_extensions import Self
 
-    from archive.store import StoredCapture
-
-logger = logging.getLogger(__name__)
-
-#: request.meta key holding the Future of the stored capture.
+#: request.meta key holding the capture's number in this crawl.
 CAPTURE = "syndicrawl_capture"
 #: request.meta key: True when the spider's page item must carry the capture's metadata record.
 DEFERRED = "syndicrawl_deferred"
@@ -52,15 +47,16 @@ def to_exchange(request: Request, response: Response, fetched_at: datetime) -> H
 
 
 class WarcCaptureMiddleware:
-    """Hands each response to the archive writer thread and passes it on unchanged.
+    """Sends each response to the archive writer process and passes it on unchanged.
 
     Placed above HttpCompressionMiddleware (see crawler/settings.py) so the stored body is the
-    one the server sent. The write happens on the writer thread: the reactor only builds the
-    exchange. The capture's Future rides in ``request.meta[CAPTURE]`` for the pipeline.
+    one the server sent. The reactor only builds and pickles the exchange. Its number rides
+    in ``request.meta[CAPTURE]`` so the pipeline can refer to it.
     """
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
+        self._numbers = itertools.count()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -72,7 +68,7 @@ class WarcCaptureMiddleware:
         meta = request.meta
         kind = meta.get("syndicrawl_kind") or ("robots" if urlsplit(request.url).path == "/robots.txt" else "page")
         metadata = {
-            "source": archive.store.source,
+            "source": archive.source,
             "kind": kind,
             "feed": meta.get("syndicrawl_feed"),
             "discovered_from": meta.get("syndicrawl_from"),
@@ -86,25 +82,18 @@ class WarcCaptureMiddleware:
             and content_type.startswith(("text/html", "application/xhtml"))
         )
         meta[DEFERRED] = deferred
-        future: Future[StoredCapture] = archive.writer.submit(
-            archive.store.store_exchange,
+        number = next(self._numbers)
+        fetched = Fetched(
             to_exchange(request, response, datetime.now(UTC)),
             discovered_from=meta.get("syndicrawl_from"),
             feed_url=meta.get("syndicrawl_feed"),
             metadata=None if deferred else metadata,
         )
-        future.add_done_callback(self._report_failure)
-        meta[CAPTURE] = future
+        archive.channel.send("capture", archive.source, number, fetched)
+        meta[CAPTURE] = number
         meta["syndicrawl_metadata"] = metadata
         stats = self.crawler.stats
         assert stats is not None
         stats.inc_value("syndicrawl/pages")
         stats.inc_value("syndicrawl/bytes", len(response.body))
         return response
-
-    def _report_failure(self, future: Future[StoredCapture]) -> None:
-        exc = future.exception()
-        if exc is not None:
-            logger.error("archiving failed: %s", exc, exc_info=exc)
-            assert self.crawler.stats is not None
-            self.crawler.stats.inc_value("syndicrawl/errors")

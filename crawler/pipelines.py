@@ -1,25 +1,19 @@
-"""The archiving pipeline: extraction in worker processes, then the article row, off the reactor."""
+"""The archiving pipeline: hands feeds and pages to the archive writer process."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from typing import TYPE_CHECKING
 
-from archive.errors import ExtractionError
 from crawler.items import CapturedPage, FeedPage
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from typing_extensions import Self
 
-    from archive.syndication import Extraction
-
-logger = logging.getLogger(__name__)
-
 
 class ArchivePipeline:
-    """Stores feeds' entries and articles' extractions; a failed extraction is stored as failed."""
+    """Sends feeds' entries and pages' extraction orders; waits only while the writer is behind,
+    which is what slows the crawl down to the pace of extraction and writing."""
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
@@ -30,32 +24,9 @@ class ArchivePipeline:
 
     async def process_item(self, item: CapturedPage | FeedPage) -> CapturedPage | FeedPage:
         archive = self.crawler.spider.archive  # type: ignore[union-attr]
-        stats = self.crawler.stats
-        assert stats is not None
         if isinstance(item, FeedPage):
-            await asyncio.wrap_future(
-                archive.writer.submit(archive.store.store_feed, item.url, item.kind, item.title, item.entries)
-            )
-            return item
-        capture_future = asyncio.wrap_future(item.capture)
-        if item.html is None:
-            capture = await capture_future
-            await asyncio.wrap_future(archive.writer.submit(archive.store.store_metadata, capture, item.metadata))
-            return item
-        assert archive.extractor is not None  # html is only kept when extraction is on
-        extraction: Extraction | None = None
-        error = None
-        try:
-            extraction = await asyncio.wrap_future(archive.extractor.submit(item.html, item.url))
-        except ExtractionError as exc:
-            error = str(exc)
-            logger.warning("%s: extraction failed: %s", archive.store.source, error)
-            stats.inc_value("syndicrawl/extraction_failed")
-            stats.inc_value("syndicrawl/errors")
-        capture = await capture_future
-        await asyncio.wrap_future(
-            archive.writer.submit(archive.store.store_article, capture, extraction, error, item.metadata, item.evidence)
-        )
-        if extraction is not None:
-            stats.inc_value("syndicrawl/articles")
+            archive.channel.send("feed", archive.source, item.url, item.kind, item.title, item.entries)
+        else:
+            archive.channel.send("page", archive.source, item.capture, item.html, item.metadata, item.evidence)
+        await archive.channel.drain()
         return item

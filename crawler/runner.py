@@ -1,40 +1,41 @@
 """Run one crawl of some sources in this process and report what it stored.
 
 Twisted's reactor cannot be restarted, so a process runs one crawl: the CLI calls this once;
-the scheduler (later) starts a subprocess per crawl. All sources crawl concurrently, each with
-its own spider, scope, delay and WARC files, sharing one archive-writer thread and one
-extractor pool.
+the scheduler starts a subprocess per crawl. All sources crawl concurrently, each with its
+own spider, scope, delay and WARC files; what they fetch goes to one archive writer process
+(``archive/service.py``), which writes, extracts and matches while this one only fetches.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from scrapy import signals
 from scrapy.crawler import Crawler, CrawlerProcess
+from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.reactor import install_reactor
 
-from archive.db import Database
-from archive.extract import ExtractorPool
-from archive.store import CaptureStore
-from archive.syndication import extract_for_matching
+from archive.service import ArchiveConfig
+from crawler.channel import ArchiveChannel
 from crawler.context import ArchiveContext
 from crawler.settings import scrapy_settings
 from crawler.spiders.source import SourceSpider
 
 if TYPE_CHECKING:
+    from scrapy import Spider
+
     from syndicrawl.settings import Settings
     from syndicrawl.sources import Source
 
 logger = logging.getLogger(__name__)
 
-#: Progress figures read from each crawler's stats.
-COUNTERS = ("pages", "articles", "bytes", "errors", "extraction_failed", "skipped")
+#: Progress figures read from each crawler's stats, then those the archive writer counts.
+COUNTERS = ("pages", "bytes", "errors", "skipped")
+ARCHIVE_COUNTERS = ("articles", "extraction_failed")
 
 
 @dataclass
@@ -51,13 +52,25 @@ class SourceProgress:
     status: str = "running"
     warc_files: list[Path] = field(default_factory=list)
 
-    def update(self, crawler: Crawler) -> None:
+    def update(self, crawler: Crawler, archived: dict[str, int]) -> None:
+        """Read the crawler's stats and the writer's counts (whose errors add to the crawler's)."""
         assert crawler.stats is not None
         for name in COUNTERS:
             setattr(self, name, crawler.stats.get_value(f"syndicrawl/{name}", 0))
+        for name in ARCHIVE_COUNTERS:
+            setattr(self, name, archived.get(name, 0))
+        self.errors += archived.get("errors", 0)
         reason = crawler.stats.get_value("finish_reason")
         if reason is not None:
-            self.status = {"finished": "finished", "shutdown": "interrupted"}.get(reason, reason)
+            self.status = _status(reason)
+
+    def crawler_counts(self, crawler: Crawler) -> dict[str, int]:
+        assert crawler.stats is not None
+        return {name: crawler.stats.get_value(f"syndicrawl/{name}", 0) for name in COUNTERS}
+
+
+def _status(finish_reason: str) -> str:
+    return {"finished": "finished", "shutdown": "interrupted"}.get(finish_reason, finish_reason)
 
 
 def run_crawl(
@@ -69,60 +82,68 @@ def run_crawl(
 ) -> list[SourceProgress]:
     """Crawl ``sources`` into the archive; returns each source's final figures."""
     settings.warc_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.db_url)
-    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive-writer")
-    extractor = (
-        ExtractorPool(
-            settings.extract_workers,
-            settings.extract_timeout,
-            max_bytes=settings.extract_max_bytes,
-            function=partial(extract_for_matching, fast=settings.extract_fast, max_bytes=settings.extract_max_bytes),
+    channel = ArchiveChannel(
+        ArchiveConfig(
+            db_url=settings.db_url,
+            warc_dir=settings.warc_dir,
+            warc_max_size=settings.warc_max_size,
+            software=settings.user_agent,
+            sources=tuple((source.name, source.kind) for source in sources),
+            extract_workers=settings.extract_workers if settings.extract_enabled else 0,
+            extract_timeout=settings.extract_timeout,
+            extract_fast=settings.extract_fast,
+            extract_max_bytes=settings.extract_max_bytes,
         )
-        if settings.extract_enabled
-        else None
     )
     # Each source gets its own Crawler (own settings); the reactor is installed once, here.
     install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
     # The CLI configures logging; Scrapy must not install its own root handler.
     process = CrawlerProcess({"TELNETCONSOLE_ENABLED": False, "LOG_INSTALL_ROOT_HANDLER": False})
-    runs: list[tuple[Crawler, CaptureStore, SourceProgress]] = []
+    runs: list[tuple[Crawler, SourceProgress]] = []
+
+    def report() -> None:
+        channel.poll()
+        for crawler, progress in runs:
+            progress.update(crawler, channel.counts.get(progress.name, {}))
+        if on_progress is not None:
+            on_progress([progress for _, progress in runs])
+        if channel.failure is not None:
+            process.stop()  # nothing can be stored: stop fetching
+
     try:
         for source in sources:
-            store = CaptureStore(
-                db,
-                settings.warc_dir,
-                source.name,
-                source.kind,
-                max_size=settings.warc_max_size,
-                software=settings.user_agent,
-            )
             crawler = Crawler(SourceSpider, scrapy_settings(settings, source))
-            process.crawl(crawler, source=source, archive=ArchiveContext(store, writer, extractor))
-            runs.append((crawler, store, SourceProgress(source.name)))
-
-        def report() -> None:
-            for crawler, _, progress in runs:
-                progress.update(crawler)
-            if on_progress is not None:
-                on_progress([progress for _, _, progress in runs])
+            progress = SourceProgress(source.name)
+            crawler.signals.connect(_finisher(channel, crawler, progress), signal=signals.spider_closed, weak=False)
+            process.crawl(
+                crawler, source=source, archive=ArchiveContext(source.name, channel, settings.extract_enabled)
+            )
+            runs.append((crawler, progress))
 
         from twisted.internet import reactor, task  # installed by CrawlerProcess
 
         ticker = task.LoopingCall(report)
+        reactor.callWhenRunning(lambda: deferred_from_coro(channel.connect()))  # type: ignore[attr-defined]
         reactor.callWhenRunning(ticker.start, progress_interval)  # type: ignore[attr-defined]
         process.start()
     finally:
-        # Drain the writer before closing files: every capture the crawl saw gets its row.
-        writer.shutdown(wait=True)
-        if extractor is not None:
-            extractor.close()
-        for crawler, store, progress in runs:
-            progress.update(crawler)
+        # The writer stores everything it was sent, then closes the WARC files.
+        files = channel.close()
+        for crawler, progress in runs:
+            progress.update(crawler, channel.counts.get(progress.name, {}))
             if progress.status == "running":
                 progress.status = "failed"
-            counts = {name: getattr(progress, name) for name in COUNTERS}
-            progress.warc_files = store.finish(progress.status, counts)
-        db.dispose()
+            progress.warc_files = files.get(progress.name, [])
     if on_progress is not None:
-        on_progress([progress for _, _, progress in runs])
-    return [progress for _, _, progress in runs]
+        on_progress([progress for _, progress in runs])
+    return [progress for _, progress in runs]
+
+
+def _finisher(channel: ArchiveChannel, crawler: Crawler, progress: SourceProgress) -> Callable[..., Coroutine[None, None, None]]:
+    """A spider_closed handler: tell the writer how the crawl ended, and wait until it has all of it."""
+
+    async def finish(spider: Spider, reason: str) -> None:
+        channel.send("finish", progress.name, _status(reason), progress.crawler_counts(crawler))
+        await channel.flush()
+
+    return finish

@@ -352,7 +352,7 @@ def test_upsert_feed_entry_keeps_first_seen_and_known_fields(database: Database)
         assert catalog.feed_evidence(s, "https://origin.example/2016/11/other") == []
 
 
-def test_find_original_capture_ignores_revisits_and_picks_earliest(database: Database) -> None:
+def test_find_original_captures_ignores_revisits_and_picks_earliest(database: Database) -> None:
     digest = "sha1:2FRNSBV4DWMQJOWEQGS7PCLBFFRHUFMR"
     page_a, page_b, page_c = (f"https://origin.example/{name}" for name in "abc")
     with database.session() as s, s.begin():
@@ -364,14 +364,16 @@ def test_find_original_capture_ignores_revisits_and_picks_earliest(database: Dat
         # A revisit is never an original, even when it is the oldest row with the digest.
         day_before = T0 - timedelta(days=1)
         catalog.add_capture(s, **_capture(source, page_a, day_before, payload_digest=digest, revisit_of=later.id))
-        catalog.add_capture(s, **_capture(source, page_c, day_before, payload_digest="sha1:B"))
+        other = catalog.add_capture(s, **_capture(source, page_c, day_before, payload_digest="sha1:B"))
     with database.session() as s:
-        found = catalog.find_original_capture(s, digest)
-        assert found is not None
+        originals = catalog.find_original_captures(s, [digest, "sha1:B", "sha1:NOPE"])
+        assert originals.keys() == {digest, "sha1:B"}
+        found = originals[digest]
         assert (found.id, found.url, found.crawl_id, found.revisit_of) == (earliest.id, page_a, crawl.id, None)
         _assert_utc(found.timestamp)
         assert found.timestamp == T0
-        assert catalog.find_original_capture(s, "sha1:NOPE") is None
+        assert originals["sha1:B"].id == other.id
+        assert catalog.find_original_captures(s, ["sha1:NOPE"]) == {}
 
 
 def test_captures_for_url_matches_variants_oldest_first(database: Database) -> None:

@@ -140,7 +140,7 @@ class SourceSpider(scrapy.Spider):
             return
         yield CapturedPage(
             url=response.url,
-            html=response.text if extract and self.archive.extractor is not None else None,
+            html=response.text if extract and self.archive.extract else None,
             capture=response.meta[CAPTURE],
             metadata=response.meta["syndicrawl_metadata"],
             evidence=response.meta.get("syndicrawl_evidence", {}),

@@ -1,0 +1,291 @@
+"""The archive writer process: everything a crawl stores, written away from the crawler.
+
+A crawl process only fetches; it sends what it fetched down a pipe as pickled messages and
+this process writes the WARC records and database rows, runs the extractor pool and matches
+articles for syndication. Compressing, digesting, extracting and matching then use the
+machine's other cores instead of competing with Scrapy's reactor for one interpreter lock.
+
+Messages are tuples ``(kind, *args)`` with the kinds of ``ArchiveService.handlers``, read in
+order from one stream. This process reports back on its own pipe: ``("counts", {...})`` now
+and then, ``("log", logger, level, message)`` for its log records, ``("failed", message)`` if
+it cannot start, and ``("finished", {source: [warc paths]})`` last. It ignores SIGINT: the
+crawl process decides when to stop and closes the pipe, and everything sent before that is
+still written.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import queue
+import signal
+import threading
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from functools import partial
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from archive.db import Database
+from archive.errors import ExtractionError
+from archive.extract import ExtractorPool
+from archive.store import CaptureStore
+from archive.syndication import extract_for_matching
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from concurrent.futures import Future
+
+    from archive.exchange import Fetched
+    from archive.store import StoredCapture
+    from archive.syndication import Extraction
+
+logger = logging.getLogger(__name__)
+
+#: Messages read ahead of the writes; when they are all taken the crawl process is held back.
+MAX_IN_FLIGHT = 64
+_END = ("end",)  # queued when the crawl's stream has ended
+
+#: Captures written in one transaction, at most.
+BATCH = 32
+#: Seconds between two counts reports.
+REPORT_INTERVAL = 0.5
+
+
+@dataclass(frozen=True)
+class ArchiveConfig:
+    """What the writer process needs to know; ``extract_workers`` 0 turns extraction off."""
+
+    db_url: str
+    warc_dir: Path
+    warc_max_size: int
+    software: str
+    sources: tuple[tuple[str, str], ...]  # (name, kind)
+    extract_workers: int = 0
+    extract_timeout: float = 30.0
+    extract_fast: bool = True
+    extract_max_bytes: int = 5_000_000
+
+
+class ArchiveService:
+    """Applies a crawl's messages to one ``CaptureStore`` per source, in the order they came.
+
+    All writes happen on the thread calling ``run``; extraction results come back to it
+    through the same queue as the messages. Each message read takes one of MAX_IN_FLIGHT
+    credits, given back once it is stored; a page sent to the extractor keeps its credit
+    until its extraction is stored, so a slow extractor holds the crawl back too.
+    """
+
+    def __init__(self, config: ArchiveConfig, report: Callable[[tuple[Any, ...]], None]) -> None:
+        self._report = report
+        self._db = Database(config.db_url)
+        self._stores = {
+            name: CaptureStore(
+                self._db, config.warc_dir, name, kind, max_size=config.warc_max_size, software=config.software
+            )
+            for name, kind in config.sources
+        }
+        self._extractor = (
+            ExtractorPool(
+                config.extract_workers,
+                config.extract_timeout,
+                max_bytes=config.extract_max_bytes,
+                function=partial(extract_for_matching, fast=config.extract_fast, max_bytes=config.extract_max_bytes),
+            )
+            if config.extract_workers
+            else None
+        )
+        self._events: queue.Queue[tuple[Any, ...]] = queue.Queue()
+        self._credits = threading.BoundedSemaphore(MAX_IN_FLIGHT)
+        self._extracting = 0
+        # Captures whose metadata record waits for the spider's verdict (and extraction).
+        self._deferred: dict[tuple[str, int], StoredCapture] = {}
+        self._finishing: dict[str, tuple[str, Mapping[str, int]]] = {}
+        self.counts: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        self.handlers: dict[str, Callable[..., None]] = {
+            "page": self.page,
+            "feed": self.feed,
+            "finish": self.finish,
+            "extracted": self.extracted,
+        }
+
+    def read(self, stream: Any) -> None:
+        """Queue the messages of ``stream`` until it ends; holds back when MAX_IN_FLIGHT are pending.
+
+        Runs on its own thread: unpickling overlaps with writing.
+        """
+        try:
+            while True:
+                try:
+                    message = pickle.load(stream)
+                except EOFError:
+                    break
+                except (pickle.UnpicklingError, ValueError) as exc:  # cut short by a killed crawl
+                    logger.error("the crawl process sent an unreadable message (%s); stopping there", exc)
+                    break
+                self._credits.acquire()
+                self._events.put(message)
+        finally:
+            self._events.put(_END)
+
+    def run(self) -> dict[str, list[Path]]:
+        """Apply messages until the stream has ended and every extraction has been stored.
+
+        Consecutive captures are written as one batch: one transaction, one digest query.
+        """
+        ended = False
+        next_report = 0.0
+        held: tuple[Any, ...] | None = None
+        while not ended or self._extracting:
+            event, held = held or self._events.get(), None
+            if event is _END:
+                ended = True
+            elif event[0] == "capture":
+                batch = [event]
+                while len(batch) < BATCH and held is None:
+                    try:
+                        following = self._events.get_nowait()
+                    except queue.Empty:
+                        break
+                    if following[0] == "capture":
+                        batch.append(following)
+                    else:
+                        held = following
+                self._apply(self.capture, [args for _, *args in batch])
+                for _ in batch:
+                    self._credits.release()
+            else:
+                kind, *args = event
+                extracting = self._extracting
+                self._apply(self.handlers[kind], *args)
+                if self._extracting <= extracting:  # not a page now waiting for its extraction
+                    self._credits.release()
+            now = time.monotonic()
+            if now >= next_report:
+                self._report(("counts", self._counts()))
+                next_report = now + REPORT_INTERVAL
+        if self._extractor is not None:
+            self._extractor.close()
+        files = {name: self._finish_store(name, store) for name, store in self._stores.items()}
+        self._report(("counts", self._counts()))
+        self._db.dispose()
+        return files
+
+    def _apply(self, handler: Callable[..., None], *args: Any) -> None:
+        """Run a handler; a failure is logged and counted, and the archive goes on."""
+        try:
+            handler(*args)
+        except Exception as exc:
+            logger.error("archiving failed: %s", exc, exc_info=exc)
+            sources = {batch[0] for batch in args[0]} if handler == self.capture else {args[0]}
+            for source in sources:
+                self.counts[source]["errors"] += 1
+
+    def _finish_store(self, name: str, store: CaptureStore) -> list[Path]:
+        """Close a source's WARC file and record its crawl with the crawler's and our own figures."""
+        status, crawled = self._finishing.get(name, ("interrupted", {}))
+        ours = self.counts[name]
+        counts = {**crawled, "articles": ours["articles"], "errors": crawled.get("errors", 0) + ours["errors"]}
+        return store.finish(status, counts)
+
+    def _counts(self) -> dict[str, dict[str, int]]:
+        return {name: dict(counter) for name, counter in self.counts.items()}
+
+    # -- message handlers -------------------------------------------------------------------
+
+    def capture(self, batch: list[tuple[str, int, Fetched]]) -> None:
+        """Write exchanges, per source in one batch; a capture without metadata waits for its ``page`` message."""
+        by_source: defaultdict[str, list[tuple[int, Fetched]]] = defaultdict(list)
+        for source, number, fetched in batch:
+            by_source[source].append((number, fetched))
+        for source, captures in by_source.items():
+            stored = self._stores[source].store_exchanges([fetched for _, fetched in captures])
+            for (number, fetched), capture in zip(captures, stored, strict=True):
+                if fetched.metadata is None:
+                    self._deferred[(source, number)] = capture
+
+    def page(
+        self, source: str, seq: int, html: str | None, metadata: Mapping[str, Any], evidence: Mapping[str, Any]
+    ) -> None:
+        """The spider's verdict on a captured page: extract ``html``, or just write the metadata record."""
+        capture = self._deferred.pop((source, seq), None)
+        if capture is None:
+            return  # its capture failed to be written, which was reported then
+        store = self._stores[source]
+        if html is None or self._extractor is None:
+            store.store_metadata(capture, metadata)
+            return
+        self._extracting += 1
+        future = self._extractor.submit(html, capture.url)
+        future.add_done_callback(lambda done: self._events.put(("extracted", source, capture, done, metadata, evidence)))
+
+    def extracted(
+        self,
+        source: str,
+        capture: StoredCapture,
+        future: Future[Extraction],
+        metadata: Mapping[str, Any],
+        evidence: Mapping[str, Any],
+    ) -> None:
+        """Store an extraction (or its failure) and match the article for syndication."""
+        extraction, error = None, None
+        try:
+            extraction = future.result()
+        except ExtractionError as exc:
+            error = str(exc)
+            logger.warning("%s: extraction failed: %s", source, error)
+            self.counts[source]["extraction_failed"] += 1
+            self.counts[source]["errors"] += 1
+        try:
+            self._stores[source].store_article(capture, extraction, error, metadata, evidence)
+        finally:
+            self._extracting -= 1
+        if extraction is not None:
+            self.counts[source]["articles"] += 1
+
+    def feed(self, source: str, url: str, kind: str, title: str | None, entries: list[Mapping[str, Any]]) -> None:
+        self._stores[source].store_feed(url, kind, title, entries)
+
+    def finish(self, source: str, status: str, counts: Mapping[str, int]) -> None:
+        """Note how a source's crawl ended; its files close once every extraction is stored."""
+        self._finishing[source] = (status, counts)
+
+
+class _ReportHandler(logging.Handler):
+    """Sends this process's log records to the crawl process, which logs them as its own."""
+
+    def __init__(self, report: Callable[[tuple[Any, ...]], None]) -> None:
+        super().__init__()
+        self._send = report
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._send(("log", record.name, record.levelno, record.getMessage()))
+
+
+def main(messages_fd: int, replies_fd: int) -> None:
+    """Entry point of the writer process: the first message is the ``ArchiveConfig``, then the
+    crawl's messages until it closes the pipe."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    replies = Connection(replies_fd, readable=False)
+    lock = threading.Lock()
+
+    def report(reply: tuple[Any, ...]) -> None:
+        with lock:
+            replies.send(reply)
+
+    root = logging.getLogger()
+    root.handlers[:] = [_ReportHandler(report)]
+    root.setLevel(logging.INFO)
+    with open(messages_fd, "rb") as stream:
+        config = pickle.load(stream)
+        try:
+            service = ArchiveService(config, report)
+        except Exception as exc:
+            report(("failed", f"{type(exc).__name__}: {exc}"))
+            return
+        reader = threading.Thread(target=service.read, args=(stream,), name="archive-reader", daemon=True)
+        reader.start()
+        files = service.run()
+    report(("finished", {name: [str(path) for path in paths] for name, paths in files.items()}))

@@ -1,0 +1,138 @@
+"""The crawl's end of the archive writer process (``archive/service.py``).
+
+Messages are pickled onto a pipe through an asyncio write transport: the reactor never
+blocks on a write, and when the writer process falls behind the transport's buffer fills,
+``drain()`` waits, and the item pipeline (so Scrapy's scraper, so the downloader) slows down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import pickle
+import subprocess
+import sys
+from multiprocessing import Pipe
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from archive.errors import SyndicrawlError
+
+if TYPE_CHECKING:
+    from archive.service import ArchiveConfig
+
+logger = logging.getLogger(__name__)
+
+#: Bytes of messages the crawl process holds before it waits for the writer.
+HIGH_WATER = 4 * 1024 * 1024
+#: The pipe's own buffer (Linux lets an unprivileged process raise it to 1 MiB).
+PIPE_SIZE = 1024 * 1024
+F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+
+
+class ArchiveChannel(asyncio.Protocol):
+    """Starts the writer process and sends it messages; collects its counts, logs and files."""
+
+    def __init__(self, config: ArchiveConfig) -> None:
+        # A fresh interpreter, not a fork: this process may already run threads (a live
+        # progress display), and the writer needs none of the crawler's imports.
+        receive, self._send_end = Pipe(duplex=False)
+        with contextlib.suppress(OSError):  # a larger pipe: fewer wake-ups per page (Linux only)
+            fcntl.fcntl(self._send_end.fileno(), F_SETPIPE_SZ, PIPE_SIZE)
+        self._replies, reply_end = Pipe(duplex=False)
+        fds = (receive.fileno(), reply_end.fileno())
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", f"from archive.service import main; main{fds}"], pass_fds=fds
+        )
+        receive.close()
+        reply_end.close()
+        self._transport: asyncio.WriteTransport | None = None
+        self._early = [pickle.dumps(config)]  # what is sent before the reactor runs; the config first
+        self._resumed: asyncio.Future[None] | None = None
+        self.counts: dict[str, dict[str, int]] = {}
+        self.files: dict[str, list[str]] = {}
+        self.failure: str | None = None
+
+    async def connect(self) -> None:
+        """Attach the pipe to the running event loop; call once the reactor runs."""
+        loop = asyncio.get_running_loop()
+        pipe = os.fdopen(self._send_end.fileno(), "wb", buffering=0, closefd=False)
+        transport, _ = await loop.connect_write_pipe(lambda: self, pipe)
+        transport.set_write_buffer_limits(high=HIGH_WATER)
+        self._transport = transport
+        for data in self._early:
+            transport.write(data)
+        self._early.clear()
+
+    def send(self, *message: Any) -> None:
+        """Queue one message, the tuple ``message``; never blocks."""
+        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        if self._transport is None:
+            self._early.append(data)
+        else:
+            self._transport.write(data)
+
+    async def drain(self) -> None:
+        """Wait while the writer process is behind."""
+        if self._resumed is not None:
+            await asyncio.shield(self._resumed)
+
+    async def flush(self) -> None:
+        """Wait until every message sent so far is in the pipe."""
+        while self._transport is not None and self._transport.get_write_buffer_size():
+            await asyncio.sleep(0.01)
+
+    def pause_writing(self) -> None:
+        self._resumed = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        if self._resumed is not None:
+            self._resumed.set_result(None)
+            self._resumed = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if exc is not None:
+            logger.error("the archive writer process stopped reading: %s", exc)
+        self.resume_writing()
+
+    def poll(self) -> None:
+        """Take in what the writer process reported so far, without waiting."""
+        try:
+            while self._replies.poll():
+                self._take(self._replies.recv())
+        except (EOFError, OSError):
+            pass
+
+    def close(self) -> dict[str, list[Path]]:
+        """End the stream, wait for the writer to store everything, and return its WARC files."""
+        unsent = self._transport.get_write_buffer_size() if self._transport is not None else 0
+        if unsent:
+            logger.error("%d bytes of captures were not handed to the archive writer (forced stop)", unsent)
+        self._send_end.close()
+        while True:
+            try:
+                self._take(self._replies.recv())
+            except EOFError:
+                break
+        exit_code = self._process.wait()
+        if self.failure is not None:
+            raise SyndicrawlError(f"the archive could not be opened: {self.failure}")
+        if exit_code:
+            raise SyndicrawlError(f"the archive writer process failed (exit code {exit_code})")
+        return {name: [Path(path) for path in paths] for name, paths in self.files.items()}
+
+    def _take(self, reply: tuple[Any, ...]) -> None:
+        kind, *args = reply
+        if kind == "counts":
+            self.counts = args[0]
+        elif kind == "log":
+            name, level, message = args
+            logging.getLogger(name).log(level, "%s", message)
+        elif kind == "failed":
+            self.failure = args[0]
+            logger.error("the archive could not be opened: %s", self.failure)
+        elif kind == "finished":
+            self.files = args[0]
