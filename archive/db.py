@@ -14,15 +14,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, event, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from archive.errors import SyndicrawlError
 
 if TYPE_CHECKING:
+    from alembic.config import Config
     from sqlalchemy.engine import Connection, Engine
     from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -106,6 +104,8 @@ def create_engine_for(url: str) -> Engine:
 
 
 def _alembic_config(connection: Connection) -> Config:
+    from alembic.config import Config  # Alembic is imported when a schema is checked, not before (start-up time)
+
     config = Config()
     # ConfigParser interpolation would read a "%" in the path as a reference.
     config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
@@ -123,6 +123,9 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     ``BEGIN IMMEDIATE`` takes the write lock at once, so a second process waits for the
     first to finish instead of failing half way.
     """
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+
     is_sqlite = engine.dialect.name == "sqlite"
     with engine.connect() as conn:
         try:
@@ -160,6 +163,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 def current_revision(engine: Engine) -> str | None:
     """Return the schema's Alembic revision, or None for a database never upgraded."""
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 

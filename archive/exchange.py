@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,16 +26,3 @@ class HttpExchange:
     fetched_at: datetime
     ip_address: str | None = None
 
-
-@dataclass(frozen=True, slots=True)
-class Fetched:
-    """An exchange to archive, with what the crawler knows of it.
-
-    ``metadata`` given: the capture's metadata record is written with it; otherwise later,
-    once the page is extracted (``CaptureStore.store_article``).
-    """
-
-    exchange: HttpExchange
-    discovered_from: str | None = None
-    feed_url: str | None = None
-    metadata: Mapping[str, Any] | None = None

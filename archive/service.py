@@ -22,7 +22,6 @@ import signal
 import threading
 import time
 from collections import Counter, defaultdict
-from dataclasses import dataclass
 from functools import partial
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -31,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from archive.db import Database
 from archive.errors import ExtractionError
 from archive.extract import ExtractorPool
+from archive.http import response_text
 from archive.store import CaptureStore
 from archive.syndication import extract_for_matching
 
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from concurrent.futures import Future
 
-    from archive.exchange import Fetched
+    from archive.messages import ArchiveConfig, Fetched
     from archive.store import StoredCapture
     from archive.syndication import Extraction
 
@@ -50,23 +50,10 @@ _END = ("end",)  # queued when the crawl's stream has ended
 
 #: Captures written in one transaction, at most.
 BATCH = 32
+#: Bytes read from the pipe at once.
+PIPE_READ_SIZE = 1024 * 1024
 #: Seconds between two counts reports.
 REPORT_INTERVAL = 0.5
-
-
-@dataclass(frozen=True)
-class ArchiveConfig:
-    """What the writer process needs to know; ``extract_workers`` 0 turns extraction off."""
-
-    db_url: str
-    warc_dir: Path
-    warc_max_size: int
-    software: str
-    sources: tuple[tuple[str, str], ...]  # (name, kind)
-    extract_workers: int = 0
-    extract_timeout: float = 30.0
-    extract_fast: bool = True
-    extract_max_bytes: int = 5_000_000
 
 
 class ArchiveService:
@@ -97,6 +84,7 @@ class ArchiveService:
             if config.extract_workers
             else None
         )
+        self._max_bytes = config.extract_max_bytes
         self._events: queue.Queue[tuple[Any, ...]] = queue.Queue()
         self._credits = threading.BoundedSemaphore(MAX_IN_FLIGHT)
         self._extracting = 0
@@ -153,8 +141,9 @@ class ArchiveService:
                         batch.append(following)
                     else:
                         held = following
+                extracting = self._extracting
                 self._apply(self.capture, [args for _, *args in batch])
-                for _ in batch:
+                for _ in range(len(batch) - (self._extracting - extracting)):
                     self._credits.release()
             else:
                 kind, *args = event
@@ -196,7 +185,8 @@ class ArchiveService:
     # -- message handlers -------------------------------------------------------------------
 
     def capture(self, batch: list[tuple[str, int, Fetched]]) -> None:
-        """Write exchanges, per source in one batch; a capture without metadata waits for its ``page`` message."""
+        """Write exchanges, per source in one batch; then extract those to be extracted, and keep
+        those the spider has yet to decide on until their ``page`` message."""
         by_source: defaultdict[str, list[tuple[int, Fetched]]] = defaultdict(list)
         for source, number, fetched in batch:
             by_source[source].append((number, fetched))
@@ -205,18 +195,31 @@ class ArchiveService:
             for (number, fetched), capture in zip(captures, stored, strict=True):
                 if fetched.metadata is None:
                     self._deferred[(source, number)] = capture
+                elif fetched.extract:
+                    exchange = fetched.exchange
+                    try:
+                        html = response_text(exchange.response_headers, exchange.body, max_bytes=self._max_bytes)
+                    except ExtractionError as exc:
+                        self._store_extraction(source, capture, None, f"{capture.url}: {exc}", fetched.metadata, fetched.evidence)
+                        continue
+                    self._extract(source, capture, html, fetched.metadata, fetched.evidence)
 
     def page(
-        self, source: str, seq: int, html: str | None, metadata: Mapping[str, Any], evidence: Mapping[str, Any]
+        self, source: str, number: int, html: str | None, metadata: Mapping[str, Any], evidence: Mapping[str, Any]
     ) -> None:
         """The spider's verdict on a captured page: extract ``html``, or just write the metadata record."""
-        capture = self._deferred.pop((source, seq), None)
+        capture = self._deferred.pop((source, number), None)
         if capture is None:
             return  # its capture failed to be written, which was reported then
-        store = self._stores[source]
         if html is None or self._extractor is None:
-            store.store_metadata(capture, metadata)
-            return
+            self._stores[source].store_metadata(capture, metadata)
+        else:
+            self._extract(source, capture, html, metadata, evidence)
+
+    def _extract(
+        self, source: str, capture: StoredCapture, html: str, metadata: Mapping[str, Any], evidence: Mapping[str, Any]
+    ) -> None:
+        assert self._extractor is not None
         self._extracting += 1
         future = self._extractor.submit(html, capture.url)
         future.add_done_callback(lambda done: self._events.put(("extracted", source, capture, done, metadata, evidence)))
@@ -230,18 +233,29 @@ class ArchiveService:
         evidence: Mapping[str, Any],
     ) -> None:
         """Store an extraction (or its failure) and match the article for syndication."""
-        extraction, error = None, None
         try:
-            extraction = future.result()
-        except ExtractionError as exc:
-            error = str(exc)
+            try:
+                extraction, error = future.result(), None
+            except ExtractionError as exc:
+                extraction, error = None, str(exc)
+            self._store_extraction(source, capture, extraction, error, metadata, evidence)
+        finally:
+            self._extracting -= 1
+
+    def _store_extraction(
+        self,
+        source: str,
+        capture: StoredCapture,
+        extraction: Extraction | None,
+        error: str | None,
+        metadata: Mapping[str, Any],
+        evidence: Mapping[str, Any],
+    ) -> None:
+        if error is not None:
             logger.warning("%s: extraction failed: %s", source, error)
             self.counts[source]["extraction_failed"] += 1
             self.counts[source]["errors"] += 1
-        try:
-            self._stores[source].store_article(capture, extraction, error, metadata, evidence)
-        finally:
-            self._extracting -= 1
+        self._stores[source].store_article(capture, extraction, error, metadata, evidence)
         if extraction is not None:
             self.counts[source]["articles"] += 1
 
@@ -278,7 +292,8 @@ def main(messages_fd: int, replies_fd: int) -> None:
     root = logging.getLogger()
     root.handlers[:] = [_ReportHandler(report)]
     root.setLevel(logging.INFO)
-    with open(messages_fd, "rb") as stream:
+    # Large reads: the crawl side is woken once per read, and a page is ~100 KiB.
+    with open(messages_fd, "rb", buffering=PIPE_READ_SIZE) as stream:
         config = pickle.load(stream)
         try:
             service = ArchiveService(config, report)

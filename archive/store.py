@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archive import catalog, syndication
+from archive.http import header
 from archive.neardup import NearDupIndex
 from archive.urls import url_key
 from archive.warc import RevisitTarget, WarcWriter, payload_digest, warc_date
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from archive.db import Database
-    from archive.exchange import Fetched
+    from archive.messages import Fetched
     from archive.extract import ExtractedArticle
     from archive.syndication import Extraction
 
@@ -53,11 +54,6 @@ class _Pending:
     @property
     def id(self) -> int | None:
         return self.row.get("id")
-
-
-def _header(headers: list[tuple[str, str]], name: str) -> str | None:
-    name = name.lower()
-    return next((v for k, v in headers if k.lower() == name), None)
 
 
 def _published(article: ExtractedArticle | None, evidence: Mapping[str, Any]) -> tuple[str | None, str | None]:
@@ -109,7 +105,7 @@ class CaptureStore:
                 if original is not None:
                     target = RevisitTarget(uri=original.url, date=warc_date(original.timestamp), record_id=original.record_id)
                 written = self.warc.write_exchange(exchange, revisit_of=target)
-                if fetched.metadata is not None:
+                if fetched.metadata is not None and not fetched.extract:
                     self.warc.write_metadata(exchange.url, written.record_id, fetched.metadata)
                 row = {
                     "source_id": self.source_id,
@@ -117,7 +113,7 @@ class CaptureStore:
                     "url": exchange.url,
                     "timestamp": exchange.fetched_at,
                     "status": exchange.status,
-                    "mime": (_header(exchange.response_headers, "Content-Type") or "").split(";")[0].strip(),
+                    "mime": (header(exchange.response_headers, "Content-Type") or "").split(";")[0].strip(),
                     "warc_file": written.locator.filename,
                     "warc_offset": written.locator.offset,
                     "warc_length": written.locator.length,
@@ -126,7 +122,7 @@ class CaptureStore:
                     "revisit_of": original,
                     "discovered_from": fetched.discovered_from,
                     "feed_url": fetched.feed_url,
-                    "redirect_to": _header(exchange.response_headers, "Location") if 300 <= exchange.status < 400 else None,
+                    "redirect_to": header(exchange.response_headers, "Location") if 300 <= exchange.status < 400 else None,
                 }
                 rows.append(row)
                 if original is None and 200 <= exchange.status < 300 and exchange.body:

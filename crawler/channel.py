@@ -22,12 +22,14 @@ from typing import TYPE_CHECKING, Any
 from archive.errors import SyndicrawlError
 
 if TYPE_CHECKING:
-    from archive.service import ArchiveConfig
+    from archive.messages import ArchiveConfig
 
 logger = logging.getLogger(__name__)
 
-#: Bytes of messages the crawl process holds before it waits for the writer.
-HIGH_WATER = 4 * 1024 * 1024
+#: Bytes of messages the crawl process holds before it waits for the writer. Small: asyncio's
+#: pipe transport moves its whole buffer on every write, and the pipe and the writer's
+#: read-ahead already hold a few dozen pages.
+HIGH_WATER = 256 * 1024
 #: The pipe's own buffer (Linux lets an unprivileged process raise it to 1 MiB).
 PIPE_SIZE = 1024 * 1024
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)

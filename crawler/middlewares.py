@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from archive.exchange import Fetched, HttpExchange
+from archive.exchange import HttpExchange
+from archive.messages import Fetched
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -17,8 +18,8 @@ if TYPE_CHECKING:
 
 #: request.meta key holding the capture's number in this crawl.
 CAPTURE = "syndicrawl_capture"
-#: request.meta key: True when the spider's page item must carry the capture's metadata record.
-DEFERRED = "syndicrawl_deferred"
+#: request.meta key holding the metadata record of a capture waiting for the spider's verdict.
+METADATA = "syndicrawl_metadata"
 
 
 def _header_pairs(headers: Headers) -> list[tuple[str, str]]:
@@ -51,7 +52,7 @@ class WarcCaptureMiddleware:
 
     Placed above HttpCompressionMiddleware (see crawler/settings.py) so the stored body is the
     one the server sent. The reactor only builds and pickles the exchange. Its number rides
-    in ``request.meta[CAPTURE]`` so the pipeline can refer to it.
+    in ``request.meta[CAPTURE]`` when the spider's verdict on the page is still to come.
     """
 
     def __init__(self, crawler: Crawler) -> None:
@@ -62,7 +63,7 @@ class WarcCaptureMiddleware:
     def from_crawler(cls, crawler: Crawler) -> Self:
         return cls(crawler)
 
-    def process_response(self, request: Request, response: Response) -> Response:
+    async def process_response(self, request: Request, response: Response) -> Response:
         spider = self.crawler.spider
         archive = spider.archive  # type: ignore[union-attr]
         meta = request.meta
@@ -73,27 +74,31 @@ class WarcCaptureMiddleware:
             "feed": meta.get("syndicrawl_feed"),
             "discovered_from": meta.get("syndicrawl_from"),
         }
-        # A page that reaches the spider gets its metadata record from the pipeline, after
-        # extraction; everything else (feeds, robots.txt, redirects, errors) gets it now.
+        # An article page is extracted by the archive writer; a listing page waits for the
+        # spider's verdict (is it an article too?); everything else (feeds, robots.txt,
+        # redirects, errors) gets its metadata record now.
         content_type = response.headers.get("Content-Type", b"").decode("latin-1").lower()
-        deferred = (
-            kind in {"article", "listing"}
-            and 200 <= response.status < 300
-            and content_type.startswith(("text/html", "application/xhtml"))
-        )
-        meta[DEFERRED] = deferred
+        is_html = 200 <= response.status < 300 and content_type.startswith(("text/html", "application/xhtml"))
+        deferred = kind == "listing" and is_html
+        extract = kind == "article" and is_html and archive.extract
         number = next(self._numbers)
         fetched = Fetched(
             to_exchange(request, response, datetime.now(UTC)),
             discovered_from=meta.get("syndicrawl_from"),
             feed_url=meta.get("syndicrawl_feed"),
             metadata=None if deferred else metadata,
+            extract=extract,
+            evidence=meta.get("syndicrawl_evidence", {}) if extract else {},
         )
         archive.channel.send("capture", archive.source, number, fetched)
-        meta[CAPTURE] = number
-        meta["syndicrawl_metadata"] = metadata
+        if deferred:
+            meta[CAPTURE] = number
+            meta[METADATA] = metadata
         stats = self.crawler.stats
         assert stats is not None
         stats.inc_value("syndicrawl/pages")
         stats.inc_value("syndicrawl/bytes", len(response.body))
+        # While the writer is behind, the response (so its download slot) waits here:
+        # the crawl goes at the pace of writing and extraction, and memory stays bounded.
+        await archive.channel.drain()
         return response

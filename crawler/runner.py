@@ -19,7 +19,7 @@ from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.reactor import install_reactor
 
-from archive.service import ArchiveConfig
+from archive.messages import ArchiveConfig
 from crawler.channel import ArchiveChannel
 from crawler.context import ArchiveContext
 from crawler.settings import scrapy_settings

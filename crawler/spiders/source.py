@@ -17,7 +17,7 @@ from scrapy.utils.sitemap import Sitemap
 from crawler.feeds import parse_feed
 from crawler.items import CapturedPage, FeedPage
 from crawler.links import article_links, feed_links, older_page
-from crawler.middlewares import CAPTURE, DEFERRED
+from crawler.middlewares import CAPTURE, METADATA
 
 if TYPE_CHECKING:
     from twisted.python.failure import Failure
@@ -126,25 +126,20 @@ class SourceSpider(scrapy.Spider):
             if url:
                 yield self._request(url, "listing", self.parse_listing, syndicrawl_from=response.url, syndicrawl_page=page + 1)
         # A start URL (or a redirect to one) may be an article itself rather than a list of them.
-        is_article = not links or response.css('meta[property="og:type"]::attr(content)').get() == "article"
-        yield from self._page(response, extract=is_article)
+        if CAPTURE in response.meta:
+            is_article = not links or response.css('meta[property="og:type"]::attr(content)').get() == "article"
+            yield CapturedPage(
+                url=response.url,
+                html=response.text if is_article and self.archive.extract else None,
+                capture=response.meta[CAPTURE],
+                metadata=response.meta[METADATA],
+                evidence=response.meta.get("syndicrawl_evidence", {}),
+            )
 
-    def parse_article(self, response: scrapy.http.Response) -> Iterator[CapturedPage]:
+    def parse_article(self, response: scrapy.http.Response) -> None:
+        """Nothing to do here: the archive writer extracts article pages (see WarcCaptureMiddleware)."""
         if not isinstance(response, HtmlResponse):
             self._problem(f"{response.url}: not an HTML page ({response.headers.get('Content-Type', b'?').decode()})")
-            return
-        yield from self._page(response, extract=True)
-
-    def _page(self, response: HtmlResponse, *, extract: bool) -> Iterator[CapturedPage]:
-        if not response.meta.get(DEFERRED):
-            return
-        yield CapturedPage(
-            url=response.url,
-            html=response.text if extract and self.archive.extract else None,
-            capture=response.meta[CAPTURE],
-            metadata=response.meta["syndicrawl_metadata"],
-            evidence=response.meta.get("syndicrawl_evidence", {}),
-        )
 
     def on_error(self, failure: Failure) -> None:
         """One line per failed request (HTTP error status, timeout, refused connection); the crawl goes on."""

@@ -13,8 +13,6 @@ from rich.table import Table
 from rich.tree import Tree
 
 from archive import chains as chains_api
-from archive import syndication
-from archive.neardup import NearDupIndex
 from archive.db import Database
 from archive.errors import ConfigError
 from syndicrawl.cli import cli, settings_options, stderr, stdout
@@ -164,6 +162,10 @@ def dedup_rebuild(settings: Settings) -> None:
 
     Example: syndicrawl dedup rebuild --data-dir syndicrawl-demo
     """
+    # Matching code (numpy, datasketch) is loaded only by the command that needs it.
+    from archive import syndication
+    from archive.neardup import NearDupIndex
+
     database = Database(settings.db_url)
     try:
         with database.session() as s, s.begin():

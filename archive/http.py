@@ -1,0 +1,46 @@
+"""An archived HTTP response's body as a reader sees it: content coding removed, then text.
+
+The WARC keeps the body as the server sent it (gzip and all); extraction, and anything that
+shows a page, needs it decoded. warcio's readers remove the content coding (gzip, deflate,
+and br when ``brotli`` is installed); w3lib finds the charset the way Scrapy does (HTTP
+header, then BOM and ``<meta>``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from io import BytesIO
+
+from w3lib.encoding import html_to_unicode
+from warcio.bufferedreaders import BufferedReader
+
+from archive.errors import ExtractionError
+
+
+def header(headers: Sequence[tuple[str, str]], name: str) -> str | None:
+    """The first value of header ``name`` (any case), or None."""
+    name = name.lower()
+    return next((value for key, value in headers if key.lower() == name), None)
+
+
+def decoded_body(headers: Sequence[tuple[str, str]], body: bytes, *, max_bytes: int) -> bytes:
+    """``body`` without its Content-Encoding; at most ``max_bytes`` decoded bytes (a gzip bomb stops there)."""
+    codings = [c.strip().lower() for c in (header(headers, "Content-Encoding") or "").split(",")]
+    for coding in reversed([c for c in codings if c and c != "identity"]):
+        if coding == "x-gzip":
+            coding = "gzip"
+        if coding not in BufferedReader.get_supported_decompressors():
+            raise ExtractionError(f"cannot decode Content-Encoding {coding!r}")
+        try:
+            body = BufferedReader(BytesIO(body), decomp_type=coding).read(max_bytes + 1)
+        except Exception as exc:  # zlib.error, brotli.error: a corrupt body
+            raise ExtractionError(f"corrupt {coding} body: {exc}") from exc
+        if len(body) > max_bytes:
+            raise ExtractionError(f"page too large to extract (over {max_bytes} bytes once decoded)")
+    return body
+
+
+def response_text(headers: Sequence[tuple[str, str]], body: bytes, *, max_bytes: int) -> str:
+    """The body decoded to text with the charset Scrapy would pick."""
+    _, text = html_to_unicode(header(headers, "Content-Type"), decoded_body(headers, body, max_bytes=max_bytes))
+    return text
