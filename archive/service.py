@@ -31,7 +31,7 @@ from archive.db import Database
 from archive.errors import ExtractionError
 from archive.extract import ExtractorPool
 from archive.http import response_text
-from archive.store import CaptureStore
+from archive.store import CaptureStore, Extracted
 from archive.syndication import extract_for_matching
 
 if TYPE_CHECKING:
@@ -92,12 +92,8 @@ class ArchiveService:
         self._deferred: dict[tuple[str, int], StoredCapture] = {}
         self._finishing: dict[str, tuple[str, Mapping[str, int]]] = {}
         self.counts: defaultdict[str, Counter[str]] = defaultdict(Counter)
-        self.handlers: dict[str, Callable[..., None]] = {
-            "page": self.page,
-            "feed": self.feed,
-            "finish": self.finish,
-            "extracted": self.extracted,
-        }
+        self.handlers: dict[str, Callable[..., None]] = {"page": self.page, "feed": self.feed, "finish": self.finish}
+        self._batched: dict[str, Callable[[list[Any]], None]] = {"capture": self.capture, "extracted": self.extracted}
 
     def read(self, stream: Any) -> None:
         """Queue the messages of ``stream`` until it ends; holds back when MAX_IN_FLIGHT are pending.
@@ -121,7 +117,8 @@ class ArchiveService:
     def run(self) -> dict[str, list[Path]]:
         """Apply messages until the stream has ended and every extraction has been stored.
 
-        Consecutive captures are written as one batch: one transaction, one digest query.
+        Consecutive captures, and consecutive extractions, are stored as one batch: one
+        transaction (and one digest query for captures).
         """
         ended = False
         next_report = 0.0
@@ -130,27 +127,27 @@ class ArchiveService:
             event, held = held or self._events.get(), None
             if event is _END:
                 ended = True
-            elif event[0] == "capture":
-                batch = [event]
+                continue
+            kind, *args = event
+            extracting = self._extracting
+            if kind in self._batched:
+                batch = [args]
                 while len(batch) < BATCH and held is None:
                     try:
                         following = self._events.get_nowait()
                     except queue.Empty:
                         break
-                    if following[0] == "capture":
-                        batch.append(following)
+                    if following[0] == kind:
+                        batch.append(following[1:])
                     else:
                         held = following
-                extracting = self._extracting
-                self._apply(self.capture, [args for _, *args in batch])
-                for _ in range(len(batch) - (self._extracting - extracting)):
-                    self._credits.release()
+                self._apply(self._batched[kind], batch)
             else:
-                kind, *args = event
-                extracting = self._extracting
+                batch = [args]
                 self._apply(self.handlers[kind], *args)
-                if self._extracting <= extracting:  # not a page now waiting for its extraction
-                    self._credits.release()
+            # A page handed to the extractor keeps its credit until its extraction is stored.
+            for _ in range(len(batch) - max(0, self._extracting - extracting)):
+                self._credits.release()
             now = time.monotonic()
             if now >= next_report:
                 self._report(("counts", self._counts()))
@@ -168,7 +165,7 @@ class ArchiveService:
             handler(*args)
         except Exception as exc:
             logger.error("archiving failed: %s", exc, exc_info=exc)
-            sources = {batch[0] for batch in args[0]} if handler == self.capture else {args[0]}
+            sources = {batch[0] for batch in args[0]} if handler in self._batched.values() else {args[0]}
             for source in sources:
                 self.counts[source]["errors"] += 1
 
@@ -200,7 +197,9 @@ class ArchiveService:
                     try:
                         html = response_text(exchange.response_headers, exchange.body, max_bytes=self._max_bytes)
                     except ExtractionError as exc:
-                        self._store_extraction(source, capture, None, f"{capture.url}: {exc}", fetched.metadata, fetched.evidence)
+                        self._extracting += 1  # an extraction that failed at once
+                        failed = Extracted(capture, None, f"{capture.url}: {exc}", fetched.metadata, fetched.evidence)
+                        self._events.put(("extracted", source, failed))
                         continue
                     self._extract(source, capture, html, fetched.metadata, fetched.evidence)
 
@@ -219,45 +218,36 @@ class ArchiveService:
     def _extract(
         self, source: str, capture: StoredCapture, html: str, metadata: Mapping[str, Any], evidence: Mapping[str, Any]
     ) -> None:
+        """Send a page to the extractor; its result comes back through the event queue."""
         assert self._extractor is not None
         self._extracting += 1
-        future = self._extractor.submit(html, capture.url)
-        future.add_done_callback(lambda done: self._events.put(("extracted", source, capture, done, metadata, evidence)))
 
-    def extracted(
-        self,
-        source: str,
-        capture: StoredCapture,
-        future: Future[Extraction],
-        metadata: Mapping[str, Any],
-        evidence: Mapping[str, Any],
-    ) -> None:
-        """Store an extraction (or its failure) and match the article for syndication."""
-        try:
+        def done(future: Future[Extraction]) -> None:  # on pebble's thread
             try:
-                extraction, error = future.result(), None
-            except ExtractionError as exc:
-                extraction, error = None, str(exc)
-            self._store_extraction(source, capture, extraction, error, metadata, evidence)
-        finally:
-            self._extracting -= 1
+                extracted = Extracted(capture, future.result(), None, metadata, evidence)
+            except Exception as exc:  # ExtractionError, or a broken pool: the page is recorded as failed
+                extracted = Extracted(capture, None, str(exc), metadata, evidence)
+            self._events.put(("extracted", source, extracted))
 
-    def _store_extraction(
-        self,
-        source: str,
-        capture: StoredCapture,
-        extraction: Extraction | None,
-        error: str | None,
-        metadata: Mapping[str, Any],
-        evidence: Mapping[str, Any],
-    ) -> None:
-        if error is not None:
-            logger.warning("%s: extraction failed: %s", source, error)
-            self.counts[source]["extraction_failed"] += 1
-            self.counts[source]["errors"] += 1
-        self._stores[source].store_article(capture, extraction, error, metadata, evidence)
-        if extraction is not None:
-            self.counts[source]["articles"] += 1
+        self._extractor.submit(html, capture.url).add_done_callback(done)
+
+    def extracted(self, batch: list[tuple[str, Extracted]]) -> None:
+        """Store extractions (or their failures), per source in one transaction, and match the articles."""
+        by_source: defaultdict[str, list[Extracted]] = defaultdict(list)
+        for source, extracted in batch:
+            by_source[source].append(extracted)
+        try:
+            for source, items in by_source.items():
+                self._stores[source].store_articles(items)
+                for item in items:
+                    if item.error is not None:
+                        logger.warning("%s: extraction failed: %s", source, item.error)
+                        self.counts[source]["extraction_failed"] += 1
+                        self.counts[source]["errors"] += 1
+                    else:
+                        self.counts[source]["articles"] += 1
+        finally:
+            self._extracting -= len(batch)
 
     def feed(self, source: str, url: str, kind: str, title: str | None, entries: list[Mapping[str, Any]]) -> None:
         self._stores[source].store_feed(url, kind, title, entries)

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from archive import catalog, syndication
 from archive.http import header
@@ -40,6 +40,16 @@ class StoredCapture:
     warc_file: str
     revisit: bool
     length: int
+
+
+class Extracted(NamedTuple):
+    """A captured page's extraction, or the error that stopped it, and what the crawler knew of it."""
+
+    capture: StoredCapture
+    extraction: Extraction | None
+    error: str | None
+    metadata: Mapping[str, Any]
+    evidence: Mapping[str, Any]
 
 
 @dataclass(slots=True)
@@ -149,40 +159,33 @@ class CaptureStore:
             for capture in added
         ]
 
-    def store_article(
-        self,
-        capture: StoredCapture,
-        extraction: Extraction | None,
-        error: str | None,
-        metadata: Mapping[str, Any],
-        evidence: Mapping[str, Any],
-    ) -> None:
-        """Record the extraction of a captured page and match it for syndication; write the
-        capture's metadata record with the extraction summary."""
-        article = extraction.article if extraction is not None else None
-        summary: dict[str, Any] = article.summary() if article is not None else {"error": error}
-        self.store_metadata(capture, {**metadata, "extraction": summary})
-        published, published_source = _published(article, evidence)
+    def store_articles(self, batch: Sequence[Extracted]) -> None:
+        """Record extractions of captured pages and match them for syndication, in one
+        transaction; write each capture's metadata record with its extraction summary."""
         with self.db.session() as s, s.begin():
-            row = catalog.add_article(
-                s,
-                capture_id=capture.id,
-                url=capture.url,
-                canonical_url=article.canonical_url if article else None,
-                title=(article.title if article else None) or evidence.get("title"),
-                author=(article.author if article else None) or evidence.get("author"),
-                published=published,
-                published_source=published_source,
-                text=article.text if article else "",
-                text_hash=article.text_hash if article else "",
-                language=article.language if article else None,
-                sitename=article.sitename if article else None,
-                status="ok" if article else "failed",
-                error=error,
-            )
-            if extraction is not None:
-                s.flush()
-                syndication.match(s, self.index, row, extraction.fingerprint)
+            for capture, extraction, error, metadata, evidence in batch:
+                article = extraction.article if extraction is not None else None
+                summary: dict[str, Any] = article.summary() if article is not None else {"error": error}
+                self.store_metadata(capture, {**metadata, "extraction": summary})
+                published, published_source = _published(article, evidence)
+                row = catalog.add_article(
+                    s,
+                    capture_id=capture.id,
+                    url=capture.url,
+                    canonical_url=article.canonical_url if article else None,
+                    title=(article.title if article else None) or evidence.get("title"),
+                    author=(article.author if article else None) or evidence.get("author"),
+                    published=published,
+                    published_source=published_source,
+                    text=article.text if article else "",
+                    text_hash=article.text_hash if article else "",
+                    language=article.language if article else None,
+                    sitename=article.sitename if article else None,
+                    status="ok" if article else "failed",
+                    error=error,
+                )
+                if extraction is not None:
+                    syndication.match(s, self.index, row, extraction.fingerprint)
 
     def store_metadata(self, capture: StoredCapture, metadata: Mapping[str, Any]) -> None:
         """Write the capture's metadata record (source, feed, discovered-from, extraction summary)."""
