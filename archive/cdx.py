@@ -21,10 +21,11 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from itertools import groupby, islice
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 
 from archive.errors import QueryError
 from archive.models import Capture
@@ -52,18 +53,9 @@ FIELD_ALIASES = {
 }
 # cdxj-indexer's mime: the Content-Type up to the first ";" or space.
 _MIME_END = re.compile(r"[;\s]")
-_COLUMNS = (
-    Capture.url_key,
-    Capture.timestamp,
-    Capture.url,
-    Capture.mime,
-    Capture.status,
-    Capture.payload_digest,
-    Capture.warc_length,
-    Capture.warc_offset,
-    Capture.warc_file,
-    Capture.revisit_of,
-)
+_TABLE = Capture.__table__.c
+_COLUMNS = (_TABLE.url_key, _TABLE.timestamp, _TABLE.url, _TABLE.mime, _TABLE.status, _TABLE.payload_digest,
+            _TABLE.warc_length, _TABLE.warc_offset, _TABLE.warc_file, _TABLE.revisit_of)
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +255,23 @@ def _closest(session: Session, q: CdxQuery, start: str, end: str) -> Iterator[Cd
     return iter(ranked)
 
 
+@lru_cache(maxsize=None)
+def _statement(exact: bool, since: bool, until: bool, descending: bool) -> Select[Any]:
+    """The range scan of one query shape, built once: its parameters are bound at execution."""
+    stmt = select(*_COLUMNS)
+    if exact:
+        stmt = stmt.where(_TABLE.url_key == bindparam("start"))
+    else:
+        stmt = stmt.where(_TABLE.url_key >= bindparam("start"), _TABLE.url_key < bindparam("end"))
+    if since:
+        stmt = stmt.where(_TABLE.timestamp >= bindparam("since"))
+    if until:
+        stmt = stmt.where(_TABLE.timestamp < bindparam("until"))
+    order = (_TABLE.url_key, _TABLE.timestamp, _TABLE.id)
+    stmt = stmt.order_by(*(c.desc() for c in order) if descending else order)
+    return stmt.execution_options(stream_results=True, max_row_buffer=500)
+
+
 def _rows(
     session: Session,
     start: str,
@@ -279,18 +288,11 @@ def _rows(
     orders by time, so each such group is sorted on the way out (ascending even in a
     descending stream when ``groups_ascending``: a nearest-first merge wants that).
     """
-    stmt = select(*_COLUMNS)
-    if end == start + "!":
-        stmt = stmt.where(Capture.url_key == start)
-    else:
-        stmt = stmt.where(Capture.url_key >= start, Capture.url_key < end)
-    if since is not None:
-        stmt = stmt.where(Capture.timestamp >= since)
-    if until is not None:
-        stmt = stmt.where(Capture.timestamp < until)
-    order = (Capture.url_key, Capture.timestamp, Capture.id)
-    stmt = stmt.order_by(*(c.desc() for c in order) if descending else order)
-    result = session.execute(stmt.execution_options(yield_per=500))
+    stmt = _statement(end == start + "!", since is not None, until is not None, descending)
+    # Built once per shape (building and cache-keying a select costs more than the query).
+    # Streamed: a server-side cursor on PostgreSQL (SQLite's cursor is lazy anyway), fetching
+    # a few rows first and more as they are read, so limit=1 reads little of a long history.
+    result = session.connection().execute(stmt, {"start": start, "end": end, "since": since, "until": until})
     rows = (row_of(values) for values in result)
     for _, group in groupby(rows, key=lambda row: (row.urlkey, row.timestamp)):
         yield from sorted(group, key=lambda row: row.line, reverse=descending and not groups_ascending)
