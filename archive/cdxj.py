@@ -81,7 +81,7 @@ def rebuild(warc_dir: Path, index_dir: Path) -> RebuildReport:
 
     Each file is first read to its end (``records.verify_file``): warcio stops quietly at a
     truncated last record, which would leave an index that looks whole. A damaged file is
-    reported with its offset and skipped; the others are indexed. Indexes whose WARC file
+    reported (in the returned report, with its offset) and skipped; the others are indexed. Indexes whose WARC file
     is gone are removed.
     """
     report = RebuildReport()
@@ -91,7 +91,6 @@ def rebuild(warc_dir: Path, index_dir: Path) -> RebuildReport:
             verify_file(warc)
             report.indexed.append(index_closed_warc(warc, index_dir))
         except WarcError as exc:
-            logger.warning("%s", exc)
             report.failed.append(str(exc))
     wanted = {index_name(p.name) for p in warcs}
     for stale in sorted(index_dir.glob("*.cdxj")) if index_dir.is_dir() else []:
