@@ -49,15 +49,21 @@ def _clamp_day(padded: str) -> str:
     return padded
 
 
-def parse_time(value: str) -> datetime:
-    """Parse ``--at``: a timestamp of 4 to 14 digits, or an ISO 8601 date or time."""
+def parse_time(value: str, *, end: bool = False) -> datetime:
+    """Parse ``--at``, ``--from`` or ``--to``: 4 to 14 digits, or an ISO 8601 date or time.
+
+    As the ``end`` of a range, a partial time means its last moment: ``2016-11-03`` or
+    ``20161103`` runs to 23:59:59 that day.
+    """
     text = value.strip()
     if text.isdigit():
-        return parse_timestamp(text)
+        return parse_timestamp(text, end=end)
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise QueryError(f"bad time {value!r}: give {TIME_HELP}") from None
+    if end and len(text) == 10:  # a date alone
+        moment = moment.replace(hour=23, minute=59, second=59)
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
