@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import sys
 
+import click
+
 from archive import cdxj
-from syndicrawl.cli import cli, settings_options, stderr, stdout
+from syndicrawl.cli import cli, settings_options, stdout
 from syndicrawl.settings import Settings
 
 
@@ -31,6 +33,6 @@ def index_rebuild(settings: Settings) -> None:
         + (f"; removed {len(report.removed)} stale indexes" if report.removed else "")
     )
     for problem in report.failed:
-        stderr.print(f"Error: {problem}")
+        click.echo(f"Error: {problem}", err=True)
     if report.failed:
         sys.exit(1)

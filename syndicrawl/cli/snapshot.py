@@ -72,7 +72,8 @@ def snapshot(
                     return
                 payload = replay.decoded() if decode else replay.payload
                 if out is None:
-                    shutil.copyfileobj(payload, click.get_binary_stream("stdout"))
+                    with click.open_file("-", "wb") as fh:
+                        shutil.copyfileobj(payload, fh)
                     return
                 with out.open("wb") as fh:
                     shutil.copyfileobj(payload, fh)
