@@ -11,8 +11,8 @@ Routes (pywb's where pywb has one, without a collection name):
   ``syndicrawl chain --json`` print.
 
 Plain WSGI keeps the archive free of any web framework; ``syndicrawl serve`` runs it under
-waitress (HTTP/1.1 keep-alive, TCP_NODELAY). Every response has a Content-Length, so a
-client can keep its connection open.
+waitress (HTTP/1.1 keep-alive, TCP_NODELAY). Every response has a Content-Length or is
+chunked, so a client can keep its connection open.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from http import HTTPStatus
+from itertools import islice
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import parse_qs, quote
 from wsgiref.util import application_uri
@@ -33,6 +34,8 @@ from archive.timestamps import http_date, parse_http_date, parse_timestamp, time
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from sqlalchemy.orm import Session
 
     from archive.db import Database
     from archive.models import Capture
@@ -90,11 +93,21 @@ class ArchiveApp:
             return _json(start_response, "500 Internal Server Error", {"message": str(exc)})
 
     def _cdx(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        """CDX lines, streamed: an answer of one line has a Content-Length, a longer one is sent in chunks."""
         query = cdx.CdxQuery.from_params(parse_qs(environ.get("QUERY_STRING", "")))
-        with self.database.session() as s:
-            body = "".join(query.format(row) for row in cdx.query(s, query)).encode()
-        content_type = "text/x-ndjson" if query.output == "json" else "text/x-cdxj"
-        return _respond(start_response, "200 OK", [("Content-Type", content_type)], body)
+        content_type = [("Content-Type", "text/x-ndjson" if query.output == "json" else "text/x-cdxj")]
+        session = self.database.session()
+        try:
+            rows = cdx.query(session, query)
+            head = [query.format(row).encode() for row in islice(rows, 2)]
+        except BaseException:
+            session.close()
+            raise
+        if len(head) < 2:
+            session.close()
+            return _respond(start_response, "200 OK", content_type, b"".join(head))
+        start_response("200 OK", content_type)
+        return _blocks(session, head, (query.format(row).encode() for row in rows))
 
     def _api(self, path: str, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         url = (parse_qs(environ.get("QUERY_STRING", "")).get("url") or [""])[-1]
@@ -182,6 +195,19 @@ def _stream(files: ExitStack, payload: BinaryIO) -> Iterator[bytes]:
     with files:
         while block := payload.read(_BLOCK):
             yield block
+
+
+def _blocks(session: Session, head: list[bytes], lines: Iterator[bytes]) -> Iterator[bytes]:
+    """Join lines into blocks of about 64 KiB (one chunk each), then close the session."""
+    with session:
+        block, size = list(head), sum(map(len, head))
+        for line in lines:
+            block.append(line)
+            size += len(line)
+            if size >= _BLOCK:
+                yield b"".join(block)
+                block, size = [], 0
+        yield b"".join(block)
 
 
 def _target(environ: dict[str, Any]) -> str:

@@ -27,7 +27,7 @@ def index_rebuild(settings: Settings) -> None:
     Example: syndicrawl index rebuild --data-dir syndicrawl-demo
     """
     report = cdxj.rebuild(settings.warc_dir, settings.index_dir)
-    lines = sum(1 for _ in cdxj.merged_lines(report.indexed))
+    lines = sum(1 for path in report.indexed for _ in path.open(encoding="utf-8"))
     stdout.print(
         f"Indexed {len(report.indexed)} WARC files ({lines} lines) into {settings.index_dir}/"
         + (f"; removed {len(report.removed)} stale indexes" if report.removed else "")

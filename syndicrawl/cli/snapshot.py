@@ -52,7 +52,7 @@ def snapshot(
             if show_list:
                 rows = catalog.captures_for_url(s, url)
                 if not rows:
-                    raise NotFoundError(f"{url}: not in the archive")
+                    raise NotFoundError(f"{url}: no capture in the archive")
                 stdout.print(captures_table(rows))
                 return
             capture = snapshots.closest_capture(s, url, at)
