@@ -245,6 +245,30 @@ def latest_article(s: Session, url: str) -> Article | None:
     return max(found, key=lambda row: (row[1], row[2]))[0]
 
 
+def article_fields(article: Article) -> dict[str, Any]:
+    """An article with where it is stored, as ``syndicrawl article --json`` and ``/api/article`` show it.
+
+    Its ``capture`` must be loaded (``latest_article`` loads it).
+    """
+    return {
+        "url": article.url,
+        "canonical_url": article.canonical_url,
+        "title": article.title,
+        "author": article.author,
+        "published": article.published,
+        "published_source": article.published_source,
+        "language": article.language,
+        "sitename": article.sitename,
+        "captured": article.capture.timestamp.isoformat(),
+        "warc_file": article.capture.warc_file,
+        "warc_offset": article.capture.warc_offset,
+        "status": article.status,
+        "error": article.error,
+        "text_hash": article.text_hash,
+        "text": article.text,
+    }
+
+
 def feed_evidence(s: Session, url: str) -> list[FeedEntry]:
     """Return the feed entries pointing at ``url`` or a variant of it, first seen first."""
     return list(

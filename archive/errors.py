@@ -25,3 +25,7 @@ class NotFoundError(SyndicrawlError):
 
 class ExtractionError(SyndicrawlError):
     """trafilatura failed, timed out or found no article text on a page."""
+
+
+class QueryError(SyndicrawlError):
+    """A lookup's parameters are invalid: a time that is not one, an unknown match type or filter."""

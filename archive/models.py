@@ -51,6 +51,8 @@ ARTICLE_STATUSES = ("ok", "failed")
 
 # 64-bit ids on PostgreSQL; SQLite only auto-increments a column declared INTEGER.
 Id = BigInteger().with_variant(Integer(), "sqlite")
+# SURT keys compared in byte order on PostgreSQL too, as CDX key ranges need (SQLite's default).
+SurtKey = Text().with_variant(Text(collation="C"), "postgresql")
 
 
 def utcnow() -> datetime:
@@ -191,7 +193,7 @@ class Capture(Base):
     )
     crawl_id: Mapped[int | None] = mapped_column(Id, ForeignKey("crawls.id", ondelete="SET NULL"))
     url: Mapped[str] = mapped_column(Text)
-    url_key: Mapped[str] = mapped_column(Text)
+    url_key: Mapped[str] = mapped_column(SurtKey)
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
     status: Mapped[int] = mapped_column(Integer)
     mime: Mapped[str] = mapped_column(String(255))

@@ -52,6 +52,11 @@ class Settings:
         return self.data_dir / "warcs"
 
     @property
+    def index_dir(self) -> Path:
+        """CDXJ index files, one per WARC file; ``syndicrawl index rebuild`` recreates them."""
+        return self.data_dir / "indexes"
+
+    @property
     def db_url(self) -> str:
         """The database URL in force: the configured one, else SQLite in the data directory."""
         return self.database_url or sqlite_url(self.data_dir)

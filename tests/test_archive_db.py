@@ -342,7 +342,7 @@ def test_upsert_feed_entry_keeps_first_seen_and_known_fields(database: Database)
         "2016-11-01T09:00:00+00:00",
         "2016-11-02T10:00:00+00:00",
     )
-    assert second.url_key == url_key(url) == "https://origin.example/2016/11/post?a=1&b=2"
+    assert second.url_key == url_key(url) == "example,origin)/2016/11/post?a=1&b=2"
     with database.session() as s:
         assert s.scalar(select(FeedEntry.title)) == "Final title"
         evidence = catalog.feed_evidence(s, "HTTPS://ORIGIN.example:443/2016/11/post?a=1&b=2#comments")
@@ -389,12 +389,14 @@ def test_captures_for_url_matches_variants_oldest_first(database: Database) -> N
             for i, url in enumerate(variants)
         ]
         catalog.add_capture(s, **_capture(source, "https://origin.example/post?id=8&lang=en", T0))
-        catalog.add_capture(s, **_capture(source, "http://origin.example/post?id=7&lang=en", T0))
+        # SURT keys, like pywb's, leave the scheme out: the http page is the same page.
+        ids.insert(0, catalog.add_capture(s, **_capture(source, "http://origin.example/post?id=7&lang=en", T0)).id)
+        variants.insert(0, "http://origin.example/post?id=7&lang=en")
     with database.session() as s:
         found = catalog.captures_for_url(s, "https://origin.example/post?lang=en&id=7#top")
         assert [c.id for c in found] == list(reversed(ids))
         assert [c.url for c in found] == list(reversed(variants))
-        assert {c.url_key for c in found} == {"https://origin.example/post?id=7&lang=en"}
+        assert {c.url_key for c in found} == {"example,origin)/post?id=7&lang=en"}
         assert catalog.captures_for_url(s, "https://origin.example/nothing") == []
 
 

@@ -12,6 +12,7 @@ from rich.table import Table
 from archive import catalog
 from archive.db import Database
 from archive.errors import NotFoundError
+from archive.models import Capture
 from syndicrawl.cli import cli, settings_options, stdout
 from syndicrawl.cli.crawl import read_sources, sources_option
 from syndicrawl.settings import Settings
@@ -72,6 +73,11 @@ def captures(url: str, settings: Settings) -> None:
     database.dispose()
     if not rows:
         raise NotFoundError(f"{url}: no captures in {settings.db_url}")
+    stdout.print(captures_table(rows))
+
+
+def captures_table(rows: list[Capture]) -> Table:
+    """Captures as a table, one row each: time, status, response or revisit, WARC file and offset."""
     table = Table()
     for column in ("timestamp (UTC)", "status", "type", "WARC file", "offset", "length"):
         table.add_column(column)
@@ -85,7 +91,7 @@ def captures(url: str, settings: Settings) -> None:
             str(row.warc_offset),
             str(row.warc_length),
         )
-    stdout.print(table)
+    return table
 
 
 @cli.command()
@@ -104,23 +110,7 @@ def article(url: str, as_json: bool, settings: Settings) -> None:
     database.dispose()
     if row is None or capture is None:
         raise NotFoundError(f"{url}: no extracted article in {settings.db_url}")
-    fields = {
-        "url": row.url,
-        "canonical_url": row.canonical_url,
-        "title": row.title,
-        "author": row.author,
-        "published": row.published,
-        "published_source": row.published_source,
-        "language": row.language,
-        "sitename": row.sitename,
-        "captured": capture.timestamp.isoformat(),
-        "warc_file": capture.warc_file,
-        "warc_offset": capture.warc_offset,
-        "status": row.status,
-        "error": row.error,
-        "text_hash": row.text_hash,
-        "text": row.text,
-    }
+    fields = catalog.article_fields(row)
     if as_json:
         click.echo(json.dumps(fields, ensure_ascii=False, indent=2))
         return

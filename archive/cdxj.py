@@ -1,0 +1,107 @@
+"""CDXJ index files: one sorted index per finished WARC file, as pywb and WACZ read them.
+
+Lines are written by webrecorder's cdxj-indexer (``SURT 14-digit-time {"url", "mime",
+"status", "digest", "length", "offset", "filename"}``), the indexer behind py-wacz, so they
+are byte for byte what other web-archive tools produce. Response, revisit and resource
+records are indexed (a revisit with mime ``warc/revisit``, as pywb does); request records
+and syndicrawl's JSON metadata records are not: a metadata record carries the page's URL,
+and pywb, given an index line for it, replays the JSON instead of the page.
+
+``DATA_DIR/indexes/NAME.cdxj`` belongs to ``DATA_DIR/warcs/NAME.warc.gz``; ``rebuild``
+derives every index from the WARC files again, so the index directory is disposable.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import os
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from cdxj_indexer import CDXJIndexer
+
+from archive.errors import WarcError
+from archive.records import verify_file
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+    from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+INDEXED_RECORDS = "response,revisit,resource"
+WARC_SUFFIXES = (".warc.gz", ".warc")
+
+
+def index_name(warc_name: str) -> str:
+    """``NAME.warc.gz`` -> ``NAME.cdxj``: the index file that belongs to a WARC file."""
+    for suffix in WARC_SUFFIXES:
+        if warc_name.endswith(suffix):
+            return warc_name[: -len(suffix)] + ".cdxj"
+    raise WarcError(f"{warc_name}: not a WARC file name (expected {' or '.join(WARC_SUFFIXES)})")
+
+
+def index_closed_warc(warc_path: Path, index_dir: Path) -> Path:
+    """Write the sorted CDXJ index of a finished WARC file; return its path.
+
+    Called when the writer renames a file from ``.open``: the file is complete, so it is
+    read once, front to back. The index is written beside its final name and renamed into
+    place, so a reader never sees half an index.
+    """
+    index_dir.mkdir(parents=True, exist_ok=True)
+    target = index_dir / index_name(warc_path.name)
+    partial = target.with_name(target.name + ".partial")
+    try:
+        CDXJIndexer(str(partial), [str(warc_path)], sort=True, records=INDEXED_RECORDS).process_all()
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise WarcError(f"cannot index {warc_path}: {exc}") from exc
+    # warcio raises assorted errors on a damaged file; any of them means no index for it.
+    except Exception as exc:  # noqa: BLE001
+        partial.unlink(missing_ok=True)
+        raise WarcError(f"{warc_path}: unreadable WARC, not indexed: {exc!r}") from exc
+    os.replace(partial, target)
+    logger.info("indexed %s in %s", warc_path.name, target)
+    return target
+
+
+@dataclass
+class RebuildReport:
+    """What ``rebuild`` did: indexes written, stale ones removed, WARC files that failed."""
+
+    indexed: list[Path] = field(default_factory=list)
+    removed: list[Path] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+def rebuild(warc_dir: Path, index_dir: Path) -> RebuildReport:
+    """Re-derive every index from the finished WARC files in ``warc_dir``.
+
+    Each file is first read to its end (``records.verify_file``): warcio stops quietly at a
+    truncated last record, which would leave an index that looks whole. A damaged file is
+    reported (in the returned report, with its offset) and skipped; the others are indexed. Indexes whose WARC file
+    is gone are removed.
+    """
+    report = RebuildReport()
+    warcs = sorted(p for p in warc_dir.glob("*") if p.name.endswith(WARC_SUFFIXES)) if warc_dir.is_dir() else []
+    for warc in warcs:
+        try:
+            verify_file(warc)
+            report.indexed.append(index_closed_warc(warc, index_dir))
+        except WarcError as exc:
+            report.failed.append(str(exc))
+    wanted = {index_name(p.name) for p in warcs}
+    for stale in sorted(index_dir.glob("*.cdxj")) if index_dir.is_dir() else []:
+        if stale.name not in wanted:
+            stale.unlink()
+            report.removed.append(stale)
+    return report
+
+
+def merged_lines(index_paths: Iterable[Path]) -> Iterator[str]:
+    """Yield the lines of several sorted index files as one sorted stream, reading each once."""
+    with ExitStack() as stack:
+        files = [stack.enter_context(path.open(encoding="utf-8")) for path in index_paths]
+        yield from heapq.merge(*files)

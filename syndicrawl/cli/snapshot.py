@@ -1,0 +1,82 @@
+"""``syndicrawl snapshot``: one archived capture of a URL, read from its WARC file."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+import click
+
+from archive import catalog, snapshots
+from archive.db import Database
+from archive.errors import ConfigError, NotFoundError
+from archive.timestamps import TIME_HELP, parse_time, timestamp14
+from syndicrawl.cli import cli, settings_options, stderr, stdout
+from syndicrawl.cli.inspect import captures_table
+from syndicrawl.settings import Settings
+
+
+@cli.command()
+@click.argument("url")
+@click.option("--at", "at_text", metavar="TIME", help=f"The capture nearest TIME: {TIME_HELP}. Default: the latest.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the payload to FILE.")
+@click.option("--headers", "show_headers", is_flag=True, help="Print the archived status line and headers.")
+@click.option("--text", "show_text", is_flag=True, help="Print the article text extracted from the capture.")
+@click.option("--list", "show_list", is_flag=True, help="List every capture of URL (its TimeMap), oldest first.")
+@click.option("--decode", is_flag=True, help="Remove the Content-Encoding (gzip, br) from the payload.")
+@settings_options
+def snapshot(
+    url: str,
+    at_text: str | None,
+    out: Path | None,
+    show_headers: bool,
+    show_text: bool,
+    show_list: bool,
+    decode: bool,
+    settings: Settings,
+) -> None:
+    """Print or save the capture of URL nearest a time, as archived.
+
+    The payload is written exactly as the server sent it: a gzip-encoded page stays
+    gzip unless --decode is given. A revisit (the same payload seen again) is
+    resolved to the original record's payload, with its own headers. The capture
+    chosen is named on stderr.
+
+    Example: syndicrawl snapshot http://127.0.0.3:8480/2016/11/01/us-supported-terrorists-fail-to-break-aleppo-siege/ --at 2026-11-25 --headers --data-dir syndicrawl-demo
+    """
+    if sum((out is not None, show_headers, show_text, show_list)) > 1:
+        raise ConfigError("give at most one of --out, --headers, --text, --list")
+    at = parse_time(at_text) if at_text else None
+    database = Database(settings.db_url)
+    try:
+        with database.session() as s:
+            if show_list:
+                rows = catalog.captures_for_url(s, url)
+                if not rows:
+                    raise NotFoundError(f"{url}: no capture in the archive")
+                stdout.print(captures_table(rows))
+                return
+            capture = snapshots.closest_capture(s, url, at)
+            kind = f"revisit of #{capture.revisit_of}" if capture.revisit_of else "response"
+            stderr.print(
+                f"{timestamp14(capture.timestamp)} {capture.status} {kind} "
+                f"{capture.warc_file} offset {capture.warc_offset}: {capture.url}"
+            )
+            if show_text:
+                click.echo(snapshots.article_of(s, capture).text)
+                return
+            with snapshots.open_replay(s, settings.warc_dir, capture) as replay:
+                if show_headers:
+                    click.echo(f"{replay.protocol} {replay.status_line}")
+                    for name, value in replay.headers:
+                        click.echo(f"{name}: {value}")
+                    return
+                payload = replay.decoded() if decode else replay.payload
+                if out is None:
+                    with click.open_file("-", "wb") as fh:
+                        shutil.copyfileobj(payload, fh)
+                    return
+                with out.open("wb") as fh:
+                    shutil.copyfileobj(payload, fh)
+            stderr.print(f"Wrote {out.stat().st_size} bytes to {out}")
+    finally:
+        database.dispose()

@@ -1,0 +1,142 @@
+"""pywb's CDX query semantics over the captures table, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from archive import catalog
+from archive.cdx import CdxQuery, query, search_range
+from archive.db import Database
+from archive.errors import QueryError
+
+T0 = datetime(2016, 11, 1, 12, 0, tzinfo=UTC)
+# url, hours after T0, status, mime, revisit of (index into this list)
+ROWS: list[tuple[str, int, int, str, int | None]] = [
+    ("http://example.com/", 0, 200, "text/html; charset=utf-8", None),
+    ("http://example.com/a", 0, 200, "text/html", None),
+    ("https://www.example.com/a", 24, 200, "text/html", 1),
+    ("http://example.com/a", 48, 404, "text/plain", None),
+    ("http://example.com/a/b", 1, 200, "application/rss+xml", None),
+    ("http://example.com/ab", 2, 301, "", None),
+    ("http://news.example.com/x", 3, 200, "text/html", None),
+    ("http://example.org/", 4, 200, "text/html", None),
+    ("http://example.community/", 5, 200, "text/html", None),
+]
+
+
+@pytest.fixture
+def db(database: Database) -> Database:
+    with database.session() as s, s.begin():
+        source = catalog.ensure_source(s, "site", "origin")
+        ids: list[int] = []
+        for i, (url, hours, status, mime, revisit) in enumerate(ROWS):
+            ids.append(catalog.add_capture(
+                s, source_id=source.id, url=url, timestamp=T0 + timedelta(hours=hours), status=status, mime=mime,
+                warc_file="site-00000.warc.gz", warc_offset=1000 * i, warc_length=900, record_id=f"<urn:{i}>",
+                payload_digest=f"sha1:{'ABCDEFGHIJ'[i]}", revisit_of=ids[revisit] if revisit is not None else None,
+            ).id)
+    return database
+
+
+def ask(db: Database, **params: Any) -> list[str]:
+    """Run a query; each row as 'url timestamp' for short assertions."""
+    q = CdxQuery.from_params({k: v if isinstance(v, list) else [str(v)] for k, v in params.items()})
+    with db.session() as s:
+        return [f"{row.fields['url']} {row.timestamp}" for row in query(s, q)]
+
+
+def test_search_ranges_are_pywbs() -> None:
+    # the examples of pywb's calc_search_range doctests
+    url = "http://example.com/path/file.html"
+    assert search_range(url, "exact") == ("com,example)/path/file.html", "com,example)/path/file.html!")
+    assert search_range(url, "prefix") == ("com,example)/path/file.html", "com,example)/path/file.htmm")
+    assert search_range("http://example.com/path/", "prefix") == ("com,example)/path/", "com,example)/path0")
+    assert search_range("http://example.com/path?", "prefix") == ("com,example)/path?", "com,example)/path@")
+    assert search_range(url, "host") == ("com,example)/", "com,example*")
+    assert search_range(url, "domain") == ("com,example)/", "com,example-")
+
+
+def test_match_types(db: Database) -> None:
+    assert ask(db, url="http://EXAMPLE.com/a#x") == [
+        "http://example.com/a 20161101120000",
+        "https://www.example.com/a 20161102120000",
+        "http://example.com/a 20161103120000",
+    ]
+    assert [r.split()[0] for r in ask(db, url="http://example.com/a*")] == [
+        "http://example.com/a", "https://www.example.com/a", "http://example.com/a", "http://example.com/a/b",
+        "http://example.com/ab",
+    ]
+    assert [r.split()[0] for r in ask(db, url="http://example.com/a/", matchType="prefix")] == [
+        "http://example.com/a/b"]
+    host = [r.split()[0] for r in ask(db, url="http://example.com/", matchType="host")]
+    assert len(host) == 6 and "http://news.example.com/x" not in host
+    domain = [r.split()[0] for r in ask(db, url="*.example.com")]
+    # the domain and its subdomains, in key order: never example.org or example.community
+    assert domain == host + ["http://news.example.com/x"]
+
+
+def test_time_range_reverse_and_limit(db: Database) -> None:
+    assert ask(db, url="http://example.com/a", **{"from": "20161102"}) == [
+        "https://www.example.com/a 20161102120000", "http://example.com/a 20161103120000"]
+    assert ask(db, url="http://example.com/a", to="20161102") == [
+        "http://example.com/a 20161101120000", "https://www.example.com/a 20161102120000"]
+    assert ask(db, url="http://example.com/a", to="201611021159") == ["http://example.com/a 20161101120000"]
+    assert ask(db, url="http://example.com/a", sort="reverse", limit=2) == [
+        "http://example.com/a 20161103120000", "https://www.example.com/a 20161102120000"]
+
+
+def test_closest_nearest_first_earlier_on_ties(db: Database) -> None:
+    assert ask(db, url="http://example.com/a", closest="20161102120000") == [
+        "https://www.example.com/a 20161102120000",
+        "http://example.com/a 20161101120000",
+        "http://example.com/a 20161103120000",
+    ]
+    assert ask(db, url="http://example.com/a", closest="20161103010000", limit=1) == [
+        "http://example.com/a 20161103120000"]
+    assert ask(db, url="http://example.com/a", closest="20161102000000", limit=1) == [
+        "http://example.com/a 20161101120000"]  # 12 hours either side: the earlier
+    assert ask(db, url="http://example.com/*", closest="20161101130000", limit=2) == [
+        "http://example.com/a/b 20161101130000", "http://example.com/ 20161101120000"]
+
+
+def test_filters(db: Database) -> None:
+    assert ask(db, url="http://example.com/a", filter="status:200") == [
+        "http://example.com/a 20161101120000", "https://www.example.com/a 20161102120000"]
+    assert ask(db, url="http://example.com/a", filter="!mime:warc/revisit") == [
+        "http://example.com/a 20161101120000", "http://example.com/a 20161103120000"]
+    assert ask(db, url="http://example.com/*", filter=["=mime:text/html", "~url:https?://example\\.com/.*"]) == [
+        "http://example.com/ 20161101120000", "http://example.com/a 20161101120000"]
+    assert ask(db, url="http://example.com/*", filter="application/rss") == ["http://example.com/a/b 20161101130000"]
+
+
+def test_lines_and_json_rows(db: Database) -> None:
+    with db.session() as s:
+        rows = list(query(s, CdxQuery.from_params({"url": ["http://example.com/a"]})))
+        redirect = next(query(s, CdxQuery.from_params({"url": ["http://example.com/ab"]})))
+    assert rows[1].line == (
+        'com,example)/a 20161102120000 {"url": "https://www.example.com/a", "mime": "warc/revisit", "status": "200",'
+        ' "digest": "sha1:C", "length": "900", "offset": "2000", "filename": "site-00000.warc.gz"}'
+    )
+    assert "mime" not in redirect.fields  # no Content-Type, no mime: as cdxj-indexer
+    q = CdxQuery.from_params({"url": ["http://example.com/"], "output": ["json"], "fl": ["urlkey,s,m"]})
+    with db.session() as s:
+        assert [q.format(r) for r in query(s, q)] == ['{"urlkey": "com,example)/", "status": "200", "mime": "text/html"}\n']
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({}, "a url= parameter is required, e.g. /cdx?url=http://example.com/page"),
+        ({"url": ["x"], "matchType": ["all"]}, "bad matchType 'all': give one of exact, prefix, host, domain"),
+        ({"url": ["x"], "limit": ["ten"]}, "bad limit 'ten': give a whole number"),
+        ({"url": ["x"], "from": ["2016-11"]}, "bad timestamp '2016-11': give 4 to 14 digits, YYYY[MM[DD[hh[mm[ss]]]]]"),
+        ({"url": ["x"], "filter": ["~url:("]}, "bad filter '~url:(': missing ), unterminated subpattern at position 0"),
+    ],
+)
+def test_bad_parameters_say_what_is_wrong(params: dict[str, list[str]], message: str) -> None:
+    with pytest.raises(QueryError) as caught:
+        CdxQuery.from_params(params)
+    assert str(caught.value) == message
