@@ -34,7 +34,7 @@ class ArchivePipeline:
         assert stats is not None
         if isinstance(item, FeedPage):
             await asyncio.wrap_future(
-                archive.writer.submit(archive.store.store_feed, item.url, item.kind, item.title, item.entries)
+                archive.writer.submit(archive.store.store_feed, item.url, item.kind, item.title, item.entries, item.poll)
             )
             return item
         capture_future = asyncio.wrap_future(item.capture)

@@ -71,6 +71,7 @@ class Settings:
     stop_timeout: float
     lock_ttl: float
     redis_url: str
+    redis_prefix: str
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
