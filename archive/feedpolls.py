@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 
 from archive.catalog import _insert, ensure_source
 from archive.models import Feed, FeedEntry, FeedPolling, FeedPollOutcome, Source
@@ -190,10 +190,16 @@ def pending_outcomes(s: Session) -> list[tuple[FeedPollOutcome, FeedPolling]]:
     return [(outcome, state) for outcome, state in rows]
 
 
-def apply_decisions(s: Session, outcome: FeedPollOutcome, decisions: Mapping[str, Any]) -> None:
-    """Write the daemon's decisions for the outcome's feed and take the outcome off the queue."""
-    s.execute(update(FeedPolling).where(FeedPolling.feed_id == outcome.feed_id).values(**decisions))
-    s.execute(delete(FeedPollOutcome).where(FeedPollOutcome.id == outcome.id))
+def apply_decisions(s: Session, state: FeedPolling, outcome: FeedPollOutcome, decisions: Mapping[str, Any]) -> None:
+    """Write the daemon's decisions into ``state`` and take ``outcome`` off the queue.
+
+    Through the session's object, so a later outcome of the same feed in the same
+    transaction sees them; the flush writes only these columns, not the crawl's facts.
+    """
+    for name, value in decisions.items():
+        setattr(state, name, value)
+    s.delete(outcome)
+    s.flush()
 
 
 def feed_statuses(s: Session, source_name: str | None = None) -> list[FeedStatus]:
@@ -207,3 +213,11 @@ def feed_statuses(s: Session, source_name: str | None = None) -> list[FeedStatus
     if source_name is not None:
         query = query.where(Source.name == source_name)
     return [FeedStatus(name, url, title, state) for name, url, title, state in s.execute(query)]
+
+
+def record_failure(s: Session, source_name: str, url: str, polled_at: datetime, kind: str, error: str) -> None:
+    """Record a failed fetch of ``url`` that the crawl itself could not report (it died first)."""
+    feed_id = _feed_ids(s, source_name, [url])[url]
+    source_id = s.scalars(select(Feed.source_id).where(Feed.id == feed_id)).one()
+    outcome = {"feed_url": url, "fetched_at": polled_at.isoformat(), "error_kind": kind, "error": error}
+    record_poll(s, source_id, outcome, [], feed_id)

@@ -73,6 +73,8 @@ class Settings:
     redis_url: str
     redis_prefix: str
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
+    #: The --settings file these came from: the scheduler hands it on to the crawls it starts.
+    settings_file: Path | None = field(default=None, compare=False)
 
     @property
     def warc_dir(self) -> Path:
@@ -85,7 +87,7 @@ class Settings:
 
 
 def _flatten(document: Mapping[str, Any], where: str) -> dict[str, Any]:
-    names = {f.name for f in fields(Settings)} - {"origins"}
+    names = {f.name for f in fields(Settings)} - {"origins", "settings_file"}
     flat: dict[str, Any] = {}
     for section, values in document.items():
         if not isinstance(values, Mapping):
@@ -155,7 +157,7 @@ def load_settings(
             origin = f"environment ({_env_name(name)})" if where == "environment" else where
             values[name] = _coerce(name, value, defaults[name], origin)
             origins[name] = origin
-    return Settings(**values, origins=origins)
+    return Settings(**values, origins=origins, settings_file=settings_file)
 
 
 def _env_name(setting: str) -> str:
