@@ -195,10 +195,11 @@ class Locks:
     """Hold several locks for the length of a ``with`` block, renewed from a thread.
 
     All or none: if one is held elsewhere, those taken are released and ``LockHeld`` says
-    who holds the other.
+    who holds the other, in ``what`` (``{name}``: the lock's name after its ``kind:``,
+    ``{lock}``: its whole name, ``{holder}``: who holds it).
     """
 
-    def __init__(self, settings: Settings, names: Sequence[str], purpose: str, what: str = "lock") -> None:
+    def __init__(self, settings: Settings, names: Sequence[str], purpose: str, what: str = "lock {lock} is held by {holder}") -> None:
         self.backend = backend_for(settings)
         self.names = list(names)
         self.me = new_holder(purpose)
@@ -213,7 +214,8 @@ class Locks:
             for name in self.names:
                 current = self.backend.try_acquire(name, self.me)
                 if current is not None:
-                    raise LockHeld(self.what.format(name=name.partition(":")[2] or name, holder=current.describe()))
+                    short = name.partition(":")[2] or name
+                    raise LockHeld(self.what.format(name=short, lock=name, holder=current.describe()))
                 self._held.append(name)
         except BaseException:
             self._release()
