@@ -22,7 +22,7 @@ from archive import runs
 from archive.db import Database
 from archive.errors import SyndicrawlError
 from scheduler.schedules import CrawlTarget
-from syndicrawl.settings import load_settings
+from syndicrawl.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 EXIT_LOCKED = 3
 #: After a forced stop (second SIGINT), seconds before a crawl is killed.
 _KILL_AFTER = 10.0
+#: A source's crawl log is rotated (to .1) past this size.
+_LOG_MAX_BYTES = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -72,28 +74,46 @@ class Children:
         self._running: set[subprocess.Popen[str]] = set()
         self.closed = False
 
-    def run(self, command: Sequence[str], source: str, *, wait: bool) -> Finished | None:
-        """Run ``command`` for ``source``; None if the daemon is stopping, or (``wait`` False) the
-        source is busy. With ``wait``, first wait for this daemon's other crawl of the source."""
+    def run(self, command: Sequence[str], source: str, log: Path, *, wait: bool) -> Finished | None:
+        """Run ``command`` for ``source``, its messages appended to ``log``; None if the daemon is
+        stopping or (``wait`` False) the source is busy. With ``wait``, first wait for this
+        daemon's other crawl of the source.
+
+        A file, not a pipe: a crawl outlives a daemon killed with SIGKILL, and must not die
+        writing to a pipe nobody reads.
+        """
         with self._cond:
             while wait and source in self._busy and not self.closed:
                 self._cond.wait()
             if self.closed or source in self._busy:
                 return None
             self._busy.add(source)
-            started = time.monotonic()
-            process = subprocess.Popen(
-                command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True
-            )
-            self._running.add(process)
+        process: subprocess.Popen[str] | None = None
         try:
-            _, stderr = process.communicate()
+            log.parent.mkdir(parents=True, exist_ok=True)
+            if log.exists() and log.stat().st_size > _LOG_MAX_BYTES:
+                log.replace(log.with_suffix(".log.1"))
+            with log.open("a", encoding="utf-8") as out:
+                start = out.tell()
+                with self._cond:
+                    if self.closed:
+                        return None
+                    started = time.monotonic()
+                    process = subprocess.Popen(
+                        command, stdout=subprocess.DEVNULL, stderr=out, text=True, start_new_session=True
+                    )
+                    self._running.add(process)
+                process.wait()
+            with log.open(encoding="utf-8", errors="replace") as written:
+                written.seek(start)
+                messages = written.read()
         finally:
             with self._cond:
-                self._running.discard(process)
+                if process is not None:
+                    self._running.discard(process)
                 self._busy.discard(source)
                 self._cond.notify_all()
-        return Finished(process.returncode, time.monotonic() - started, stderr)
+        return Finished(process.returncode, time.monotonic() - started, messages)
 
     def stop(self, timeout: float) -> None:
         """Start nothing more; ask every crawl to stop (SIGINT), then insist, then kill."""
@@ -128,6 +148,11 @@ def _signal(process: subprocess.Popen[str], number: signal.Signals) -> None:
 CHILDREN = Children()
 
 
+def log_path(settings: Settings, source: str) -> Path:
+    """Where the messages of a source's scheduled crawls and polls go: DATA_DIR/logs/SOURCE.log."""
+    return settings.data_dir / "logs" / f"{source}.log"
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -150,7 +175,7 @@ def crawl(source: str, config_file: str, data_dir: str, settings_file: str | Non
         with database.session() as s, s.begin():
             run_id = runs.start_run(s, source, started)
         logger.info("crawl %s started", source)
-        done = CHILDREN.run(crawl_command(target), source, wait=True)
+        done = CHILDREN.run(crawl_command(target), source, log_path(settings, source), wait=True)
         with database.session() as s, s.begin():
             made = runs.crawl_since(s, source, started)
             if done is None:

@@ -32,7 +32,7 @@ from archive import feedpolls, runs
 from archive.db import Database
 from archive.errors import SyndicrawlError
 from scheduler.durations import format_duration
-from scheduler.jobs import CHILDREN, EXIT_LOCKED, crawl_command
+from scheduler.jobs import CHILDREN, EXIT_LOCKED, crawl_command, log_path
 from scheduler.locks import Locks
 from scheduler.outcomes import apply_outcomes
 from scheduler.polling import PollPolicy
@@ -167,7 +167,8 @@ class Daemon:
             started = _now()
             logger.info("poll %s started: %d feeds due", target.source, len(feeds))
             options = ["--poll", *(option for url in feeds for option in ("--feed", url))]
-            done = CHILDREN.run(crawl_command(target, *options), target.source, wait=False)
+            done = CHILDREN.run(crawl_command(target, *options), target.source,
+                                log_path(self.settings, target.source), wait=False)
             if done is None:
                 return  # this daemon crawls the source right now, which fetches its feeds; or it is stopping
             with self.database.session() as s, s.begin():
