@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -74,10 +74,12 @@ class Children:
         self._running: set[subprocess.Popen[str]] = set()
         self.closed = False
 
-    def run(self, command: Sequence[str], source: str, log: Path, *, wait: bool) -> Finished | None:
+    def run(
+        self, command: Sequence[str], source: str, log: Path, *, wait: bool, on_start: Callable[[], None] | None = None
+    ) -> Finished | None:
         """Run ``command`` for ``source``, its messages appended to ``log``; None if the daemon is
         stopping or (``wait`` False) the source is busy. With ``wait``, first wait for this
-        daemon's other crawl of the source.
+        daemon's other crawl of the source. ``on_start`` is called once the process runs.
 
         A file, not a pipe: a crawl outlives a daemon killed with SIGKILL, and must not die
         writing to a pipe nobody reads.
@@ -103,6 +105,8 @@ class Children:
                         command, stdout=subprocess.DEVNULL, stderr=out, text=True, start_new_session=True
                     )
                     self._running.add(process)
+                if on_start is not None:
+                    on_start()
                 process.wait()
             with log.open(encoding="utf-8", errors="replace") as written:
                 written.seek(start)
@@ -174,8 +178,8 @@ def crawl(source: str, config_file: str, data_dir: str, settings_file: str | Non
         started = _now()
         with database.session() as s, s.begin():
             run_id = runs.start_run(s, source, started)
-        logger.info("crawl %s started", source)
-        done = CHILDREN.run(crawl_command(target), source, log_path(settings, source), wait=True)
+        done = CHILDREN.run(crawl_command(target), source, log_path(settings, source), wait=True,
+                            on_start=lambda: logger.info("crawl %s started", source))
         with database.session() as s, s.begin():
             made = runs.crawl_since(s, source, started)
             if done is None:

@@ -165,10 +165,10 @@ class Daemon:
         """Poll ``feeds`` of a source in a subprocess, then decide when to poll each next."""
         try:
             started = _now()
-            logger.info("poll %s started: %d feeds due", target.source, len(feeds))
             options = ["--poll", *(option for url in feeds for option in ("--feed", url))]
             done = CHILDREN.run(crawl_command(target, *options), target.source,
-                                log_path(self.settings, target.source), wait=False)
+                                log_path(self.settings, target.source), wait=False,
+                                on_start=lambda: logger.info("poll %s started: %d feeds due", target.source, len(feeds)))
             if done is None:
                 return  # this daemon crawls the source right now, which fetches its feeds; or it is stopping
             with self.database.session() as s, s.begin():
