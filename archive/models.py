@@ -1,4 +1,4 @@
-"""The metadata database's tables: sources, crawls, feeds, captures and articles.
+"""The metadata database's tables: sources, crawls, feeds, captures, articles, feed polling, leases.
 
 The database holds locators and extracted text only; raw payloads stay in the WARC files
 (``warc_file`` + ``warc_offset`` + ``warc_length`` is one seek). Every constraint and index
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Float,
@@ -288,3 +289,105 @@ class Syndication(Base):
     similarity: Mapped[float | None] = mapped_column(Float)
     evidence: Mapped[str] = mapped_column(Text, default="[]")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+POLL_ERROR_KINDS = ("dns", "connection", "timeout", "http_4xx", "http_5xx", "parse", "blocked", "process")
+TRUST_LEVELS = ("unverified", "trusted", "distrusted")
+RUN_STATUSES = ("running", "finished", "failed", "interrupted", "skipped")
+
+
+class FeedPolling(Base):
+    """A polled feed's state, modelled on Media Cloud's rss-fetcher.
+
+    Two writers, two sets of columns. The crawl that fetched the feed records facts: the
+    validators and body hash of the last 200, when it last succeeded, found new entries or
+    failed, and how. The scheduler daemon makes the decisions from those facts
+    (``scheduler.polling``): the interval, the error score, the next poll, whether the
+    server's conditional GET is trusted and whether the next poll sends validators.
+    """
+
+    __tablename__ = "feed_polling"
+    __table_args__ = (
+        _one_of("last_error_kind", POLL_ERROR_KINDS, nullable=True),
+        _one_of("trust", TRUST_LEVELS),
+    )
+
+    feed_id: Mapped[int] = mapped_column(Id, ForeignKey("feeds.id", ondelete="CASCADE"), primary_key=True)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(String(64))
+    body_sha1: Mapped[str | None] = mapped_column(String(40))
+    last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_new_entry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    consecutive_errors: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_kind: Mapped[str | None] = mapped_column(String(16))
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    interval: Mapped[float | None] = mapped_column(Float)
+    error_score: Mapped[float] = mapped_column(Float, default=0.0)
+    next_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    trust: Mapped[str] = mapped_column(String(16), default="unverified")
+    trust_checks: Mapped[int] = mapped_column(Integer, default=0)
+    polls_since_audit: Mapped[int] = mapped_column(Integer, default=0)
+    conditional: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    feed: Mapped[Feed] = relationship()
+
+
+class FeedPollOutcome(Base):
+    """One fetch of a feed, queued until the scheduler daemon has applied it to the feed's state.
+
+    ``same_validators`` / ``same_body``: for a 200, whether its ETag and Last-Modified, and
+    its body's SHA-1, equal those of the previous 200 (None when there was none to compare).
+    """
+
+    __tablename__ = "feed_poll_outcomes"
+    __table_args__ = (_one_of("error_kind", POLL_ERROR_KINDS, nullable=True),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    feed_id: Mapped[int] = mapped_column(Id, ForeignKey("feeds.id", ondelete="CASCADE"), index=True)
+    polled_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[int | None] = mapped_column(Integer)
+    error_kind: Mapped[str | None] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+    retry_after: Mapped[float | None] = mapped_column(Float)
+    conditional: Mapped[bool] = mapped_column(Boolean, default=False)
+    entries: Mapped[int | None] = mapped_column(Integer)
+    new_entries: Mapped[int] = mapped_column(Integer, default=0)
+    same_validators: Mapped[bool | None] = mapped_column(Boolean)
+    same_body: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class Lease(Base):
+    """A lock with an expiry: who crawls a source, which daemon runs the schedules.
+
+    The holder renews ``expires_at`` while it works; a holder killed without releasing
+    loses the lease when it expires (or at once, to a process on the same host that sees
+    the holder's pid is gone). ``token`` identifies one acquisition.
+    """
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    token: Mapped[str] = mapped_column(String(64))
+    holder: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    host: Mapped[str] = mapped_column(String(255))
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ScheduleRun(Base):
+    """A scheduled crawl the daemon started (or skipped because the source was being crawled)."""
+
+    __tablename__ = "schedule_runs"
+    __table_args__ = (_one_of("status", RUN_STATUSES),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    source: Mapped[str] = mapped_column(String(200), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    detail: Mapped[str | None] = mapped_column(Text)
+    crawl_id: Mapped[int | None] = mapped_column(Id, ForeignKey("crawls.id", ondelete="SET NULL"))

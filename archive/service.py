@@ -249,8 +249,17 @@ class ArchiveService:
         finally:
             self._extracting -= len(batch)
 
-    def feed(self, source: str, url: str, kind: str, title: str | None, entries: list[Mapping[str, Any]]) -> None:
-        self._stores[source].store_feed(url, kind, title, entries)
+    def feed(
+        self,
+        source: str,
+        url: str,
+        kind: str,
+        title: str | None,
+        entries: list[Mapping[str, Any]],
+        poll: Mapping[str, Any] | None,
+    ) -> None:
+        """Store a feed's entries and, when the crawl polled it, the poll's outcome."""
+        self._stores[source].store_feed(url, kind, title, entries, poll)
 
     def finish(self, source: str, status: str, counts: Mapping[str, int]) -> None:
         """Note how a source's crawl ended; its files close once every extraction is stored."""

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from archive import catalog, syndication
+from archive import catalog, feedpolls, syndication
 from archive.http import header
 from archive.neardup import NearDupIndex
 from archive.urls import url_key
@@ -191,10 +191,17 @@ class CaptureStore:
         """Write the capture's metadata record (source, feed, discovered-from, extraction summary)."""
         self.warc.write_metadata(capture.url, capture.record_id, metadata)
 
-    def store_feed(self, url: str, kind: str, title: str | None, entries: list[Mapping[str, Any]]) -> None:
-        """Keep a feed and its entries: their titles, authors and dates are evidence for later."""
+    def store_feed(
+        self, url: str, kind: str, title: str | None, entries: list[Mapping[str, Any]], poll: Mapping[str, Any] | None = None
+    ) -> None:
+        """Keep a feed and its entries: their titles, authors and dates are evidence for later.
+
+        ``poll``: the fetch's outcome, recorded first (entries not stored yet count as new).
+        """
         with self.db.session() as s, s.begin():
             feed = catalog.ensure_feed(s, self.source_id, url, kind, title)
+            if poll is not None:
+                feedpolls.record_poll(s, self.source_id, poll, entries, feed.id)
             for entry in entries:
                 catalog.upsert_feed_entry(
                     s,

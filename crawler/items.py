@@ -22,9 +22,14 @@ class CapturedPage:
 
 @dataclass(slots=True)
 class FeedPage:
-    """A parsed feed and its entries (title, author, dates kept as evidence for each article)."""
+    """A parsed feed and its entries (title, author, dates kept as evidence for each article).
+
+    ``poll``: for a feed of the sources file, the outcome of fetching it (plain data, see
+    ``crawler.polls``), also for a 304 or a failure, which have no entries.
+    """
 
     url: str
     kind: str
     title: str | None
     entries: list[dict[str, Any]]
+    poll: dict[str, Any] | None = None

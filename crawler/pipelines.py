@@ -25,7 +25,7 @@ class ArchivePipeline:
     async def process_item(self, item: CapturedPage | FeedPage) -> CapturedPage | FeedPage:
         archive = self.crawler.spider.archive  # type: ignore[union-attr]
         if isinstance(item, FeedPage):
-            archive.channel.send("feed", archive.source, item.url, item.kind, item.title, item.entries)
+            archive.channel.send("feed", archive.source, item.url, item.kind, item.title, item.entries, item.poll)
         else:
             archive.channel.send("page", archive.source, item.capture, item.html, item.metadata, item.evidence)
         await archive.channel.drain()

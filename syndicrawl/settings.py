@@ -21,12 +21,16 @@ from archive.errors import ConfigError
 ENVIRONMENT = {
     "SYNDICRAWL_DATA_DIR": "data_dir",
     "SYNDICRAWL_DATABASE_URL": "database_url",
+    "SYNDICRAWL_REDIS_URL": "redis_url",
 }
+
+#: Sections of the settings file; [extract] keys get the ``extract_`` prefix, the others none.
+SECTIONS = {"storage": "", "crawl": "", "extract": "extract_", "scheduler": ""}
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Every setting of a run. Field names are ``KEY`` for [storage]/[crawl], ``extract_KEY`` for [extract]."""
+    """Every setting of a run. Field names are ``KEY``, except ``extract_KEY`` for [extract]."""
 
     data_dir: Path
     database_url: str
@@ -45,7 +49,32 @@ class Settings:
     extract_timeout: float
     extract_max_bytes: int
     extract_fast: bool
+    poll_min_interval: float
+    poll_max_interval: float
+    poll_faster: float
+    poll_slower: float
+    poll_jitter: float
+    backoff_dns: float
+    backoff_connection: float
+    backoff_timeout: float
+    backoff_http_4xx: float
+    backoff_http_5xx: float
+    backoff_parse: float
+    backoff_blocked: float
+    backoff_process: float
+    trust_after: int
+    audit_every: int
+    tick: float
+    max_crawls: int
+    max_polls: int
+    misfire_grace_time: int
+    stop_timeout: float
+    lock_ttl: float
+    redis_url: str
+    redis_prefix: str
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
+    #: The --settings file these came from: the scheduler hands it on to the crawls it starts.
+    settings_file: Path | None = field(default=None, compare=False)
 
     @property
     def warc_dir(self) -> Path:
@@ -63,14 +92,14 @@ class Settings:
 
 
 def _flatten(document: Mapping[str, Any], where: str) -> dict[str, Any]:
-    names = {f.name for f in fields(Settings)} - {"origins"}
+    names = {f.name for f in fields(Settings)} - {"origins", "settings_file"}
     flat: dict[str, Any] = {}
     for section, values in document.items():
         if not isinstance(values, Mapping):
             raise ConfigError(f"{where}: '{section}' must be a [section] table")
         for key, value in values.items():
-            name = f"extract_{key}" if section == "extract" else key
-            if section not in {"storage", "crawl", "extract"} or name not in names:
+            name = SECTIONS.get(section, "") + key
+            if section not in SECTIONS or name not in names:
                 raise ConfigError(f"{where}: unknown setting [{section}] {key}")
             flat[name] = value
     return flat
@@ -133,7 +162,7 @@ def load_settings(
             origin = f"environment ({_env_name(name)})" if where == "environment" else where
             values[name] = _coerce(name, value, defaults[name], origin)
             origins[name] = origin
-    return Settings(**values, origins=origins)
+    return Settings(**values, origins=origins, settings_file=settings_file)
 
 
 def _env_name(setting: str) -> str:

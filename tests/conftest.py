@@ -14,4 +14,10 @@ os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(NETGUARD), os.envir
 if "sitecustomize" not in sys.modules or Path(sys.modules["sitecustomize"].__file__ or "").parent != NETGUARD:
     runpy.run_path(str(NETGUARD / "sitecustomize.py"))  # and this process too
 
-pytest_plugins = ["tests.fixtures.cli", "tests.fixtures.db", "tests.fixtures.servers"]
+pytest_plugins = [
+    "tests.fixtures.cli",
+    "tests.fixtures.db",
+    "tests.fixtures.feedserver",
+    "tests.fixtures.redis_server",
+    "tests.fixtures.servers",
+]

@@ -41,6 +41,10 @@ TABLES = {
     "article_fingerprints",
     "article_links",
     "syndication",
+    "feed_polling",
+    "feed_poll_outcomes",
+    "leases",
+    "schedule_runs",
     "alembic_version",
 }
 T0 = datetime(2016, 11, 1, 12, 0, tzinfo=UTC)

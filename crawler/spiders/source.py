@@ -14,10 +14,12 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap
 
+from crawler import polls
 from crawler.feeds import parse_feed
 from crawler.items import CapturedPage, FeedPage
 from crawler.links import article_links, feed_links, older_page
 from crawler.middlewares import CAPTURE, METADATA
+from crawler.polls import POLL_FEED, PolledSource
 
 if TYPE_CHECKING:
     from twisted.python.failure import Failure
@@ -45,19 +47,30 @@ class SourceSpider(scrapy.Spider):
     def backfill_pages(self) -> int:
         return int(self.settings.getint("SYNDICRAWL_BACKFILL_PAGES"))
 
-    def _request(self, url: str, kind: str, callback: Any, **meta: Any) -> scrapy.Request:
+    @property
+    def plans(self) -> dict[str, Any]:
+        """Per configured feed, what a poll sends and knows (empty unless this crawl is a poll)."""
+        return dict(self.source.plans) if isinstance(self.source, PolledSource) else {}
+
+    def _request(self, url: str, kind: str, callback: Any, headers: dict[str, str] | None = None, **meta: Any) -> scrapy.Request:
         meta["syndicrawl_kind"] = kind
         return scrapy.Request(
             url,
             callback=callback,
             errback=self.on_error,
+            headers=headers,
             meta=meta,
             priority=_FEED_FIRST if kind in {"feed", "sitemap"} else 0,
         )
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        plans = self.plans
         for url in self.source.feeds:
-            yield self._request(url, "feed", self.parse_feed)
+            # A 304 reaches parse_feed: it is the answer a conditional poll hopes for.
+            yield self._request(
+                url, "feed", self.parse_feed, polls.conditional_headers(plans.get(url)),
+                **{POLL_FEED: url, "handle_httpstatus_list": [304]},
+            )
         for url in self.source.sitemaps:
             yield self._request(url, "sitemap", self.parse_sitemap)
         listings = list(self.source.start_urls)
@@ -68,9 +81,16 @@ class SourceSpider(scrapy.Spider):
             yield self._request(url, "listing", self.parse_listing, syndicrawl_page=0)
 
     def parse_feed(self, response: scrapy.http.Response) -> Iterator[Any]:
+        polled = POLL_FEED in response.meta
+        if response.status == 304:
+            logger.info("%s: %s not modified", self.source.name, response.url)
+            yield FeedPage(response.url, "unknown", None, [], polls.fetched(response))
+            return
         content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None
         feed = parse_feed(response.body, response.url, content_type)
         if feed is None:
+            if polled:
+                yield FeedPage(response.url, "unknown", None, [], polls.fetched(response, error="not a feed"))
             if isinstance(response, HtmlResponse):
                 yield from self.parse_listing(response)
             else:
@@ -78,7 +98,10 @@ class SourceSpider(scrapy.Spider):
             return
         for problem in feed.problems:
             self._problem(problem)
+        plan = self.plans.get(response.meta.get(POLL_FEED, ""))
         for entry in feed.entries:
+            if plan is not None and entry["url"] in plan.known_entries:
+                continue  # a poll fetches only what it has not seen
             evidence = {"via": "feed", **{k: entry[k] for k in ("title", "author", "published", "updated")}}
             yield self._request(
                 entry["url"],
@@ -88,7 +111,7 @@ class SourceSpider(scrapy.Spider):
                 syndicrawl_feed=response.url,
                 syndicrawl_evidence=evidence,
             )
-        yield FeedPage(response.url, feed.kind, feed.title, feed.entries)
+        yield FeedPage(response.url, feed.kind, feed.title, feed.entries, polls.fetched(response) if polled else None)
 
     def parse_sitemap(self, response: scrapy.http.Response) -> Iterator[scrapy.Request]:
         body = response.body
@@ -141,9 +164,14 @@ class SourceSpider(scrapy.Spider):
         if not isinstance(response, HtmlResponse):
             self._problem(f"{response.url}: not an HTML page ({response.headers.get('Content-Type', b'?').decode()})")
 
-    def on_error(self, failure: Failure) -> None:
-        """One line per failed request (HTTP error status, timeout, refused connection); the crawl goes on."""
+    def on_error(self, failure: Failure) -> Iterator[FeedPage]:
+        """One line per failed request (HTTP error status, timeout, refused connection); the crawl goes on.
+
+        A configured feed's failure is also an outcome for its polling state.
+        """
         request = failure.request  # type: ignore[attr-defined]
+        if POLL_FEED in request.meta:
+            yield FeedPage(request.url, "unknown", None, [], polls.failed(request, failure))
         if failure.check(IgnoreRequest) and not failure.check(HttpError):
             # robots.txt disallows it, or it (or a redirect to it) is out of the source's scope.
             logger.info("%s: not fetched: %s (%s)", self.source.name, request.url, failure.getErrorMessage())

@@ -12,8 +12,12 @@ from pathlib import Path
 
 import click
 
+from archive import feedpolls
+from archive.db import Database
 from archive.errors import ConfigError
+from crawler.polls import poll_source
 from crawler.runner import SourceProgress, run_crawl
+from scheduler.locks import LockHeld, Locks
 from syndicrawl.cli import cli, settings_options, stderr, stdout
 from syndicrawl.cli.progress import LiveProgress, PlainProgress, progress_table
 from syndicrawl.settings import Settings
@@ -23,6 +27,12 @@ DEFAULT_SOURCES = Path("sources.toml")
 DEMO_MARKER = ".syndicrawl-demo"
 #: The user's example: the RBN repost of Stephen Lendman's Aleppo article.
 DEMO_SEED_SLUG = "us-supported-terrorists-fail-to-break-aleppo-siege"
+#: Exit code of ``crawl`` when another process is crawling one of the sources (the daemon skips the run).
+EXIT_LOCKED = 3
+
+
+class SourceBusy(click.ClickException):
+    exit_code = EXIT_LOCKED
 
 
 def sources_option(func):  # type: ignore[no-untyped-def]
@@ -56,21 +66,68 @@ def crawl_with_progress(settings: Settings, sources: Sequence[Source]) -> list[S
     return results
 
 
+def poll_sources(settings: Settings, sources: Sequence[Source], feed_urls: Sequence[str]) -> list[Source]:
+    """The sources reduced to their feeds (those in ``feed_urls`` when given), each with its poll plans."""
+    configured = {url for source in sources for url in source.feeds}
+    unknown = [url for url in feed_urls if url not in configured]
+    if unknown:
+        raise ConfigError(f"--feed {unknown[0]}: not a feed of {', '.join(s.name for s in sources)} in the sources file")
+    database = Database(settings.db_url)
+    polled: list[Source] = []
+    try:
+        with database.session() as s:
+            for source in sources:
+                feeds = tuple(url for url in source.feeds if not feed_urls or url in feed_urls)
+                if feeds:
+                    polled.append(poll_source(source, feeds, feedpolls.poll_plans(s, source.name, feeds)))
+    finally:
+        database.dispose()
+    if not polled:
+        raise ConfigError("--poll: none of the sources named has feeds")
+    return polled
+
+
 @cli.command()
 @click.argument("source_names", metavar="[SOURCE]...", nargs=-1)
 @sources_option
+@click.option(
+    "--poll",
+    is_flag=True,
+    help="Only the sources' feeds, and of their entries only those not archived yet; "
+    "conditional GET where the server has proved it answers 304 truthfully.",
+)
+@click.option("--feed", "feed_urls", metavar="URL", multiple=True, help="With --poll: only this feed (repeatable).")
 @settings_options
-def crawl(source_names: tuple[str, ...], config_file: Path, settings: Settings) -> None:
+def crawl(
+    source_names: tuple[str, ...], config_file: Path, poll: bool, feed_urls: tuple[str, ...], settings: Settings
+) -> None:
     """Crawl the configured sources (all, or those named) into the archive.
 
     Feeds, sitemaps and start pages of each source are fetched politely (robots.txt,
     per-host delay), every response is written to WARC, and every article page is
-    extracted into the database. Exit code 1 on a config error, 2 if a source failed.
+    extracted into the database. A source is crawled by one process at a time (the
+    scheduler daemon's included). Exit code 1 on a config error, 2 if a source failed,
+    3 if a source is being crawled by another process.
 
     Example: syndicrawl crawl --config sources.toml rbn
     """
+    if feed_urls and not poll:
+        raise ConfigError(f"--feed {feed_urls[0]}: only with --poll")
     sources = select(read_sources(config_file), source_names, config_file)
-    results = crawl_with_progress(settings, sources)
+    if poll:
+        sources = poll_sources(settings, sources, feed_urls)
+    names = ", ".join(source.name for source in sources)
+    try:
+        locks = Locks(
+            settings,
+            [f"crawl:{source.name}" for source in sources],
+            purpose=f"{'poll' if poll else 'crawl'} of {names}",
+            what="source '{name}' is being crawled: {holder}",
+        )
+        with locks:
+            results = crawl_with_progress(settings, sources)
+    except LockHeld as exc:
+        raise SourceBusy(str(exc)) from exc
     if any(r.status not in {"finished"} for r in results):
         raise SystemExit(2)
 

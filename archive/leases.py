@@ -1,0 +1,54 @@
+"""Leases in the database: a named lock with an expiry, taken in one statement.
+
+SQLAlchemy has no lease primitive and PostgreSQL's advisory locks have no SQLite
+counterpart, so this is a small table (``leases``) written with ``INSERT ... ON CONFLICT DO
+UPDATE ... WHERE expired``: of two processes racing for a free or lapsed lease exactly one
+statement wins, on both backends. Callers pass the clock; ``scheduler.locks`` renews.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import delete, select, update
+
+from archive.catalog import _insert
+from archive.models import Lease
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+
+def acquire(
+    s: Session, name: str, *, token: str, holder: str, pid: int, host: str, now: datetime, expires_at: datetime
+) -> Lease:
+    """Take lease ``name`` if it is free or lapsed; return whoever holds it now (compare ``token``)."""
+    values = {"token": token, "holder": holder, "pid": pid, "host": host, "acquired_at": now, "expires_at": expires_at}
+    stmt = _insert(s, Lease).values(name=name, **values)
+    s.execute(stmt.on_conflict_do_update(index_elements=[Lease.name], set_=values, where=Lease.expires_at < now))
+    return s.execute(select(Lease).where(Lease.name == name).execution_options(populate_existing=True)).scalar_one()
+
+
+def take_over(
+    s: Session, name: str, old_token: str, *, token: str, holder: str, pid: int, host: str, now: datetime,
+    expires_at: datetime,
+) -> bool:
+    """Replace the holder ``old_token`` (known dead) by a new one; False if someone else got there first."""
+    result = s.execute(
+        update(Lease)
+        .where(Lease.name == name, Lease.token == old_token)
+        .values(token=token, holder=holder, pid=pid, host=host, acquired_at=now, expires_at=expires_at)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def renew(s: Session, name: str, token: str, expires_at: datetime) -> bool:
+    """Extend a held lease; False if it was lost (it lapsed and another process took it)."""
+    result = s.execute(update(Lease).where(Lease.name == name, Lease.token == token).values(expires_at=expires_at))
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def release(s: Session, name: str, token: str) -> None:
+    """Give the lease back, if this token still holds it."""
+    s.execute(delete(Lease).where(Lease.name == name, Lease.token == token))

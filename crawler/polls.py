@@ -1,0 +1,127 @@
+"""Feed polls: the conditional request for a feed, and the outcome of fetching it as plain data.
+
+The outcome travels with the feed's item to the archive writer (``FeedPage.poll``), which
+records it (``archive.feedpolls.record_poll``); the scheduler daemon decides from it when to
+poll next. Only the feeds of the sources file get outcomes: they are the ones polled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any
+
+from scrapy.exceptions import IgnoreRequest
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError
+
+from syndicrawl.sources import Source
+
+if TYPE_CHECKING:
+    import scrapy
+    from twisted.python.failure import Failure
+
+    from archive.feedpolls import FeedPlan
+
+#: request.meta key: the configured feed URL this request polls (kept across redirects).
+POLL_FEED = "syndicrawl_poll_feed"
+
+
+@dataclass(frozen=True)
+class PolledSource(Source):
+    """A source reduced to some of its feeds for a poll (``syndicrawl crawl --poll``).
+
+    ``plans`` says, per feed, which validators to send and which entries are already
+    archived: a poll fetches only the entries it has not seen.
+    """
+
+    plans: Mapping[str, FeedPlan] = field(default_factory=dict)
+
+
+def conditional_headers(plan: FeedPlan | None) -> dict[str, str]:
+    """If-None-Match / If-Modified-Since for a feed whose validators the daemon trusts."""
+    headers = {}
+    if plan is not None and plan.etag:
+        headers["If-None-Match"] = plan.etag
+    if plan is not None and plan.last_modified:
+        headers["If-Modified-Since"] = plan.last_modified
+    return headers
+
+
+def _header(response: scrapy.http.Response, name: str) -> str | None:
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else None
+
+
+def retry_after(response: scrapy.http.Response, now: datetime) -> float | None:
+    """Seconds asked by a ``Retry-After`` header (delay-seconds or an HTTP date), if any."""
+    value = _header(response, "Retry-After")
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value.strip())
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - now).total_seconds()) if when.tzinfo else None
+
+
+def _base(request: scrapy.Request, now: datetime) -> dict[str, Any]:
+    return {
+        "feed_url": request.meta[POLL_FEED],
+        "fetched_at": now.isoformat(),
+        "conditional": "If-None-Match" in request.headers or "If-Modified-Since" in request.headers,
+    }
+
+
+def fetched(response: scrapy.http.Response, *, error: str | None = None) -> dict[str, Any]:
+    """The outcome of a feed that answered 200 or 304; ``error``: its body is not a feed."""
+    now = datetime.now(UTC)
+    outcome = _base(response.request, now)  # type: ignore[arg-type]
+    outcome.update(
+        status=response.status,
+        etag=_header(response, "ETag"),
+        last_modified=_header(response, "Last-Modified"),
+        body_sha1=hashlib.sha1(response.body).hexdigest() if response.status == 200 else None,
+    )
+    if error is not None:
+        outcome.update(error_kind="parse", error=error)
+    return outcome
+
+
+def failed(request: scrapy.Request, failure: Failure) -> dict[str, Any]:
+    """The outcome of a feed request that failed, with the kind of failure back-off weighs."""
+    now = datetime.now(UTC)
+    outcome = _base(request, now)
+    response = getattr(failure.value, "response", None)
+    if failure.check(HttpError) and response is not None:
+        kind = "http_5xx" if response.status >= 500 else "http_4xx"
+        outcome.update(status=response.status, retry_after=retry_after(response, now), error=f"HTTP {response.status}")
+    elif failure.check(IgnoreRequest):
+        kind = "blocked"
+    elif failure.check(DNSLookupError):
+        kind = "dns"
+    elif failure.check(TimeoutError, TCPTimedOutError):
+        kind = "timeout"
+    else:
+        kind = "connection"
+    outcome.setdefault("error", failure.getErrorMessage())
+    outcome["error_kind"] = kind
+    return outcome
+
+
+def poll_source(source: Source, feeds: tuple[str, ...], plans: Mapping[str, FeedPlan]) -> PolledSource:
+    """``source`` reduced to ``feeds``: no sitemaps, start pages or archive pages."""
+    return PolledSource(
+        name=source.name,
+        kind=source.kind,
+        feeds=feeds,
+        allowed_domains=source.allowed_domains,
+        backfill_pages=0,
+        download_delay=source.download_delay,
+        plans=plans,
+    )

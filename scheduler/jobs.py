@@ -1,0 +1,207 @@
+"""The daemon's jobs: each crawl or poll is a ``syndicrawl crawl`` subprocess (Scrapy's reactor
+cannot restart in one process), started here and stopped together on shutdown.
+
+``crawl`` is the function every persisted schedule refers to: module-level, plain arguments.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from archive import runs
+from archive.db import Database
+from archive.errors import SyndicrawlError
+from scheduler.schedules import CrawlTarget
+from syndicrawl.settings import Settings, load_settings
+
+logger = logging.getLogger(__name__)
+
+#: ``syndicrawl crawl`` exits with this when another process crawls the source (syndicrawl.cli.crawl).
+EXIT_LOCKED = 3
+#: After a forced stop (second SIGINT), seconds before a crawl is killed.
+_KILL_AFTER = 10.0
+#: A source's crawl log is rotated (to .1) past this size.
+_LOG_MAX_BYTES = 10_000_000
+
+
+@dataclass(frozen=True)
+class Finished:
+    """How a crawl subprocess ended; ``error`` is its last ``Error:`` line, if any."""
+
+    returncode: int
+    seconds: float
+    stderr: str
+
+    @property
+    def error(self) -> str | None:
+        lines = [line for line in self.stderr.splitlines() if line.startswith("Error: ")]
+        if lines:
+            return lines[-1].removeprefix("Error: ")
+        if self.returncode < 0:
+            return f"killed by {signal.Signals(-self.returncode).name}"
+        return None
+
+
+def crawl_command(target: CrawlTarget, *options: str) -> list[str]:
+    """``python -m syndicrawl crawl SOURCE ...`` with the schedule's files."""
+    command = [sys.executable, "-m", "syndicrawl", "crawl", target.source, "--config", target.config_file,
+               "--data-dir", target.data_dir, *options]
+    if target.settings_file:
+        command += ["--settings", target.settings_file]
+    return command
+
+
+class Children:
+    """The crawl processes of this daemon, at most one per source; all stopped together.
+
+    Each runs in a session of its own: a Ctrl-C in the daemon's terminal reaches only the
+    daemon, which then asks each crawl to stop once (Scrapy's graceful shutdown).
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._busy: set[str] = set()
+        self._running: set[subprocess.Popen[str]] = set()
+        self.closed = False
+
+    def run(
+        self, command: Sequence[str], source: str, log: Path, *, wait: bool, on_start: Callable[[], None] | None = None
+    ) -> Finished | None:
+        """Run ``command`` for ``source``, its messages appended to ``log``; None if the daemon is
+        stopping or (``wait`` False) the source is busy. With ``wait``, first wait for this
+        daemon's other crawl of the source. ``on_start`` is called once the process runs.
+
+        A file, not a pipe: a crawl outlives a daemon killed with SIGKILL, and must not die
+        writing to a pipe nobody reads.
+        """
+        with self._cond:
+            while wait and source in self._busy and not self.closed:
+                self._cond.wait()
+            if self.closed or source in self._busy:
+                return None
+            self._busy.add(source)
+        process: subprocess.Popen[str] | None = None
+        try:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            if log.exists() and log.stat().st_size > _LOG_MAX_BYTES:
+                log.replace(log.with_suffix(".log.1"))
+            with log.open("a", encoding="utf-8") as out:
+                start = out.tell()
+                with self._cond:
+                    if self.closed:
+                        return None
+                    started = time.monotonic()
+                    process = subprocess.Popen(
+                        command, stdout=subprocess.DEVNULL, stderr=out, text=True, start_new_session=True
+                    )
+                    self._running.add(process)
+                if on_start is not None:
+                    on_start()
+                process.wait()
+            with log.open(encoding="utf-8", errors="replace") as written:
+                written.seek(start)
+                messages = written.read()
+        finally:
+            with self._cond:
+                if process is not None:
+                    self._running.discard(process)
+                self._busy.discard(source)
+                self._cond.notify_all()
+        return Finished(process.returncode, time.monotonic() - started, messages)
+
+    def stop(self, timeout: float) -> None:
+        """Start nothing more; ask every crawl to stop (SIGINT), then insist, then kill."""
+        with self._cond:
+            self.closed = True
+            self._cond.notify_all()
+            running = list(self._running)
+        for process in running:
+            logger.info("asking crawl pid %d to stop", process.pid)
+            _signal(process, signal.SIGINT)
+        for stage, grace in (("forcing", timeout), ("killing", _KILL_AFTER)):
+            deadline = time.monotonic() + grace
+            for process in running:
+                try:
+                    process.wait(max(0.0, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    pass
+            running = [p for p in running if p.poll() is None]
+            for process in running:
+                logger.warning("crawl pid %d did not stop in %.0fs: %s it", process.pid, grace, stage)
+                _signal(process, signal.SIGINT if stage == "forcing" else signal.SIGKILL)
+
+
+def _signal(process: subprocess.Popen[str], number: signal.Signals) -> None:
+    try:
+        os.kill(process.pid, number)
+    except ProcessLookupError:
+        pass  # it ended meanwhile
+
+
+#: This process's crawls: the persisted job function below can only reach them through a global.
+CHILDREN = Children()
+
+
+def log_path(settings: Settings, source: str) -> Path:
+    """Where the messages of a source's scheduled crawls and polls go: DATA_DIR/logs/SOURCE.log."""
+    return settings.data_dir / "logs" / f"{source}.log"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def crawl(source: str, config_file: str, data_dir: str, settings_file: str | None) -> None:
+    """Run one scheduled crawl of ``source`` in a subprocess and record how it went.
+
+    Waits for a poll of the same source by this daemon to end; skipped (and recorded so)
+    when another process crawls the source.
+    """
+    target = CrawlTarget(source, config_file, data_dir, settings_file)
+    try:
+        settings = load_settings(Path(settings_file) if settings_file else None, overrides={"data_dir": Path(data_dir)})
+    except SyndicrawlError as exc:
+        logger.error("crawl %s not started: %s", source, exc)
+        return
+    database = Database(settings.db_url)
+    try:
+        started = _now()
+        with database.session() as s, s.begin():
+            run_id = runs.start_run(s, source, started)
+        done = CHILDREN.run(crawl_command(target), source, log_path(settings, source), wait=True,
+                            on_start=lambda: logger.info("crawl %s started", source))
+        with database.session() as s, s.begin():
+            made = runs.crawl_since(s, source, started)
+            if done is None:
+                status, detail = "skipped", "the daemon is stopping"
+            elif done.returncode == 0:
+                status, detail = "finished", None
+            elif done.returncode == EXIT_LOCKED:
+                status, detail = "skipped", done.error
+            elif made is not None and made.status in {"failed", "interrupted"}:
+                status, detail = made.status, done.error
+            else:
+                status, detail = "failed", done.error or f"exit code {done.returncode}"
+            runs.finish_run(s, run_id, status=status, finished_at=_now(), detail=detail,
+                            crawl_id=made.id if made is not None and status != "skipped" else None)
+        if status == "skipped":
+            logger.info("crawl %s skipped: %s", source, detail)
+        elif made is not None and done is not None:
+            logger.info(
+                "crawl %s %s in %.1fs: %d pages, %d articles, %d errors%s", source, status, done.seconds,
+                made.pages, made.articles, made.errors, f" ({detail})" if detail else "",
+            )
+        else:
+            logger.info("crawl %s %s: %s", source, status, detail)
+    finally:
+        database.dispose()

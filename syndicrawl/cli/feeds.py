@@ -1,0 +1,61 @@
+"""``syndicrawl feeds status``: how each polled feed is doing."""
+
+from __future__ import annotations
+
+import click
+from rich.table import Table
+
+from archive import feedpolls
+from archive.db import Database
+from scheduler.durations import format_duration
+from syndicrawl.cli import cli, settings_options, stdout
+from syndicrawl.cli.schedule import _when
+from syndicrawl.settings import Settings
+
+
+@cli.group()
+def feeds() -> None:
+    """The polled feeds of the scheduled sources."""
+
+
+def _trust(trust: str, has_validators: bool) -> str:
+    return trust if has_validators or trust == "distrusted" else "no validators"
+
+
+@feeds.command("status")
+@click.option("--source", "source_name", metavar="SOURCE", help="Only the feeds of SOURCE.")
+@settings_options
+def feeds_status(source_name: str | None, settings: Settings) -> None:
+    """One row per polled feed: last success, last new entry, errors, interval, next poll, trust.
+
+    "conditional GET" says whether the feed's ETag / Last-Modified are trusted (polls send
+    them and a 304 saves the download), still being checked (unverified), or were caught
+    lying (distrusted: the feed is always fetched whole).
+
+    Example: syndicrawl feeds status --source rbn
+    """
+    database = Database(settings.db_url)
+    try:
+        with database.session() as s:
+            rows = feedpolls.feed_statuses(s, source_name)
+    finally:
+        database.dispose()
+    table = Table()
+    for column in ("source", "feed", "last success", "last new entry", "errors", "last error", "interval",
+                   "next poll (UTC)", "conditional GET"):
+        table.add_column(column)
+    for row in rows:
+        state = row.state
+        error = f"{state.last_error_kind}: {state.last_error}" if state.last_error_kind else "-"
+        table.add_row(
+            row.source,
+            row.url,
+            _when(state.last_success_at),
+            _when(state.last_new_entry_at),
+            str(state.consecutive_errors),
+            error,
+            format_duration(state.interval) if state.interval else "-",
+            _when(state.next_poll_at) if state.next_poll_at else "due",
+            _trust(state.trust, bool(state.etag or state.last_modified)),
+        )
+    stdout.print(table)

@@ -1,0 +1,115 @@
+"""Crawl locks on SQLite, PostgreSQL and Redis: one holder, renewed while held, lapsed or freed
+when the holder dies; a manual crawl refuses a source that is being crawled."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from scheduler.locks import LockHeld, Locks
+from syndicrawl.settings import Settings, load_settings
+from tests.fixtures.cli import run_syndicrawl, write_sources
+from tests.fixtures.redis_server import RedisTarget
+
+HOLD = """
+import sys, time
+from pathlib import Path
+from scheduler.locks import Locks
+from syndicrawl.settings import load_settings
+settings = load_settings(None, overrides={"data_dir": Path(sys.argv[1])})
+with Locks(settings, ["crawl:gazette"], "crawl of gazette"):
+    print("held", flush=True)
+    time.sleep(60)
+"""
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres),
+                        pytest.param("redis", marks=pytest.mark.redis)])
+def lock_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Settings whose locks live in SQLite, PostgreSQL or Redis; a short TTL."""
+    settings = replace(load_settings(None, env={}, overrides={"data_dir": tmp_path / "data"}), lock_ttl=0.6)
+    if request.param == "postgres":
+        return replace(settings, database_url=request.getfixturevalue("postgres_url"))
+    if request.param == "redis":
+        target: RedisTarget = request.getfixturevalue("redis_target")
+        return replace(settings, redis_url=target.url, redis_prefix=target.prefix)
+    return settings
+
+
+def test_one_holder_at_a_time_and_free_after_release(lock_settings: Settings) -> None:
+    with Locks(lock_settings, ["crawl:a", "crawl:b"], "crawl of a, b"):
+        with pytest.raises(LockHeld) as held:
+            with Locks(lock_settings, ["crawl:b"], "poll of b", what="source '{name}' is busy: {holder}"):
+                pass
+        assert str(held.value).startswith("source 'b' is busy: crawl of a, b (pid ")
+        with Locks(lock_settings, ["crawl:c"], "crawl of c"):  # other names are free
+            pass
+    with Locks(lock_settings, ["crawl:b"], "poll of b"):
+        pass
+
+
+def test_all_or_none(lock_settings: Settings) -> None:
+    with Locks(lock_settings, ["crawl:b"], "crawl of b"):
+        with pytest.raises(LockHeld):
+            with Locks(lock_settings, ["crawl:a", "crawl:b"], "crawl of a, b"):
+                pass
+    with Locks(lock_settings, ["crawl:a"], "crawl of a"):  # a was given back when b was refused
+        pass
+
+
+def test_a_held_lock_is_renewed_past_its_ttl(lock_settings: Settings) -> None:
+    with Locks(lock_settings, ["crawl:a"], "long crawl"):
+        time.sleep(lock_settings.lock_ttl * 3)
+        with pytest.raises(LockHeld):
+            with Locks(lock_settings, ["crawl:a"], "second crawl"):
+                pass
+
+
+def _hold_in_subprocess(settings: Settings) -> subprocess.Popen[str]:
+    env = {"SYNDICRAWL_DATABASE_URL": settings.database_url, "SYNDICRAWL_REDIS_URL": settings.redis_url}
+    settings_file = settings.data_dir.parent / "locks.toml"
+    settings_file.write_text(f'[scheduler]\nlock_ttl = {settings.lock_ttl}\nredis_prefix = "{settings.redis_prefix}"\n')
+    process = subprocess.Popen(
+        [sys.executable, "-c", HOLD.replace("load_settings(None", f"load_settings(Path({str(settings_file)!r})"),
+         str(settings.data_dir)],
+        stdout=subprocess.PIPE, text=True, env={**__import__("os").environ, **env},
+    )
+    assert process.stdout is not None and process.stdout.readline() == "held\n"
+    return process
+
+
+def test_the_lock_of_a_killed_holder_on_this_host_is_free_at_once(lock_settings: Settings) -> None:
+    lock_settings = replace(lock_settings, lock_ttl=60.0)  # it must not simply lapse
+    process = _hold_in_subprocess(lock_settings)
+    try:
+        with pytest.raises(LockHeld, match=rf"crawl of gazette \(pid {process.pid} on "):
+            with Locks(lock_settings, ["crawl:gazette"], "crawl"):
+                pass
+    finally:
+        process.kill()
+        process.wait()
+    with Locks(lock_settings, ["crawl:gazette"], "crawl after kill -9"):
+        pass
+
+
+def test_a_manual_crawl_refuses_a_source_being_crawled(tmp_path: Path, wordpress_server, fast_settings: Path) -> None:
+    data = tmp_path / "data"
+    sources = write_sources(tmp_path / "sources.toml", [
+        {"name": "gazette", "kind": "repost", "feeds": [wordpress_server.url("/feed/")]}])
+    settings = load_settings(None, env={}, overrides={"data_dir": data})
+    holder = _hold_in_subprocess(settings)
+    wordpress_server.clear_requests()
+    try:
+        result = run_syndicrawl("crawl", "--config", str(sources), data_dir=data, settings=fast_settings)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.returncode == 3
+    assert result.stderr.startswith(f"Error: source 'gazette' is being crawled: crawl of gazette (pid {holder.pid} on ")
+    assert result.stderr.count("\n") == 1
+    assert wordpress_server.requests == []
