@@ -215,10 +215,8 @@ def query(session: Session, q: CdxQuery) -> Iterator[CdxRow]:
     start, end = search_range(q.url, q.match_type)
     if q.closest is not None:
         rows = _closest(session, q, start, end)
-    elif q.reverse:
-        rows = _keep(q, _rows(session, start, end, q.start, _after(q.end), descending=True))
     else:
-        rows = _keep(q, _rows(session, start, end, q.start, _after(q.end), descending=False))
+        rows = _keep(q, _rows(session, start, end, q.start, _after(q.end), descending=q.reverse))
     return islice(rows, q.limit) if q.limit is not None else rows
 
 
