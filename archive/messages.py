@@ -22,6 +22,7 @@ class ArchiveConfig:
     warc_dir: Path
     warc_max_size: int
     software: str
+    index_dir: Path
     sources: tuple[tuple[str, str], ...]  # (name, kind)
     extract_workers: int = 0
     extract_timeout: float = 30.0

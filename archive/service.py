@@ -70,7 +70,13 @@ class ArchiveService:
         self._db = Database(config.db_url)
         self._stores = {
             name: CaptureStore(
-                self._db, config.warc_dir, name, kind, max_size=config.warc_max_size, software=config.software
+                self._db,
+                config.warc_dir,
+                name,
+                kind,
+                max_size=config.warc_max_size,
+                software=config.software,
+                index_dir=config.index_dir,
             )
             for name, kind in config.sources
         }

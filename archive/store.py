@@ -10,10 +10,13 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from archive import catalog, feedpolls, syndication
+from archive.cdxj import index_closed_warc
+from archive.errors import WarcError
 from archive.http import header
 from archive.neardup import NearDupIndex
 from archive.urls import url_key
@@ -40,6 +43,15 @@ class StoredCapture:
     warc_file: str
     revisit: bool
     length: int
+
+
+def _index_quietly(warc_path: Path, *, index_dir: Path) -> None:
+    """Index a finished WARC file; a failure is logged, not raised: the WARC is safe, and
+    ``syndicrawl index rebuild`` can index it later."""
+    try:
+        index_closed_warc(warc_path, index_dir)
+    except WarcError as exc:
+        logger.error("%s", exc)
 
 
 class Extracted(NamedTuple):
@@ -87,11 +99,20 @@ class CaptureStore:
         *,
         max_size: int,
         software: str,
+        index_dir: Path | None = None,
     ) -> None:
+        """``index_dir``: where each finished WARC file's CDXJ index is written (none if None)."""
         self.db = db
         self.source = source
         self.index = NearDupIndex(db)
-        self.warc = WarcWriter(warc_dir, source, max_size=max_size, software=software, info={"isPartOf": source})
+        self.warc = WarcWriter(
+            warc_dir,
+            source,
+            max_size=max_size,
+            software=software,
+            info={"isPartOf": source},
+            on_close=partial(_index_quietly, index_dir=index_dir) if index_dir is not None else None,
+        )
         with db.session() as s, s.begin():
             row = catalog.ensure_source(s, source, kind)
             self.source_id = row.id

@@ -31,7 +31,7 @@ from warcio.warcwriter import WARCWriter
 from archive.errors import WarcError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from warcio.recordloader import ArcWarcRecord
 
@@ -104,6 +104,8 @@ class _OpenWarc:
 class WarcWriter:
     """Write exchanges and metadata into a series of WARC files named ``{prefix}-{time}-{serial}``.
 
+    ``on_close`` is called with each finished file's path once it is renamed (to index it).
+
     Not thread-safe by design: one writer thread owns an instance, which keeps records
     from interleaving without a lock. The file is opened on the first write and starts
     with a warcinfo record. After ``close()`` a further write starts a new file.
@@ -117,6 +119,7 @@ class WarcWriter:
         max_size: int = 1_000_000_000,
         software: str = "syndicrawl",
         info: Mapping[str, str] | None = None,
+        on_close: Callable[[Path], object] | None = None,
     ) -> None:
         if max_size <= 0:
             raise ValueError(f"max_size must be a positive number of bytes, not {max_size}")
@@ -130,6 +133,7 @@ class WarcWriter:
             "hostname": socket.gethostname(),
             **(info or {}),
         }
+        self._on_close = on_close
         self._serial = 0
         # warcio builds and serialises each record into this buffer; _write compresses it.
         self._buffer = BytesIO()
@@ -280,6 +284,8 @@ class WarcWriter:
             raise WarcError(f"cannot finish {out.open_path}: {exc}") from exc
         self._closed.append(out.path)
         logger.info("closed %s (%d bytes)", out.path, size)
+        if self._on_close is not None:
+            self._on_close(out.path)
 
 
 def _written(record: ArcWarcRecord, path: Path, start: int, end: int) -> WrittenRecord:

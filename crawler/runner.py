@@ -87,6 +87,7 @@ def run_crawl(
             db_url=settings.db_url,
             warc_dir=settings.warc_dir,
             warc_max_size=settings.warc_max_size,
+            index_dir=settings.index_dir,
             software=settings.user_agent,
             sources=tuple((source.name, source.kind) for source in sources),
             extract_workers=settings.extract_workers if settings.extract_enabled else 0,

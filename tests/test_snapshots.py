@@ -153,6 +153,17 @@ def test_snapshot_errors_are_one_line(archive: Archive) -> None:
 # --- indexes --------------------------------------------------------------------------
 
 
+def test_the_crawl_indexes_each_warc_file_as_it_closes(archive: Archive) -> None:
+    """No rebuild needed: every finished WARC has its CDXJ index, the same one a rebuild writes."""
+    warcs = sorted((archive.data / "warcs").glob("*.warc.gz"))
+    written = {p.name: p.read_text() for p in (archive.data / "indexes").glob("*.cdxj")}
+    assert sorted(written) == [cdxj.index_name(p.name) for p in warcs]
+    assert all(text.count("\n") >= 1 for text in written.values())
+    code, _, err = invoke("index", "rebuild", "--data-dir", str(archive.data))
+    assert code == 0, err
+    assert {p.name: p.read_text() for p in (archive.data / "indexes").glob("*.cdxj")} == written
+
+
 def test_index_rebuild_matches_the_cdx_api_and_reports_a_truncated_file(archive: Archive, tmp_path: Path) -> None:
     code, out, err = invoke("index", "rebuild", "--data-dir", str(archive.data))
     warcs = sorted((archive.data / "warcs").glob("*.warc.gz"))
