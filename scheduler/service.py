@@ -98,7 +98,7 @@ class Daemon:
         logger.info(
             "scheduler started: %d schedules (%s); feeds polled every %s to %s",
             len(schedules),
-            ", ".join(f"{job.id} {job.name}" + (" paused" if job.next_run_time is None else "") for job in schedules)
+            "; ".join(f"{job.id} {job.name}" + (" paused" if job.next_run_time is None else "") for job in schedules)
             or "add one with: syndicrawl schedule add",
             format_duration(self.policy.min_interval),
             format_duration(self.policy.max_interval),
@@ -168,7 +168,8 @@ class Daemon:
             options = ["--poll", *(option for url in feeds for option in ("--feed", url))]
             done = CHILDREN.run(crawl_command(target, *options), target.source,
                                 log_path(self.settings, target.source), wait=False,
-                                on_start=lambda: logger.info("poll %s started: %d feeds due", target.source, len(feeds)))
+                                on_start=lambda: logger.info("poll %s started: %s due", target.source,
+                                                             "1 feed" if len(feeds) == 1 else f"{len(feeds)} feeds"))
             if done is None:
                 return  # this daemon crawls the source right now, which fetches its feeds; or it is stopping
             with self.database.session() as s, s.begin():

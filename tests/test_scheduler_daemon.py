@@ -178,7 +178,7 @@ def test_feeds_that_gain_entries_are_polled_faster_than_quiet_ones(make_archive,
     # each poll fetched only the entries it had not seen: every post page exactly once
     posts = [a.path for a in busy.site.answers if a.path.startswith("/post/")]
     assert len(posts) == len(set(posts)) >= 3
-    assert "poll busy started: 1 feeds due" in daemon.log
+    assert "poll busy started: 1 feed due" in daemon.log
 
 
 def test_a_failing_feed_backs_off_honours_retry_after_and_recovers(make_archive, feed_server_factory, daemons):
