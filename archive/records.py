@@ -115,7 +115,7 @@ def _load(fh: BinaryIO, path: Path, offset: int) -> ArcWarcRecord:
     """Parse the record starting at ``offset``; its streams read from ``fh`` until the next seek."""
     fh.seek(offset)
     try:
-        return next(ArchiveIterator(fh))
+        record = next(ArchiveIterator(fh))
     except StopIteration:
         raise WarcError(f"{path}: no WARC record at offset {offset}: end of file") from None
     except ArchiveLoadFailed as exc:
@@ -123,6 +123,10 @@ def _load(fh: BinaryIO, path: Path, offset: int) -> ArcWarcRecord:
         raise WarcError(
             f"{path}: no WARC record starts at offset {offset} (an offset from another file?): {str(exc)[:80]}"
         ) from exc
+    # warcio also takes a line of noise for an old-style ARC record header: that is no record of ours.
+    if not record.rec_headers.get_header("WARC-Type"):
+        raise WarcError(f"{path}: no WARC record starts at offset {offset} (an offset from another file?)")
+    return record
 
 
 def _open(path: Path) -> BinaryIO:
