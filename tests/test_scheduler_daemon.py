@@ -335,3 +335,17 @@ def test_a_daemon_down_for_hours_runs_one_catch_up_crawl(make_archive, feed_serv
     listed = archive.syndicrawl("schedule", "list")
     assert re.search(r"│ harbour +│ every 1h +│ \S+ \S+ +│ \S+ \S+ +│ finished: \d+ pages, 0 articles, 0 errors",
                      listed.stdout), listed.stdout
+
+
+def test_a_second_daemon_on_the_same_database_refuses_to_start(make_archive, feed_server_factory, daemons):
+    server = feed_server_factory()
+    archive = make_archive([source("harbour", server)])
+    archive.schedule("harbour", "1d")
+    first = daemons(archive)
+    first.wait_for(r"scheduler started")
+    second = archive.syndicrawl("scheduler", "run")
+    assert second.returncode == 1
+    assert re.fullmatch(
+        rf"Error: a scheduler daemon already runs on this database: scheduler daemon \(pid {first.process.pid} "
+        r"on \S+, since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\)\n", second.stderr), second.stderr
+    assert first.stop() == 0
