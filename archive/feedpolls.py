@@ -83,11 +83,9 @@ def record_poll(
     state = s.execute(
         select(FeedPolling).where(FeedPolling.feed_id == feed_id).execution_options(populate_existing=True)
     ).scalar_one()
-    urls = [entry["url"] for entry in entries]
-    known = set(
-        s.scalars(select(FeedEntry.url).where(FeedEntry.feed_id == entries_feed_id, FeedEntry.url.in_(urls)))
-    ) if urls else set()
-    new_entries = len(set(urls) - known)
+    urls = {entry["url"] for entry in entries}
+    known = s.scalars(select(FeedEntry.url).where(FeedEntry.feed_id == entries_feed_id, FeedEntry.url.in_(sorted(urls))))
+    new_entries = len(urls - set(known))
     polled_at = datetime.fromisoformat(outcome["fetched_at"])
     status, error_kind = outcome.get("status"), outcome.get("error_kind")
     etag, last_modified = outcome.get("etag"), outcome.get("last_modified")

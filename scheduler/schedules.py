@@ -28,6 +28,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from apscheduler.util import datetime_to_utc_timestamp
 from sqlalchemy import and_
 
+from archive.db import Database
 from archive.errors import ConfigError, NotFoundError
 from scheduler.durations import format_duration, parse_duration
 
@@ -171,8 +172,6 @@ class Schedules:
 @contextmanager
 def open_schedules(settings: Settings) -> Iterator[Schedules]:
     """The schedules of the archive database in ``settings`` (schema upgraded first)."""
-    from archive.db import Database
-
     database = Database(settings.db_url)
     with database.session():  # brings the schema to head before APScheduler adds its table
         pass

@@ -3,6 +3,7 @@ when the holder dies; a manual crawl refuses a source that is being crawled."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -77,7 +78,7 @@ def _hold_in_subprocess(settings: Settings) -> subprocess.Popen[str]:
     process = subprocess.Popen(
         [sys.executable, "-c", HOLD.replace("load_settings(None", f"load_settings(Path({str(settings_file)!r})"),
          str(settings.data_dir)],
-        stdout=subprocess.PIPE, text=True, env={**__import__("os").environ, **env},
+        stdout=subprocess.PIPE, text=True, env={**os.environ, **env},
     )
     assert process.stdout is not None and process.stdout.readline() == "held\n"
     return process

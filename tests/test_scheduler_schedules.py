@@ -96,3 +96,28 @@ def test_bad_input_is_one_line_and_changes_nothing(schedule, args: tuple[str, ..
     assert result.exit_code == 1
     assert result.stderr == f"Error: {error.format(sources=schedule.sources)}\n"
     assert rows(schedule("list").stdout) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (("--feed", "http://127.0.0.1:9/feed/"), "--feed http://127.0.0.1:9/feed/: only with --poll"),
+        (("--poll", "--feed", "http://127.0.0.1:9/other/"),
+         "--feed http://127.0.0.1:9/other/: not a feed of rbn, lendman in the sources file"),
+        (("--poll", "--config", "{sitemaps}", "maps"), "--poll: none of the sources named has feeds"),
+    ],
+)
+def test_bad_poll_options_are_one_line_before_anything_is_fetched(tmp_path: Path, args: tuple[str, ...],
+                                                                  error: str) -> None:
+    sources = write_sources(tmp_path / "sources.toml", [
+        {"name": "rbn", "kind": "repost", "feeds": ["http://127.0.0.1:9/feed/"]},
+        {"name": "lendman", "kind": "origin", "feeds": ["http://127.0.0.1:9/atom.xml"]},
+    ])
+    sitemaps = write_sources(tmp_path / "maps.toml", [
+        {"name": "maps", "kind": "origin", "sitemaps": ["http://127.0.0.1:9/sitemap.xml"]}])
+    args = tuple(a.format(sitemaps=sitemaps) for a in args)
+    config = () if "--config" in args else ("--config", str(sources))
+    result = CliRunner().invoke(cli, ["crawl", *config, *args, "--data-dir", str(tmp_path / "data")])
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: {error}\n"
+    assert not (tmp_path / "data" / "warcs").exists()

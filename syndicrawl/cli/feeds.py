@@ -9,7 +9,7 @@ from archive import feedpolls
 from archive.db import Database
 from scheduler.durations import format_duration
 from syndicrawl.cli import cli, settings_options, stdout
-from syndicrawl.cli.schedule import _when
+from syndicrawl.cli.inspect import _when
 from syndicrawl.settings import Settings
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 import click
@@ -13,12 +12,9 @@ from archive.db import Database
 from scheduler.schedules import CrawlTarget, make_trigger, open_schedules, target_for
 from syndicrawl.cli import cli, configure_logging, settings_options, stdout
 from syndicrawl.cli.crawl import read_sources, sources_option
+from syndicrawl.cli.inspect import _when
 from syndicrawl.settings import Settings
 from syndicrawl.sources import select
-
-
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else "-"
 
 
 @cli.group()
