@@ -199,3 +199,10 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection (call before a process exits or forks)."""
         self.engine.dispose()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """``with Database(url) as db:`` disposes of the connections at the end (one CLI command)."""
+        self.dispose()

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import random
-from dataclasses import asdict
-from typing import TYPE_CHECKING
+from dataclasses import asdict, fields
+from typing import TYPE_CHECKING, TypeVar
 
 from archive import feedpolls
 from scheduler.polling import Decisions, Outcome, PollPolicy, decide
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
+
+T = TypeVar("T")
+
+
+def _from_row(cls: type[T], row: object) -> T:
+    """The dataclass ``cls`` filled from the same-named columns of ``row``."""
+    return cls(**{f.name: getattr(row, f.name) for f in fields(cls)})  # type: ignore[arg-type]
 
 
 def apply_outcomes(s: Session, policy: PollPolicy, rng: random.Random) -> int:
@@ -21,25 +28,7 @@ def apply_outcomes(s: Session, policy: PollPolicy, rng: random.Random) -> int:
     """
     pending = feedpolls.pending_outcomes(s)
     for row, state in pending:
-        before = Decisions(
-            interval=state.interval,
-            error_score=state.error_score,
-            next_poll_at=state.next_poll_at,
-            trust=state.trust,
-            trust_checks=state.trust_checks,
-            polls_since_audit=state.polls_since_audit,
-            conditional=state.conditional,
-        )
-        outcome = Outcome(
-            polled_at=row.polled_at,
-            status=row.status,
-            error_kind=row.error_kind,
-            retry_after=row.retry_after,
-            conditional=row.conditional,
-            new_entries=row.new_entries,
-            same_validators=row.same_validators,
-            same_body=row.same_body,
-        )
+        before, outcome = _from_row(Decisions, state), _from_row(Outcome, row)
         after = decide(policy, before, outcome, rng, has_validators=bool(state.etag or state.last_modified))
         feedpolls.apply_decisions(s, state, row, asdict(after))
     return len(pending)

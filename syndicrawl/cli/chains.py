@@ -54,12 +54,8 @@ def chain(url: str, as_json: bool, settings: Settings) -> None:
 
     Example: syndicrawl chain http://127.0.0.3:8480/2016/11/01/us-supported-terrorists-fail-to-break-aleppo-siege/ --data-dir syndicrawl-demo
     """
-    database = Database(settings.db_url)
-    try:
-        with database.session() as s:
-            root = chains_api.chain(s, url)
-    finally:
-        database.dispose()
+    with Database(settings.db_url) as database, database.session() as s:
+        root = chains_api.chain(s, url)
     if as_json:
         click.echo(json.dumps(root.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -78,12 +74,8 @@ def clusters(ctx: click.Context, source: str | None, min_size: int, settings: Se
     """
     if ctx.invoked_subcommand is not None:
         return
-    database = Database(settings.db_url)
-    try:
-        with database.session() as s:
-            rows = chains_api.clusters(s, source=source, min_size=min_size)
-    finally:
-        database.dispose()
+    with Database(settings.db_url) as database, database.session() as s:
+        rows = chains_api.clusters(s, source=source, min_size=min_size)
     table = Table()
     for column in ("cluster", "size", "origin site", "title", "sites", "origin URL"):
         table.add_column(column)
@@ -130,12 +122,8 @@ def clusters_export(fmt: str, out: Path | None, settings: Settings) -> None:
     """
     if fmt == "parquet" and out is None:
         raise ConfigError("parquet export needs --out FILE")
-    database = Database(settings.db_url)
-    try:
-        with database.session() as s:
-            rows = list(chains_api.export_rows(s))
-    finally:
-        database.dispose()
+    with Database(settings.db_url) as database, database.session() as s:
+        rows = list(chains_api.export_rows(s))
     if fmt == "parquet":
         _write(rows, fmt, out)  # type: ignore[arg-type]
     elif out is None:
@@ -166,11 +154,7 @@ def dedup_rebuild(settings: Settings) -> None:
     from archive import syndication
     from archive.neardup import NearDupIndex
 
-    database = Database(settings.db_url)
-    try:
-        with database.session() as s, s.begin():
-            count = syndication.rebuild(s, NearDupIndex(database))
-            sizes = chains_api.clusters(s, min_size=2)
-    finally:
-        database.dispose()
+    with Database(settings.db_url) as database, database.session() as s, s.begin():
+        count = syndication.rebuild(s, NearDupIndex(database))
+        sizes = chains_api.clusters(s, min_size=2)
     stdout.print(f"Matched {count} articles: {len(sizes)} clusters of copies, {sum(c.size for c in sizes)} articles in them.")

@@ -72,16 +72,12 @@ def poll_sources(settings: Settings, sources: Sequence[Source], feed_urls: Seque
     unknown = [url for url in feed_urls if url not in configured]
     if unknown:
         raise ConfigError(f"--feed {unknown[0]}: not a feed of {', '.join(s.name for s in sources)} in the sources file")
-    database = Database(settings.db_url)
     polled: list[Source] = []
-    try:
-        with database.session() as s:
-            for source in sources:
-                feeds = tuple(url for url in source.feeds if not feed_urls or url in feed_urls)
-                if feeds:
-                    polled.append(poll_source(source, feeds, feedpolls.poll_plans(s, source.name, feeds)))
-    finally:
-        database.dispose()
+    with Database(settings.db_url) as database, database.session() as s:
+        for source in sources:
+            feeds = tuple(url for url in source.feeds if not feed_urls or url in feed_urls)
+            if feeds:
+                polled.append(poll_source(source, feeds, feedpolls.poll_plans(s, source.name, feeds)))
     if not polled:
         raise ConfigError("--poll: none of the sources named has feeds")
     return polled
@@ -179,12 +175,8 @@ def demo(port: int, serve: bool, settings: Settings) -> None:
         seed = rbn.site.permalink(next(p for p in rbn.site.posts if p.slug == DEMO_SEED_SLUG))
     stdout.print(f"Archive written to {settings.data_dir}/ (WARC files in {settings.warc_dir}/)")
     stdout.print(f"\nSyndication chain of the RBN repost (syndicrawl chain {seed}):")
-    database = Database(settings.db_url)
-    try:
-        with database.session() as s:
-            stdout.print(render_chain(chain(s, seed)))
-    finally:
-        database.dispose()
+    with Database(settings.db_url) as database, database.session() as s:
+        stdout.print(render_chain(chain(s, seed)))
 
 
 def _fresh_demo_dir(settings: Settings) -> Settings:

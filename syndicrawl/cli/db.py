@@ -21,13 +21,10 @@ def db_upgrade(settings: Settings) -> None:
 
     Example: syndicrawl db upgrade --data-dir syndicrawl-demo
     """
-    database = Database(settings.db_url, auto_upgrade=False)
-    try:
+    with Database(settings.db_url, auto_upgrade=False) as database:
         before = current_revision(database.engine)
         upgrade(database.engine)
         after = current_revision(database.engine)
-    finally:
-        database.dispose()
     if before == after:
         stdout.print(f"Database is up to date (revision {after}).")
     else:

@@ -35,15 +35,11 @@ def export_wacz(out: Path, source: str | None, start: str | None, end: str | Non
     """
     since = parse_time(start) if start else None
     until = parse_time(end, end=True) if end else None
-    database = Database(settings.db_url)
-    try:
-        with database.session() as s:
-            summary = wacz.write_wacz(
-                s, settings.warc_dir, settings.index_dir, out, source=source, start=since, end=until,
-                software=f"syndicrawl {__version__}",
-            )
-    finally:
-        database.dispose()
+    with Database(settings.db_url) as database, database.session() as s:
+        summary = wacz.write_wacz(
+            s, settings.warc_dir, settings.index_dir, out, source=source, start=since, end=until,
+            software=f"syndicrawl {__version__}",
+        )
     stdout.print(
         f"Wrote {out}: {len(summary.warc_files)} WARC files, {summary.index_lines} index lines, {summary.pages} pages"
     )

@@ -34,12 +34,8 @@ def feeds_status(source_name: str | None, settings: Settings) -> None:
 
     Example: syndicrawl feeds status --source rbn
     """
-    database = Database(settings.db_url)
-    try:
-        with database.session() as s:
-            rows = feedpolls.feed_statuses(s, source_name)
-    finally:
-        database.dispose()
+    with Database(settings.db_url) as database, database.session() as s:
+        rows = feedpolls.feed_statuses(s, source_name)
     table = Table()
     for column in ("source", "feed", "last success", "last new entry", "errors", "last error", "interval",
                    "next poll (UTC)", "conditional GET"):

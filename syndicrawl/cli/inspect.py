@@ -18,10 +18,6 @@ from syndicrawl.cli.crawl import read_sources, sources_option
 from syndicrawl.settings import Settings
 
 
-def _database(settings: Settings) -> Database:
-    return Database(settings.db_url)
-
-
 def _when(value: object) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else "-"  # type: ignore[attr-defined]
 
@@ -35,10 +31,8 @@ def sources(config_file: Path, settings: Settings) -> None:
     Example: syndicrawl sources --config demo-sources.toml
     """
     configured = read_sources(config_file)
-    database = _database(settings)
-    with database.session() as s:
+    with Database(settings.db_url) as database, database.session() as s:
         summaries = {row.name: row for row in catalog.source_summaries(s)}
-    database.dispose()
     table = Table()
     for column in ("source", "kind", "feeds", "sitemaps", "start urls", "last crawl", "status", "articles"):
         table.add_column(column)
@@ -67,10 +61,8 @@ def captures(url: str, settings: Settings) -> None:
 
     Example: syndicrawl captures http://127.0.0.3:8480/2016/11/01/us-supported-terrorists-fail-to-break-aleppo-siege/ --data-dir syndicrawl-demo
     """
-    database = _database(settings)
-    with database.session() as s:
+    with Database(settings.db_url) as database, database.session() as s:
         rows = catalog.captures_for_url(s, url)
-    database.dispose()
     if not rows:
         raise NotFoundError(f"{url}: no captures in {settings.db_url}")
     stdout.print(captures_table(rows))
@@ -103,11 +95,9 @@ def article(url: str, as_json: bool, settings: Settings) -> None:
 
     Example: syndicrawl article http://127.0.0.1:8480/2016/11/us-supported-terrorists-fail-to-break.html --data-dir syndicrawl-demo --json
     """
-    database = _database(settings)
-    with database.session() as s:
+    with Database(settings.db_url) as database, database.session() as s:
         row = catalog.latest_article(s, url)
         capture = row.capture if row is not None else None
-    database.dispose()
     if row is None or capture is None:
         raise NotFoundError(f"{url}: no extracted article in {settings.db_url}")
     fields = catalog.article_fields(row)
@@ -128,10 +118,8 @@ def stats(settings: Settings) -> None:
 
     Example: syndicrawl stats --data-dir syndicrawl-demo
     """
-    database = _database(settings)
-    with database.session() as s:
+    with Database(settings.db_url) as database, database.session() as s:
         rows = catalog.source_summaries(s)
-    database.dispose()
     table = Table()
     for column in ("source", "kind", "captures", "articles", "failed", "WARC bytes", "feeds", "last crawl"):
         table.add_column(column, justify="left" if column in {"source", "kind", "last crawl"} else "right")

@@ -58,12 +58,8 @@ def schedule_list(settings: Settings) -> None:
     """
     with open_schedules(settings) as schedules:
         jobs = [(job.id, job.name, job.next_run_time, CrawlTarget.of(job)) for job in schedules.all()]
-    database = Database(settings.db_url)
-    try:
-        with database.session() as s:
-            latest = runs.latest_runs(s)
-    finally:
-        database.dispose()
+    with Database(settings.db_url) as database, database.session() as s:
+        latest = runs.latest_runs(s)
     table = Table()
     for column in ("source", "schedule", "next run (UTC)", "last run (UTC)", "last result", "sources file"):
         table.add_column(column)

@@ -46,37 +46,33 @@ def snapshot(
     if sum((out is not None, show_headers, show_text, show_list)) > 1:
         raise ConfigError("give at most one of --out, --headers, --text, --list")
     at = parse_time(at_text) if at_text else None
-    database = Database(settings.db_url)
-    try:
-        with database.session() as s:
-            if show_list:
-                rows = catalog.captures_for_url(s, url)
-                if not rows:
-                    raise NotFoundError(f"{url}: no capture in the archive")
-                stdout.print(captures_table(rows))
+    with Database(settings.db_url) as database, database.session() as s:
+        if show_list:
+            rows = catalog.captures_for_url(s, url)
+            if not rows:
+                raise NotFoundError(f"{url}: no capture in the archive")
+            stdout.print(captures_table(rows))
+            return
+        capture = snapshots.closest_capture(s, url, at)
+        kind = f"revisit of #{capture.revisit_of}" if capture.revisit_of else "response"
+        stderr.print(
+            f"{timestamp14(capture.timestamp)} {capture.status} {kind} "
+            f"{capture.warc_file} offset {capture.warc_offset}: {capture.url}"
+        )
+        if show_text:
+            click.echo(snapshots.article_of(s, capture).text)
+            return
+        with snapshots.open_replay(s, settings.warc_dir, capture) as replay:
+            if show_headers:
+                click.echo(f"{replay.protocol} {replay.status_line}")
+                for name, value in replay.headers:
+                    click.echo(f"{name}: {value}")
                 return
-            capture = snapshots.closest_capture(s, url, at)
-            kind = f"revisit of #{capture.revisit_of}" if capture.revisit_of else "response"
-            stderr.print(
-                f"{timestamp14(capture.timestamp)} {capture.status} {kind} "
-                f"{capture.warc_file} offset {capture.warc_offset}: {capture.url}"
-            )
-            if show_text:
-                click.echo(snapshots.article_of(s, capture).text)
-                return
-            with snapshots.open_replay(s, settings.warc_dir, capture) as replay:
-                if show_headers:
-                    click.echo(f"{replay.protocol} {replay.status_line}")
-                    for name, value in replay.headers:
-                        click.echo(f"{name}: {value}")
-                    return
-                payload = replay.decoded() if decode else replay.payload
-                if out is None:
-                    with click.open_file("-", "wb") as fh:
-                        shutil.copyfileobj(payload, fh)
-                    return
-                with out.open("wb") as fh:
+            payload = replay.decoded() if decode else replay.payload
+            if out is None:
+                with click.open_file("-", "wb") as fh:
                     shutil.copyfileobj(payload, fh)
-            stderr.print(f"Wrote {out.stat().st_size} bytes to {out}")
-    finally:
-        database.dispose()
+                return
+            with out.open("wb") as fh:
+                shutil.copyfileobj(payload, fh)
+        stderr.print(f"Wrote {out.stat().st_size} bytes to {out}")
