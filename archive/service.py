@@ -27,6 +27,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from archive import fingerprint
 from archive.db import Database
 from archive.errors import ExtractionError
 from archive.extract import ExtractorPool
@@ -80,6 +81,10 @@ class ArchiveService:
             )
             for name, kind in config.sources
         }
+        if config.extract_workers:
+            # The extractor workers fork from this process: they inherit the MinHash
+            # permutations (and datasketch) instead of each loading them again.
+            fingerprint.permutations()
         self._extractor = (
             ExtractorPool(
                 config.extract_workers,
