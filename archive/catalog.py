@@ -206,10 +206,15 @@ def add_captures(s: Session, rows: Sequence[dict[str, Any]]) -> list[Capture]:
 
 def add_article(s: Session, **fields: Any) -> Article:
     """Store the extraction result of one capture."""
-    article = Article(**fields)
-    s.add(article)
+    return add_articles(s, [fields])[0]
+
+
+def add_articles(s: Session, rows: Sequence[dict[str, Any]]) -> list[Article]:
+    """Store several extraction results in one flush."""
+    articles = [Article(**fields) for fields in rows]
+    s.add_all(articles)
     s.flush()
-    return article
+    return articles
 
 
 def captures_for_url(s: Session, url: str) -> list[Capture]:

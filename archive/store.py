@@ -183,30 +183,36 @@ class CaptureStore:
     def store_articles(self, batch: Sequence[Extracted]) -> None:
         """Record extractions of captured pages and match them for syndication, in one
         transaction; write each capture's metadata record with its extraction summary."""
+        rows = []
+        for capture, extraction, error, metadata, evidence in batch:
+            article = extraction.article if extraction is not None else None
+            summary: dict[str, Any] = article.summary() if article is not None else {"error": error}
+            self.store_metadata(capture, {**metadata, "extraction": summary})
+            published, published_source = _published(article, evidence)
+            rows.append(
+                {
+                    "capture_id": capture.id,
+                    "url": capture.url,
+                    "canonical_url": article.canonical_url if article else None,
+                    "title": (article.title if article else None) or evidence.get("title"),
+                    "author": (article.author if article else None) or evidence.get("author"),
+                    "published": published,
+                    "published_source": published_source,
+                    "text": article.text if article else "",
+                    "text_hash": article.text_hash if article else "",
+                    "language": article.language if article else None,
+                    "sitename": article.sitename if article else None,
+                    "status": "ok" if article else "failed",
+                    "error": error,
+                }
+            )
         with self.db.session() as s, s.begin():
-            for capture, extraction, error, metadata, evidence in batch:
-                article = extraction.article if extraction is not None else None
-                summary: dict[str, Any] = article.summary() if article is not None else {"error": error}
-                self.store_metadata(capture, {**metadata, "extraction": summary})
-                published, published_source = _published(article, evidence)
-                row = catalog.add_article(
-                    s,
-                    capture_id=capture.id,
-                    url=capture.url,
-                    canonical_url=article.canonical_url if article else None,
-                    title=(article.title if article else None) or evidence.get("title"),
-                    author=(article.author if article else None) or evidence.get("author"),
-                    published=published,
-                    published_source=published_source,
-                    text=article.text if article else "",
-                    text_hash=article.text_hash if article else "",
-                    language=article.language if article else None,
-                    sitename=article.sitename if article else None,
-                    status="ok" if article else "failed",
-                    error=error,
-                )
-                if extraction is not None:
-                    syndication.match(s, self.index, row, extraction.fingerprint)
+            articles = catalog.add_articles(s, rows)
+            syndication.match_many(
+                s,
+                self.index,
+                [(row, item.extraction.fingerprint) for row, item in zip(articles, batch, strict=True) if item.extraction],
+            )
 
     def store_metadata(self, capture: StoredCapture, metadata: Mapping[str, Any]) -> None:
         """Write the capture's metadata record (source, feed, discovered-from, extraction summary)."""
