@@ -24,13 +24,14 @@ import numpy as np
 from sqlalchemy import delete, func, or_, select
 
 from archive import fingerprint
-from archive.extract import ExtractedArticle, extract_article
 from archive.models import Article, ArticleLink, Capture, Source, Syndication
 from archive.origin import Member, Placement, header_lines, parse_published, place, pointed_at, source_among, text_lines
 from archive.urls import url_key
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
+
+    from archive.extract import ExtractedArticle
 
     from archive.neardup import NearDupIndex
 
@@ -70,6 +71,8 @@ class Extraction:
 
 def extract_for_matching(html: str | bytes, url: str, *, fast: bool = True, max_bytes: int = 5_000_000) -> Extraction:
     """Extraction plus fingerprinting: both CPU-bound, so both belong in the worker process."""
+    from archive.extract import extract_article  # trafilatura: loaded where pages are extracted, not where they are matched
+
     article = extract_article(html, url, fast=fast, max_bytes=max_bytes)
     return Extraction(article, Fingerprint.of(article.text))
 
