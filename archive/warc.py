@@ -188,26 +188,28 @@ class WarcWriter:
         offsets = self._write(out, [main, request])
         return _written(main, out.path, offsets[0], offsets[1])
 
-    def write_metadata(self, target_uri: str, concurrent_to: str, fields: Mapping[str, object]) -> WrittenRecord:
-        """Write a JSON metadata record about ``target_uri``, linked to record ``concurrent_to``.
+    def write_metadata(self, page_url: str, concurrent_to: str, fields: Mapping[str, object]) -> WrittenRecord:
+        """Write a JSON metadata record about the capture of ``page_url``, record ``concurrent_to``.
 
-        Values must be JSON types. It goes into the current file without a size check, so
-        it stays next to the exchange it describes.
+        Values must be JSON types. Its target is ``metadata_uri(page_url)``, the page URL
+        is the JSON's ``url``: see ``metadata_uri``. It goes into the current file without a
+        size check, so it stays next to the exchange it describes.
         """
         try:
-            body = json.dumps(dict(fields), sort_keys=True, ensure_ascii=False).encode("utf-8")
+            body = json.dumps({**fields, "url": page_url}, sort_keys=True, ensure_ascii=False).encode("utf-8")
         except (TypeError, ValueError) as exc:
-            raise WarcError(f"metadata for {target_uri} is not JSON-serialisable: {exc}") from exc
+            raise WarcError(f"metadata for {page_url} is not JSON-serialisable: {exc}") from exc
         out = self._current or self._open_next()
+        target = metadata_uri(page_url)
         record = self._records.create_warc_record(
-            target_uri,
+            target,
             "metadata",
             payload=BytesIO(body),
             length=len(body),
             warc_content_type="application/json",
             warc_headers_dict={
                 "WARC-Type": "metadata",
-                "WARC-Target-URI": target_uri,
+                "WARC-Target-URI": target,
                 "WARC-Date": warc_date(datetime.now(timezone.utc)),
                 "WARC-Concurrent-To": concurrent_to,
             },
@@ -306,6 +308,17 @@ def _exchange_fields(record_type: str, exchange: HttpExchange, date: str) -> dic
     if warc_protocol:
         fields["WARC-Protocol"] = warc_protocol
     return fields
+
+
+def metadata_uri(page_url: str) -> str:
+    """The WARC-Target-URI of a metadata record about ``page_url``: ``metadata://`` + the URL without its scheme.
+
+    Replay indexers (pywb's cdx-indexer, cdxj-indexer) index JSON metadata records under
+    their target URI; with the page's own URL there, pywb replayed the JSON instead of the
+    page. pywb's recorder and wget name their metadata records this way; the record stays
+    linked to its capture by WARC-Concurrent-To.
+    """
+    return "metadata://" + page_url.split("://", 1)[-1]
 
 
 def warc_date(moment: datetime) -> str:

@@ -18,7 +18,7 @@ from warcio.archiveiterator import ArchiveIterator
 from archive.errors import WarcError
 from archive.exchange import HttpExchange
 from archive.records import iter_records, read_record, verify_file
-from archive.warc import RevisitTarget, WarcWriter, payload_digest
+from archive.warc import RevisitTarget, WarcWriter, metadata_uri, payload_digest
 
 WARCIO = Path(sys.executable).parent / "warcio"
 # Random text, so that gzip cannot shrink it much and a few exchanges fill a small file.
@@ -256,8 +256,9 @@ def test_metadata_record_is_sorted_json_concurrent_to_the_response(writer: WarcW
     assert rec.warc["Content-Type"] == "application/json"
     assert rec.warc["WARC-Concurrent-To"] == response.record_id
     assert rec.warc["WARC-Record-ID"] == meta.record_id
-    assert rec.payload == '{"feed": "f1", "n": 3, "title": "Café"}'.encode()
-    assert json.loads(rec.payload) == {"feed": "f1", "n": 3, "title": "Café"}
+    # Not the page's URL: replay tools would index the JSON under it and replay it instead of the page.
+    assert rec.warc["WARC-Target-URI"] == "metadata://news.example/story?id=7" == metadata_uri(exchange().url)
+    assert rec.payload == '{"feed": "f1", "n": 3, "title": "Café", "url": "http://news.example/story?id=7"}'.encode()
 
 
 def test_metadata_that_is_not_json_raises_before_writing(writer: WarcWriter) -> None:
