@@ -4,10 +4,9 @@ Lines are written by webrecorder's cdxj-indexer (``SURT 14-digit-time {"url", "m
 "status", "digest", "length", "offset", "filename"}``), the indexer behind py-wacz, so they
 are byte for byte what other web-archive tools produce. Response, revisit and resource
 records are indexed (a revisit with mime ``warc/revisit``, as pywb does); request and
-metadata records are not: they describe captures rather than being ones, and the index
-lists what the CDX API (the ``captures`` table) lists. Our metadata records' targets are
-``metadata://`` URIs (``archive.warc.metadata_uri``), so an indexer that does list them
-(pywb's ``wb-manager add``) never answers a page's lookup with one.
+metadata records are not, so the index lists what the CDX API (the ``captures`` table)
+lists. Our metadata records are ``application/warc-fields``, which pywb's own indexer
+leaves out too (``archive.warc.warc_fields``).
 
 ``DATA_DIR/indexes/NAME.cdxj`` belongs to ``DATA_DIR/warcs/NAME.warc.gz``; ``rebuild``
 derives every index from the WARC files again, so the index directory is disposable.

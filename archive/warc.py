@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 WARC_VERSION = "WARC/1.1"
 CONFORMS_TO = "http://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"
 OPEN_SUFFIX = ".open"
+WARC_FIELDS = "application/warc-fields"
 ORIG_HEADER_PREFIX = "X-Archive-Orig-"
 
 GZIP_LEVEL = 2  # isal's levels are 0-3
@@ -188,28 +189,28 @@ class WarcWriter:
         offsets = self._write(out, [main, request])
         return _written(main, out.path, offsets[0], offsets[1])
 
-    def write_metadata(self, page_url: str, concurrent_to: str, fields: Mapping[str, object]) -> WrittenRecord:
-        """Write a JSON metadata record about the capture of ``page_url``, record ``concurrent_to``.
+    def write_metadata(self, target_uri: str, concurrent_to: str, fields: Mapping[str, object]) -> WrittenRecord:
+        """Write a metadata record about the capture of ``target_uri``, record ``concurrent_to``.
 
-        Values must be JSON types. Its target is ``metadata_uri(page_url)``, the page URL
-        is the JSON's ``url``: see ``metadata_uri``. It goes into the current file without a
-        size check, so it stays next to the exchange it describes.
+        Values must be JSON types; the body is ``application/warc-fields`` (see
+        ``warc_fields``). It goes into the current file without a size check, so it stays
+        next to the exchange it describes.
         """
         try:
-            body = json.dumps({**fields, "url": page_url}, sort_keys=True, ensure_ascii=False).encode("utf-8")
+            json.dumps(fields)
         except (TypeError, ValueError) as exc:
-            raise WarcError(f"metadata for {page_url} is not JSON-serialisable: {exc}") from exc
+            raise WarcError(f"metadata for {target_uri} is not JSON-serialisable: {exc}") from exc
+        body = warc_fields(fields)
         out = self._current or self._open_next()
-        target = metadata_uri(page_url)
         record = self._records.create_warc_record(
-            target,
+            target_uri,
             "metadata",
             payload=BytesIO(body),
             length=len(body),
-            warc_content_type="application/json",
+            warc_content_type=WARC_FIELDS,
             warc_headers_dict={
                 "WARC-Type": "metadata",
-                "WARC-Target-URI": target,
+                "WARC-Target-URI": target_uri,
                 "WARC-Date": warc_date(datetime.now(timezone.utc)),
                 "WARC-Concurrent-To": concurrent_to,
             },
@@ -310,15 +311,27 @@ def _exchange_fields(record_type: str, exchange: HttpExchange, date: str) -> dic
     return fields
 
 
-def metadata_uri(page_url: str) -> str:
-    """The WARC-Target-URI of a metadata record about ``page_url``: ``metadata://`` + the URL without its scheme.
+def warc_fields(fields: Mapping[str, object], prefix: str = "") -> bytes:
+    """A metadata record's body: ``name: value`` lines, sorted; the format Heritrix and warcprox write.
 
-    Replay indexers (pywb's cdx-indexer, cdxj-indexer) index JSON metadata records under
-    their target URI; with the page's own URL there, pywb replayed the JSON instead of the
-    page. pywb's recorder and wget name their metadata records this way; the record stays
-    linked to its capture by WARC-Concurrent-To.
+    The WARC spec's format for metadata, and the one replay indexers leave out: pywb's
+    cdx-indexer and cdxj-indexer skip metadata records of this type, so a record about a
+    page, whose target is the page's URL, never answers a replay of it (with a JSON body,
+    pywb replayed the JSON instead of the page). A nested mapping becomes ``name-key``
+    fields, a list repeats its field, None is left out; a string's line breaks are folded
+    to spaces (a field is one line).
     """
-    return "metadata://" + page_url.split("://", 1)[-1]
+    lines: list[bytes] = []
+    for name, value in sorted(fields.items()):
+        name = f"{prefix}{name}"
+        if isinstance(value, dict):
+            lines.append(warc_fields(value, f"{name}-"))
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            if item is not None:
+                text = " ".join(item.split()) if isinstance(item, str) else json.dumps(item)
+                lines.append(f"{name}: {text}\r\n".encode())
+    return b"".join(lines)
 
 
 def warc_date(moment: datetime) -> str:

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from archive.records import verify_file
-from archive.warc import metadata_uri
 from tests.fixtures.cli import run_syndicrawl, write_sources
 from tests.warcs import Record, only, read_warcs
 
@@ -182,17 +181,18 @@ def test_articles_are_extracted_and_failures_recorded(crawl: Crawl) -> None:
 
 def test_article_metadata_record_carries_extraction_summary(crawl: Crawl) -> None:
     url = f"{crawl.base}/chunked/"
-    metadata = only(crawl.records, "metadata", metadata_uri(url))
+    metadata = only(crawl.records, "metadata", url)
     response = only(crawl.records, "response", url)
     assert metadata.warc_headers.get_header("WARC-Concurrent-To") == response.warc_headers.get_header("WARC-Record-ID")
-    fields = metadata.json
-    assert fields["url"] == url and fields["source"] == "quirks" and fields["kind"] == "article"
-    assert fields["feed"] in {f"{crawl.base}/feed-broken/", f"{crawl.base}/feed.json", f"{crawl.base}/atom.xml", None}
-    assert fields["extraction"]["title"]
+    assert metadata.warc_headers.get_header("Content-Type") == "application/warc-fields"
+    fields = metadata.fields
+    assert fields["source"] == "quirks" and fields["kind"] == "article"
+    assert fields.get("feed") in {f"{crawl.base}/feed-broken/", f"{crawl.base}/feed.json", f"{crawl.base}/atom.xml", None}
+    assert fields["extraction-title"] and int(fields["extraction-chars"]) > 100
     assert fields["discovered_from"] in {f"{crawl.base}/feed-broken/", f"{crawl.base}/feed.json",
                                          f"{crawl.base}/atom.xml", f"{crawl.base}/sitemap-a.xml.gz"}
-    feed_meta = only(crawl.records, "metadata", metadata_uri(f"{crawl.base}/feed.json"))
-    assert feed_meta.json["kind"] == "feed" and "extraction" not in feed_meta.json
+    feed_meta = only(crawl.records, "metadata", f"{crawl.base}/feed.json")
+    assert feed_meta.fields["kind"] == "feed" and not any(name.startswith("extraction") for name in feed_meta.fields)
 
 
 def test_every_warc_file_passes_warcio_check_and_index(crawl: Crawl) -> None:

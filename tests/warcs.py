@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,8 +19,11 @@ class Record:
     body: bytes  # as stored: still content-encoded
 
     @property
-    def json(self) -> dict[str, object]:
-        return json.loads(self.body)
+    def fields(self) -> dict[str, str]:
+        """A metadata record's ``application/warc-fields`` body (no field repeats in ours)."""
+        lines = self.body.decode().split("\r\n")
+        assert lines[-1] == ""
+        return dict(line.split(": ", 1) for line in lines[:-1])
 
 
 def read_warcs(warc_dir: Path) -> list[Record]:
