@@ -110,6 +110,6 @@ def main() -> None:
 
 # Commands register themselves on `cli` when their modules are imported.
 from syndicrawl.cli import chains, crawl, db, feeds, inspect, schedule  # noqa: E402,F401  (chains before crawl: demo renders chains)
-from syndicrawl.cli import export, index, serve, snapshot  # noqa: E402,F401
+from syndicrawl.cli import export, imports, index, serve, snapshot  # noqa: E402,F401
 
 __all__ = ["Settings", "cli", "main", "settings_options", "stderr", "stdout"]
