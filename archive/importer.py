@@ -172,7 +172,7 @@ class Importer:
         finally:
             run.finish(status)
         try:
-            index_closed_warc(target, self._index_dir)
+            index_closed_warc(target, self._index_dir, spans=run.spans if run.damaged else None)
         except WarcError as exc:  # the captures stand; `index rebuild` names the damage again
             logger.error("not indexed for replay: %s", exc)
             report.problems.append(f"not indexed for replay: {exc}")
@@ -223,13 +223,21 @@ class _Run:
         self._seen: set[str] = set()  # record IDs met in this file: a duplicate is skipped
         self._pending: deque[tuple[StoredCapture, Future[Extraction]]] = deque()
         self._metadata = {"source": report.source, "kind": "imported", "warc_file": path.name}
+        #: The byte ranges holding whole records (all of the file unless damaged), for the index.
+        self.spans: list[tuple[int, int]] = []
+        self.damaged = False
 
     def read(self, on_progress: Callable[[ImportReport, int], None] | None) -> None:
         batch: list[_Capture] = []
+        start: int | None = 0
         for found in scan_records(self._path, keep=self._keep):
             if isinstance(found, Damage):
                 resumed = f"; resumed at offset {found.resumed_at}" if found.resumed_at is not None else ""
                 self._problem(found.offset, found.problem + resumed)
+                self.damaged = True
+                if start is not None and start < found.offset:
+                    self.spans.append((start, found.offset))
+                start = found.resumed_at
                 continue
             self._report.records += 1
             try:
@@ -244,6 +252,8 @@ class _Run:
                 batch = []
             if on_progress is not None:
                 on_progress(self._report, found.offset + found.length)
+        if start is not None:
+            self.spans.append((start, self._report.size))
         self._flush(batch)
         self._collect(wait=True)
 

@@ -26,9 +26,9 @@ class Record:
         return dict(line.split(": ", 1) for line in lines[:-1])
 
 
-def read_warcs(warc_dir: Path) -> list[Record]:
+def read_warcs(warc_dir: Path, pattern: str = "*.warc.gz") -> list[Record]:
     records = []
-    for path in sorted(warc_dir.glob("*.warc.gz")):
+    for path in sorted(warc_dir.glob(pattern)):
         for record, _, _ in iter_records(path):
             records.append(
                 Record(
