@@ -17,6 +17,7 @@ from io import BytesIO
 from pathlib import Path
 
 import pytest
+from warcio.recordloader import ArcWarcRecord
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -28,7 +29,7 @@ from syndicrawl.demo.server import SiteServer
 from syndicrawl.demo.sites import Post, blogger_site, wordpress_site
 from tests.fixtures.cli import run_syndicrawl, write_sources
 from tests.fixtures.servers import WORDPRESS_POSTS
-from tests.warcs import read_warcs
+from tests.warcs import html_response, read_warcs, record_bytes
 
 BASE = "http://gazette.test"
 SITE = wordpress_site("Harbourside Gazette", WORDPRESS_POSTS, base_url=BASE)
@@ -60,22 +61,17 @@ def build_warc(path: Path) -> Built:
     block digest is wrong; C; a record cut off at the end of the file."""
     members: list[tuple[str, bytes]] = []
 
-    def add(name: str, record) -> None:  # type: ignore[no-untyped-def]
-        out = BytesIO()
-        WARCWriter(out, gzip=True, warc_version="WARC/1.1").write_record(record)
-        members.append((name, out.getvalue()))
+    def add(name: str, record: ArcWarcRecord) -> None:
+        members.append((name, record_bytes(record)))
 
     writer = WARCWriter(BytesIO(), warc_version="WARC/1.1")
 
-    def response(post, date: str, body: bytes, headers=(), **warc_headers: str):  # type: ignore[no-untyped-def]
-        http = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=UTF-8"), *headers], protocol="HTTP/1.1")
-        fields = {"WARC-Date": date, **{name.replace("_", "-"): value for name, value in warc_headers.items()}}
-        return writer.create_warc_record(url(post), "response", payload=BytesIO(body), length=len(body),
-                                         warc_headers_dict=fields, http_headers=http)
+    def response(post: Post, date: str, body: bytes, *args: tuple[str, str], **warc_headers: str) -> ArcWarcRecord:
+        return html_response(url(post), date, body, args, **warc_headers)
 
     add("warcinfo", writer.create_warcinfo_record(path.name, {"software": "warcio", "isPartOf": "harbour archive"}))
     encoded = chunked(gzip.compress(html(A), mtime=0))
-    first = response(A, "2016-09-02T10:00:00Z", encoded, [("Content-Encoding", "gzip"), ("Transfer-Encoding", "chunked")])
+    first = response(A, "2016-09-02T10:00:00Z", encoded, ("Content-Encoding", "gzip"), ("Transfer-Encoding", "chunked"))
     add("A", first)
     request = StatusAndHeaders(f"GET {SITE.path(A)} HTTP/1.1", [("Host", "gazette.test")], is_http_request=True)
     add("request", writer.create_warc_record(url(A), "request", payload=BytesIO(b""), length=0, http_headers=request,

@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from io import BytesIO
+
+from warcio.recordloader import ArcWarcRecord
 from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
 
 from archive.records import iter_records
 
@@ -46,3 +50,21 @@ def only(records: list[Record], rec_type: str, url: str) -> Record:
     found = [r for r in records if r.type == rec_type and r.url == url]
     assert len(found) == 1, f"{len(found)} {rec_type} records for {url}"
     return found[0]
+
+
+def html_response(url: str, date: str, body: bytes, headers: tuple[tuple[str, str], ...] = (),
+                  **warc_headers: str) -> ArcWarcRecord:
+    """A warcio response record of an HTML page, as another tool would write it; ``WARC_Block_Digest="..."``
+    style keywords add or override WARC headers."""
+    http = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=UTF-8"), *headers], protocol="HTTP/1.1")
+    fields = {"WARC-Date": date, **{name.replace("_", "-"): value for name, value in warc_headers.items()}}
+    return WARCWriter(BytesIO(), warc_version="WARC/1.1").create_warc_record(
+        url, "response", payload=BytesIO(body), length=len(body), warc_headers_dict=fields, http_headers=http
+    )
+
+
+def record_bytes(record: ArcWarcRecord) -> bytes:
+    """A record as one gzip member, as every WARC writer writes them."""
+    out = BytesIO()
+    WARCWriter(out, gzip=True, warc_version="WARC/1.1").write_record(record)
+    return out.getvalue()
