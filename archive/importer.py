@@ -317,7 +317,7 @@ class _Run:
         }
         if record.rec_type == "revisit":
             return _Capture(row, revisit=True, refers_to=headers.get_header("WARC-Refers-To"))
-        return _Capture(row, revisit=False, http_headers=http_headers, html=found.payload if _is_html(record) else None)
+        return _Capture(row, revisit=False, http_headers=http_headers, html=found.payload if self._keep(record) else None)
 
     def _flush(self, batch: Sequence[_Capture]) -> None:
         """Store a batch of captures in one transaction, then send its HTML pages to the extractor."""
