@@ -76,7 +76,6 @@ class ImportReport:
     articles: int = 0
     not_articles: int = 0
     skipped: int = 0
-    problems: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -173,9 +172,8 @@ class Importer:
             run.finish(status)
         try:
             index_closed_warc(target, self._index_dir, spans=run.spans if run.damaged else None)
-        except WarcError as exc:  # the captures stand; `index rebuild` names the damage again
+        except WarcError as exc:  # the captures stand; `index rebuild` can index the file later
             logger.error("not indexed for replay: %s", exc)
-            report.problems.append(f"not indexed for replay: {exc}")
         return report
 
     def _place(self, path: Path) -> Path:
@@ -272,9 +270,7 @@ class _Run:
         return self._max_bytes if self._extractor is not None and _is_html(record) else 0
 
     def _problem(self, offset: int, what: str) -> None:
-        line = f"{self._path}: offset {offset}: {what}"
-        logger.warning("%s", line)
-        self._report.problems.append(line)
+        logger.warning("%s: offset %d: %s", self._path, offset, what)
         self._report.skipped += 1
 
     def _capture(self, found: WholeRecord) -> _Capture | None:
@@ -330,7 +326,7 @@ class _Run:
             base = {"source_id": self._store.source_id, "crawl_id": self._store.crawl_id}
             responses = [c for c in fresh if not c.revisit]
             added = catalog.add_captures(s, [{**base, **c.row} for c in responses])
-            revisits = [{**base, **c.row} for c in fresh if c.revisit and self._resolve(s, c)]
+            revisits = [{**base, **c.row} for c in self._resolved(s, [c for c in fresh if c.revisit])]
             catalog.add_captures(s, revisits)
             self._report.captures += len(added) + len(revisits)
         for capture, row in zip(responses, added, strict=True):
@@ -338,25 +334,26 @@ class _Run:
                 self._extract(StoredCapture.of(row), capture)
         self._collect(wait=False)
 
-    def _resolve(self, s: Session, capture: _Capture) -> bool:
-        """Point a revisit at its original capture (by WARC-Refers-To, else payload digest), as our own
-        revisits are; a revisit whose original is not archived is skipped: it has no payload to replay."""
-        row = capture.row
-        original = None
-        if capture.refers_to:
-            original = catalog.captures_by_record_id(s, [capture.refers_to]).get(capture.refers_to)
-        if original is None and row["payload_digest"]:
-            original = catalog.find_original_captures(s, [row["payload_digest"]]).get(row["payload_digest"])
-        while original is not None and original.revisit_of is not None:
-            original = s.get(Capture, original.revisit_of)
-        if original is None:
-            self._problem(row["warc_offset"], f"revisit record of {row['url']}: its original is not in the archive")
-            return False
-        row["revisit_of"] = original.id
-        row["status"] = row["status"] or original.status
-        row["mime"] = row["mime"] or original.mime
-        row["payload_digest"] = row["payload_digest"] or original.payload_digest
-        return True
+    def _resolved(self, s: Session, revisits: list[_Capture]) -> list[_Capture]:
+        """The revisits, each pointed at its original capture (by WARC-Refers-To, else payload digest) as
+        our own are; one whose original is not archived is skipped: it has no payload to replay."""
+        by_id = catalog.captures_by_record_id(s, [c.refers_to for c in revisits if c.refers_to])
+        by_digest = catalog.find_original_captures(s, [c.row["payload_digest"] for c in revisits if c.row["payload_digest"]])
+        resolved = []
+        for capture in revisits:
+            row = capture.row
+            original = by_id.get(capture.refers_to or "") or by_digest.get(row["payload_digest"])
+            while original is not None and original.revisit_of is not None:  # a revisit of a revisit
+                original = s.get(Capture, original.revisit_of)
+            if original is None:
+                self._problem(row["warc_offset"], f"revisit record of {row['url']}: its original is not in the archive")
+                continue
+            row["revisit_of"] = original.id
+            row["status"] = row["status"] or original.status
+            row["mime"] = row["mime"] or original.mime
+            row["payload_digest"] = row["payload_digest"] or original.payload_digest
+            resolved.append(capture)
+        return resolved
 
     def _extract(self, stored: StoredCapture, capture: _Capture) -> None:
         assert self._extractor is not None and capture.html is not None
