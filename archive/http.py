@@ -51,7 +51,9 @@ def archived_text(headers: Sequence[tuple[str, str]], payload: bytes, *, max_byt
 
     WARC files keep bodies as they came off the wire, and other tools (wget, Heritrix) keep
     the chunks too; syndicrawl's own records never hold a chunked body (``archive.warc``
-    renames the header), so their payloads pass unchanged.
+    renames the header), so their payloads pass unchanged. A payload that is not in chunks
+    passes unchanged too (warcio's reader, as replay tools read it): some tools store the
+    body de-chunked and keep the header.
     """
     codings = (header(headers, "Transfer-Encoding") or "").lower()
     if "chunked" in codings:
