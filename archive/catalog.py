@@ -191,6 +191,16 @@ def find_original_captures(s: Session, payload_digests: Iterable[str]) -> dict[s
     return originals
 
 
+def captures_by_record_id(s: Session, record_ids: Iterable[str]) -> dict[str, Capture]:
+    """The captures of these WARC record IDs: an import skips records it has, and finds a revisit's original."""
+    return {row.record_id: row for row in s.scalars(select(Capture).where(Capture.record_id.in_(set(record_ids))))}
+
+
+def source_kind(s: Session, name: str) -> str | None:
+    """The kind of the source called ``name``, or None if there is none."""
+    return s.scalar(select(Source.kind).where(Source.name == name))
+
+
 def add_capture(s: Session, **fields: Any) -> Capture:
     """Store a capture's locator; ``url_key`` is computed from ``url`` unless given."""
     return add_captures(s, [fields])[0]

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
+from io import BytesIO
 from typing import Any
 
 from w3lib.encoding import html_to_unicode
+from warcio.bufferedreaders import ChunkedDataReader
 
 from archive.errors import ExtractionError
 
@@ -58,3 +60,18 @@ def response_text(headers: Sequence[tuple[str, str]], body: bytes, *, max_bytes:
     """The body decoded to text with the charset Scrapy would pick."""
     _, text = html_to_unicode(header(headers, "Content-Type"), decoded_body(headers, body, max_bytes=max_bytes))
     return text
+
+
+def archived_text(headers: Sequence[tuple[str, str]], payload: bytes, *, max_bytes: int) -> str:
+    """A WARC record's payload as text: ``response_text`` after removing a chunked transfer coding.
+
+    WARC files keep bodies as they came off the wire, and other tools (wget, Heritrix) keep
+    the chunks too; syndicrawl's own records never hold a chunked body (``archive.warc``
+    renames the header), so their payloads pass unchanged. A payload that is not in chunks
+    passes unchanged too (warcio's reader, as replay tools read it): some tools store the
+    body de-chunked and keep the header.
+    """
+    codings = (header(headers, "Transfer-Encoding") or "").lower()
+    if "chunked" in codings:
+        payload = ChunkedDataReader(BytesIO(payload)).read()
+    return response_text(headers, payload, max_bytes=max_bytes)

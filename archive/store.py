@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from archive.db import Database
     from archive.messages import Fetched
+    from archive.models import Capture
     from archive.extract import ExtractedArticle
     from archive.syndication import Extraction
 
@@ -43,6 +44,17 @@ class StoredCapture:
     warc_file: str
     revisit: bool
     length: int
+
+    @classmethod
+    def of(cls, capture: Capture) -> StoredCapture:
+        return cls(
+            id=capture.id,
+            url=capture.url,
+            record_id=capture.record_id,
+            warc_file=capture.warc_file,
+            revisit=capture.revisit_of is not None,
+            length=capture.warc_length,
+        )
 
 
 def _index_quietly(warc_path: Path, *, index_dir: Path) -> None:
@@ -168,17 +180,7 @@ class CaptureStore:
         added = catalog.add_captures(s, rows)
         for row, capture in zip(rows, added, strict=True):
             row["id"] = capture.id
-        return [
-            StoredCapture(
-                id=capture.id,
-                url=capture.url,
-                record_id=capture.record_id,
-                warc_file=capture.warc_file,
-                revisit=capture.revisit_of is not None,
-                length=capture.warc_length,
-            )
-            for capture in added
-        ]
+        return [StoredCapture.of(capture) for capture in added]
 
     def store_articles(self, batch: Sequence[Extracted]) -> None:
         """Record extractions of captured pages and match them for syndication, in one

@@ -94,6 +94,7 @@ COMMAND_MODULES = {
     "demo": "crawl",
     "export": "export",
     "feeds": "feeds",
+    "import": "imports",
     "index": "index",
     "schedule": "schedule",
     "scheduler": "schedule",
