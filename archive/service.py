@@ -22,23 +22,20 @@ import signal
 import threading
 import time
 from collections import Counter, defaultdict
-from functools import partial
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from archive import fingerprint
 from archive.db import Database
 from archive.errors import ExtractionError
 from archive.http import response_text
 from archive.store import CaptureStore, Extracted
-from archive.syndication import extract_for_matching
+from archive.syndication import extraction_pool
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from concurrent.futures import Future
 
-    from archive.extract import ExtractorPool
     from archive.messages import ArchiveConfig, Fetched
     from archive.store import StoredCapture
     from archive.syndication import Extraction
@@ -84,19 +81,16 @@ class ArchiveService:
             )
             for name, kind in config.sources
         }
-        self._extractor: ExtractorPool | None = None
-        if config.extract_workers:
-            # Loaded only when extracting. The workers fork from this process: they inherit
-            # trafilatura and the MinHash permutations instead of each loading them again.
-            from archive.extract import ExtractorPool
-
-            fingerprint.permutations()
-            self._extractor = ExtractorPool(
+        self._extractor = (
+            extraction_pool(
                 config.extract_workers,
                 config.extract_timeout,
+                fast=config.extract_fast,
                 max_bytes=config.extract_max_bytes,
-                function=partial(extract_for_matching, fast=config.extract_fast, max_bytes=config.extract_max_bytes),
             )
+            if config.extract_workers
+            else None
+        )
         self._max_bytes = config.extract_max_bytes
         self._events: queue.Queue[tuple[Any, ...]] = queue.Queue()
         self._credits = threading.BoundedSemaphore(MAX_IN_FLIGHT)

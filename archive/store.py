@@ -19,7 +19,6 @@ from archive.cdxj import index_closed_warc
 from archive.errors import WarcError
 from archive.http import header
 from archive.neardup import NearDupIndex
-from archive.urls import url_key
 from archive.warc import RevisitTarget, WarcWriter, payload_digest, warc_date
 
 if TYPE_CHECKING:

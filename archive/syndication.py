@@ -18,6 +18,7 @@ import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -31,7 +32,7 @@ from archive.urls import url_key
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from archive.extract import ExtractedArticle
+    from archive.extract import ExtractedArticle, ExtractorPool
 
     from archive.neardup import NearDupIndex
 
@@ -75,6 +76,20 @@ def extract_for_matching(html: str | bytes, url: str, *, fast: bool = True, max_
 
     article = extract_article(html, url, fast=fast, max_bytes=max_bytes)
     return Extraction(article, Fingerprint.of(article.text))
+
+
+def extraction_pool(workers: int, timeout: float, *, fast: bool, max_bytes: int) -> ExtractorPool:
+    """An extractor pool whose workers extract and fingerprint pages (``extract_for_matching``).
+
+    Its workers fork from this process: loading trafilatura and the MinHash permutations
+    first means each worker inherits them instead of loading them again.
+    """
+    from archive.extract import ExtractorPool
+
+    fingerprint.permutations()
+    return ExtractorPool(
+        workers, timeout, max_bytes=max_bytes, function=partial(extract_for_matching, fast=fast, max_bytes=max_bytes)
+    )
 
 
 def _classify(contained: float, covered: float, same_site: bool = False) -> str | None:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import sys
 from contextlib import ExitStack
-from functools import partial
 from pathlib import Path
 
 import click
 
 from archive.cdxj import index_name
 from archive.db import Database
-from archive.extract import ExtractorPool
+from archive.syndication import extraction_pool
 from syndicrawl import __version__
 from syndicrawl.cli import cli, settings_options, stderr, stdout
 from syndicrawl.cli.progress import ImportBar, ImportLines, import_table
@@ -47,14 +46,11 @@ def import_warcs(files: tuple[Path, ...], source: str | None, settings: Settings
         database = stack.enter_context(Database(settings.db_url))
         extractor = None
         if settings.extract_enabled:
-            # The archive writer's pool (archive/service.py): extraction and fingerprinting in the workers.
-            from archive.syndication import extract_for_matching
-
-            extractor = stack.enter_context(ExtractorPool(
+            extractor = stack.enter_context(extraction_pool(
                 settings.extract_workers,
                 settings.extract_timeout,
+                fast=settings.extract_fast,
                 max_bytes=settings.extract_max_bytes,
-                function=partial(extract_for_matching, fast=settings.extract_fast, max_bytes=settings.extract_max_bytes),
             ))
         importer = Importer(
             database, settings.warc_dir, settings.index_dir, extractor=extractor,
