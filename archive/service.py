@@ -47,8 +47,9 @@ MAX_IN_FLIGHT = 64
 _END = ("end",)  # queued when the crawl's stream has ended
 
 #: Events handled together, at most: the captures among them share a transaction, and so
-#: do the extraction results.
-BATCH = 64
+#: do the extraction results. Half the credits: a window must be able to fill while the
+#: other half of the crawl's messages is still being written or extracted.
+BATCH = MAX_IN_FLIGHT // 2
 #: Seconds the writer waits for more events before handling fewer than BATCH.
 LINGER = 0.2
 #: Bytes read from the pipe at once.
