@@ -299,4 +299,7 @@ def _rows(
     result = session.connection().execute(stmt, {"start": start, "end": end, "since": since, "until": until})
     rows = (row_of(values) for values in result)
     for _, group in groupby(rows, key=lambda row: (row.urlkey, row.timestamp)):
-        yield from sorted(group, key=lambda row: row.line, reverse=descending and not groups_ascending)
+        same_second = list(group)
+        if len(same_second) > 1:  # most are one row, whose line need not be built twice
+            same_second.sort(key=lambda row: row.line, reverse=descending and not groups_ascending)
+        yield from same_second

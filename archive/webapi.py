@@ -11,8 +11,9 @@ Routes (pywb's where pywb has one, without a collection name):
   ``syndicrawl chain --json`` print.
 
 Plain WSGI keeps the archive free of any web framework; ``syndicrawl serve`` runs it under
-waitress (HTTP/1.1 keep-alive, TCP_NODELAY). Every response has a Content-Length or is
-chunked, so a client can keep its connection open.
+waitress (HTTP/1.1 keep-alive, TCP_NODELAY). waitress closes the connection after a chunked
+reply, so every answer up to 64 KiB goes out whole with a Content-Length and keeps the
+connection open; only longer CDX answers are streamed in chunks.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from http import HTTPStatus
-from itertools import islice
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import parse_qs, quote
 from wsgiref.util import application_uri
@@ -93,19 +93,29 @@ class ArchiveApp:
             return _json(start_response, "500 Internal Server Error", {"message": str(exc)})
 
     def _cdx(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        """CDX lines, streamed: an answer of one line has a Content-Length, a longer one is sent in chunks."""
+        """CDX lines: an answer under 64 KiB is sent whole with a Content-Length, a longer one streamed in chunks.
+
+        A URL's captures fit in one answer: its connection stays open (a chunked reply would
+        close it, costing the client a new connection per lookup).
+        """
         query = cdx.CdxQuery.from_params(parse_qs(environ.get("QUERY_STRING", "")))
         content_type = [("Content-Type", "text/x-ndjson" if query.output == "json" else "text/x-cdxj")]
         session = self.database.session()
         try:
             rows = cdx.query(session, query)
-            head = [query.format(row).encode() for row in islice(rows, 2)]
+            head: list[bytes] = []
+            size = 0
+            for row in rows:
+                head.append(query.format(row).encode())
+                size += len(head[-1])
+                if size >= _BLOCK:
+                    break
+            else:
+                session.close()
+                return _respond(start_response, "200 OK", content_type, b"".join(head))
         except BaseException:
             session.close()
             raise
-        if len(head) < 2:
-            session.close()
-            return _respond(start_response, "200 OK", content_type, b"".join(head))
         start_response("200 OK", content_type)
         return _blocks(session, head, (query.format(row).encode() for row in rows))
 

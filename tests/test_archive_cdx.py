@@ -1,4 +1,4 @@
-"""pywb's CDX query semantics over the captures table, on SQLite and PostgreSQL."""
+"""pywb's CDX query semantics over the captures table, and the nearest-capture lookup, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pytest
 from archive import catalog
 from archive.cdx import CdxQuery, query, search_range
 from archive.db import Database
-from archive.errors import QueryError
+from archive.errors import NotFoundError, QueryError
+from archive.snapshots import closest_capture
 
 T0 = datetime(2016, 11, 1, 12, 0, tzinfo=UTC)
 # url, hours after T0, status, mime, revisit of (index into this list)
@@ -100,6 +101,21 @@ def test_closest_nearest_first_earlier_on_ties(db: Database) -> None:
         "http://example.com/a 20161101120000"]  # 12 hours either side: the earlier
     assert ask(db, url="http://example.com/*", closest="20161101130000", limit=2) == [
         "http://example.com/a/b 20161101130000", "http://example.com/ 20161101120000"]
+
+
+def test_closest_capture_is_snapshots_nearest_earlier_on_ties(db: Database) -> None:
+    with db.session() as s:
+        def at(hours: float | None) -> tuple[str, datetime]:
+            capture = closest_capture(s, "http://www.example.com/a", T0 + timedelta(hours=hours) if hours is not None else None)
+            return capture.url, capture.timestamp
+        assert at(None) == ("http://example.com/a", T0 + timedelta(hours=48))  # the latest
+        assert at(12) == ("http://example.com/a", T0)  # 12 hours either side: the earlier
+        assert at(13) == ("https://www.example.com/a", T0 + timedelta(hours=24))
+        assert at(-100) == ("http://example.com/a", T0) and at(100)[1] == T0 + timedelta(hours=48)
+        capture = closest_capture(s, "http://example.com/a", T0)
+        with pytest.raises(NotFoundError, match="no capture in the archive"):
+            closest_capture(s, "http://example.com/never")
+    assert (capture.warc_offset, capture.record_id, capture.revisit_of) == (1000, "<urn:1>", None)  # after the session
 
 
 def test_filters(db: Database) -> None:

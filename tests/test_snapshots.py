@@ -226,6 +226,8 @@ def test_cdx_api_answers_like_pywb(archive: Archive, server: str) -> None:
     lines = response.body.decode().splitlines()  # type: ignore[attr-defined]
     assert [line.split(" ")[1] for line in lines] == [timestamp14(c.timestamp) for c in archive.captures]
     assert json.loads(lines[2].split(" ", 2)[2])["mime"] == "warc/revisit"
+    # sent whole, not chunked: waitress would close the connection after a chunked reply
+    assert response.getheader("Content-Length") == str(len(response.body)) and conn.sock is not None  # type: ignore[attr-defined]
     # the same connection again (keep-alive), JSON output, nearest first
     response = get(server, f"/cdx?url={archive.url}&output=json&closest={timestamp14(revisit.timestamp)}&limit=2"
                            "&fl=timestamp,mime,offset", conn=conn)
