@@ -191,6 +191,16 @@ def find_original_captures(s: Session, payload_digests: Iterable[str]) -> dict[s
     return originals
 
 
+def captures_by_record_id(s: Session, record_ids: Iterable[str]) -> dict[str, Capture]:
+    """The captures of these WARC record IDs: an import skips records it has, and finds a revisit's original."""
+    return {row.record_id: row for row in s.scalars(select(Capture).where(Capture.record_id.in_(set(record_ids))))}
+
+
+def source_kind(s: Session, name: str) -> str | None:
+    """The kind of the source called ``name``, or None if there is none."""
+    return s.scalar(select(Source.kind).where(Source.name == name))
+
+
 def add_capture(s: Session, **fields: Any) -> Capture:
     """Store a capture's locator; ``url_key`` is computed from ``url`` unless given."""
     return add_captures(s, [fields])[0]
@@ -206,10 +216,15 @@ def add_captures(s: Session, rows: Sequence[dict[str, Any]]) -> list[Capture]:
 
 def add_article(s: Session, **fields: Any) -> Article:
     """Store the extraction result of one capture."""
-    article = Article(**fields)
-    s.add(article)
+    return add_articles(s, [fields])[0]
+
+
+def add_articles(s: Session, rows: Sequence[dict[str, Any]]) -> list[Article]:
+    """Store several extraction results in one flush."""
+    articles = [Article(**fields) for fields in rows]
+    s.add_all(articles)
     s.flush()
-    return article
+    return articles
 
 
 def captures_for_url(s: Session, url: str) -> list[Capture]:

@@ -253,6 +253,12 @@ def _closest(session: Session, q: CdxQuery, start: str, end: str) -> Iterator[Cd
     return iter(ranked)
 
 
+def file_rows(session: Session, warc_file: str) -> Iterator[CdxRow]:
+    """The index rows of the captures stored in one WARC file, in no particular order."""
+    result = session.connection().execute(select(*_COLUMNS).where(_TABLE.warc_file == warc_file))
+    return (row_of(values) for values in result)
+
+
 @lru_cache(maxsize=None)
 def _statement(exact: bool, since: bool, until: bool, descending: bool) -> Select[Any]:
     """The range scan of one query shape, built once: its parameters are bound at execution."""

@@ -3,9 +3,10 @@
 Lines are written by webrecorder's cdxj-indexer (``SURT 14-digit-time {"url", "mime",
 "status", "digest", "length", "offset", "filename"}``), the indexer behind py-wacz, so they
 are byte for byte what other web-archive tools produce. Response, revisit and resource
-records are indexed (a revisit with mime ``warc/revisit``, as pywb does); request records
-and syndicrawl's JSON metadata records are not: a metadata record carries the page's URL,
-and pywb, given an index line for it, replays the JSON instead of the page.
+records are indexed (a revisit with mime ``warc/revisit``, as pywb does); request and
+metadata records are not, so the index lists what the CDX API (the ``captures`` table)
+lists. Our metadata records are ``application/warc-fields``, which pywb's own indexer
+leaves out too (``archive.warc.warc_fields``).
 
 ``DATA_DIR/indexes/NAME.cdxj`` belongs to ``DATA_DIR/warcs/NAME.warc.gz``; ``rebuild``
 derives every index from the WARC files again, so the index directory is disposable.
@@ -16,17 +17,15 @@ from __future__ import annotations
 import heapq
 import logging
 import os
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
-from cdxj_indexer import CDXJIndexer
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from archive.errors import WarcError
 from archive.records import verify_file
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable, Iterator, Sequence
     from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -43,28 +42,77 @@ def index_name(warc_name: str) -> str:
     raise WarcError(f"{warc_name}: not a WARC file name (expected {' or '.join(WARC_SUFFIXES)})")
 
 
-def index_closed_warc(warc_path: Path, index_dir: Path) -> Path:
-    """Write the sorted CDXJ index of a finished WARC file; return its path.
+def index_closed_warc(warc_path: Path, index_dir: Path, *, spans: Sequence[tuple[int, int]] | None = None) -> Path:
+    """Write the sorted CDXJ index of a finished WARC file, read front to back; return its path.
 
-    Called when the writer renames a file from ``.open``: the file is complete, so it is
-    read once, front to back. The index is written beside its final name and renamed into
-    place, so a reader never sees half an index.
+    For files from elsewhere (import) and for ``rebuild``; the crawl writes its own files'
+    indexes from the rows it just stored (``write_index``), without reading them again.
+    ``spans``: for a damaged file, the byte ranges ``(start, end)`` that hold whole records
+    (``records.scan_records`` finds them); only those are read, since cdxj-indexer stops at
+    the first damage.
     """
-    index_dir.mkdir(parents=True, exist_ok=True)
-    target = index_dir / index_name(warc_path.name)
+    from cdxj_indexer import CDXJIndexer  # 0.1 s of imports (pyamf, pkg_resources) the crawl never needs
+
+    with _replacing(index_dir / index_name(warc_path.name)) as partial:
+        try:
+            with ExitStack() as stack:
+                if spans is None:
+                    inputs: list[Any] = [str(warc_path)]
+                else:
+                    inputs = [_Span(stack.enter_context(warc_path.open("rb")), start, end) for start, end in spans]
+                CDXJIndexer(
+                    str(partial), inputs, sort=True, records=INDEXED_RECORDS, filename=warc_path.name
+                ).process_all()
+        except OSError as exc:
+            raise WarcError(f"cannot index {warc_path}: {exc}") from exc
+        # warcio raises assorted errors on a damaged file; any of them means no index for it.
+        except Exception as exc:  # noqa: BLE001
+            raise WarcError(f"{warc_path}: unreadable WARC, not indexed: {exc!r}") from exc
+    logger.info("indexed %s in %s", warc_path.name, index_dir)
+    return index_dir / index_name(warc_path.name)
+
+
+def write_index(warc_name: str, lines: Iterable[str], index_dir: Path) -> Path:
+    """Write the index of WARC file ``warc_name`` from its lines (``archive.cdx`` rows), sorted
+    as cdxj-indexer sorts them; return its path."""
+    target = index_dir / index_name(warc_name)
+    with _replacing(target) as partial:
+        try:
+            partial.write_text("".join(f"{line}\n" for line in sorted(lines)), encoding="utf-8")
+        except OSError as exc:
+            raise WarcError(f"cannot write {target}: {exc}") from exc
+    return target
+
+
+@contextmanager
+def _replacing(target: Path) -> Iterator[Path]:
+    """A ``.partial`` file to write, renamed to ``target`` if the block succeeds, removed if not:
+    a reader never sees half an index."""
+    target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
     try:
-        CDXJIndexer(str(partial), [str(warc_path)], sort=True, records=INDEXED_RECORDS).process_all()
-    except OSError as exc:
+        yield partial
+    except BaseException:
         partial.unlink(missing_ok=True)
-        raise WarcError(f"cannot index {warc_path}: {exc}") from exc
-    # warcio raises assorted errors on a damaged file; any of them means no index for it.
-    except Exception as exc:  # noqa: BLE001
-        partial.unlink(missing_ok=True)
-        raise WarcError(f"{warc_path}: unreadable WARC, not indexed: {exc!r}") from exc
+        raise
     os.replace(partial, target)
-    logger.info("indexed %s in %s", warc_path.name, target)
-    return target
+
+
+class _Span:
+    """Bytes ``start`` to ``end`` of a file, read as a stream whose ``tell()`` is the file's offset
+    (warcio's iterator takes its record offsets from it)."""
+
+    def __init__(self, fh: BinaryIO, start: int, end: int) -> None:
+        fh.seek(start)
+        self._fh = fh
+        self._end = end
+
+    def read(self, size: int = -1) -> bytes:
+        left = max(0, self._end - self._fh.tell())
+        return self._fh.read(left if size < 0 else min(size, left))
+
+    def tell(self) -> int:
+        return self._fh.tell()
 
 
 @dataclass

@@ -167,9 +167,50 @@ EXPORT_FIELDS = (
     "is_syndicated_copy",
 )
 
+ARTICLE_FIELDS = (
+    "url",
+    "canonical_url",
+    "title",
+    "author",
+    "published",
+    "published_source",
+    "language",
+    "site",
+    "site_kind",
+    "sitename",
+    "first_captured",
+    "captured",
+    "warc_file",
+    "warc_offset",
+    "text_hash",
+    "cluster_id",
+    "relation",
+    "parent_url",
+    "origin_url",
+    "similarity",
+)
 
-def export_rows(session: Session) -> Iterator[dict[str, Any]]:
-    """One row per archived page (its latest extracted article), placed or not."""
+
+@dataclass(frozen=True)
+class _Exported:
+    """One archived page's article as both exports read it: where it is stored and where it is placed."""
+
+    article: Article
+    capture: Capture
+    source: Source | None
+    first_captured: datetime
+    cluster_id: int
+    relation: str
+    origin_url: str | None
+    parent_url: str | None
+    similarity: float | None
+
+
+def _exported(session: Session, source: str | None = None) -> Iterator[_Exported]:
+    """One row per archived page (its latest extracted article), placed or not; ``source``: that source's pages only.
+
+    A page never placed by matching (too short to match) is a cluster of its own, ``unique``.
+    """
     origin, parent = aliased(Article), aliased(Article)
     latest = (
         select(func.max(Article.id))
@@ -185,7 +226,7 @@ def export_rows(session: Session) -> Iterator[dict[str, Any]]:
     )
     first_seen = _first_seen()
     query = (
-        select(Article, Syndication, Source, origin.url, parent.url, first_seen.c.first)
+        select(Article, Capture, Syndication, Source, origin.url, parent.url, first_seen.c.first)
         .join(Capture, Capture.id == Article.capture_id)
         .join(first_seen, first_seen.c.url_key == Capture.url_key)
         .outerjoin(Source, Source.id == Capture.source_id)
@@ -201,20 +242,67 @@ def export_rows(session: Session) -> Iterator[dict[str, Any]]:
         )
         .order_by(Article.id)
     )
-    for article, placed, source, origin_url, parent_url, first in session.execute(query):
+    if source is not None:
+        query = query.where(Source.name == source)
+    for article, capture, placed, site, origin_url, parent_url, first in session.execute(query):
         relation = placed.relation if placed is not None else "unique"
+        yield _Exported(
+            article=article,
+            capture=capture,
+            source=site,
+            first_captured=first,
+            cluster_id=placed.cluster_id if placed is not None else article.id,
+            relation=relation,
+            origin_url=origin_url or (article.url if relation != "copy" else None),
+            parent_url=parent_url,
+            similarity=placed.similarity if placed is not None else None,
+        )
+
+
+def export_rows(session: Session) -> Iterator[dict[str, Any]]:
+    """One row per archived page for ``clusters export``: ``EXPORT_FIELDS``."""
+    for row in _exported(session):
         yield {
+            "url": row.article.url,
+            "cluster_id": row.cluster_id,
+            "origin_url": row.origin_url,
+            "parent_url": row.parent_url,
+            "relation": row.relation,
+            "similarity": row.similarity,
+            "published": row.article.published,
+            "published_source": row.article.published_source,
+            "site": row.source.name if row.source else None,
+            "site_kind": row.source.kind if row.source else None,
+            "title": row.article.title,
+            "first_captured": row.first_captured.isoformat(),
+            "is_syndicated_copy": row.relation == "copy",
+        }
+
+
+def article_rows(session: Session, *, source: str | None = None, with_text: bool = False) -> Iterator[dict[str, Any]]:
+    """One row per archived page for ``export articles``: ``ARTICLE_FIELDS``, then ``text`` with ``with_text``."""
+    for row in _exported(session, source):
+        article = row.article
+        fields = {
             "url": article.url,
-            "cluster_id": placed.cluster_id if placed is not None else article.id,
-            "origin_url": origin_url or (article.url if relation != "copy" else None),
-            "parent_url": parent_url,
-            "relation": relation,
-            "similarity": placed.similarity if placed is not None else None,
+            "canonical_url": article.canonical_url,
+            "title": article.title,
+            "author": article.author,
             "published": article.published,
             "published_source": article.published_source,
-            "site": source.name if source else None,
-            "site_kind": source.kind if source else None,
-            "title": article.title,
-            "first_captured": first.isoformat(),
-            "is_syndicated_copy": relation == "copy",
+            "language": article.language,
+            "site": row.source.name if row.source else None,
+            "site_kind": row.source.kind if row.source else None,
+            "sitename": article.sitename,
+            "first_captured": row.first_captured.isoformat(),
+            "captured": row.capture.timestamp.isoformat(),
+            "warc_file": row.capture.warc_file,
+            "warc_offset": row.capture.warc_offset,
+            "text_hash": article.text_hash,
+            "cluster_id": row.cluster_id,
+            "relation": row.relation,
+            "parent_url": row.parent_url,
+            "origin_url": row.origin_url,
+            "similarity": row.similarity,
         }
+        yield {**fields, "text": article.text} if with_text else fields

@@ -19,9 +19,9 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 import numpy as np
-from datasketch import LeanMinHash, MinHash
 
 if TYPE_CHECKING:
+    from datasketch import LeanMinHash
     from collections.abc import Sequence
 
     from numpy.typing import NDArray
@@ -274,7 +274,14 @@ _BLOCK_ROWS = 512
 
 
 @cache
-def _permutations(num_perm: int) -> tuple[NDArray[np.uint32], NDArray[np.uint32]]:
+def permutations(num_perm: int = NUM_PERM) -> tuple[NDArray[np.uint32], NDArray[np.uint32]]:
+    """datasketch's affine32 permutations for ``num_perm``, made once per process.
+
+    datasketch (and the scipy it loads) is imported here, not with this module: the schema
+    migrations import the index's models, and every command would pay for it at start-up.
+    """
+    from datasketch import MinHash
+
     a, b = MinHash(num_perm=num_perm, seed=MINHASH_SEED, scheme="affine32").permutations
     return a.astype(_U32), b.astype(_U32)
 
@@ -297,7 +304,7 @@ def _premix(shingle_hashes: NDArray[np.uint64]) -> NDArray[np.uint32]:
 def _minhash_into(
     out: NDArray[np.uint32], shingle_hashes: NDArray[np.uint64], block: NDArray[np.uint32]
 ) -> None:
-    a, b = _permutations(len(out))
+    a, b = permutations(len(out))
     out.fill(EMPTY_HASH)
     mixed = _premix(shingle_hashes)[:, None]
     for start in range(0, len(mixed), len(block)):
@@ -339,4 +346,6 @@ def estimated_jaccard(sig_a: NDArray[np.uint32], sig_b: NDArray[np.uint32]) -> f
 
 def minhash(sig: NDArray[np.uint32]) -> LeanMinHash:
     """Wrap a signature as a datasketch ``LeanMinHash`` (for datasketch's own LSH and tools)."""
+    from datasketch import LeanMinHash
+
     return LeanMinHash(seed=MINHASH_SEED, hashvalues=sig, scheme="affine32")

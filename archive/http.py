@@ -1,18 +1,21 @@
 """An archived HTTP response's body as a reader sees it: content coding removed, then text.
 
-The WARC keeps the body as the server sent it (gzip and all); extraction, and anything that
-shows a page, needs it decoded. warcio's readers remove the content coding (gzip, deflate,
-and br when ``brotli`` is installed); w3lib finds the charset the way Scrapy does (HTTP
-header, then BOM and ``<meta>``).
+The WARC keeps the body as the server sent it (gzip and all); extraction needs it decoded.
+zlib removes gzip and deflate (and ``brotli`` br, when installed), with a limit on the
+decoded size; w3lib finds the charset the way Scrapy does (HTTP header, then BOM and
+``<meta>``). Not warcio's decompressing reader: it passes a body that fails to decode
+through as if it were not compressed, and reports damage half way on stderr, not to us.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from io import BytesIO
+from typing import Any
 
 from w3lib.encoding import html_to_unicode
-from warcio.bufferedreaders import BufferedReader
+from warcio.bufferedreaders import ChunkedDataReader
 
 from archive.errors import ExtractionError
 
@@ -27,20 +30,48 @@ def decoded_body(headers: Sequence[tuple[str, str]], body: bytes, *, max_bytes: 
     """``body`` without its Content-Encoding; at most ``max_bytes`` decoded bytes (a gzip bomb stops there)."""
     codings = [c.strip().lower() for c in (header(headers, "Content-Encoding") or "").split(",")]
     for coding in reversed([c for c in codings if c and c != "identity"]):
-        if coding == "x-gzip":
-            coding = "gzip"
-        if coding not in BufferedReader.get_supported_decompressors():
-            raise ExtractionError(f"cannot decode Content-Encoding {coding!r}")
+        decompressor = _decompressor(coding, body)
         try:
-            body = BufferedReader(BytesIO(body), decomp_type=coding).read(max_bytes + 1)
+            decoded = decompressor.decompress(body, max_bytes + 1)
         except Exception as exc:  # zlib.error, brotli.error: a corrupt body
             raise ExtractionError(f"corrupt {coding} body: {exc}") from exc
-        if len(body) > max_bytes:
+        if len(decoded) > max_bytes:
             raise ExtractionError(f"page too large to extract (over {max_bytes} bytes once decoded)")
+        body = decoded
     return body
+
+
+def _decompressor(coding: str, body: bytes) -> Any:
+    if coding in {"gzip", "x-gzip"}:
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    if coding == "deflate":  # zlib-wrapped as the RFC says, or raw as some servers send it
+        return zlib.decompressobj(zlib.MAX_WBITS if body[:1] == b"\x78" else -zlib.MAX_WBITS)
+    if coding == "br":
+        try:
+            import brotli  # optional, as for Scrapy: only then does the crawler ask for br
+        except ImportError:
+            pass
+        else:
+            return brotli.Decompressor()
+    raise ExtractionError(f"cannot decode Content-Encoding {coding!r}")
 
 
 def response_text(headers: Sequence[tuple[str, str]], body: bytes, *, max_bytes: int) -> str:
     """The body decoded to text with the charset Scrapy would pick."""
     _, text = html_to_unicode(header(headers, "Content-Type"), decoded_body(headers, body, max_bytes=max_bytes))
     return text
+
+
+def archived_text(headers: Sequence[tuple[str, str]], payload: bytes, *, max_bytes: int) -> str:
+    """A WARC record's payload as text: ``response_text`` after removing a chunked transfer coding.
+
+    WARC files keep bodies as they came off the wire, and other tools (wget, Heritrix) keep
+    the chunks too; syndicrawl's own records never hold a chunked body (``archive.warc``
+    renames the header), so their payloads pass unchanged. A payload that is not in chunks
+    passes unchanged too (warcio's reader, as replay tools read it): some tools store the
+    body de-chunked and keep the header.
+    """
+    codings = (header(headers, "Transfer-Encoding") or "").lower()
+    if "chunked" in codings:
+        payload = ChunkedDataReader(BytesIO(payload)).read()
+    return response_text(headers, payload, max_bytes=max_bytes)

@@ -24,7 +24,8 @@ take 2 GiB including their articles rows. Band rows are written with
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
@@ -360,7 +361,7 @@ class NearDupIndex:
         Unverified candidates: they include articles that only share boilerplate or a
         quoted passage, and the queried article itself once it is indexed.
         """
-        keys = band_keys(sig, self.bands, self.rows).tolist()
+        keys = self.keys(sig).tolist()
         if not keys:
             return []
         placeholders = ", ".join("?" * len(keys))
@@ -383,6 +384,40 @@ class NearDupIndex:
                 return [article_id for (article_id,) in cursor.fetchall()]
             finally:
                 cursor.close()
+
+    def query_many(self, sigs: Sequence[NDArray[np.uint32]], *, session: Session | None = None) -> list[list[int]]:
+        """``query`` for several signatures with one scan of the band rows: each one's candidate
+        ids, most bands first. Unlike ``query``, band rows of an article no longer indexed
+        may be among them; loading their fingerprints weeds those out."""
+        keys = [self.keys(sig) for sig in sigs]
+        wanted = sorted({int(key) for row in keys for key in row})
+        owners: dict[int, list[int]] = {}
+        with self._connection(session) as conn:
+            self._check_parameters(conn)
+            cursor = conn.connection.cursor()
+            try:
+                for start in range(0, len(wanted), _IN_CHUNK):
+                    chunk = wanted[start : start + _IN_CHUNK]
+                    cursor.execute(
+                        _driver_sql(
+                            conn,
+                            f"SELECT key, article_id FROM minhash_bands WHERE key IN ({', '.join('?' * len(chunk))})",
+                        ),
+                        chunk,
+                    )
+                    for key, article_id in cursor.fetchall():
+                        owners.setdefault(key, []).append(article_id)
+            finally:
+                cursor.close()
+        found = []
+        for row in keys:
+            shared = Counter(article_id for key in row.tolist() for article_id in owners.get(key, ()))
+            found.append(sorted(shared, key=lambda article_id: (-shared[article_id], article_id)))
+        return found
+
+    def keys(self, sig: NDArray[np.uint32]) -> NDArray[np.int64]:
+        """The band keys of ``sig`` in this index's layout."""
+        return band_keys(sig, self.bands, self.rows)
 
     def fingerprints(
         self, article_ids: Iterable[int], *, with_shingles: bool = True, session: Session | None = None

@@ -22,17 +22,15 @@ import signal
 import threading
 import time
 from collections import Counter, defaultdict
-from functools import partial
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archive.db import Database
 from archive.errors import ExtractionError
-from archive.extract import ExtractorPool
 from archive.http import response_text
 from archive.store import CaptureStore, Extracted
-from archive.syndication import extract_for_matching
+from archive.syndication import extraction_pool
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -48,8 +46,12 @@ logger = logging.getLogger(__name__)
 MAX_IN_FLIGHT = 64
 _END = ("end",)  # queued when the crawl's stream has ended
 
-#: Captures written in one transaction, at most.
-BATCH = 32
+#: Events handled together, at most: the captures among them share a transaction, and so
+#: do the extraction results. Half the credits: a window must be able to fill while the
+#: other half of the crawl's messages is still being written or extracted.
+BATCH = MAX_IN_FLIGHT // 2
+#: Seconds the writer waits for more events before handling fewer than BATCH.
+LINGER = 0.2
 #: Bytes read from the pipe at once.
 PIPE_READ_SIZE = 1024 * 1024
 #: Seconds between two counts reports.
@@ -57,7 +59,7 @@ REPORT_INTERVAL = 0.5
 
 
 class ArchiveService:
-    """Applies a crawl's messages to one ``CaptureStore`` per source, in the order they came.
+    """Applies a crawl's messages to one ``CaptureStore`` per source (see ``run`` for the order).
 
     All writes happen on the thread calling ``run``; extraction results come back to it
     through the same queue as the messages. Each message read takes one of MAX_IN_FLIGHT
@@ -81,11 +83,11 @@ class ArchiveService:
             for name, kind in config.sources
         }
         self._extractor = (
-            ExtractorPool(
+            extraction_pool(
                 config.extract_workers,
                 config.extract_timeout,
+                fast=config.extract_fast,
                 max_bytes=config.extract_max_bytes,
-                function=partial(extract_for_matching, fast=config.extract_fast, max_bytes=config.extract_max_bytes),
             )
             if config.extract_workers
             else None
@@ -99,7 +101,6 @@ class ArchiveService:
         self._finishing: dict[str, tuple[str, Mapping[str, int]]] = {}
         self.counts: defaultdict[str, Counter[str]] = defaultdict(Counter)
         self.handlers: dict[str, Callable[..., None]] = {"page": self.page, "feed": self.feed, "finish": self.finish}
-        self._batched: dict[str, Callable[[list[Any]], None]] = {"capture": self.capture, "extracted": self.extracted}
 
     def read(self, stream: Any) -> None:
         """Queue the messages of ``stream`` until it ends; holds back when MAX_IN_FLIGHT are pending.
@@ -123,36 +124,31 @@ class ArchiveService:
     def run(self) -> dict[str, list[Path]]:
         """Apply messages until the stream has ended and every extraction has been stored.
 
-        Consecutive captures, and consecutive extractions, are stored as one batch: one
-        transaction (and one digest query for captures).
+        Events are taken a window at a time (what is queued, waiting up to LINGER for up to
+        BATCH of them): its captures are written first, one batch per source, then its other
+        messages in order, then its extraction results as one batch. A transaction's fixed
+        cost is then shared by many pages even when they come slowly, as extractions do. A
+        page message always comes after its capture, so captures go first.
         """
         ended = False
         next_report = 0.0
-        held: tuple[Any, ...] | None = None
         while not ended or self._extracting:
-            event, held = held or self._events.get(), None
-            if event is _END:
-                ended = True
-                continue
-            kind, *args = event
+            window = self._window()
+            ended = ended or window[-1] is _END
+            events = [event for event in window if event is not _END]
+            captures = [tuple(args) for kind, *args in events if kind == "capture"]
+            extracted = [tuple(args) for kind, *args in events if kind == "extracted"]
+            others = [event for event in events if event[0] not in {"capture", "extracted"}]
             extracting = self._extracting
-            if kind in self._batched:
-                batch = [args]
-                while len(batch) < BATCH and held is None:
-                    try:
-                        following = self._events.get_nowait()
-                    except queue.Empty:
-                        break
-                    if following[0] == kind:
-                        batch.append(following[1:])
-                    else:
-                        held = following
-                self._apply(self._batched[kind], batch)
-            else:
-                batch = [args]
-                self._apply(self.handlers[kind], *args)
-            # A page handed to the extractor keeps its credit until its extraction is stored.
-            for _ in range(len(batch) - max(0, self._extracting - extracting)):
+            if captures:
+                self._apply(self.capture, {source for source, *_ in captures}, captures)
+            for kind, source, *args in others:
+                self._apply(self.handlers[kind], {source}, source, *args)
+            if extracted:
+                self._apply(self.extracted, {source for source, _ in extracted}, extracted)
+            # Each message from the crawl took a credit; one that started an extraction keeps
+            # it until the extraction is stored, which gives it back.
+            for _ in range(len(captures) + len(others) - (self._extracting - extracting)):
                 self._credits.release()
             now = time.monotonic()
             if now >= next_report:
@@ -165,13 +161,23 @@ class ArchiveService:
         self._db.dispose()
         return files
 
-    def _apply(self, handler: Callable[..., None], *args: Any) -> None:
-        """Run a handler; a failure is logged and counted, and the archive goes on."""
+    def _window(self) -> list[tuple[Any, ...]]:
+        """The next events: at least one, then what comes within LINGER, up to BATCH or the end."""
+        window = [self._events.get()]
+        deadline = time.monotonic() + LINGER
+        while len(window) < BATCH and window[-1] is not _END:
+            try:
+                window.append(self._events.get(timeout=max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                break
+        return window
+
+    def _apply(self, handler: Callable[..., None], sources: set[str], *args: Any) -> None:
+        """Run a handler; a failure is logged and counted against ``sources``, and the archive goes on."""
         try:
             handler(*args)
         except Exception as exc:
             logger.error("archiving failed: %s", exc, exc_info=exc)
-            sources = {batch[0] for batch in args[0]} if handler in self._batched.values() else {args[0]}
             for source in sources:
                 self.counts[source]["errors"] += 1
 

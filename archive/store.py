@@ -10,16 +10,14 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from archive import catalog, feedpolls, syndication
-from archive.cdxj import index_closed_warc
+from archive import catalog, cdx, feedpolls, syndication
+from archive.cdxj import write_index
 from archive.errors import WarcError
 from archive.http import header
 from archive.neardup import NearDupIndex
-from archive.urls import url_key
 from archive.warc import RevisitTarget, WarcWriter, payload_digest, warc_date
 
 if TYPE_CHECKING:
@@ -27,6 +25,7 @@ if TYPE_CHECKING:
 
     from archive.db import Database
     from archive.messages import Fetched
+    from archive.models import Capture
     from archive.extract import ExtractedArticle
     from archive.syndication import Extraction
 
@@ -44,14 +43,16 @@ class StoredCapture:
     revisit: bool
     length: int
 
-
-def _index_quietly(warc_path: Path, *, index_dir: Path) -> None:
-    """Index a finished WARC file; a failure is logged, not raised: the WARC is safe, and
-    ``syndicrawl index rebuild`` can index it later."""
-    try:
-        index_closed_warc(warc_path, index_dir)
-    except WarcError as exc:
-        logger.error("%s", exc)
+    @classmethod
+    def of(cls, capture: Capture) -> StoredCapture:
+        return cls(
+            id=capture.id,
+            url=capture.url,
+            record_id=capture.record_id,
+            warc_file=capture.warc_file,
+            revisit=capture.revisit_of is not None,
+            length=capture.warc_length,
+        )
 
 
 class Extracted(NamedTuple):
@@ -103,6 +104,8 @@ class CaptureStore:
     ) -> None:
         """``index_dir``: where each finished WARC file's CDXJ index is written (none if None)."""
         self.db = db
+        self._index_dir = index_dir
+        self._closed: list[Path] = []  # finished WARC files whose index is still to be written
         self.source = source
         self.index = NearDupIndex(db)
         self.warc = WarcWriter(
@@ -111,7 +114,7 @@ class CaptureStore:
             max_size=max_size,
             software=software,
             info={"isPartOf": source},
-            on_close=partial(_index_quietly, index_dir=index_dir) if index_dir is not None else None,
+            on_close=self._closed.append if index_dir is not None else None,
         )
         with db.session() as s, s.begin():
             row = catalog.ensure_source(s, source, kind)
@@ -158,7 +161,9 @@ class CaptureStore:
                 rows.append(row)
                 if original is None and 200 <= exchange.status < 300 and exchange.body:
                     originals[digest] = _Pending(exchange.url, exchange.fetched_at, written.record_id, row)
-            return stored + self._add(s, rows)
+            stored += self._add(s, rows)
+        self._index_closed()  # a file finished by rotation, now that its rows are committed
+        return stored
 
     def _add(self, s: Session, rows: list[dict[str, Any]]) -> list[StoredCapture]:
         """Insert rows built by ``store_exchanges``, resolving revisits of earlier rows to ids."""
@@ -168,45 +173,41 @@ class CaptureStore:
         added = catalog.add_captures(s, rows)
         for row, capture in zip(rows, added, strict=True):
             row["id"] = capture.id
-        return [
-            StoredCapture(
-                id=capture.id,
-                url=capture.url,
-                record_id=capture.record_id,
-                warc_file=capture.warc_file,
-                revisit=capture.revisit_of is not None,
-                length=capture.warc_length,
-            )
-            for capture in added
-        ]
+        return [StoredCapture.of(capture) for capture in added]
 
     def store_articles(self, batch: Sequence[Extracted]) -> None:
         """Record extractions of captured pages and match them for syndication, in one
         transaction; write each capture's metadata record with its extraction summary."""
+        rows = []
+        for capture, extraction, error, metadata, evidence in batch:
+            article = extraction.article if extraction is not None else None
+            summary: dict[str, Any] = article.summary() if article is not None else {"error": error}
+            self.store_metadata(capture, {**metadata, "extraction": summary})
+            published, published_source = _published(article, evidence)
+            rows.append(
+                {
+                    "capture_id": capture.id,
+                    "url": capture.url,
+                    "canonical_url": article.canonical_url if article else None,
+                    "title": (article.title if article else None) or evidence.get("title"),
+                    "author": (article.author if article else None) or evidence.get("author"),
+                    "published": published,
+                    "published_source": published_source,
+                    "text": article.text if article else "",
+                    "text_hash": article.text_hash if article else "",
+                    "language": article.language if article else None,
+                    "sitename": article.sitename if article else None,
+                    "status": "ok" if article else "failed",
+                    "error": error,
+                }
+            )
         with self.db.session() as s, s.begin():
-            for capture, extraction, error, metadata, evidence in batch:
-                article = extraction.article if extraction is not None else None
-                summary: dict[str, Any] = article.summary() if article is not None else {"error": error}
-                self.store_metadata(capture, {**metadata, "extraction": summary})
-                published, published_source = _published(article, evidence)
-                row = catalog.add_article(
-                    s,
-                    capture_id=capture.id,
-                    url=capture.url,
-                    canonical_url=article.canonical_url if article else None,
-                    title=(article.title if article else None) or evidence.get("title"),
-                    author=(article.author if article else None) or evidence.get("author"),
-                    published=published,
-                    published_source=published_source,
-                    text=article.text if article else "",
-                    text_hash=article.text_hash if article else "",
-                    language=article.language if article else None,
-                    sitename=article.sitename if article else None,
-                    status="ok" if article else "failed",
-                    error=error,
-                )
-                if extraction is not None:
-                    syndication.match(s, self.index, row, extraction.fingerprint)
+            articles = catalog.add_articles(s, rows)
+            syndication.match_many(
+                s,
+                self.index,
+                [(row, item.extraction.fingerprint) for row, item in zip(articles, batch, strict=True) if item.extraction],
+            )
 
     def store_metadata(self, capture: StoredCapture, metadata: Mapping[str, Any]) -> None:
         """Write the capture's metadata record (source, feed, discovered-from, extraction summary)."""
@@ -248,4 +249,23 @@ class CaptureStore:
                 bytes=counts.get("bytes", 0),
                 errors=counts.get("errors", 0),
             )
+        self._index_closed()
         return files
+
+    def _index_closed(self) -> None:
+        """Write the CDXJ index of each WARC file finished since the last call, from its rows.
+
+        The rows hold every indexed field, so the file is not read again (cdxj-indexer would
+        decompress all of it at the end of a crawl; ``index rebuild`` does, and gives the same
+        lines). A failure is logged, not raised: the WARC file is safe, a rebuild can index it.
+        """
+        if not self._closed or self._index_dir is None:
+            return
+        closed = list(self._closed)
+        self._closed.clear()  # the list the WARC writer appends to
+        with self.db.session() as s:
+            for path in closed:
+                try:
+                    write_index(path.name, (row.line for row in cdx.file_rows(s, path.name)), self._index_dir)
+                except WarcError as exc:
+                    logger.error("%s", exc)

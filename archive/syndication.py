@@ -16,21 +16,23 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import delete, func, or_, select
 
 from archive import fingerprint
-from archive.extract import ExtractedArticle, extract_article
 from archive.models import Article, ArticleLink, Capture, Source, Syndication
 from archive.origin import Member, Placement, header_lines, parse_published, place, pointed_at, source_among, text_lines
 from archive.urls import url_key
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
+
+    from archive.extract import ExtractedArticle, ExtractorPool
 
     from archive.neardup import NearDupIndex
 
@@ -43,6 +45,8 @@ EXCERPT = 0.8
 SAME_SITE_COPY = 0.9
 #: Shorter texts (a tag page's teaser, a cookie notice) are not matched at all.
 MIN_SHINGLES = 40
+#: Articles matched together by ``rebuild``.
+REBUILD_BATCH = 64
 
 
 @dataclass(frozen=True)
@@ -68,8 +72,24 @@ class Extraction:
 
 def extract_for_matching(html: str | bytes, url: str, *, fast: bool = True, max_bytes: int = 5_000_000) -> Extraction:
     """Extraction plus fingerprinting: both CPU-bound, so both belong in the worker process."""
+    from archive.extract import extract_article  # trafilatura: loaded where pages are extracted, not where they are matched
+
     article = extract_article(html, url, fast=fast, max_bytes=max_bytes)
     return Extraction(article, Fingerprint.of(article.text))
+
+
+def extraction_pool(workers: int, timeout: float, *, fast: bool, max_bytes: int) -> ExtractorPool:
+    """An extractor pool whose workers extract and fingerprint pages (``extract_for_matching``).
+
+    Its workers fork from this process: loading trafilatura and the MinHash permutations
+    first means each worker inherits them instead of loading them again.
+    """
+    from archive.extract import ExtractorPool
+
+    fingerprint.permutations()
+    return ExtractorPool(
+        workers, timeout, max_bytes=max_bytes, function=partial(extract_for_matching, fast=fast, max_bytes=max_bytes)
+    )
 
 
 def _classify(contained: float, covered: float, same_site: bool = False) -> str | None:
@@ -83,62 +103,105 @@ def _classify(contained: float, covered: float, same_site: bool = False) -> str 
 
 def match(session: Session, index: NearDupIndex, article: Article, fp: Fingerprint | None = None) -> None:
     """Index a newly stored article, link it to its copies or source, and recompute its cluster."""
-    if article.status != "ok":
+    match_many(session, index, [(article, fp)])
+
+
+def match_many(session: Session, index: NearDupIndex, items: Sequence[tuple[Article, Fingerprint | None]]) -> None:
+    """``match`` each article, in order, with a few queries for the whole batch.
+
+    The same links and placements as one ``match`` after another: an article is compared with
+    the archive's candidates and with the earlier articles of the batch that share a band
+    with it, as if those had been indexed before it.
+    """
+    pending = [(article, fp) for article, fp in items if article.status == "ok"]
+    keys = [url_key(article.url) for article, _ in pending]
+    # A page twice in one batch: its second version must find the first one placed.
+    repeat = next((i for i in range(1, len(keys)) if keys[i] in keys[:i]), None)
+    if repeat is not None:
+        match_many(session, index, pending[:repeat])
+        match_many(session, index, pending[repeat:])
         return
-    previous = _indexed_same_url(session, article)
-    if previous is not None:
-        if previous.text_hash == article.text_hash:
-            return  # the same page captured again: its placement stands
-        _forget(session, index, previous.id)
-    fp = fp or Fingerprint.of(article.text)
-    if len(fp.shingles) < MIN_SHINGLES:
+    previous = _indexed_same_urls(session, pending, keys)
+    todo: list[tuple[Article, Fingerprint]] = []
+    for (article, fp), key in zip(pending, keys, strict=True):
+        earlier = previous.get(key)
+        if earlier is not None:
+            if earlier.text_hash == article.text_hash:
+                continue  # the same page captured again: its placement stands
+            _forget(session, index, earlier.id)
+        fp = fp or Fingerprint.of(article.text)
+        if len(fp.shingles) >= MIN_SHINGLES:
+            todo.append((article, fp))
+    if not todo:
         return
-    candidates = index.query(fp.signature, session=session)
-    stored = index.fingerprints(candidates, session=session)
+    candidates = index.query_many([fp.signature for _, fp in todo], session=session)
+    stored = index.fingerprints({c for found in candidates for c in found}, session=session)
     sources = dict(
         session.execute(
             select(Article.id, Capture.source_id)
             .join(Capture, Capture.id == Article.capture_id)
-            .where(Article.id.in_([*candidates, article.id]))
+            .where(Article.id.in_([*stored, *(article.id for article, _ in todo)]))
         ).all()
     )
+    in_batch: dict[int, list[tuple[int, np.ndarray]]] = {}  # band key -> earlier articles of the batch
+    linked = []
+    for k, (article, fp) in enumerate(todo):
+        others = {c: stored[c].shingles for c in candidates[k] if c in stored and stored[c].shingles is not None}
+        keys = index.keys(fp.signature).tolist()
+        for key in keys:
+            others.update(in_batch.get(key, ()))
+        if _link(session, article.id, fp.shingles, list(others.items()), sources):
+            linked.append(article.id)
+        for key in keys:
+            in_batch.setdefault(key, []).append((article.id, fp.shingles))
+    index.add_many([(article.id, fp.signature, fp.shingles) for article, fp in todo], session=session)
+    session.add_all(  # most articles: nothing to re-place
+        _syndication(Placement(article.id, "unique"), article.id, None) for article, _ in todo if article.id not in linked
+    )
+    session.flush()
+    for article_id in linked:
+        recompute(session, index, article_id)
+
+
+def _link(
+    session: Session,
+    article_id: int,
+    shingles: np.ndarray,
+    others: list[tuple[int, np.ndarray]],
+    sources: dict[int, int],
+) -> bool:
+    """Add the copy and excerpt links between an article and its candidates; return whether any."""
     linked = False
-    for other_id in candidates:
-        found = stored.get(other_id)
-        if found is None or found.shingles is None or other_id == article.id:
+    for other_id, other in others:
+        if other_id == article_id:
             continue
-        other = found.shingles
-        contained = fingerprint.containment(fp.shingles, other)
-        covered = fingerprint.containment(other, fp.shingles)
-        same_site = sources.get(other_id) == sources.get(article.id)
+        contained = fingerprint.containment(shingles, other)
+        covered = fingerprint.containment(other, shingles)
+        same_site = sources.get(other_id) == sources.get(article_id)
         kind = _classify(contained, covered, same_site)
         if kind is None:
             kind, contained, covered = _classify(covered, contained, same_site), covered, contained
-            first, second = other_id, article.id
+            first, second = other_id, article_id
             if kind != "excerpt":
                 continue
         else:
-            first, second = article.id, other_id
+            first, second = article_id, other_id
         session.add(ArticleLink(article_id=first, other_id=second, kind=kind, contained=contained, covered=covered))
         linked = True
-    index.add(article.id, fp.signature, fp.shingles, session=session)
-    session.flush()
-    if linked:
-        recompute(session, index, article.id)
-    else:
-        _save(session, Placement(article.id, "unique"), article.id, None)  # most articles: nothing to re-place
+    return linked
 
 
-def _indexed_same_url(session: Session, article: Article) -> Article | None:
-    """An earlier capture's article of the same page that is already placed."""
-    key = url_key(article.url)
-    rows = session.scalars(
-        select(Article)
+def _indexed_same_urls(session: Session, articles: list[tuple[Article, Fingerprint | None]], keys: list[str]) -> dict[str, Article]:
+    """For each URL key, the last earlier capture's article of that page that is already placed."""
+    ids = [article.id for article, _ in articles]
+    rows = session.execute(
+        select(Capture.url_key, Article)
         .join(Syndication, Syndication.article_id == Article.id)
         .join(Capture, Capture.id == Article.capture_id)
-        .where(Capture.url_key == key, Article.id != article.id)
+        .where(Capture.url_key.in_(set(keys)), Article.id.not_in(ids))
+        .order_by(Article.id)
     ).all()
-    return rows[-1] if rows else None
+    return {key: article for key, article in rows}
 
 
 def _forget(session: Session, index: NearDupIndex, article_id: int) -> None:
@@ -275,14 +338,25 @@ def _place_excerpt(session: Session, excerpt_id: int) -> None:
 def _save(session: Session, placement: Placement, cluster_id: int, origin_id: int | None) -> None:
     row = session.get(Syndication, placement.article_id)
     if row is None:
-        row = Syndication(article_id=placement.article_id)
-        session.add(row)
-    row.cluster_id = cluster_id
-    row.relation = placement.relation
-    row.origin_id = origin_id if placement.relation in {"origin", "copy"} else None
-    row.parent_id = placement.parent_id
-    row.similarity = placement.similarity
-    row.evidence = json.dumps(placement.evidence, ensure_ascii=False)
+        session.add(_syndication(placement, cluster_id, origin_id))
+        return
+    for name, value in _placement_fields(placement, cluster_id, origin_id).items():
+        setattr(row, name, value)
+
+
+def _syndication(placement: Placement, cluster_id: int, origin_id: int | None) -> Syndication:
+    return Syndication(article_id=placement.article_id, **_placement_fields(placement, cluster_id, origin_id))
+
+
+def _placement_fields(placement: Placement, cluster_id: int, origin_id: int | None) -> dict[str, object]:
+    return {
+        "cluster_id": cluster_id,
+        "relation": placement.relation,
+        "origin_id": origin_id if placement.relation in {"origin", "copy"} else None,
+        "parent_id": placement.parent_id,
+        "similarity": placement.similarity,
+        "evidence": json.dumps(placement.evidence, ensure_ascii=False),
+    }
 
 
 def rebuild(session: Session, index: NearDupIndex) -> int:
@@ -291,8 +365,7 @@ def rebuild(session: Session, index: NearDupIndex) -> int:
     session.execute(delete(ArticleLink))
     index.clear(session=session)
     session.flush()
-    count = 0
-    for article in session.scalars(select(Article).where(Article.status == "ok").order_by(Article.id)):
-        match(session, index, article)
-        count += 1
-    return count
+    articles = session.scalars(select(Article).where(Article.status == "ok").order_by(Article.id)).all()
+    for start in range(0, len(articles), REBUILD_BATCH):
+        match_many(session, index, [(article, None) for article in articles[start : start + REBUILD_BATCH]])
+    return len(articles)

@@ -1,9 +1,9 @@
 """Package WARC files as a WACZ 1.1.1 file (https://specs.webrecorder.net/wacz/1.1.1/).
 
 Built with ``zipfile`` by the spec rather than with py-wacz: py-wacz's ``create`` is a
-command-line function (an argparse namespace in, progress printed), it indexes
-syndicrawl's JSON metadata records (which replay tools then show instead of the page) and
-it would bring frictionless and its dependency tree into the project. Its indexing core,
+command-line function (an argparse namespace in, progress printed), its index would not be
+the per-WARC indexes the archive already keeps, and it would bring frictionless and its
+dependency tree into the project. Its indexing core,
 cdxj-indexer, is used here too: the per-WARC index files of ``archive.cdxj`` are merged
 and written as cdxj-indexer's compressed index (``indexes/index.cdx.gz`` in blocks of
 300 lines, located by ``indexes/index.idx``), the layout ReplayWeb.page and pywb read.

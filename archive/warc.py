@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 WARC_VERSION = "WARC/1.1"
 CONFORMS_TO = "http://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"
 OPEN_SUFFIX = ".open"
+WARC_FIELDS = "application/warc-fields"
 ORIG_HEADER_PREFIX = "X-Archive-Orig-"
 
 GZIP_LEVEL = 2  # isal's levels are 0-3
@@ -189,22 +190,24 @@ class WarcWriter:
         return _written(main, out.path, offsets[0], offsets[1])
 
     def write_metadata(self, target_uri: str, concurrent_to: str, fields: Mapping[str, object]) -> WrittenRecord:
-        """Write a JSON metadata record about ``target_uri``, linked to record ``concurrent_to``.
+        """Write a metadata record about the capture of ``target_uri``, record ``concurrent_to``.
 
-        Values must be JSON types. It goes into the current file without a size check, so
-        it stays next to the exchange it describes.
+        Values must be JSON types; the body is ``application/warc-fields`` (see
+        ``warc_fields``). It goes into the current file without a size check, so it stays
+        next to the exchange it describes.
         """
         try:
-            body = json.dumps(dict(fields), sort_keys=True, ensure_ascii=False).encode("utf-8")
+            json.dumps(fields)
         except (TypeError, ValueError) as exc:
             raise WarcError(f"metadata for {target_uri} is not JSON-serialisable: {exc}") from exc
+        body = warc_fields(fields)
         out = self._current or self._open_next()
         record = self._records.create_warc_record(
             target_uri,
             "metadata",
             payload=BytesIO(body),
             length=len(body),
-            warc_content_type="application/json",
+            warc_content_type=WARC_FIELDS,
             warc_headers_dict={
                 "WARC-Type": "metadata",
                 "WARC-Target-URI": target_uri,
@@ -306,6 +309,29 @@ def _exchange_fields(record_type: str, exchange: HttpExchange, date: str) -> dic
     if warc_protocol:
         fields["WARC-Protocol"] = warc_protocol
     return fields
+
+
+def warc_fields(fields: Mapping[str, object], prefix: str = "") -> bytes:
+    """A metadata record's body: ``name: value`` lines, sorted; the format Heritrix and warcprox write.
+
+    The WARC spec's format for metadata, and the one replay indexers leave out: pywb's
+    cdx-indexer and cdxj-indexer skip metadata records of this type, so a record about a
+    page, whose target is the page's URL, never answers a replay of it (with a JSON body,
+    pywb replayed the JSON instead of the page). A nested mapping becomes ``name-key``
+    fields, a list repeats its field, None is left out; a string's line breaks are folded
+    to spaces (a field is one line).
+    """
+    lines: list[bytes] = []
+    for name, value in sorted(fields.items()):
+        name = f"{prefix}{name}"
+        if isinstance(value, dict):
+            lines.append(warc_fields(value, f"{name}-"))
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            if item is not None:
+                text = " ".join(item.split()) if isinstance(item, str) else json.dumps(item)
+                lines.append(f"{name}: {text}\r\n".encode())
+    return b"".join(lines)
 
 
 def warc_date(moment: datetime) -> str:

@@ -17,8 +17,9 @@ directory of its own under ``--work``, then measures, in one run:
                lookup; the two servers' answers are compared line by line first (pywb adds three
                fields of its own to each line);
   indexing     records/s of ``cdxj.index_closed_warc``, ``records.verify_file`` and ``syndicrawl import``
-               (when the branch has it) on the benchmark's WARC file, against warcio's plain
-               ``ArchiveIterator`` over the same file (the baseline) and FastWARC's, if installed.
+               (extraction off, then on; when the branch has the command) on the benchmark's WARC
+               file, against warcio's plain ``ArchiveIterator`` over the same file (the baseline)
+               and FastWARC's, if installed.
 
 The synthetic archive: hosts (one per 1,000 captures, Zipf-sized, one ``sources`` row each) under a
 dozen TLDs, with or without ``www.``; per host a home page and a feed captured 10-200 times across
@@ -927,31 +928,44 @@ def measure_indexing(warc: Path, work: Path, repeats: int) -> list[Result]:
     results[0].extra["records"] = count
     for result in results[1:]:
         result.baseline = results[0]
-    results.append(_measure_import(warc, work, count, results[0]))
+    results += _measure_import(warc, work, count, results[0])
     shutil.rmtree(index_dir, ignore_errors=True)
     return results
 
 
-def _measure_import(warc: Path, work: Path, count: int, baseline: Result) -> Result:
-    """``syndicrawl import FILE`` into a fresh data directory, when this branch has the command."""
+def _measure_import(warc: Path, work: Path, count: int, baseline: Result) -> list[Result]:
+    """``syndicrawl import FILE`` into a fresh data directory, extraction off then on, when the branch has it.
+
+    One run each, a process with its start-up: with extraction on, trafilatura on every HTML page
+    is most of the time, so the first row is the one to set against reading the file.
+    """
+    import click
+
     from syndicrawl.cli import cli
 
-    result = Result(0, "syndicrawl import (a process, start-up included)", np.empty(0), 0.0, baseline)
-    if "import" not in cli.commands:
-        result.extra["skipped"] = "no `syndicrawl import` on this branch (issue #6's importer has not landed)"
-        return result
-    data = work / "import-data"
-    shutil.rmtree(data, ignore_errors=True)
-    with Load() as load:
-        started = time.perf_counter()
-        done = subprocess.run([str(Path(sys.executable).parent / "syndicrawl"), "import", "--data-dir", str(data),
-                               str(warc)], capture_output=True, text=True)  # fmt: skip
-        span = time.perf_counter() - started
-    result.latencies, result.other_load, result.rate = np.array([span * 1e3]), load.share, count / span
-    if done.returncode != 0:
-        result.problems.append(f"exit {done.returncode}: {done.stderr.strip()[-300:]}")
-    shutil.rmtree(data, ignore_errors=True)
-    return result
+    names = ("syndicrawl import, extraction off (a process)", "syndicrawl import, extraction on (a process)")
+    if cli.get_command(click.Context(cli), "import") is None:
+        skipped = Result(0, names[0].split(",")[0], np.empty(0), 0.0, baseline)
+        skipped.extra["skipped"] = "no `syndicrawl import` on this branch (issue #6's importer has not landed)"
+        return [skipped]
+    no_extraction = work / "no-extraction.toml"
+    no_extraction.write_text("[extract]\nenabled = false\n")
+    results = []
+    for name, settings in zip(names, (["--settings", str(no_extraction)], [])):
+        data = work / "import-data"
+        shutil.rmtree(data, ignore_errors=True)
+        with Load() as load:
+            started = time.perf_counter()
+            done = subprocess.run([str(Path(sys.executable).parent / "syndicrawl"), "import", str(warc), "--data-dir",
+                                   str(data), *settings], capture_output=True, text=True)  # fmt: skip
+            span = time.perf_counter() - started
+        result = Result(0, name, np.array([span * 1e3]), load.share, baseline, rate=count / span)
+        if done.returncode != 0:
+            result.problems.append(f"exit {done.returncode}: {done.stderr.strip()[-300:]}")
+        results.append(result)
+        shutil.rmtree(data, ignore_errors=True)
+    no_extraction.unlink()
+    return results
 
 
 # --------------------------------------------------------------------------------------------

@@ -18,7 +18,16 @@ from sqlalchemy.exc import StatementError
 
 import archive.neardup  # noqa: F401  (its tables are part of Base.metadata and of the migrations)
 from archive import catalog
-from archive.db import MIGRATIONS_DIR, Database, create_engine_for, current_revision, sqlite_url, upgrade
+from archive.db import (
+    MIGRATIONS_DIR,
+    Database,
+    create_engine_for,
+    current_revision,
+    head_revision,
+    is_current,
+    sqlite_url,
+    upgrade,
+)
 from archive.errors import NotFoundError
 from archive.models import Base, Capture, FeedEntry, Source
 from archive.urls import url_key
@@ -205,6 +214,23 @@ def test_sqlite_engine_creates_directory_and_sets_pragmas(tmp_path: Path) -> Non
         # synchronous: 1 is NORMAL
         assert pragmas == {"journal_mode": "wal", "busy_timeout": 10000, "foreign_keys": 1, "synchronous": 1}
         assert (tmp_path / "nested" / "data").is_dir()
+    finally:
+        engine.dispose()
+
+
+def test_head_revision_without_alembic_agrees_with_alembic(db_url: str) -> None:
+    """Each migration file is named after its revision, so the file names give the head."""
+    scripts = ScriptDirectory(str(MIGRATIONS_DIR))
+    for script in scripts.walk_revisions():
+        assert Path(script.path).name.startswith(f"{script.revision}_"), script.path
+    assert head_revision() == scripts.get_current_head() == HEAD
+    engine = create_engine_for(db_url)
+    try:
+        assert not is_current(engine)  # never upgraded: no alembic_version table
+        upgrade(engine, "0004")
+        assert not is_current(engine)
+        upgrade(engine)
+        assert is_current(engine)
     finally:
         engine.dispose()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import http.client
 import json
-import socket
 import urllib.error
 import urllib.request
 import urllib.robotparser

@@ -17,7 +17,10 @@ CI = (Path(__file__).parents[1] / ".ci" / "run").read_text(encoding="utf-8")
 
 def commands(group: click.Group = cli, prefix: str = "") -> list[tuple[str, click.Command]]:
     found = []
-    for name, command in sorted(group.commands.items()):
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None, name
         if isinstance(command, click.Group):
             found += commands(command, f"{prefix}{name} ")
         else:

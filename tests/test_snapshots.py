@@ -179,7 +179,7 @@ def test_index_rebuild_matches_the_cdx_api_and_reports_a_truncated_file(archive:
     database.dispose()
     assert rows == lines  # same lines, same order, from the database and from cdxj-indexer
     revisit = archive.captures[2]
-    assert any(f'"mime": "warc/revisit"' in line and f'"offset": "{revisit.warc_offset}"' in line for line in lines)
+    assert any('"mime": "warc/revisit"' in line and f'"offset": "{revisit.warc_offset}"' in line for line in lines)
     assert not any('"mime": "application/json"' in line for line in lines)  # no metadata records
 
     broken = tmp_path / "data"

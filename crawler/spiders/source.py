@@ -9,7 +9,7 @@ from urllib.parse import urljoin
 
 import scrapy
 from scrapy.exceptions import IgnoreRequest
-from scrapy.http import HtmlResponse, TextResponse
+from scrapy.http import HtmlResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap

@@ -7,6 +7,7 @@ Each command parses its options, calls the library, and prints; library errors
 from __future__ import annotations
 
 import functools
+import importlib
 import logging
 import sys
 from collections.abc import Callable
@@ -79,8 +80,41 @@ def configure_logging(verbose: int) -> None:
     root.setLevel(min(ours, theirs))
 
 
+#: Which module defines each top-level command. A command's module is imported only when that
+#: command runs (or help lists it): ``crawl`` then starts without the web server, WACZ or
+#: scheduler code, which costs the crawl process start-up time it would pay on every run.
+COMMAND_MODULES = {
+    "article": "inspect",
+    "captures": "inspect",
+    "chain": "chains",
+    "clusters": "chains",
+    "crawl": "crawl",
+    "db": "db",
+    "dedup": "chains",
+    "demo": "crawl",
+    "export": "export",
+    "feeds": "feeds",
+    "import": "imports",
+    "index": "index",
+    "schedule": "schedule",
+    "scheduler": "schedule",
+    "serve": "serve",
+    "snapshot": "snapshot",
+    "sources": "inspect",
+    "stats": "inspect",
+}
+
+
 class Group(click.Group):
-    """Turns library errors into one line on stderr and exit code 1."""
+    """Loads command modules on demand; turns library errors into one line on stderr and exit code 1."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMAND_MODULES, *self.commands})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in COMMAND_MODULES:
+            importlib.import_module(f"syndicrawl.cli.{COMMAND_MODULES[name]}")  # registers it on `cli`
+        return super().get_command(ctx, name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -108,8 +142,6 @@ def main() -> None:
     cli(prog_name="syndicrawl")
 
 
-# Commands register themselves on `cli` when their modules are imported.
-from syndicrawl.cli import chains, crawl, db, feeds, inspect, schedule  # noqa: E402,F401  (chains before crawl: demo renders chains)
-from syndicrawl.cli import export, index, serve, snapshot  # noqa: E402,F401
+# Commands register themselves on `cli` when their modules are imported (see COMMAND_MODULES).
 
 __all__ = ["Settings", "cli", "main", "settings_options", "stderr", "stdout"]

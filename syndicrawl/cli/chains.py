@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import csv
 import json
-import sys
 from pathlib import Path
-from typing import IO
 
 import click
 from rich.table import Table
@@ -14,8 +11,8 @@ from rich.tree import Tree
 
 from archive import chains as chains_api
 from archive.db import Database
-from archive.errors import ConfigError
-from syndicrawl.cli import cli, settings_options, stderr, stdout
+from syndicrawl.cli import cli, settings_options, stdout
+from syndicrawl.cli.rows import format_options, write_rows
 from syndicrawl.settings import Settings
 
 
@@ -87,30 +84,8 @@ def clusters(ctx: click.Context, source: str | None, min_size: int, settings: Se
     stdout.print(table)
 
 
-def _write(rows: list[dict[str, object]], fmt: str, out: IO[str] | Path) -> None:
-    if fmt == "parquet":
-        try:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-        except ImportError as exc:
-            raise ConfigError("parquet export needs pyarrow: pip install 'syndicrawl[parquet]'") from exc
-        assert isinstance(out, Path)
-        columns = {name: [row[name] for row in rows] for name in chains_api.EXPORT_FIELDS}
-        pq.write_table(pa.table(columns), out)
-        return
-    assert not isinstance(out, Path)
-    if fmt == "jsonl":
-        for row in rows:
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
-    else:
-        writer = csv.DictWriter(out, fieldnames=chains_api.EXPORT_FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 @clusters.command("export")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "parquet"]), default="jsonl", show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Output file (default: stdout).")
+@format_options
 @settings_options
 def clusters_export(fmt: str, out: Path | None, settings: Settings) -> None:
     """Export one row per article: url, cluster_id, origin_url, parent_url, relation, similarity, ...
@@ -120,19 +95,8 @@ def clusters_export(fmt: str, out: Path | None, settings: Settings) -> None:
 
     Example: syndicrawl clusters export --format csv --out clusters.csv --data-dir syndicrawl-demo
     """
-    if fmt == "parquet" and out is None:
-        raise ConfigError("parquet export needs --out FILE")
     with Database(settings.db_url) as database, database.session() as s:
-        rows = list(chains_api.export_rows(s))
-    if fmt == "parquet":
-        _write(rows, fmt, out)  # type: ignore[arg-type]
-    elif out is None:
-        _write(rows, fmt, sys.stdout)
-    else:
-        with out.open("w", encoding="utf-8", newline="") as fh:
-            _write(rows, fmt, fh)
-    if out is not None:
-        stderr.print(f"Wrote {len(rows)} rows to {out}")
+        write_rows(chains_api.export_rows(s), chains_api.EXPORT_FIELDS, fmt, out)
 
 
 @cli.group()

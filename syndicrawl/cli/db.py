@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import click
 
 from archive.db import Database, current_revision, upgrade
 from syndicrawl.cli import cli, settings_options, stdout

@@ -6,11 +6,13 @@ from pathlib import Path
 
 import click
 
-from archive import wacz
+from archive import catalog, chains, wacz
 from archive.db import Database
+from archive.errors import NotFoundError
 from archive.timestamps import TIME_HELP, parse_time
 from syndicrawl import __version__
 from syndicrawl.cli import cli, settings_options, stdout
+from syndicrawl.cli.rows import format_options, write_rows
 from syndicrawl.settings import Settings
 
 
@@ -43,3 +45,25 @@ def export_wacz(out: Path, source: str | None, start: str | None, end: str | Non
     stdout.print(
         f"Wrote {out}: {len(summary.warc_files)} WARC files, {summary.index_lines} index lines, {summary.pages} pages"
     )
+
+
+@export.command("articles")
+@format_options
+@click.option("--source", help="Only the articles of this source.")
+@click.option("--with-text", is_flag=True, help="Add each article's extracted text (a column `text`).")
+@settings_options
+def export_articles(fmt: str, out: Path | None, source: str | None, with_text: bool, settings: Settings) -> None:
+    """Export one row per archived article with its metadata, its WARC record and its place in syndication.
+
+    Columns: url, canonical_url, title, author, published, published_source, language,
+    site, site_kind, sitename, first_captured, captured, warc_file, warc_offset,
+    text_hash, cluster_id, relation (origin, copy, excerpt, unique), parent_url,
+    origin_url, similarity; text with --with-text. Each page once: its latest article.
+
+    Example: syndicrawl export articles --format csv --out articles.csv --source rbn --data-dir syndicrawl-demo
+    """
+    fields = (*chains.ARTICLE_FIELDS, "text") if with_text else chains.ARTICLE_FIELDS
+    with Database(settings.db_url) as database, database.session() as s:
+        if source is not None and catalog.source_kind(s, source) is None:
+            raise NotFoundError(f"--source {source}: no such source in the archive")
+        write_rows(chains.article_rows(s, source=source, with_text=with_text), fields, fmt, out)

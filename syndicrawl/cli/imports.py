@@ -1,0 +1,66 @@
+"""``syndicrawl import``: WARC files from other tools into the archive."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+
+import click
+
+from archive.cdxj import index_name
+from archive.db import Database
+from archive.syndication import extraction_pool
+from syndicrawl import __version__
+from syndicrawl.cli import cli, settings_options, stderr, stdout
+from syndicrawl.cli.progress import ImportBar, ImportLines, import_table
+from syndicrawl.settings import Settings
+
+#: Exit code when records were skipped (damaged, or making no capture); the rest was imported.
+EXIT_SKIPPED = 2
+
+
+@cli.command("import")
+@click.argument("files", metavar="FILE...", nargs=-1, required=True,
+                type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--source", help="The source the captures belong to. Default: from each file (warcinfo isPartOf, "
+                               "else the host of its first response).")
+@settings_options
+def import_warcs(files: tuple[Path, ...], source: str | None, settings: Settings) -> None:
+    """Import WARC files written by other tools: wget --warc-file, Heritrix, Browsertrix, warcprox, warcio.
+
+    Each file is copied into DATA_DIR/warcs/ unchanged (under its own name unless that is
+    taken), indexed (CDXJ and a capture per response and revisit record), and its HTML
+    pages are extracted and matched for syndication like crawled pages. Damaged records
+    are reported with their offset and skipped; records already archived (same
+    WARC-Record-ID) are counted as known, so importing a file twice adds nothing. Exit
+    code 2 if any record was skipped.
+
+    Example: syndicrawl import gazette.warc.gz --source gazette --data-dir syndicrawl-demo
+    """
+    from archive.importer import Importer  # loads the matching code (numpy, datasketch): only here
+
+    for path in files:
+        index_name(path.name)  # every name checked before the first file is imported
+    with ExitStack() as stack:
+        database = stack.enter_context(Database(settings.db_url))
+        extractor = None
+        if settings.extract_enabled:
+            extractor = stack.enter_context(extraction_pool(
+                settings.extract_workers,
+                settings.extract_timeout,
+                fast=settings.extract_fast,
+                max_bytes=settings.extract_max_bytes,
+            ))
+        importer = Importer(
+            database, settings.warc_dir, settings.index_dir, extractor=extractor,
+            max_bytes=settings.extract_max_bytes, software=f"syndicrawl {__version__}",
+            warc_max_size=settings.warc_max_size,
+        )
+        progress = stack.enter_context(ImportBar(stderr) if stderr.is_terminal else ImportLines(stderr))
+        reports = [importer.import_file(path, source, on_progress=progress) for path in files]
+    stdout.print(import_table(reports))
+    for report in reports:
+        stdout.print(f"  {report.path} -> {settings.warc_dir / report.warc_file}")
+    if any(report.skipped for report in reports):
+        sys.exit(EXIT_SKIPPED)
