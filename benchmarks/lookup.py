@@ -536,6 +536,12 @@ def _own_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _children_cpu() -> float:
+    """CPU of the benchmark's ended child processes, and of theirs that they waited for."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _timed(operation: Callable[[Any], Any], items: Sequence[Any], warmup: int) -> tuple[np.ndarray, np.ndarray, list[Any]]:
     """Wall and CPU ms per call, after ``warmup`` untimed calls; CPU time does not count waiting for a core.
 
@@ -955,10 +961,11 @@ def _measure_import(warc: Path, work: Path, count: int, baseline: Result) -> lis
         data = work / "import-data"
         shutil.rmtree(data, ignore_errors=True)
         with Load() as load:
-            started = time.perf_counter()
+            started, children = time.perf_counter(), _children_cpu()
             done = subprocess.run([str(Path(sys.executable).parent / "syndicrawl"), "import", str(warc), "--data-dir",
                                    str(data), *settings], capture_output=True, text=True)  # fmt: skip
             span = time.perf_counter() - started
+            load.known = _children_cpu() - children  # the import and its extraction workers
         result = Result(0, name, np.array([span * 1e3]), load.share, baseline, rate=count / span)
         if done.returncode != 0:
             result.problems.append(f"exit {done.returncode}: {done.stderr.strip()[-300:]}")
