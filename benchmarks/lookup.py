@@ -868,17 +868,17 @@ def measure_servers(built: Build, work: Path, args: argparse.Namespace) -> list[
                       f"/{PYWB_COLLECTION}" + paths[0], cwd=root)  # fmt: skip
         try:
             pywb_paths = [f"/{PYWB_COLLECTION}{p}" for p in paths]
-            same = sum(ours.get(p) == _without_pywb_fields(pywb.get(f"/{PYWB_COLLECTION}{p}")) for p in paths[:200])
-            check = (f"{same} of {min(200, len(paths))} /cdx answers hold the same lines as syndicrawl's "
+            compared = min(200, len(paths))
+            same = sum(ours.get(p) == _without_pywb_fields(pywb.get(q)) for p, q in zip(paths[:compared], pywb_paths))
+            check = (f"{same} of {compared} /cdx answers hold the same lines as syndicrawl's "
                      f"(pywb adds {', '.join(PYWB_FIELDS)} to each)")  # fmt: skip
             for threads in (1, 8):
-                result = measure_http(built.size, f"pywb 2.10 /cdx, {threads} keep-alive", pywb, pywb_paths, threads,
-                                      args.http_seconds)  # fmt: skip
-                results.append(result)
+                results.append(measure_http(built.size, f"pywb 2.10 /cdx, {threads} keep-alive", pywb, pywb_paths,
+                                            threads, args.http_seconds))  # fmt: skip
             results.append(measure_http(built.size, "pywb 2.10 /cdx, 1 client, new connection each", pywb, pywb_paths, 1,
                                         args.http_seconds, keepalive=False))  # fmt: skip
             results[-3].extra["check"] = check
-            if same != min(200, len(paths)):
+            if same != compared:
                 results[-3].problems.append(check)
         finally:
             pywb.stop()
