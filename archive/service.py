@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from archive.db import Database
 from archive.errors import ExtractionError
 from archive.http import response_text
+from archive.memory import keep_large_blocks
 from archive.store import CaptureStore, Extracted
 from archive.syndication import extraction_pool
 
@@ -293,6 +294,7 @@ def main(messages_fd: int, replies_fd: int) -> None:
     """Entry point of the writer process: the first message is the ``ArchiveConfig``, then the
     crawl's messages until it closes the pipe."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    keep_large_blocks()  # before the extractor workers fork: they inherit it
     replies = Connection(replies_fd, readable=False)
     lock = threading.Lock()
 

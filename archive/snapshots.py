@@ -12,8 +12,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from sqlalchemy import bindparam, select, union_all
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy import Row, bindparam, select, union_all
 
 from archive.errors import NotFoundError, WarcError
 from archive.models import Article, Capture
@@ -27,10 +26,14 @@ if TYPE_CHECKING:
     from datetime import datetime
     from pathlib import Path
 
-    from sqlalchemy import Row
     from sqlalchemy.orm import Session
     from warcio.recordloader import ArcWarcRecord
 
+
+#: A row of the ``captures`` table: its columns as attributes (``.url``, ``.warc_offset``, ...).
+#: Lookups return rows, not ``Capture`` objects: building an ORM object cost three times the
+#: index probes; ``session.get(Capture, row.id)`` when one is needed.
+CaptureRow = Row[Any]
 
 # Built once: building and cache-keying a select costs more than the index probes it runs.
 _COLUMNS = Capture.__table__.c
@@ -45,13 +48,11 @@ _AROUND = union_all(
 )
 
 
-def closest_capture(session: Session, url: str, at: datetime | None = None) -> Capture:
+def closest_capture(session: Session, url: str, at: datetime | None = None) -> CaptureRow:
     """The capture of ``url`` (or a variant: same key) nearest ``at``; the latest without ``at``.
 
     Of two equally near, the earlier wins, as in pywb's closest sort. One statement: the last
-    capture at or before ``at`` and the first after it. The rows are read without the ORM's
-    loading machinery (which cost three times the query) and returned as a detached Capture,
-    as if loaded by a session that has closed: read its fields; ``session.get`` it to change it.
+    capture at or before ``at`` and the first after it.
     """
     key = url_key(url)
     if at is None:
@@ -61,21 +62,11 @@ def closest_capture(session: Session, url: str, at: datetime | None = None) -> C
         found = min(rows, key=lambda row: (abs(row.timestamp - at), row.timestamp), default=None)
     if found is None:
         raise NotFoundError(f"{url}: no capture in the archive")
-    return _detached(found)
+    return found
 
 
-def _detached(row: Row[Any]) -> Capture:
-    """The Capture of a row of all its columns, as if loaded by a session that has since closed."""
-    capture = Capture(**row._mapping)
-    make_transient_to_detached(capture)
-    return capture
-
-
-def payload_capture(session: Session, capture: Capture) -> Capture:
-    """The capture whose record holds the payload: the original of a revisit, else the capture itself.
-
-    The original is read as ``closest_capture`` reads captures, and returned detached too.
-    """
+def payload_capture(session: Session, capture: CaptureRow) -> CaptureRow:
+    """The capture whose record holds the payload: the original of a revisit, else the capture itself."""
     if capture.revisit_of is None:
         return capture
     found = session.connection().execute(_BY_ID, {"id": capture.revisit_of}).first()
@@ -84,10 +75,10 @@ def payload_capture(session: Session, capture: Capture) -> Capture:
             f"{capture.url}: the capture at {timestamp14(capture.timestamp)} revisits capture "
             f"#{capture.revisit_of}, which is no longer in the database"
         )
-    return _detached(found)
+    return found
 
 
-def article_of(session: Session, capture: Capture) -> Article:
+def article_of(session: Session, capture: CaptureRow) -> Article:
     """The extracted article of a capture, or of the original it revisits."""
     for candidate in dict.fromkeys((capture.id, capture.revisit_of)):
         if candidate is not None:
@@ -108,7 +99,7 @@ def warc_path(warc_dir: Path, filename: str) -> Path:
 
 
 @contextmanager
-def open_record(warc_dir: Path, capture: Capture) -> Iterator[ArcWarcRecord]:
+def open_record(warc_dir: Path, capture: CaptureRow) -> Iterator[ArcWarcRecord]:
     """The capture's WARC record, checked to be the one the database points at."""
     path = warc_path(warc_dir, capture.warc_file)
     with read_record(path, capture.warc_offset) as record:
@@ -129,7 +120,7 @@ class Replay:
     ``decoded()`` removes the Content-Encoding with warcio instead. Read one of the two.
     """
 
-    capture: Capture
+    capture: CaptureRow
     protocol: str
     status_line: str
     headers: list[tuple[str, str]]
@@ -145,7 +136,7 @@ class Replay:
 
 
 @contextmanager
-def open_replay(session: Session, warc_dir: Path, capture: Capture) -> Iterator[Replay]:
+def open_replay(session: Session, warc_dir: Path, capture: CaptureRow) -> Iterator[Replay]:
     """Open a capture for replay; the streams are valid inside the ``with`` block only."""
     original = payload_capture(session, capture)
     with ExitStack() as stack:

@@ -20,6 +20,7 @@ from rich.logging import RichHandler
 from sqlalchemy.exc import OperationalError
 
 from archive.errors import SyndicrawlError
+from archive.memory import keep_large_blocks
 from syndicrawl import __version__
 from syndicrawl.settings import Settings, load_settings
 
@@ -139,6 +140,7 @@ def cli(verbose: int) -> None:
 
 
 def main() -> None:
+    keep_large_blocks()
     cli(prog_name="syndicrawl")
 
 
