@@ -12,6 +12,7 @@ from contextlib import contextmanager, redirect_stderr
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
+from isal import isal_zlib
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.utils import BUFF_SIZE, Digester
@@ -30,6 +31,7 @@ T = TypeVar("T")
 _GZIP_MAGIC = b"\x1f\x8b\x08"  # a gzip member, deflate: where a record of a .warc.gz file may start
 _WARC_MAGIC = b"\nWARC/1."  # a WARC 1.0 or 1.1 header at the start of a line
 _SEARCH_BLOCK = 1024 * 1024
+_GZIP_WBITS = 16 + 15  # a gzip member, with its header and trailer
 
 
 def iter_records(path: Path) -> Iterator[tuple[ArcWarcRecord, int, int]]:
@@ -51,10 +53,26 @@ def iter_records(path: Path) -> Iterator[tuple[ArcWarcRecord, int, int]]:
 
 
 @contextmanager
-def read_record(path: Path, offset: int) -> Iterator[ArcWarcRecord]:
-    """Open a WARC file and yield the record at ``offset``: one seek, no scan, as an index lookup needs."""
+def read_record(path: Path, offset: int, length: int | None = None) -> Iterator[ArcWarcRecord]:
+    """Open a WARC file and yield the record at ``offset``: one seek, no scan, as an index lookup needs.
+
+    With ``length``, the record's length in the file as an index has it, the record is read
+    in one piece and a gzip member is inflated with ISA-L before warcio parses it: a large
+    page then costs one read and one inflate (ISA-L's is about 3x zlib's) instead of warcio's
+    16 KiB steps through zlib.
+    """
     with _open(path) as fh:
-        yield _load(fh, path, offset)
+        if length is None:
+            yield _load(fh, path, offset)
+            return
+        fh.seek(offset)
+        data = fh.read(length)
+        if data.startswith(_GZIP_MAGIC):
+            try:
+                data = isal_zlib.decompress(data, _GZIP_WBITS)
+            except isal_zlib.error as exc:
+                raise WarcError(f"{path}: the record at offset {offset} is damaged or cut short: {exc}") from exc
+        yield _parse(io.BytesIO(data), path, offset, block_size=max(len(data), 1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,8 +225,13 @@ def _quietly(function: Callable[..., T], *args: object) -> T:
 def _load(fh: BinaryIO, path: Path, offset: int) -> ArcWarcRecord:
     """Parse the record starting at ``offset``; its streams read from ``fh`` until the next seek."""
     fh.seek(offset)
+    return _parse(fh, path, offset)
+
+
+def _parse(fh: BinaryIO, path: Path, offset: int, block_size: int = BUFF_SIZE) -> ArcWarcRecord:
+    """Parse the record at ``fh``'s position, which is ``offset`` in ``path`` (for the messages)."""
     try:
-        record = next(ArchiveIterator(fh))
+        record = next(ArchiveIterator(fh, block_size=block_size))
     except StopIteration:
         raise WarcError(f"{path}: no WARC record at offset {offset}: end of file") from None
     except ArchiveLoadFailed as exc:

@@ -102,7 +102,7 @@ def warc_path(warc_dir: Path, filename: str) -> Path:
 def open_record(warc_dir: Path, capture: CaptureRow) -> Iterator[ArcWarcRecord]:
     """The capture's WARC record, checked to be the one the database points at."""
     path = warc_path(warc_dir, capture.warc_file)
-    with read_record(path, capture.warc_offset) as record:
+    with read_record(path, capture.warc_offset, capture.warc_length) as record:
         found = record.rec_headers.get_header("WARC-Record-ID")
         if found != capture.record_id:
             raise WarcError(

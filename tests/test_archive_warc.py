@@ -286,6 +286,32 @@ def test_locators_lead_to_their_records(tmp_path: Path) -> None:
         assert loaded.content_stream().read() == HTML
 
 
+def test_a_record_read_in_one_piece_by_its_indexed_length_is_the_same_record(writer: WarcWriter) -> None:
+    gzipped = writer.write_exchange(exchange())
+    plain = writer.write_exchange(
+        exchange(body=HTML, response_headers=[("Content-Type", "text/html"), ("Content-Length", str(len(HTML)))])
+    )
+    [path] = writer.close()
+
+    for written in (gzipped, plain):
+        offset, length = written.locator.offset, written.locator.length
+        with read_record(path, offset) as streamed, read_record(path, offset, length) as whole:
+            assert whole.rec_headers.headers == streamed.rec_headers.headers
+            assert whole.http_headers.headers == streamed.http_headers.headers
+            assert whole.raw_stream.read() == streamed.raw_stream.read()
+        with read_record(path, offset, length) as whole:
+            assert whole.content_stream().read() == HTML
+
+
+def test_a_record_cut_short_in_one_piece_reads_raise_with_file_and_offset(writer: WarcWriter) -> None:
+    written = writer.write_exchange(exchange())
+    [path] = writer.close()
+
+    with pytest.raises(WarcError, match=rf"{path.name}: the record at offset {written.locator.offset} is damaged"):
+        with read_record(path, written.locator.offset, written.locator.length - 10):
+            pass
+
+
 def test_iter_records_yields_unread_records_with_warcio_offsets(writer: WarcWriter) -> None:
     writer.write_exchange(exchange())
     writer.write_exchange(exchange(), revisit_of=RevisitTarget("http://news.example/", "2024-01-01T00:00:00Z", None))
