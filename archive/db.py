@@ -14,7 +14,18 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import create_engine, event, make_url, text
+from sqlalchemy import (
+    Column,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    create_engine,
+    event,
+    inspect,
+    make_url,
+    text,
+)
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -124,9 +135,6 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     ``BEGIN IMMEDIATE`` takes the write lock at once, so a second process waits for the
     first to finish instead of failing half way.
     """
-    from alembic import command
-    from alembic.runtime.migration import MigrationContext
-
     is_sqlite = engine.dialect.name == "sqlite"
     with engine.connect() as conn:
         try:
@@ -135,10 +143,10 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
             elif engine.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
-            before = MigrationContext.configure(conn).get_current_revision()
-            with _ALEMBIC_LOCK:
-                command.upgrade(_alembic_config(conn), revision)
-            after = MigrationContext.configure(conn).get_current_revision()
+            if revision == "head" and not inspect(conn).get_table_names():
+                before, after = None, _create_head_schema(conn)
+            else:
+                before, after = _migrate(conn, revision)
             if is_sqlite:
                 broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
                 if broken:
@@ -160,6 +168,43 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             before,
             after,
         )
+
+
+def _migrate(conn: Connection, revision: str) -> tuple[str | None, str | None]:
+    """Run the migrations from the schema's revision to ``revision``; return both revisions."""
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+
+    before = MigrationContext.configure(conn).get_current_revision()
+    with _ALEMBIC_LOCK:
+        command.upgrade(_alembic_config(conn), revision)
+    return before, MigrationContext.configure(conn).get_current_revision()
+
+
+def _create_head_schema(conn: Connection) -> str:
+    """Create the head schema on an empty database in one step, stamped with its revision.
+
+    The models' tables are what the migrations build (a test compares the two schemas on
+    SQLite and PostgreSQL), so a new data directory skips replaying every migration and
+    importing Alembic: 0.05 s instead of 0.5 s before a first crawl. The version table is
+    Alembic's own (``alembic_version``, primary key ``alembic_version_pkc``), so later
+    upgrades go on from here with Alembic. This is the "create_all, then stamp head" recipe
+    of Alembic's cookbook, with the stamp written directly because the head is known.
+    """
+    import archive.neardup  # noqa: F401  (its tables join Base.metadata)
+    from archive.models import Base
+
+    Base.metadata.create_all(conn)
+    version = Table(
+        "alembic_version",
+        MetaData(),
+        Column("version_num", String(32), nullable=False),
+        PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
+    )
+    version.create(conn)
+    head = head_revision()
+    conn.execute(version.insert().values(version_num=head))
+    return head
 
 
 def head_revision() -> str:

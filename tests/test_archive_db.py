@@ -201,6 +201,53 @@ def test_models_match_migrations(db_url: str) -> None:
         engine.dispose()
 
 
+@pytest.fixture
+def other_db_url(db_url: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A second empty database on ``db_url``'s backend."""
+    if db_url.startswith("sqlite"):
+        return sqlite_url(tmp_path / "other")
+    make: Callable[[], str] = request.getfixturevalue("postgres_url_factory")
+    return make()
+
+
+def schema_of(url: str) -> dict[str, dict[str, Any]]:
+    """Every table's columns, keys, indexes and constraints, as the database reports them."""
+    engine = create_engine_for(url)
+    try:
+        found = inspect(engine)
+        return {
+            table: {
+                "columns": sorted(
+                    (c["name"], str(c["type"]), c["nullable"], str(c.get("default"))) for c in found.get_columns(table)
+                ),
+                "primary key": found.get_pk_constraint(table),
+                "foreign keys": sorted(map(repr, found.get_foreign_keys(table))),
+                "indexes": sorted(map(repr, found.get_indexes(table))),
+                "unique": sorted(map(repr, found.get_unique_constraints(table))),
+                "checks": sorted(map(repr, found.get_check_constraints(table))),
+            }
+            for table in found.get_table_names()
+        }
+    finally:
+        engine.dispose()
+
+
+def test_a_new_database_is_created_with_the_schema_the_migrations_build(db_url: str, other_db_url: str) -> None:
+    migrated = create_engine_for(db_url)
+    created = create_engine_for(other_db_url)
+    try:
+        upgrade(migrated, "0001")
+        upgrade(migrated)  # not empty: Alembic replays the other migrations
+        upgrade(created)  # empty: the head schema in one step
+        assert current_revision(created) == current_revision(migrated) == HEAD
+    finally:
+        migrated.dispose()
+        created.dispose()
+    schema = schema_of(other_db_url)
+    assert set(schema) == TABLES | {"alembic_version"}
+    assert schema == schema_of(db_url)
+
+
 def test_sqlite_engine_creates_directory_and_sets_pragmas(tmp_path: Path) -> None:
     url = sqlite_url(tmp_path / "nested" / "data")
     assert url == f"sqlite:///{tmp_path}/nested/data/syndicrawl.sqlite3"
