@@ -256,10 +256,12 @@ def test_sqlite_engine_creates_directory_and_sets_pragmas(tmp_path: Path) -> Non
         with engine.connect() as conn:
             pragmas = {
                 name: conn.exec_driver_sql(f"PRAGMA {name}").scalar_one()
-                for name in ("journal_mode", "busy_timeout", "foreign_keys", "synchronous")
+                for name in ("journal_mode", "busy_timeout", "foreign_keys", "synchronous", "mmap_size")
             }
         # synchronous: 1 is NORMAL
-        assert pragmas == {"journal_mode": "wal", "busy_timeout": 10000, "foreign_keys": 1, "synchronous": 1}
+        assert pragmas == {
+            "journal_mode": "wal", "busy_timeout": 10000, "foreign_keys": 1, "synchronous": 1, "mmap_size": 2**30
+        }
         assert (tmp_path / "nested" / "data").is_dir()
     finally:
         engine.dispose()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import click
 import waitress
 
@@ -25,6 +27,9 @@ def serve(host: str, port: int, threads: int, settings: Settings) -> None:
 
     Example: syndicrawl serve --port 8080 --data-dir syndicrawl-demo
     """
+    # waitress warns on every request that waits for a free thread: under load that is the
+    # queue doing its job, and the warning floods the terminal.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     database = Database(settings.db_url)
     server = waitress.create_server(ArchiveApp(database, settings.warc_dir), host=host, port=port, threads=threads)
     stderr.print(f"Serving {settings.data_dir} on http://{host}:{server.effective_port}/ (Ctrl-C stops)")
