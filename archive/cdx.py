@@ -33,7 +33,7 @@ from archive.timestamps import parse_timestamp, timestamp14
 from archive.urls import url_key
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+    from sqlalchemy.engine import Connection
 
 MATCH_TYPES = ("exact", "prefix", "host", "domain")
 # pywb's CDXObject.CDX_ALT_FIELDS: short and legacy names of the fields.
@@ -210,13 +210,13 @@ class CdxQuery:
         return f"{row.urlkey} {row.timestamp} {json.dumps(chosen)}\n"
 
 
-def query(session: Session, q: CdxQuery) -> Iterator[CdxRow]:
+def query(conn: Connection, q: CdxQuery) -> Iterator[CdxRow]:
     """The rows answering ``q``, in pywb's order: by key and time, reversed, or nearest ``closest`` first."""
     start, end = search_range(q.url, q.match_type)
     if q.closest is not None:
-        rows = _closest(session, q, start, end)
+        rows = _closest(conn, q, start, end)
     else:
-        rows = _keep(q, _rows(session, start, end, q.start, _after(q.end), descending=q.reverse))
+        rows = _keep(q, _rows(conn, start, end, q.start, _after(q.end), descending=q.reverse))
     return islice(rows, q.limit) if q.limit is not None else rows
 
 
@@ -229,7 +229,7 @@ def _keep(q: CdxQuery, rows: Iterable[CdxRow]) -> Iterator[CdxRow]:
     return (row for row in rows if all(f(row) for f in q.filters))
 
 
-def _closest(session: Session, q: CdxQuery, start: str, end: str) -> Iterator[CdxRow]:
+def _closest(conn: Connection, q: CdxQuery, start: str, end: str) -> Iterator[CdxRow]:
     """Nearest first; equal distances in index order, as pywb's ``cdx_sort_closest``.
 
     For one URL the captures before and after the time are two indexed scans moving away
@@ -246,16 +246,16 @@ def _closest(session: Session, q: CdxQuery, start: str, end: str) -> Iterator[Cd
         pivot = target + timedelta(seconds=1)  # the target's whole second counts as "before"
         before_end = min(pivot, end_time) if end_time else pivot
         after_start = max(pivot, q.start) if q.start else pivot
-        before = _rows(session, start, end, q.start, before_end, descending=True, groups_ascending=True)
-        after = _rows(session, start, end, after_start, end_time, descending=False)
+        before = _rows(conn, start, end, q.start, before_end, descending=True, groups_ascending=True)
+        after = _rows(conn, start, end, after_start, end_time, descending=False)
         return heapq.merge(_keep(q, before), _keep(q, after), key=distance)
-    ranked = sorted(_keep(q, _rows(session, start, end, q.start, end_time, descending=False)), key=distance)
+    ranked = sorted(_keep(q, _rows(conn, start, end, q.start, end_time, descending=False)), key=distance)
     return iter(ranked)
 
 
-def file_rows(session: Session, warc_file: str) -> Iterator[CdxRow]:
+def file_rows(conn: Connection, warc_file: str) -> Iterator[CdxRow]:
     """The index rows of the captures stored in one WARC file, in no particular order."""
-    result = session.connection().execute(select(*_COLUMNS).where(_TABLE.warc_file == warc_file))
+    result = conn.execute(select(*_COLUMNS).where(_TABLE.warc_file == warc_file))
     return (row_of(values) for values in result)
 
 
@@ -277,7 +277,7 @@ def _statement(exact: bool, since: bool, until: bool, descending: bool) -> Selec
 
 
 def _rows(
-    session: Session,
+    conn: Connection,
     start: str,
     end: str,
     since: datetime | None,
@@ -296,7 +296,7 @@ def _rows(
     # Built once per shape (building and cache-keying a select costs more than the query).
     # Streamed: a server-side cursor on PostgreSQL (SQLite's cursor is lazy anyway), fetching
     # a few rows first and more as they are read, so limit=1 reads little of a long history.
-    result = session.connection().execute(stmt, {"start": start, "end": end, "since": since, "until": until})
+    result = conn.execute(stmt, {"start": start, "end": end, "since": since, "until": until})
     rows = (row_of(values) for values in result)
     for _, group in groupby(rows, key=lambda row: (row.urlkey, row.timestamp)):
         same_second = list(group)

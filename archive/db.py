@@ -256,13 +256,25 @@ class Database:
 
         ``expire_on_commit=False`` keeps returned objects readable after the block ends.
         """
+        self._ensure_schema()
+        return self._sessions()
+
+    def connect(self) -> Connection:
+        """Return a Core connection, for lookups that read rows and need no ORM objects.
+
+        A snapshot or CDX lookup is a few index probes; a session around it costs about as
+        much again. Use as ``with db.connect() as conn: ...``.
+        """
+        self._ensure_schema()
+        return self.engine.connect()
+
+    def _ensure_schema(self) -> None:
         if self._needs_upgrade:
             with self._upgrade_lock:
                 if self._needs_upgrade:
                     if not is_current(self.engine):
                         upgrade(self.engine)
                     self._needs_upgrade = False
-        return self._sessions()
 
     def dispose(self) -> None:
         """Close every pooled connection (call before a process exits or forks)."""

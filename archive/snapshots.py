@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from datetime import datetime
     from pathlib import Path
 
+    from sqlalchemy.engine import Connection
     from sqlalchemy.orm import Session
     from warcio.recordloader import ArcWarcRecord
 
@@ -48,7 +49,7 @@ _AROUND = union_all(
 )
 
 
-def closest_capture(session: Session, url: str, at: datetime | None = None) -> CaptureRow:
+def closest_capture(conn: Connection, url: str, at: datetime | None = None) -> CaptureRow:
     """The capture of ``url`` (or a variant: same key) nearest ``at``; the latest without ``at``.
 
     Of two equally near, the earlier wins, as in pywb's closest sort. One statement: the last
@@ -56,20 +57,20 @@ def closest_capture(session: Session, url: str, at: datetime | None = None) -> C
     """
     key = url_key(url)
     if at is None:
-        found = session.connection().execute(_LATEST, {"key": key}).first()
+        found = conn.execute(_LATEST, {"key": key}).first()
     else:
-        rows = session.connection().execute(_AROUND, {"key": key, "at": at}).all()
+        rows = conn.execute(_AROUND, {"key": key, "at": at}).all()
         found = min(rows, key=lambda row: (abs(row.timestamp - at), row.timestamp), default=None)
     if found is None:
         raise NotFoundError(f"{url}: no capture in the archive")
     return found
 
 
-def payload_capture(session: Session, capture: CaptureRow) -> CaptureRow:
+def payload_capture(conn: Connection, capture: CaptureRow) -> CaptureRow:
     """The capture whose record holds the payload: the original of a revisit, else the capture itself."""
     if capture.revisit_of is None:
         return capture
-    found = session.connection().execute(_BY_ID, {"id": capture.revisit_of}).first()
+    found = conn.execute(_BY_ID, {"id": capture.revisit_of}).first()
     if found is None:
         raise NotFoundError(
             f"{capture.url}: the capture at {timestamp14(capture.timestamp)} revisits capture "
@@ -136,9 +137,9 @@ class Replay:
 
 
 @contextmanager
-def open_replay(session: Session, warc_dir: Path, capture: CaptureRow) -> Iterator[Replay]:
+def open_replay(conn: Connection, warc_dir: Path, capture: CaptureRow) -> Iterator[Replay]:
     """Open a capture for replay; the streams are valid inside the ``with`` block only."""
-    original = payload_capture(session, capture)
+    original = payload_capture(conn, capture)
     with ExitStack() as stack:
         record = stack.enter_context(open_record(warc_dir, capture))
         body = record if original is capture else stack.enter_context(open_record(warc_dir, original))

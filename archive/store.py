@@ -266,6 +266,6 @@ class CaptureStore:
         with self.db.session() as s:
             for path in closed:
                 try:
-                    write_index(path.name, (row.line for row in cdx.file_rows(s, path.name)), self._index_dir)
+                    write_index(path.name, (row.line for row in cdx.file_rows(s.connection(), path.name)), self._index_dir)
                 except WarcError as exc:
                     logger.error("%s", exc)

@@ -35,10 +35,11 @@ from archive.timestamps import http_date, parse_http_date, parse_timestamp, time
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from sqlalchemy.orm import Session
+    from sqlalchemy.engine import Connection
 
     from archive.db import Database
     from archive.models import Capture
+    from archive.snapshots import CaptureRow
 
 logger = logging.getLogger(__name__)
 
@@ -100,9 +101,9 @@ class ArchiveApp:
         """
         query = cdx.CdxQuery.from_params(parse_qs(environ.get("QUERY_STRING", "")))
         content_type = [("Content-Type", "text/x-ndjson" if query.output == "json" else "text/x-cdxj")]
-        session = self.database.session()
+        conn = self.database.connect()
         try:
-            rows = cdx.query(session, query)
+            rows = cdx.query(conn, query)
             head: list[bytes] = []
             size = 0
             for row in rows:
@@ -111,13 +112,13 @@ class ArchiveApp:
                 if size >= _BLOCK:
                     break
             else:
-                session.close()
+                conn.close()
                 return _respond(start_response, "200 OK", content_type, b"".join(head))
         except BaseException:
-            session.close()
+            conn.close()
             raise
         start_response("200 OK", content_type)
-        return _blocks(session, head, (query.format(row).encode() for row in rows))
+        return _blocks(conn, head, (query.format(row).encode() for row in rows))
 
     def _api(self, path: str, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         url = (parse_qs(environ.get("QUERY_STRING", "")).get("url") or [""])[-1]
@@ -153,8 +154,8 @@ class ArchiveApp:
     def _timegate(self, environ: dict[str, Any], url: str, start_response: StartResponse) -> Iterable[bytes]:
         wanted = environ.get("HTTP_ACCEPT_DATETIME")
         at = parse_http_date(wanted) if wanted else None
-        with self.database.session() as s:
-            capture = snapshots.closest_capture(s, url, at)
+        with self.database.connect() as conn:
+            capture = snapshots.closest_capture(conn, url, at)
         base = application_uri(environ).rstrip("/")
         headers = [
             ("Location", _memento_url(base, capture)),
@@ -169,10 +170,10 @@ class ArchiveApp:
         base = application_uri(environ).rstrip("/")
         files = ExitStack()
         try:
-            with self.database.session() as s:
-                capture = snapshots.closest_capture(s, url, at)
+            with self.database.connect() as conn:
+                capture = snapshots.closest_capture(conn, url, at)
                 # Opened before the status line is sent, so a missing file is still a clean error.
-                replay = files.enter_context(snapshots.open_replay(s, self.warc_dir, capture))
+                replay = files.enter_context(snapshots.open_replay(conn, self.warc_dir, capture))
             headers = [(n, v) for n, v in replay.headers if n.lower() not in _NOT_REPLAYED]
             headers += [
                 ("Content-Length", str(replay.payload_length)),
@@ -207,9 +208,9 @@ def _stream(files: ExitStack, payload: BinaryIO) -> Iterator[bytes]:
             yield block
 
 
-def _blocks(session: Session, head: list[bytes], lines: Iterator[bytes]) -> Iterator[bytes]:
-    """Join lines into blocks of about 64 KiB (one chunk each), then close the session."""
-    with session:
+def _blocks(conn: Connection, head: list[bytes], lines: Iterator[bytes]) -> Iterator[bytes]:
+    """Join lines into blocks of about 64 KiB (one chunk each), then close the connection."""
+    with conn:
         block, size = list(head), sum(map(len, head))
         for line in lines:
             block.append(line)
@@ -229,15 +230,15 @@ def _target(environ: dict[str, Any]) -> str:
     return quote(environ.get("PATH_INFO", "")) + (f"?{query}" if query else "")
 
 
-def _memento_url(base: str, capture: Capture) -> str:
+def _memento_url(base: str, capture: Capture | CaptureRow) -> str:
     return f"{base}/{timestamp14(capture.timestamp)}id_/{capture.url}"
 
 
-def _memento_link(base: str, capture: Capture) -> str:
+def _memento_link(base: str, capture: Capture | CaptureRow) -> str:
     return f'<{_memento_url(base, capture)}>; rel="memento"; datetime="{http_date(capture.timestamp)}"'
 
 
-def _links(base: str, url: str, capture: Capture) -> str:
+def _links(base: str, url: str, capture: Capture | CaptureRow) -> str:
     return ", ".join([
         f'<{url}>; rel="original"',
         f'<{base}/timegate/{url}>; rel="timegate"',

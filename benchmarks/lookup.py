@@ -3,7 +3,7 @@
 For each of ``--sizes`` (default 1M and 10M captures) it builds a synthetic archive in a data
 directory of its own under ``--work``, then measures, in one run:
 
-  in-process   the project's query functions, one session per lookup as the HTTP API opens them:
+  in-process   the project's query functions, one database connection per lookup as the HTTP API opens them:
                ``cdx.query`` (exact URL: every capture as CDXJ lines; ``closest`` + ``limit=1``),
                ``snapshots.closest_capture`` (latest; nearest a time) and URL + time -> payload bytes
                (``closest_capture`` + ``open_replay`` + reading the payload), each p50/p99 in ms with its
@@ -586,13 +586,15 @@ def _read_through(path: Path) -> None:
 
 
 def measure_in_process(built: Build, warmup: int) -> list[Result]:
-    """The project's query functions against the build, one session per lookup, and the bare baselines."""
+    """The project's query functions against the build, one connection per lookup (as the HTTP API opens them), and the bare baselines."""
     from warcio.archiveiterator import ArchiveIterator
 
     from archive import cdx, snapshots
     from archive.db import Database, sqlite_url
+    from archive.memory import keep_large_blocks
     from archive.urls import url_key
 
+    keep_large_blocks()  # as syndicrawl's main() does in every command's process
     for path in (built.db_path, built.warc):
         _read_through(path)
     database = Database(sqlite_url(built.data))
@@ -603,27 +605,27 @@ def measure_in_process(built: Build, warmup: int) -> list[Result]:
     bare = "SELECT id, timestamp, warc_file, warc_offset FROM captures WHERE url_key = ? ORDER BY timestamp"
 
     def cdx_all(q: dict[str, Any]) -> int:
-        with database.session() as s:
-            return len([row.line for row in cdx.query(s, cdx.CdxQuery(url=q["url"]))])
+        with database.connect() as conn:
+            return len([row.line for row in cdx.query(conn, cdx.CdxQuery(url=q["url"]))])
 
     def cdx_closest(q: dict[str, Any]) -> str:
-        with database.session() as s:
-            return next(cdx.query(s, cdx.CdxQuery(url=q["url"], closest=q["at_dt"], limit=1))).line
+        with database.connect() as conn:
+            return next(cdx.query(conn, cdx.CdxQuery(url=q["url"], closest=q["at_dt"], limit=1))).line
 
     def latest(q: dict[str, Any]) -> int:
-        with database.session() as s:
-            return snapshots.closest_capture(s, q["url"]).id
+        with database.connect() as conn:
+            return snapshots.closest_capture(conn, q["url"]).id
 
     def closest(q: dict[str, Any]) -> int:
-        with database.session() as s:
-            return snapshots.closest_capture(s, q["url"], q["at_dt"]).id
+        with database.connect() as conn:
+            return snapshots.closest_capture(conn, q["url"], q["at_dt"]).id
 
     def payload(q: dict[str, Any]) -> tuple[int, int, str, int]:
-        with database.session() as s:
-            capture = snapshots.closest_capture(s, q["url"], q["at_dt"])
-            with snapshots.open_replay(s, warc_dir, capture) as replay:
+        with database.connect() as conn:
+            capture = snapshots.closest_capture(conn, q["url"], q["at_dt"])
+            with snapshots.open_replay(conn, warc_dir, capture) as replay:
                 body = replay.payload.read()
-                holder = replay.capture if replay.capture.revisit_of is None else snapshots.payload_capture(s, capture)
+                holder = replay.capture if replay.capture.revisit_of is None else snapshots.payload_capture(conn, capture)
                 return len(body), replay.payload_length, holder.warc_file, holder.warc_offset
 
     def warcio_read(locator: tuple[str, int]) -> int:
@@ -995,7 +997,7 @@ def report(builds: list[Build], lookups: list[Result], http: list[Result], index
     rows: list[tuple[str, float, str, bool | None]] = []
     print()
     print("=" * 112)
-    print("In-process lookups: ms per lookup, one session each (as the HTTP API opens them); ratio = p50 / baseline p50")
+    print("In-process lookups: ms per lookup, one connection each (as the HTTP API opens them); ratio = p50 / baseline p50")
     print("=" * 112)
     table(
         ["size", "operation", "p50 ms", "p99 ms", "x base", "CPU p50/p99 ms", "n", "other load"],

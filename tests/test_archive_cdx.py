@@ -106,15 +106,15 @@ def test_closest_nearest_first_earlier_on_ties(db: Database) -> None:
 def test_closest_capture_is_snapshots_nearest_earlier_on_ties(db: Database) -> None:
     with db.session() as s:
         def at(hours: float | None) -> tuple[str, datetime]:
-            capture = closest_capture(s, "http://www.example.com/a", T0 + timedelta(hours=hours) if hours is not None else None)
+            capture = closest_capture(s.connection(), "http://www.example.com/a", T0 + timedelta(hours=hours) if hours is not None else None)
             return capture.url, capture.timestamp
         assert at(None) == ("http://example.com/a", T0 + timedelta(hours=48))  # the latest
         assert at(12) == ("http://example.com/a", T0)  # 12 hours either side: the earlier
         assert at(13) == ("https://www.example.com/a", T0 + timedelta(hours=24))
         assert at(-100) == ("http://example.com/a", T0) and at(100)[1] == T0 + timedelta(hours=48)
-        capture = closest_capture(s, "http://example.com/a", T0)
+        capture = closest_capture(s.connection(), "http://example.com/a", T0)
         with pytest.raises(NotFoundError, match="no capture in the archive"):
-            closest_capture(s, "http://example.com/never")
+            closest_capture(s.connection(), "http://example.com/never")
     assert (capture.warc_offset, capture.record_id, capture.revisit_of) == (1000, "<urn:1>", None)  # after the session
 
 

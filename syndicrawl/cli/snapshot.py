@@ -53,7 +53,7 @@ def snapshot(
                 raise NotFoundError(f"{url}: no capture in the archive")
             stdout.print(captures_table(rows))
             return
-        capture = snapshots.closest_capture(s, url, at)
+        capture = snapshots.closest_capture(s.connection(), url, at)
         kind = f"revisit of #{capture.revisit_of}" if capture.revisit_of else "response"
         stderr.print(
             f"{timestamp14(capture.timestamp)} {capture.status} {kind} "
@@ -62,7 +62,7 @@ def snapshot(
         if show_text:
             click.echo(snapshots.article_of(s, capture).text)
             return
-        with snapshots.open_replay(s, settings.warc_dir, capture) as replay:
+        with snapshots.open_replay(s.connection(), settings.warc_dir, capture) as replay:
             if show_headers:
                 click.echo(f"{replay.protocol} {replay.status_line}")
                 for name, value in replay.headers:
