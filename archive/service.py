@@ -16,6 +16,7 @@ still written.
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 import queue
 import signal
@@ -317,3 +318,9 @@ def main(messages_fd: int, replies_fd: int) -> None:
         reader.start()
         files = service.run()
     report(("finished", {name: [str(path) for path in paths] for name, paths in files.items()}))
+    # Everything is written, closed and reported: end as multiprocessing's children do,
+    # without the interpreter's teardown (freeing every object and module took 0.4 s
+    # here, with the crawl process waiting for this exit).
+    replies.close()
+    logging.shutdown()
+    os._exit(0)

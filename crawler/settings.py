@@ -12,6 +12,9 @@ DOWNLOADER_MIDDLEWARES = {
     # Scrapy's own lets concurrent requests through before robots.txt is known (see crawler/robots.py).
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "crawler.robots.RobotsTxtMiddleware": 100,
+    # Scrapy's decodes every page whole to read its first 4096 characters (see crawler/refresh.py).
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "crawler.refresh.MetaRefreshMiddleware": 580,
     # Above HttpCompression (590), Redirect (600) and Retry (550) for responses, which run from
     # the highest number down: it sees the body still content-encoded, every redirect hop and
     # every retried attempt. Below HttpCache (900) so cached replays are never archived again.

@@ -149,6 +149,11 @@ def test_every_hop_of_a_local_redirect_is_captured(crawl: Crawl) -> None:
     only(crawl.records, "response", f"{crawl.base}/gzip/article/")
 
 
+def test_a_meta_refresh_in_a_long_page_is_followed_and_both_pages_captured(crawl: Crawl) -> None:
+    only(crawl.records, "response", f"{crawl.base}/moved/")
+    only(crawl.records, "response", f"{crawl.base}/moved-here/")
+
+
 def test_feeds_of_every_format_are_read(crawl: Crawl) -> None:
     kinds = dict(crawl.rows("SELECT url, kind FROM feeds"))
     assert kinds.items() >= {
