@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pickle import PickleBuffer
+from typing import Any, SupportsIndex
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,3 +28,11 @@ class HttpExchange:
     fetched_at: datetime
     ip_address: str | None = None
 
+    def __reduce_ex__(self, protocol: SupportsIndex) -> tuple[Any, ...]:
+        """Pickle the body out of band where the pickler takes buffers (protocol 5 with a
+        ``buffer_callback``, as ``archive.messages.dump`` does): a page then goes down the
+        writer process's pipe as it is, instead of being copied into the pickle first."""
+        values = (getattr(self, name) for name in self.__slots__)
+        if int(protocol) < 5:
+            return (HttpExchange, tuple(values))
+        return (HttpExchange, tuple(PickleBuffer(v) if name == "body" else v for name, v in zip(self.__slots__, values)))

@@ -31,6 +31,7 @@ from archive.db import Database
 from archive.errors import ExtractionError
 from archive.http import response_text
 from archive.memory import keep_large_blocks
+from archive.messages import load
 from archive.store import CaptureStore, Extracted
 from archive.syndication import extraction_pool
 
@@ -112,7 +113,7 @@ class ArchiveService:
         try:
             while True:
                 try:
-                    message = pickle.load(stream)
+                    message = load(stream)
                 except EOFError:
                     break
                 except (pickle.UnpicklingError, ValueError) as exc:  # cut short by a killed crawl
@@ -308,7 +309,7 @@ def main(messages_fd: int, replies_fd: int) -> None:
     root.setLevel(logging.INFO)
     # Large reads: the crawl side is woken once per read, and a page is ~100 KiB.
     with open(messages_fd, "rb", buffering=PIPE_READ_SIZE) as stream:
-        config = pickle.load(stream)
+        config = load(stream)
         try:
             service = ArchiveService(config, report)
         except Exception as exc:

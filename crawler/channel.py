@@ -1,8 +1,9 @@
 """The crawl's end of the archive writer process (``archive/service.py``).
 
-Messages are pickled onto a pipe through an asyncio write transport: the reactor never
-blocks on a write, and when the writer process falls behind the transport's buffer fills,
-``drain()`` waits, and the item pipeline (so Scrapy's scraper, so the downloader) slows down.
+Messages are pickled onto a pipe (framed by ``archive.messages.dump``, page bodies out of
+band) through an asyncio write transport: the reactor never blocks on a write, and when
+the writer process falls behind the transport's buffer fills, ``drain()`` waits, and the
+item pipeline (so Scrapy's scraper, so the downloader) slows down.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import contextlib
 import fcntl
 import logging
 import os
-import pickle
 import subprocess
 import sys
 from multiprocessing import Pipe
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archive.errors import SyndicrawlError
+from archive.messages import dump
 
 if TYPE_CHECKING:
     from archive.messages import ArchiveConfig
@@ -52,7 +53,7 @@ class ArchiveChannel(asyncio.Protocol):
         receive.close()
         reply_end.close()
         self._transport: asyncio.WriteTransport | None = None
-        self._early = [pickle.dumps(config)]  # what is sent before the reactor runs; the config first
+        self._early = dump(config)  # what is sent before the reactor runs; the config first
         self._resumed: asyncio.Future[None] | None = None
         self.counts: dict[str, dict[str, int]] = {}
         self.files: dict[str, list[str]] = {}
@@ -71,11 +72,12 @@ class ArchiveChannel(asyncio.Protocol):
 
     def send(self, *message: Any) -> None:
         """Queue one message, the tuple ``message``; never blocks."""
-        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        pieces = dump(message)
         if self._transport is None:
-            self._early.append(data)
+            self._early += pieces
         else:
-            self._transport.write(data)
+            for data in pieces:
+                self._transport.write(data)
 
     async def drain(self) -> None:
         """Wait while the writer process is behind."""
