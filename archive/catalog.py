@@ -15,10 +15,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import BigInteger, and_, case, cast, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import contains_eager
 
-from archive.errors import ConfigError, NotFoundError
+from archive.db import upsert
+from archive.errors import NotFoundError
 from archive.models import CRAWL_STATUSES, Article, Capture, Crawl, Feed, FeedEntry, Source, utcnow
 from archive.urls import url_key
 
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 
     from sqlalchemy.orm import Session
 
-    from archive.models import Base
 
 logger = logging.getLogger(__name__)
 
@@ -52,21 +51,9 @@ class SourceSummary:
     last_crawl_status: str | None
 
 
-def _insert(s: Session, model: type[Base]) -> postgresql.Insert | sqlite.Insert:
-    """An INSERT supporting ``on_conflict_do_*`` for the session's backend."""
-    backend = s.get_bind().dialect.name
-    if backend == "postgresql":
-        return postgresql.insert(model)
-    if backend == "sqlite":
-        return sqlite.insert(model)
-    raise ConfigError(
-        f"unsupported database backend {backend!r}: use a sqlite:// or postgresql+psycopg:// URL"
-    )
-
-
 def ensure_source(s: Session, name: str, kind: str) -> Source:
     """Return the source called ``name``, creating it or updating its kind."""
-    stmt = _insert(s, Source).values(name=name, kind=kind)
+    stmt = upsert(s, Source).values(name=name, kind=kind)
     s.execute(stmt.on_conflict_do_update(index_elements=[Source.name], set_={"kind": stmt.excluded.kind}))
     return s.scalars(
         select(Source).where(Source.name == name).execution_options(populate_existing=True)
@@ -115,7 +102,7 @@ def ensure_feed(s: Session, source_id: int, url: str, kind: str, title: str | No
     A known title or kind is not overwritten by a missing title or an ``"unknown"`` kind:
     a fetch that failed to parse must not erase what an earlier one learned.
     """
-    stmt = _insert(s, Feed).values(
+    stmt = upsert(s, Feed).values(
         source_id=source_id, url=url, kind=kind, title=title, last_fetched_at=utcnow()
     )
     s.execute(
@@ -158,7 +145,7 @@ def upsert_feed_entry(
         "published": published,
         "updated": updated,
     }
-    stmt = _insert(s, FeedEntry).values(feed_id=feed_id, url=url, url_key=url_key(url), **values)
+    stmt = upsert(s, FeedEntry).values(feed_id=feed_id, url=url, url_key=url_key(url), **values)
     s.execute(
         stmt.on_conflict_do_update(
             index_elements=[FeedEntry.feed_id, FeedEntry.url],

@@ -12,7 +12,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Column,
@@ -26,10 +26,11 @@ from sqlalchemy import (
     make_url,
     text,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from archive.errors import SyndicrawlError
+from archive.errors import ConfigError, SyndicrawlError
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -234,6 +235,16 @@ def current_revision(engine: Engine) -> str | None:
 
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def upsert(s: Session, model: type[Any]) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT of ``model`` supporting ``on_conflict_do_*`` for the session's backend."""
+    backend = s.get_bind().dialect.name
+    if backend == "postgresql":
+        return postgresql.insert(model)
+    if backend == "sqlite":
+        return sqlite.insert(model)
+    raise ConfigError(f"unsupported database backend {backend!r}: use a sqlite:// or postgresql+psycopg:// URL")
 
 
 class Database:

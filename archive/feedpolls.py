@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 
-from archive.catalog import _insert, ensure_source
+from archive.catalog import ensure_source
+from archive.db import upsert
 from archive.models import Feed, FeedEntry, FeedPolling, FeedPollOutcome, Source
 
 if TYPE_CHECKING:
@@ -58,10 +59,10 @@ def _feed_ids(s: Session, source_name: str, urls: Iterable[str]) -> dict[str, in
 def _ensure_feed_rows(s: Session, source_id: int, urls: Sequence[str]) -> dict[str, int]:
     """Feed rows and polling rows for ``urls``; a feed not fetched yet keeps ``last_fetched_at`` empty."""
     for url in urls:
-        s.execute(_insert(s, Feed).values(source_id=source_id, url=url, kind="unknown").on_conflict_do_nothing())
+        s.execute(upsert(s, Feed).values(source_id=source_id, url=url, kind="unknown").on_conflict_do_nothing())
     ids = dict(s.execute(select(Feed.url, Feed.id).where(Feed.source_id == source_id, Feed.url.in_(urls))).all())
     for feed_id in ids.values():
-        s.execute(_insert(s, FeedPolling).values(feed_id=feed_id).on_conflict_do_nothing())
+        s.execute(upsert(s, FeedPolling).values(feed_id=feed_id).on_conflict_do_nothing())
     return ids
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select, update
 
-from archive.catalog import _insert
+from archive.db import upsert
 from archive.models import Lease
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ def acquire(
 ) -> Lease:
     """Take lease ``name`` if it is free or lapsed; return whoever holds it now (compare ``token``)."""
     values = {"token": token, "holder": holder, "pid": pid, "host": host, "acquired_at": now, "expires_at": expires_at}
-    stmt = _insert(s, Lease).values(name=name, **values)
+    stmt = upsert(s, Lease).values(name=name, **values)
     s.execute(stmt.on_conflict_do_update(index_elements=[Lease.name], set_=values, where=Lease.expires_at < now))
     return s.execute(select(Lease).where(Lease.name == name).execution_options(populate_existing=True)).scalar_one()
 
