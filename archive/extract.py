@@ -9,6 +9,7 @@ trafilatura only ever receives HTML given to it here; it never fetches anything.
 from __future__ import annotations
 
 import concurrent.futures
+import gc
 import hashlib
 import logging
 import signal
@@ -221,7 +222,9 @@ class ExtractorPool:
         if function is extract_article:
             function = partial(extract_article, fast=fast, max_bytes=max_bytes, min_chars=min_chars)
         self._function = function
-        self._pool = pebble.ProcessPool(max_workers=workers, max_tasks=max_tasks)
+        # Each worker freezes what it inherits (trafilatura, lxml, the MinHash permutations):
+        # the collector then scans only what a page allocates (see crawler/runner.py).
+        self._pool = pebble.ProcessPool(max_workers=workers, max_tasks=max_tasks, initializer=gc.freeze)
         # Futures not yet settled, so that close(cancel=True) can cancel them: stopping the
         # pebble pool alone would fail them with BrokenProcessPool instead.
         self._pending: set[concurrent.futures.Future[ExtractedArticle]] = set()

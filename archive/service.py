@@ -15,6 +15,7 @@ still written.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import pickle
@@ -315,6 +316,7 @@ def main(messages_fd: int, replies_fd: int) -> None:
         except Exception as exc:
             report(("failed", f"{type(exc).__name__}: {exc}"))
             return
+        gc.freeze()  # the modules and the service live as long as the process (see crawler/runner.py)
         reader = threading.Thread(target=service.read, args=(stream,), name="archive-reader", daemon=True)
         reader.start()
         files = service.run()
