@@ -53,7 +53,7 @@ _END = ("end",)  # queued when the crawl's stream has ended
 #: Pages in extraction at once (queued, running, or extracted and waiting to be stored), per
 #: worker: enough that no worker idles while a window of results waits out LINGER, few
 #: enough that the crawl's last pages do not queue behind a long backlog at the end.
-EXTRACTING_PER_WORKER = 8
+EXTRACTING_PER_WORKER = 16
 
 #: Events handled together, at most: the captures among them share a transaction, and so
 #: do the extraction results. Half the credits: a window must be able to fill while the
@@ -334,7 +334,10 @@ def main(messages_fd: int, replies_fd: int) -> None:
     root.setLevel(logging.INFO)
     # Large reads: the crawl side is woken once per read, and a page is ~100 KiB.
     with open(messages_fd, "rb", buffering=PIPE_READ_SIZE) as stream:
-        config = load(stream)
+        try:
+            config = load(stream)
+        except EOFError:  # the crawl ended before it began (a config error, a source locked)
+            return
         try:
             service = ArchiveService(config, report)
         except Exception as exc:
