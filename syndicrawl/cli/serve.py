@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 
 import click
@@ -33,6 +34,7 @@ def serve(host: str, port: int, threads: int, settings: Settings) -> None:
     database = Database(settings.db_url)
     server = waitress.create_server(ArchiveApp(database, settings.warc_dir), host=host, port=port, threads=threads)
     stderr.print(f"Serving {settings.data_dir} on http://{host}:{server.effective_port}/ (Ctrl-C stops)")
+    gc.freeze()  # the modules and the app live as long as the server: collections skip them
     try:
         server.run()
     except KeyboardInterrupt:
