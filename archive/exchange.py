@@ -32,7 +32,5 @@ class HttpExchange:
         """Pickle the body out of band where the pickler takes buffers (protocol 5 with a
         ``buffer_callback``, as ``archive.messages.dump`` does): a page then goes down the
         writer process's pipe as it is, instead of being copied into the pickle first."""
-        values = (getattr(self, name) for name in self.__slots__)
-        if int(protocol) < 5:
-            return (HttpExchange, tuple(values))
-        return (HttpExchange, tuple(PickleBuffer(v) if name == "body" else v for name, v in zip(self.__slots__, values)))
+        body = PickleBuffer(self.body) if int(protocol) >= 5 else self.body
+        return (HttpExchange, tuple(body if name == "body" else getattr(self, name) for name in self.__slots__))

@@ -50,11 +50,6 @@ logger = logging.getLogger(__name__)
 MAX_IN_FLIGHT = 64
 _END = ("end",)  # queued when the crawl's stream has ended
 
-#: Pages in extraction at once (queued, running, or extracted and waiting to be stored), per
-#: worker: enough that no worker idles while a window of results waits out LINGER, few
-#: enough that the crawl's last pages do not queue behind a long backlog at the end.
-EXTRACTING_PER_WORKER = 16
-
 #: Events handled together, at most: the captures among them share a transaction, and so
 #: do the extraction results. Half the credits: a window must be able to fill while the
 #: other half of the crawl's messages is still being written or extracted.
@@ -104,9 +99,6 @@ class ArchiveService:
         self._max_bytes = config.extract_max_bytes
         self._events: queue.Queue[tuple[Any, ...]] = queue.Queue()
         self._credits = threading.BoundedSemaphore(MAX_IN_FLIGHT)
-        self._slots = (
-            threading.BoundedSemaphore(config.extract_workers * EXTRACTING_PER_WORKER) if self._extractor else None
-        )
         self._extracting = 0
         # Captures whose metadata record waits for the spider's verdict (and extraction).
         self._deferred: dict[tuple[str, int], StoredCapture] = {}
@@ -115,8 +107,7 @@ class ArchiveService:
         self.handlers: dict[str, Callable[..., None]] = {"page": self.page, "feed": self.feed, "finish": self.finish}
 
     def read(self, stream: Any) -> None:
-        """Queue the messages of ``stream`` until it ends; holds back when MAX_IN_FLIGHT are
-        pending, or when a page to extract comes while every extraction slot is taken.
+        """Queue the messages of ``stream`` until it ends; holds back when MAX_IN_FLIGHT are pending.
 
         Runs on its own thread: unpickling overlaps with writing.
         """
@@ -129,8 +120,6 @@ class ArchiveService:
                 except (pickle.UnpicklingError, ValueError) as exc:  # cut short by a killed crawl
                     logger.error("the crawl process sent an unreadable message (%s); stopping there", exc)
                     break
-                if self._slots is not None and _extracts(message):
-                    self._slots.acquire()
                 self._credits.acquire()
                 self._events.put(message)
         finally:
@@ -161,14 +150,10 @@ class ArchiveService:
                 self._apply(self.handlers[kind], {source}, source, *args)
             if extracted:
                 self._apply(self.extracted, {source for source, _ in extracted}, extracted)
-            # Each message from the crawl took a credit, and a page to extract a slot too; one
-            # that started an extraction keeps both until the extraction is stored.
-            started = self._extracting - extracting  # less those stored in this window
-            for _ in range(len(captures) + len(others) - started):
+            # Each message from the crawl took a credit; one that started an extraction keeps
+            # it until the extraction is stored, which gives it back.
+            for _ in range(len(captures) + len(others) - (self._extracting - extracting)):
                 self._credits.release()
-            if self._slots is not None:
-                for _ in range(sum(map(_extracts, events)) - started):
-                    self._slots.release()
             now = time.monotonic()
             if now >= next_report:
                 self._report(("counts", self._counts()))
@@ -295,15 +280,6 @@ class ArchiveService:
     def finish(self, source: str, status: str, counts: Mapping[str, int]) -> None:
         """Note how a source's crawl ended; its files close once every extraction is stored."""
         self._finishing[source] = (status, counts)
-
-
-def _extracts(message: tuple[Any, ...]) -> bool:
-    """Whether a message from the crawl asks for an extraction (so ``read`` takes it a slot)."""
-    kind = message[0]
-    if kind == "capture":
-        fetched: Fetched = message[3]
-        return fetched.extract and fetched.metadata is not None
-    return kind == "page" and message[3] is not None
 
 
 class _ReportHandler(logging.Handler):
