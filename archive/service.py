@@ -310,10 +310,7 @@ def main(messages_fd: int, replies_fd: int) -> None:
     root.setLevel(logging.INFO)
     # Large reads: the crawl side is woken once per read, and a page is ~100 KiB.
     with open(messages_fd, "rb", buffering=PIPE_READ_SIZE) as stream:
-        try:
-            config = load(stream)
-        except EOFError:  # the crawl ended before it began (a config error, a source locked)
-            return
+        config = load(stream)
         try:
             service = ArchiveService(config, report)
         except Exception as exc:

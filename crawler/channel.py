@@ -39,13 +39,9 @@ F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 class ArchiveChannel(asyncio.Protocol):
     """Starts the writer process and sends it messages; collects its counts, logs and files."""
 
-    def __init__(self) -> None:
-        """Start the writer process at once: it loads its modules (1.4 s here) while this
-        process loads Scrapy's and takes its locks, then waits for ``start``.
-
-        A fresh interpreter, not a fork: this process may already run threads (a live
-        progress display), and the writer needs none of the crawler's imports.
-        """
+    def __init__(self, config: ArchiveConfig) -> None:
+        # A fresh interpreter, not a fork: this process may already run threads (a live
+        # progress display), and the writer needs none of the crawler's imports.
         receive, self._send_end = Pipe(duplex=False)
         with contextlib.suppress(OSError):  # a larger pipe: fewer wake-ups per page (Linux only)
             fcntl.fcntl(self._send_end.fileno(), F_SETPIPE_SZ, PIPE_SIZE)
@@ -57,25 +53,11 @@ class ArchiveChannel(asyncio.Protocol):
         receive.close()
         reply_end.close()
         self._transport: asyncio.WriteTransport | None = None
-        self._early: list[bytes | memoryview] = []  # what is sent before the reactor runs
+        self._early = dump(config)  # what is sent before the reactor runs; the config first
         self._resumed: asyncio.Future[None] | None = None
         self.counts: dict[str, dict[str, int]] = {}
         self.files: dict[str, list[str]] = {}
         self.failure: str | None = None
-
-    def start(self, config: ArchiveConfig) -> None:
-        """Hand the writer its configuration (it opens the archive then): the first message."""
-        if self._early or self._transport is not None:
-            raise RuntimeError("ArchiveChannel.start() must come before any other message")
-        self._early = dump(config)
-
-    def __enter__(self) -> ArchiveChannel:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        """Close the channel if the crawl never got to it (a config error, a source locked)."""
-        if self._process.returncode is None:
-            self.close()
 
     async def connect(self) -> None:
         """Attach the pipe to the running event loop; call once the reactor runs."""

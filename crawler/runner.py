@@ -84,16 +84,10 @@ def run_crawl(
     *,
     on_progress: Callable[[list[SourceProgress]], None] | None = None,
     progress_interval: float = 0.5,
-    channel: ArchiveChannel | None = None,
 ) -> list[SourceProgress]:
-    """Crawl ``sources`` into the archive; returns each source's final figures.
-
-    ``channel``: an archive writer started earlier (``ArchiveChannel()``), so that it loaded
-    while this process did; this function starts it and closes it.
-    """
+    """Crawl ``sources`` into the archive; returns each source's final figures."""
     settings.warc_dir.mkdir(parents=True, exist_ok=True)
-    channel = channel or ArchiveChannel()
-    channel.start(
+    channel = ArchiveChannel(
         ArchiveConfig(
             db_url=settings.db_url,
             warc_dir=settings.warc_dir,

@@ -9,21 +9,18 @@ from collections.abc import Sequence
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from archive.db import Database
 from archive.errors import ConfigError
-from crawler.channel import ArchiveChannel
+from crawler.polls import poll_source
+from crawler.runner import SourceProgress, run_crawl
 from scheduler.locks import LockHeld, Locks
 from syndicrawl.cli import cli, settings_options, stderr, stdout
 from syndicrawl.cli.progress import LiveProgress, PlainProgress, progress_table
 from syndicrawl.settings import Settings
 from syndicrawl.sources import Source, load_sources, select
-
-if TYPE_CHECKING:
-    from crawler.runner import SourceProgress
 
 DEFAULT_SOURCES = Path("sources.toml")
 DEMO_MARKER = ".syndicrawl-demo"
@@ -56,15 +53,11 @@ def read_sources(config_file: Path) -> list[Source]:
     return load_sources(config_file)
 
 
-def crawl_with_progress(
-    settings: Settings, sources: Sequence[Source], channel: ArchiveChannel | None = None
-) -> list[SourceProgress]:
+def crawl_with_progress(settings: Settings, sources: Sequence[Source]) -> list[SourceProgress]:
     """Run the crawl with a live table on a terminal, plain lines otherwise, then print the summary."""
-    from crawler.runner import run_crawl  # Scrapy: loaded while the writer process (``channel``) loads its modules
-
     progress = LiveProgress(stderr) if stderr.is_terminal else PlainProgress(stderr)
     with progress:
-        results = run_crawl(settings, sources, on_progress=progress, channel=channel)
+        results = run_crawl(settings, sources, on_progress=progress)
     stdout.print(progress_table(results, title="Crawl summary"))
     for result in results:
         for path in result.warc_files:
@@ -75,7 +68,6 @@ def crawl_with_progress(
 def poll_sources(settings: Settings, sources: Sequence[Source], feed_urls: Sequence[str]) -> list[Source]:
     """The sources reduced to their feeds (those in ``feed_urls`` when given), each with its poll plans."""
     from archive import feedpolls  # only polls need it (with it, SURT keys and their imports: 0.4 s of start-up)
-    from crawler.polls import poll_source
 
     configured = {url for source in sources for url in source.feeds}
     unknown = [url for url in feed_urls if url not in configured]
@@ -119,22 +111,20 @@ def crawl(
     if feed_urls and not poll:
         raise ConfigError(f"--feed {feed_urls[0]}: only with --poll")
     sources = select(read_sources(config_file), source_names, config_file)
-    # The archive writer starts first: it loads its modules while this process loads Scrapy's.
-    with ArchiveChannel() as channel:
-        if poll:
-            sources = poll_sources(settings, sources, feed_urls)
-        names = ", ".join(source.name for source in sources)
-        try:
-            locks = Locks(
-                settings,
-                [f"crawl:{source.name}" for source in sources],
-                purpose=f"{'poll' if poll else 'crawl'} of {names}",
-                what="source '{name}' is being crawled: {holder}",
-            )
-            with locks:
-                results = crawl_with_progress(settings, sources, channel)
-        except LockHeld as exc:
-            raise SourceBusy(str(exc)) from exc
+    if poll:
+        sources = poll_sources(settings, sources, feed_urls)
+    names = ", ".join(source.name for source in sources)
+    try:
+        locks = Locks(
+            settings,
+            [f"crawl:{source.name}" for source in sources],
+            purpose=f"{'poll' if poll else 'crawl'} of {names}",
+            what="source '{name}' is being crawled: {holder}",
+        )
+        with locks:
+            results = crawl_with_progress(settings, sources)
+    except LockHeld as exc:
+        raise SourceBusy(str(exc)) from exc
     if any(r.status not in {"finished"} for r in results):
         raise SystemExit(2)
 
