@@ -195,7 +195,6 @@ def _create_head_schema(conn: Connection) -> str:
     upgrades go on from here with Alembic. This is the "create_all, then stamp head" recipe
     of Alembic's cookbook, with the stamp written directly because the head is known.
     """
-    import archive.neardup  # noqa: F401  (its tables join Base.metadata)
     from archive.models import Base
 
     Base.metadata.create_all(conn)

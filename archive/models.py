@@ -1,4 +1,5 @@
-"""The metadata database's tables: sources, crawls, feeds, captures, articles, feed polling, leases.
+"""The metadata database's tables: sources, crawls, feeds, captures, articles, feed polling, leases,
+the near-duplicate index.
 
 The database holds locators and extracted text only; raw payloads stay in the WARC files
 (``warc_file`` + ``warc_offset`` + ``warc_length`` is one seek). Every constraint and index
@@ -19,13 +20,16 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Column,
     DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
@@ -391,3 +395,30 @@ class ScheduleRun(Base):
     status: Mapped[str] = mapped_column(String(16), default="running")
     detail: Mapped[str | None] = mapped_column(Text)
     crawl_id: Mapped[int | None] = mapped_column(Id, ForeignKey("crawls.id", ondelete="SET NULL"))
+
+
+#: The near-duplicate index's LSH buckets (see ``archive/neardup.py``): one row per band of
+#: each article's MinHash signature.
+minhash_bands = Table(
+    "minhash_bands",
+    Base.metadata,
+    Column("key", BigInteger, primary_key=True, autoincrement=False),
+    Column("article_id", BigInteger, primary_key=True, autoincrement=False),
+    sqlite_with_rowid=False,
+)
+
+
+class ArticleFingerprint(Base):
+    """An article's MinHash signature and shingles, as the near-duplicate index saw them.
+
+    Both are little-endian arrays (``<u4`` and ``<u8``) stored as bytes. ``shingles`` is
+    optional: without it, verification recomputes them from ``articles.text``.
+    """
+
+    __tablename__ = "article_fingerprints"
+
+    article_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
+    shingles: Mapped[bytes | None] = mapped_column(LargeBinary)

@@ -32,13 +32,12 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import BigInteger, Column, ForeignKey, LargeBinary, Table, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import select
 
 from archive.db import Database
 from archive.errors import ConfigError
 from archive.fingerprint import EMPTY_HASH, NUM_PERM, fmix64
-from archive.models import Base, Id
+from archive.models import ArticleFingerprint, minhash_bands
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -83,31 +82,6 @@ _PG_COPY_TRAILER = b"\xff\xff"
 # autovacuum analyses it, and never inside the transaction that added them. So the index
 # analyses its tables each time the articles it added have doubled, from this many on.
 _ANALYZE_FROM = 200
-
-minhash_bands = Table(
-    "minhash_bands",
-    Base.metadata,
-    Column("key", BigInteger, primary_key=True, autoincrement=False),
-    Column("article_id", BigInteger, primary_key=True, autoincrement=False),
-    sqlite_with_rowid=False,
-)
-
-
-class ArticleFingerprint(Base):
-    """An article's MinHash signature and shingles, as the near-duplicate index saw them.
-
-    Both are little-endian arrays (``<u4`` and ``<u8``) stored as bytes. ``shingles`` is
-    optional: without it, verification recomputes them from ``articles.text``.
-    """
-
-    __tablename__ = "article_fingerprints"
-
-    article_id: Mapped[int] = mapped_column(
-        Id, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
-    )
-    signature: Mapped[bytes] = mapped_column(LargeBinary)
-    shingles: Mapped[bytes | None] = mapped_column(LargeBinary)
-
 
 @dataclass(frozen=True, slots=True)
 class Fingerprint:

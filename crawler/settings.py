@@ -15,10 +15,23 @@ DOWNLOADER_MIDDLEWARES = {
     # Scrapy's decodes every page whole to read its first 4096 characters (see crawler/refresh.py).
     "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
     "crawler.refresh.MetaRefreshMiddleware": 580,
+    # Not needed, and each costs every response a pass: no HTTP auth is configured for a
+    # source, and the crawl counts pages and bytes itself (``syndicrawl/*`` stats).
+    "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
+    "scrapy.downloadermiddlewares.stats.DownloaderStats": None,
     # Above HttpCompression (590), Redirect (600) and Retry (550) for responses, which run from
     # the highest number down: it sees the body still content-encoded, every redirect hop and
     # every retried attempt. Below HttpCache (900) so cached replays are never archived again.
     "crawler.middlewares.WarcCaptureMiddleware": 880,
+}
+
+SPIDER_MIDDLEWARES = {
+    # Each spider middleware is one more async generator every request a page yields passes
+    # through. A source's reach is bounded by its scope and backfill pages, not by link depth;
+    # and the spider builds each request's meta itself, so the check for meta copied from a
+    # response (a development aid) has nothing to find.
+    "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+    "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
 }
 
 ITEM_PIPELINES = {
@@ -26,8 +39,11 @@ ITEM_PIPELINES = {
 }
 
 EXTENSIONS = {
-    # Scrapy's telnet console opens a port nobody here needs.
+    # Scrapy's telnet console and its remote control (an HTTP server that runs Python code
+    # sent to it, announced by a job file in the user's profile directory; it also costs
+    # 0.2 s of start-up importing aiohttp) open ports nobody here needs.
     "scrapy.extensions.telnet.TelnetConsole": None,
+    "scrapy.extensions.remote_control.RemoteControl": None,
 }
 
 
@@ -55,6 +71,7 @@ def scrapy_settings(settings: Settings, source: Source) -> dict[str, Any]:
         # One retry: a flaky page is captured twice at most (each attempt lands in the WARC).
         "RETRY_TIMES": 1,
         "DOWNLOADER_MIDDLEWARES": DOWNLOADER_MIDDLEWARES,
+        "SPIDER_MIDDLEWARES": SPIDER_MIDDLEWARES,
         "ITEM_PIPELINES": ITEM_PIPELINES,
         "EXTENSIONS": EXTENSIONS,
         "SYNDICRAWL_BACKFILL_PAGES": settings.backfill_pages if source.backfill_pages is None else source.backfill_pages,

@@ -13,8 +13,8 @@ from archive import catalog
 from archive import fingerprint as fp
 from archive.db import Database
 from archive.errors import ConfigError
-from archive.models import Article
-from archive.neardup import ArticleFingerprint, NearDupIndex, band_keys, lsh_bands, minhash_bands
+from archive.models import Article, ArticleFingerprint, minhash_bands
+from archive.neardup import NearDupIndex, band_keys, lsh_bands
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

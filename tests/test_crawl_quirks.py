@@ -11,6 +11,7 @@ import gzip
 import sqlite3
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,7 @@ class Crawl:
     base: str
     offsite_requests: list[str]
     requested: list[str]
+    remote_control_jobs: set[str]
 
     def rows(self, sql: str, *args: object) -> list[tuple]:
         with sqlite3.connect(self.data_dir / "syndicrawl.sqlite3") as db:
@@ -61,7 +63,12 @@ def crawl(tmp_path_factory, quirks_server, offsite_server, fast_settings) -> Cra
         ],
     )
     data_dir = tmp / "data"
-    result = run_syndicrawl("crawl", "--config", str(sources), data_dir=data_dir, settings=fast_settings)
+    state = tmp / "state"
+    with JobFileWatch(state / "scrapy" / "job_files") as jobs:
+        result = run_syndicrawl(
+            "crawl", "--config", str(sources), data_dir=data_dir, settings=fast_settings,
+            env={"XDG_STATE_HOME": str(state)},
+        )  # fmt: skip
     return Crawl(
         result=result,
         data_dir=data_dir,
@@ -69,7 +76,38 @@ def crawl(tmp_path_factory, quirks_server, offsite_server, fast_settings) -> Cra
         base=base,
         offsite_requests=[r.path for r in offsite_server.requests],
         requested=[r.path for r in quirks_server.requests],
+        remote_control_jobs=jobs.seen,
     )
+
+
+class JobFileWatch(threading.Thread):
+    """Notes every file that appears in ``directory`` while the with-block runs: Scrapy's remote
+    control announces its server there (port and token) for as long as a crawl runs."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(daemon=True)
+        self.directory = directory
+        self.seen: set[str] = set()
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.wait(0.05):
+            if self.directory.is_dir():
+                self.seen.update(path.name for path in self.directory.iterdir())
+
+    def __enter__(self) -> JobFileWatch:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self.join()
+
+
+def test_the_crawl_opens_no_remote_control_server(crawl: Crawl) -> None:
+    # Scrapy 2.19 enables by default an HTTP server that runs Python code sent to it.
+    assert crawl.result.returncode == 0, crawl.result.stderr
+    assert crawl.remote_control_jobs == set()
 
 
 def test_crawl_finishes_despite_bad_input(crawl: Crawl) -> None:
