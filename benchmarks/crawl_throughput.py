@@ -595,6 +595,10 @@ print(json.dumps({k: stats.get(k) for k in ("bench/pages", "finish_reason", "dow
 '''
 
 
+def _names_syndicrawl_class(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(("crawler.", "archive."))
+
+
 def bare_scrapy_settings(settings_file: Path, sources_file: Path) -> dict[str, Any]:
     """The Scrapy settings syndicrawl would use for the source, minus syndicrawl's own components."""
     from crawler.settings import scrapy_settings
@@ -602,7 +606,8 @@ def bare_scrapy_settings(settings_file: Path, sources_file: Path) -> dict[str, A
     from syndicrawl.sources import load_sources
 
     values = scrapy_settings(load_settings(settings_file), load_sources(sources_file)[0])
-    for key in [k for k in values if k.startswith("SYNDICRAWL_")]:
+    # syndicrawl's own settings, and settings naming one of its classes (STATS_CLASS): Scrapy's defaults.
+    for key in [k for k, v in values.items() if k.startswith("SYNDICRAWL_") or _names_syndicrawl_class(v)]:
         values.pop(key)
     # Component dicts: drop syndicrawl's own components, and Scrapy components syndicrawl switches
     # off to replace them (its robots.txt middleware), so (a) runs Scrapy's; keep disabled extensions.

@@ -70,6 +70,7 @@ def scrapy_settings(settings: Settings, source: Source) -> dict[str, Any]:
         "CONCURRENT_ITEMS": 4,
         # One retry: a flaky page is captured twice at most (each attempt lands in the WARC).
         "RETRY_TIMES": 1,
+        "STATS_CLASS": "crawler.stats.CrawlStats",
         "DOWNLOADER_MIDDLEWARES": DOWNLOADER_MIDDLEWARES,
         "SPIDER_MIDDLEWARES": SPIDER_MIDDLEWARES,
         "ITEM_PIPELINES": ITEM_PIPELINES,
