@@ -30,6 +30,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from archive.embedded import (
+    sqlite_url as sqlite_url,  # re-exported: what opens the default database
+)
 from archive.errors import ConfigError, SyndicrawlError
 
 if TYPE_CHECKING:
@@ -40,7 +43,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-DB_FILENAME = "syndicrawl.sqlite3"
 
 # Held for the length of an upgrade so that two processes starting on a fresh PostgreSQL
 # database (the scheduler and a CLI command) do not both create the tables.
@@ -60,15 +62,6 @@ _SQLITE_PRAGMAS = (
     # index probes cost 25-40% less (address space only; the OS page cache holds the data).
     "PRAGMA mmap_size=1073741824",
 )
-
-
-def sqlite_url(data_dir: Path) -> str:
-    """Return the URL of the SQLite database in ``data_dir``.
-
-    The path is made absolute so the URL means the same file whatever the working
-    directory of the process that later opens it (scheduler jobs, subprocess crawls).
-    """
-    return f"sqlite:///{(data_dir.expanduser().absolute() / DB_FILENAME).as_posix()}"
 
 
 def _enable_wal(cursor: sqlite3.Cursor) -> None:
@@ -120,7 +113,9 @@ def create_engine_for(url: str) -> Engine:
 
 
 def _alembic_config(connection: Connection) -> Config:
-    from alembic.config import Config  # Alembic is imported when a schema is checked, not before (start-up time)
+    from alembic.config import (
+        Config,  # Alembic is imported when a schema is checked, not before (start-up time)
+    )
 
     config = Config()
     # ConfigParser interpolation would read a "%" in the path as a reference.

@@ -29,3 +29,7 @@ class ExtractionError(SyndicrawlError):
 
 class QueryError(SyndicrawlError):
     """A lookup's parameters are invalid: a time that is not one, an unknown match type or filter."""
+
+
+class LockHeld(SyndicrawlError):
+    """Another process holds a lock (``archive.locks``): a source is being crawled elsewhere."""

@@ -3,21 +3,25 @@
 SQLAlchemy has no lease primitive and PostgreSQL's advisory locks have no SQLite
 counterpart, so this is a small table (``leases``) written with ``INSERT ... ON CONFLICT DO
 UPDATE ... WHERE expired``: of two processes racing for a free or lapsed lease exactly one
-statement wins, on both backends. Callers pass the clock; ``scheduler.locks`` renews.
+statement wins, on both backends. Callers pass the clock; ``DatabaseBackend`` is ``archive.locks``' backend over them.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select, update
 
-from archive.db import upsert
+from archive.db import Database, upsert
+from archive.locks import Holder
 from archive.models import Lease
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
+
+logger = logging.getLogger(__name__)
 
 
 def acquire(
@@ -52,3 +56,38 @@ def renew(s: Session, name: str, token: str, expires_at: datetime) -> bool:
 def release(s: Session, name: str, token: str) -> None:
     """Give the lease back, if this token still holds it."""
     s.execute(delete(Lease).where(Lease.name == name, Lease.token == token))
+
+
+class DatabaseBackend:
+    """Leases in the ``leases`` table of the archive database."""
+
+    def __init__(self, url: str, ttl: float) -> None:
+        self.db = Database(url)
+        self.ttl = timedelta(seconds=ttl)
+
+    def _values(self, me: Holder, now: datetime) -> dict[str, object]:
+        return {"token": me.token, "holder": me.purpose, "pid": me.pid, "host": me.host, "now": now,
+                "expires_at": now + self.ttl}
+
+    def try_acquire(self, name: str, me: Holder) -> Holder | None:
+        now = datetime.now(UTC)
+        with self.db.session() as s, s.begin():
+            row = acquire(s, name, **self._values(me, now))  # type: ignore[arg-type]
+            if row.token == me.token:
+                return None
+            current = Holder(row.token, row.holder, row.pid, row.host, row.acquired_at.isoformat())
+            if current.is_dead() and take_over(s, name, row.token, **self._values(me, now)):  # type: ignore[arg-type]
+                logger.info("lock %s: took over from %s, whose process is gone", name, current.describe())
+                return None
+            return current
+
+    def renew(self, name: str, me: Holder) -> bool:
+        with self.db.session() as s, s.begin():
+            return renew(s, name, me.token, datetime.now(UTC) + self.ttl)
+
+    def release(self, name: str, me: Holder) -> None:
+        with self.db.session() as s, s.begin():
+            release(s, name, me.token)
+
+    def close(self) -> None:
+        self.db.dispose()

@@ -16,14 +16,20 @@ import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from archive.exchange import HttpExchange
+
+if TYPE_CHECKING:
+    from archive.locks import LockRequest
 
 
 @dataclass(frozen=True)
 class ArchiveConfig:
-    """What the writer process needs to know; ``extract_workers`` 0 turns extraction off."""
+    """What the writer process needs to know; ``extract_workers`` 0 turns extraction off.
+
+    ``locks``: taken by the writer before it reports ``ready``, held until its files are closed.
+    """
 
     db_url: str
     warc_dir: Path
@@ -35,6 +41,7 @@ class ArchiveConfig:
     extract_timeout: float = 30.0
     extract_fast: bool = True
     extract_max_bytes: int = 5_000_000
+    locks: LockRequest | None = None
 
 
 @dataclass(frozen=True, slots=True)

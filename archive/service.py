@@ -8,13 +8,19 @@ machine's other cores instead of competing with Scrapy's reactor for one interpr
 Messages are tuples ``(kind, *args)`` with the kinds of ``ArchiveService.handlers``, read in
 order from one stream. This process reports back on its own pipe: ``("counts", {...})`` now
 and then, ``("log", logger, level, message)`` for its log records, ``("failed", message)`` if
-it cannot start, and ``("finished", {source: [warc paths]})`` last. It ignores SIGINT: the
-crawl process decides when to stop and closes the pipe, and everything sent before that is
-still written.
+it cannot start, ``("busy", message)`` if another crawl holds one of its sources, else
+``("ready",)`` once it holds them and can write, and ``("finished", {source: [warc paths]})``
+last. It ignores SIGINT: the crawl process decides when to stop and closes the pipe, and
+everything sent before that is still written.
+
+The crawl process starts this one first thing, so that the two start up side by side: this
+one loads SQLAlchemy, opens the database, takes the crawl's locks and (for extraction)
+loads trafilatura and forks its workers, while the crawl process loads Scrapy.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import os
@@ -29,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archive.db import Database
-from archive.errors import ExtractionError
+from archive.errors import ExtractionError, LockHeld
 from archive.http import response_text
 from archive.memory import keep_large_blocks
 from archive.messages import load
@@ -293,6 +299,20 @@ class _ReportHandler(logging.Handler):
         self._send(("log", record.name, record.levelno, record.getMessage()))
 
 
+def _serve(config: ArchiveConfig, stream: Any, report: Callable[[tuple[Any, ...]], None]) -> dict[str, list[Path]] | None:
+    """Open the archive, say ``ready``, and store the crawl's messages; None if it cannot be opened."""
+    try:
+        service = ArchiveService(config, report)
+    except Exception as exc:
+        report(("failed", f"{type(exc).__name__}: {exc}"))
+        return None
+    report(("ready",))
+    gc.freeze()  # the modules and the service live as long as the process (see crawler/runner.py)
+    reader = threading.Thread(target=service.read, args=(stream,), name="archive-reader", daemon=True)
+    reader.start()
+    return service.run()
+
+
 def main(messages_fd: int, replies_fd: int) -> None:
     """Entry point of the writer process: the first message is the ``ArchiveConfig``, then the
     crawl's messages until it closes the pipe."""
@@ -310,17 +330,21 @@ def main(messages_fd: int, replies_fd: int) -> None:
     root.setLevel(logging.INFO)
     # Large reads: the crawl side is woken once per read, and a page is ~100 KiB.
     with open(messages_fd, "rb", buffering=PIPE_READ_SIZE) as stream:
-        config = load(stream)
-        try:
-            service = ArchiveService(config, report)
-        except Exception as exc:
-            report(("failed", f"{type(exc).__name__}: {exc}"))
-            return
-        gc.freeze()  # the modules and the service live as long as the process (see crawler/runner.py)
-        reader = threading.Thread(target=service.read, args=(stream,), name="archive-reader", daemon=True)
-        reader.start()
-        files = service.run()
-    report(("finished", {name: [str(path) for path in paths] for name, paths in files.items()}))
+        config: ArchiveConfig = load(stream)
+        with contextlib.ExitStack() as held:
+            try:
+                if config.locks is not None:
+                    held.enter_context(config.locks.locks())
+            except LockHeld as exc:
+                report(("busy", str(exc)))
+                files = None
+            except Exception as exc:  # the database or Redis is unreachable
+                report(("failed", f"{type(exc).__name__}: {exc}"))
+                files = None
+            else:
+                files = _serve(config, stream, report)
+    if files is not None:
+        report(("finished", {name: [str(path) for path in paths] for name, paths in files.items()}))
     # Everything is written, closed and reported: end as multiprocessing's children do,
     # without the interpreter's teardown (freeing every object and module took 0.4 s
     # here, with the crawl process waiting for this exit).

@@ -1,5 +1,9 @@
 """The crawl's end of the archive writer process (``archive/service.py``).
 
+The writer is started before anything else of the crawl: it loads its modules, opens the
+database and takes the crawl's locks on the machine's other core while this process loads
+Scrapy, and the crawl waits for its ``ready`` (``wait_ready``) only before fetching.
+
 Messages are pickled onto a pipe (framed by ``archive.messages.dump``, page bodies out of
 band) through an asyncio write transport: the reactor never blocks on a write, and when
 the writer process falls behind the transport's buffer fills, ``drain()`` waits, and the
@@ -19,11 +23,15 @@ from multiprocessing import Pipe
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from archive.errors import SyndicrawlError
-from archive.messages import dump
+from archive.errors import LockHeld, SyndicrawlError
+from archive.messages import ArchiveConfig, dump
 
 if TYPE_CHECKING:
-    from archive.messages import ArchiveConfig
+    from collections.abc import Sequence
+
+    from archive.locks import LockRequest
+    from syndicrawl.settings import Settings
+    from syndicrawl.sources import Source
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +42,23 @@ HIGH_WATER = 256 * 1024
 #: The pipe's own buffer (Linux lets an unprivileged process raise it to 1 MiB).
 PIPE_SIZE = 1024 * 1024
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+
+
+def archive_config(settings: Settings, sources: Sequence[Source], locks: LockRequest | None = None) -> ArchiveConfig:
+    """What the writer of a crawl of ``sources`` needs; it takes ``locks`` before it is ready."""
+    return ArchiveConfig(
+        db_url=settings.db_url,
+        warc_dir=settings.warc_dir,
+        warc_max_size=settings.warc_max_size,
+        index_dir=settings.index_dir,
+        software=settings.user_agent,
+        sources=tuple((source.name, source.kind) for source in sources),
+        extract_workers=settings.extract_workers if settings.extract_enabled else 0,
+        extract_timeout=settings.extract_timeout,
+        extract_fast=settings.extract_fast,
+        extract_max_bytes=settings.extract_max_bytes,
+        locks=locks,
+    )
 
 
 class ArchiveChannel(asyncio.Protocol):
@@ -52,12 +77,31 @@ class ArchiveChannel(asyncio.Protocol):
         )
         receive.close()
         reply_end.close()
+        for data in dump(config):  # small, and the pipe is empty: this write does not wait
+            os.write(self._send_end.fileno(), data)
         self._transport: asyncio.WriteTransport | None = None
-        self._early = dump(config)  # what is sent before the reactor runs; the config first
+        self._early: list[bytes | memoryview] = []  # what is sent before the reactor runs
         self._resumed: asyncio.Future[None] | None = None
         self.counts: dict[str, dict[str, int]] = {}
         self.files: dict[str, list[str]] = {}
         self.failure: str | None = None
+        self._ready = False
+        self._busy: str | None = None
+
+    def wait_ready(self) -> None:
+        """Block until the writer holds the crawl's locks and can store; raises ``LockHeld``
+        if another crawl holds one, ``SyndicrawlError`` if the archive cannot be opened."""
+        while not (self._ready or self._busy or self.failure):
+            try:
+                self._take(self._replies.recv())
+            except EOFError:
+                raise SyndicrawlError(
+                    f"the archive writer process failed to start (exit code {self._process.wait()})"
+                ) from None
+        if self._busy:
+            raise LockHeld(self._busy)
+        if self.failure:
+            raise SyndicrawlError(f"the archive could not be opened: {self.failure}")
 
     async def connect(self) -> None:
         """Attach the pipe to the running event loop; call once the reactor runs."""
@@ -100,6 +144,7 @@ class ArchiveChannel(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if exc is not None:
             logger.error("the archive writer process stopped reading: %s", exc)
+            self.failure = self.failure or f"the archive writer process stopped reading: {exc}"
         self.resume_writing()
 
     def poll(self) -> None:
@@ -122,7 +167,7 @@ class ArchiveChannel(asyncio.Protocol):
             except EOFError:
                 break
         exit_code = self._process.wait()
-        if self.failure is not None:
+        if self.failure is not None and not self._ready:
             raise SyndicrawlError(f"the archive could not be opened: {self.failure}")
         if exit_code:
             raise SyndicrawlError(f"the archive writer process failed (exit code {exit_code})")
@@ -135,6 +180,10 @@ class ArchiveChannel(asyncio.Protocol):
         elif kind == "log":
             name, level, message = args
             logging.getLogger(name).log(level, "%s", message)
+        elif kind == "ready":
+            self._ready = True
+        elif kind == "busy":
+            self._busy = args[0]
         elif kind == "failed":
             self.failure = args[0]
             logger.error("the archive could not be opened: %s", self.failure)

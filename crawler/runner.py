@@ -4,6 +4,8 @@ Twisted's reactor cannot be restarted, so a process runs one crawl: the CLI call
 the scheduler starts a subprocess per crawl. All sources crawl concurrently, each with its
 own spider, scope, delay and WARC files; what they fetch goes to one archive writer process
 (``archive/service.py``), which writes, extracts and matches while this one only fetches.
+The caller starts that process (``crawler.channel``) before importing this module, so that
+it starts up while this process loads Scrapy.
 """
 
 from __future__ import annotations
@@ -24,8 +26,6 @@ from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.reactor import install_reactor
 
-from archive.messages import ArchiveConfig
-from crawler.channel import ArchiveChannel
 from crawler.context import ArchiveContext
 from crawler.settings import scrapy_settings
 from crawler.spiders.source import SourceSpider
@@ -33,6 +33,7 @@ from crawler.spiders.source import SourceSpider
 if TYPE_CHECKING:
     from scrapy import Spider
 
+    from crawler.channel import ArchiveChannel
     from syndicrawl.settings import Settings
     from syndicrawl.sources import Source
 
@@ -81,31 +82,15 @@ def _status(finish_reason: str) -> str:
 def run_crawl(
     settings: Settings,
     sources: Sequence[Source],
+    channel: ArchiveChannel,
     *,
     on_progress: Callable[[list[SourceProgress]], None] | None = None,
     progress_interval: float = 0.5,
 ) -> list[SourceProgress]:
-    """Crawl ``sources`` into the archive; returns each source's final figures."""
-    settings.warc_dir.mkdir(parents=True, exist_ok=True)
-    channel = ArchiveChannel(
-        ArchiveConfig(
-            db_url=settings.db_url,
-            warc_dir=settings.warc_dir,
-            warc_max_size=settings.warc_max_size,
-            index_dir=settings.index_dir,
-            software=settings.user_agent,
-            sources=tuple((source.name, source.kind) for source in sources),
-            extract_workers=settings.extract_workers if settings.extract_enabled else 0,
-            extract_timeout=settings.extract_timeout,
-            extract_fast=settings.extract_fast,
-            extract_max_bytes=settings.extract_max_bytes,
-        )
-    )
-    # Each source gets its own Crawler (own settings); the reactor is installed once, here.
-    install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
-    # The CLI configures logging; Scrapy must not install its own root handler.
-    process = CrawlerProcess({"TELNETCONSOLE_ENABLED": False, "LOG_INSTALL_ROOT_HANDLER": False})
+    """Crawl ``sources`` into the archive through ``channel``'s writer, which this closes;
+    returns each source's final figures. Raises ``LockHeld`` if a source is being crawled."""
     runs: list[tuple[Crawler, SourceProgress]] = []
+    process: CrawlerProcess | None = None
 
     def report() -> None:
         channel.poll()
@@ -113,10 +98,14 @@ def run_crawl(
             progress.update(crawler, channel.counts.get(progress.name, {}))
         if on_progress is not None:
             on_progress([progress for _, progress in runs])
-        if channel.failure is not None:
+        if channel.failure is not None and process is not None:
             process.stop()  # nothing can be stored: stop fetching
 
     try:
+        # Each source gets its own Crawler (own settings); the reactor is installed once, here.
+        install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
+        # The CLI configures logging; Scrapy must not install its own root handler.
+        process = CrawlerProcess({"TELNETCONSOLE_ENABLED": False, "LOG_INSTALL_ROOT_HANDLER": False})
         for source in sources:
             crawler = Crawler(SourceSpider, scrapy_settings(settings, source))
             progress = SourceProgress(source.name)
@@ -135,6 +124,7 @@ def run_crawl(
         # the collector's sight, each collection scans only the crawl's own young objects.
         # Measured: the crawl process's CPU per page -25%, to a bare Scrapy crawl's.
         gc.freeze()
+        channel.wait_ready()  # the writer holds the sources' locks: fetching may begin
         process.start()
     finally:
         # The writer stores everything it was sent, then closes the WARC files.

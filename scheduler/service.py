@@ -33,7 +33,7 @@ from archive.db import Database
 from archive.errors import SyndicrawlError
 from scheduler.durations import format_duration
 from scheduler.jobs import CHILDREN, EXIT_LOCKED, crawl_command, log_path
-from scheduler.locks import Locks
+from archive.locks import Locks
 from scheduler.outcomes import apply_outcomes
 from scheduler.polling import PollPolicy
 from scheduler.schedules import EXECUTOR, STORE, CrawlTarget, Scheduler, job_store
@@ -210,7 +210,7 @@ def serve(settings: Settings) -> None:
 
     previous = {number: signal.signal(number, on_signal) for number in (signal.SIGTERM, signal.SIGINT)}
     try:
-        with Locks(settings, ["daemon"], "scheduler daemon", what="a scheduler daemon already runs on this database: {holder}"):
+        with Locks(settings.locks, ["daemon"], "scheduler daemon", what="a scheduler daemon already runs on this database: {holder}"):
             Daemon(settings).run(stop)
     finally:
         for number, handler in previous.items():

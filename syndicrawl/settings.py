@@ -14,8 +14,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from archive.db import sqlite_url
+from archive.embedded import sqlite_url
 from archive.errors import ConfigError
+from archive.locks import LockConfig
 
 #: Environment variables and the settings they set.
 ENVIRONMENT = {
@@ -89,6 +90,11 @@ class Settings:
     def db_url(self) -> str:
         """The database URL in force: the configured one, else SQLite in the data directory."""
         return self.database_url or sqlite_url(self.data_dir)
+
+    @property
+    def locks(self) -> LockConfig:
+        """Where crawl and daemon locks live."""
+        return LockConfig(self.db_url, self.lock_ttl, self.redis_url, self.redis_prefix)
 
 
 def _flatten(document: Mapping[str, Any], where: str) -> dict[str, Any]:

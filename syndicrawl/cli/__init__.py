@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 from rich.logging import RichHandler
-from sqlalchemy.exc import OperationalError
 
 from archive.errors import SyndicrawlError
 from archive.memory import keep_large_blocks
@@ -122,8 +121,12 @@ class Group(click.Group):
             return super().invoke(ctx)
         except SyndicrawlError as exc:
             raise click.ClickException(str(exc)) from exc
-        except OperationalError as exc:
-            # e.g. PostgreSQL unreachable, or a SQLite file on a read-only disk.
+        except Exception as exc:
+            # e.g. PostgreSQL unreachable, or a SQLite file on a read-only disk. Looked up, not
+            # imported: a crawl's process never loads SQLAlchemy (its archive writer does).
+            operational = getattr(sys.modules.get("sqlalchemy.exc"), "OperationalError", ())
+            if not isinstance(exc, operational):
+                raise
             raise click.ClickException("database " + " ".join(str(exc.orig or exc).split())) from exc
 
 

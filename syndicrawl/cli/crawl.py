@@ -9,18 +9,19 @@ from collections.abc import Sequence
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from archive.db import Database
-from archive.errors import ConfigError
-from crawler.polls import poll_source
-from crawler.runner import SourceProgress, run_crawl
-from scheduler.locks import LockHeld, Locks
+from archive.errors import ConfigError, LockHeld
+from archive.locks import LockRequest
 from syndicrawl.cli import cli, settings_options, stderr, stdout
 from syndicrawl.cli.progress import LiveProgress, PlainProgress, progress_table
 from syndicrawl.settings import Settings
 from syndicrawl.sources import Source, load_sources, select
+
+if TYPE_CHECKING:
+    from crawler.runner import SourceProgress
 
 DEFAULT_SOURCES = Path("sources.toml")
 DEMO_MARKER = ".syndicrawl-demo"
@@ -53,11 +54,21 @@ def read_sources(config_file: Path) -> list[Source]:
     return load_sources(config_file)
 
 
-def crawl_with_progress(settings: Settings, sources: Sequence[Source]) -> list[SourceProgress]:
-    """Run the crawl with a live table on a terminal, plain lines otherwise, then print the summary."""
+def crawl_with_progress(
+    settings: Settings, sources: Sequence[Source], locks: LockRequest | None = None
+) -> list[SourceProgress]:
+    """Run the crawl with a live table on a terminal, plain lines otherwise, then print the summary.
+
+    The archive writer process starts first and takes ``locks``; Scrapy loads meanwhile.
+    """
+    from crawler.channel import ArchiveChannel, archive_config
+
+    channel = ArchiveChannel(archive_config(settings, sources, locks))
+    from crawler.runner import run_crawl
+
     progress = LiveProgress(stderr) if stderr.is_terminal else PlainProgress(stderr)
     with progress:
-        results = run_crawl(settings, sources, on_progress=progress)
+        results = run_crawl(settings, sources, channel, on_progress=progress)
     stdout.print(progress_table(results, title="Crawl summary"))
     for result in results:
         for path in result.warc_files:
@@ -67,7 +78,10 @@ def crawl_with_progress(settings: Settings, sources: Sequence[Source]) -> list[S
 
 def poll_sources(settings: Settings, sources: Sequence[Source], feed_urls: Sequence[str]) -> list[Source]:
     """The sources reduced to their feeds (those in ``feed_urls`` when given), each with its poll plans."""
-    from archive import feedpolls  # only polls need it (with it, SURT keys and their imports: 0.4 s of start-up)
+    # Only polls read the database here (a crawl's writer process opens it for the rest).
+    from archive import feedpolls
+    from archive.db import Database
+    from crawler.polls import poll_source
 
     configured = {url for source in sources for url in source.feeds}
     unknown = [url for url in feed_urls if url not in configured]
@@ -114,15 +128,14 @@ def crawl(
     if poll:
         sources = poll_sources(settings, sources, feed_urls)
     names = ", ".join(source.name for source in sources)
+    locks = LockRequest(
+        settings.locks,
+        tuple(f"crawl:{source.name}" for source in sources),
+        purpose=f"{'poll' if poll else 'crawl'} of {names}",
+        what="source '{name}' is being crawled: {holder}",
+    )
     try:
-        locks = Locks(
-            settings,
-            [f"crawl:{source.name}" for source in sources],
-            purpose=f"{'poll' if poll else 'crawl'} of {names}",
-            what="source '{name}' is being crawled: {holder}",
-        )
-        with locks:
-            results = crawl_with_progress(settings, sources)
+        results = crawl_with_progress(settings, sources, locks)
     except LockHeld as exc:
         raise SourceBusy(str(exc)) from exc
     if any(r.status not in {"finished"} for r in results):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.locks import LockHeld, Locks
+from archive.locks import LockHeld, Locks
 from syndicrawl.settings import Settings, load_settings
 from tests.fixtures.cli import run_syndicrawl, write_sources
 from tests.fixtures.redis_server import RedisTarget
@@ -20,10 +20,10 @@ from tests.fixtures.redis_server import RedisTarget
 HOLD = """
 import sys, time
 from pathlib import Path
-from scheduler.locks import Locks
+from archive.locks import Locks
 from syndicrawl.settings import load_settings
 settings = load_settings(None, overrides={"data_dir": Path(sys.argv[1])})
-with Locks(settings, ["crawl:gazette"], "crawl of gazette"):
+with Locks(settings.locks, ["crawl:gazette"], "crawl of gazette"):
     print("held", flush=True)
     time.sleep(60)
 """
@@ -43,31 +43,31 @@ def lock_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
 
 
 def test_one_holder_at_a_time_and_free_after_release(lock_settings: Settings) -> None:
-    with Locks(lock_settings, ["crawl:a", "crawl:b"], "crawl of a, b"):
+    with Locks(lock_settings.locks, ["crawl:a", "crawl:b"], "crawl of a, b"):
         with pytest.raises(LockHeld) as held:
-            with Locks(lock_settings, ["crawl:b"], "poll of b", what="source '{name}' is busy: {holder}"):
+            with Locks(lock_settings.locks, ["crawl:b"], "poll of b", what="source '{name}' is busy: {holder}"):
                 pass
         assert str(held.value).startswith("source 'b' is busy: crawl of a, b (pid ")
-        with Locks(lock_settings, ["crawl:c"], "crawl of c"):  # other names are free
+        with Locks(lock_settings.locks, ["crawl:c"], "crawl of c"):  # other names are free
             pass
-    with Locks(lock_settings, ["crawl:b"], "poll of b"):
+    with Locks(lock_settings.locks, ["crawl:b"], "poll of b"):
         pass
 
 
 def test_all_or_none(lock_settings: Settings) -> None:
-    with Locks(lock_settings, ["crawl:b"], "crawl of b"):
+    with Locks(lock_settings.locks, ["crawl:b"], "crawl of b"):
         with pytest.raises(LockHeld):
-            with Locks(lock_settings, ["crawl:a", "crawl:b"], "crawl of a, b"):
+            with Locks(lock_settings.locks, ["crawl:a", "crawl:b"], "crawl of a, b"):
                 pass
-    with Locks(lock_settings, ["crawl:a"], "crawl of a"):  # a was given back when b was refused
+    with Locks(lock_settings.locks, ["crawl:a"], "crawl of a"):  # a was given back when b was refused
         pass
 
 
 def test_a_held_lock_is_renewed_past_its_ttl(lock_settings: Settings) -> None:
-    with Locks(lock_settings, ["crawl:a"], "long crawl"):
+    with Locks(lock_settings.locks, ["crawl:a"], "long crawl"):
         time.sleep(lock_settings.lock_ttl * 3)
         with pytest.raises(LockHeld):
-            with Locks(lock_settings, ["crawl:a"], "second crawl"):
+            with Locks(lock_settings.locks, ["crawl:a"], "second crawl"):
                 pass
 
 
@@ -89,12 +89,12 @@ def test_the_lock_of_a_killed_holder_on_this_host_is_free_at_once(lock_settings:
     process = _hold_in_subprocess(lock_settings)
     try:
         with pytest.raises(LockHeld, match=rf"crawl of gazette \(pid {process.pid} on "):
-            with Locks(lock_settings, ["crawl:gazette"], "crawl"):
+            with Locks(lock_settings.locks, ["crawl:gazette"], "crawl"):
                 pass
     finally:
         process.kill()
         process.wait()
-    with Locks(lock_settings, ["crawl:gazette"], "crawl after kill -9"):
+    with Locks(lock_settings.locks, ["crawl:gazette"], "crawl after kill -9"):
         pass
 
 

@@ -1,14 +1,19 @@
 """Crawl locks: at most one crawl of a source at a time, across processes (and hosts).
 
-The daemon's scheduled crawls, its feed polls and a manual ``syndicrawl crawl`` all run the
-``crawl`` command, which takes ``crawl:SOURCE`` for each source before fetching anything; the
-daemon itself takes ``daemon`` so a second daemon on the same job store refuses to start.
+Every crawl (the daemon's scheduled crawls and feed polls, a manual ``syndicrawl crawl``)
+writes through an archive writer process (``archive/service.py``), which takes
+``crawl:SOURCE`` for each source before anything is fetched and holds it until its files
+are closed: the lock guards what that process writes. The daemon takes ``daemon``, so a
+second daemon on the same job store refuses to start.
 
 A lock is a lease: a database row (``archive.leases``) or, when ``[scheduler] redis_url`` is
 set, a Redis key (redis-py's ``Lock``: ``SET NX PX`` and token-checked scripts to renew and
 release). The holder renews it from a thread every third of ``lock_ttl``; a holder killed
 without releasing loses it when it lapses, or at once when the process asking runs on the
 same host and sees the holder's pid is gone (a daemon restarted after ``kill -9``).
+
+The crawl process reads ``LockConfig`` and ``LockRequest`` without loading SQLAlchemy or
+redis: the backends import them when they are built.
 """
 
 from __future__ import annotations
@@ -21,22 +26,39 @@ import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-from archive import leases
-from archive.db import Database
-from archive.errors import SyndicrawlError
-
-if TYPE_CHECKING:
-    from syndicrawl.settings import Settings
+from archive.errors import LockHeld
 
 logger = logging.getLogger(__name__)
 
+#: How a refused lock is reported, unless the taker says otherwise.
+WHAT = "lock {lock} is held by {holder}"
 
-class LockHeld(SyndicrawlError):
-    """Another process holds the lock."""
+
+@dataclass(frozen=True)
+class LockConfig:
+    """Where locks live: Redis when ``redis_url`` is set, else the ``leases`` table at ``db_url``."""
+
+    db_url: str
+    ttl: float
+    redis_url: str = ""
+    redis_prefix: str = ""
+
+
+@dataclass(frozen=True)
+class LockRequest:
+    """Locks for another process to take (the archive writer of a crawl): ``Locks``' arguments."""
+
+    config: LockConfig
+    names: tuple[str, ...]
+    purpose: str
+    what: str = WHAT
+
+    def locks(self) -> Locks:
+        return Locks(self.config, self.names, self.purpose, self.what)
 
 
 @dataclass(frozen=True)
@@ -79,41 +101,6 @@ class Backend(Protocol):
     def release(self, name: str, me: Holder) -> None: ...
 
     def close(self) -> None: ...
-
-
-class DatabaseBackend:
-    """Leases in the ``leases`` table of the archive database."""
-
-    def __init__(self, url: str, ttl: float) -> None:
-        self.db = Database(url)
-        self.ttl = timedelta(seconds=ttl)
-
-    def _values(self, me: Holder, now: datetime) -> dict[str, object]:
-        return {"token": me.token, "holder": me.purpose, "pid": me.pid, "host": me.host, "now": now,
-                "expires_at": now + self.ttl}
-
-    def try_acquire(self, name: str, me: Holder) -> Holder | None:
-        now = datetime.now(UTC)
-        with self.db.session() as s, s.begin():
-            row = leases.acquire(s, name, **self._values(me, now))  # type: ignore[arg-type]
-            if row.token == me.token:
-                return None
-            current = Holder(row.token, row.holder, row.pid, row.host, row.acquired_at.isoformat())
-            if current.is_dead() and leases.take_over(s, name, row.token, **self._values(me, now)):  # type: ignore[arg-type]
-                logger.info("lock %s: took over from %s, whose process is gone", name, current.describe())
-                return None
-            return current
-
-    def renew(self, name: str, me: Holder) -> bool:
-        with self.db.session() as s, s.begin():
-            return leases.renew(s, name, me.token, datetime.now(UTC) + self.ttl)
-
-    def release(self, name: str, me: Holder) -> None:
-        with self.db.session() as s, s.begin():
-            leases.release(s, name, me.token)
-
-    def close(self) -> None:
-        self.db.dispose()
 
 
 class RedisBackend:
@@ -185,10 +172,12 @@ class RedisBackend:
         self.client.close()
 
 
-def backend_for(settings: Settings) -> Backend:
-    if settings.redis_url:
-        return RedisBackend(settings.redis_url, settings.redis_prefix, settings.lock_ttl)
-    return DatabaseBackend(settings.db_url, settings.lock_ttl)
+def backend_for(config: LockConfig) -> Backend:
+    if config.redis_url:
+        return RedisBackend(config.redis_url, config.redis_prefix, config.ttl)
+    from archive.leases import DatabaseBackend
+
+    return DatabaseBackend(config.db_url, config.ttl)
 
 
 class Locks:
@@ -199,12 +188,12 @@ class Locks:
     ``{lock}``: its whole name, ``{holder}``: who holds it).
     """
 
-    def __init__(self, settings: Settings, names: Sequence[str], purpose: str, what: str = "lock {lock} is held by {holder}") -> None:
-        self.backend = backend_for(settings)
+    def __init__(self, config: LockConfig, names: Sequence[str], purpose: str, what: str = WHAT) -> None:
+        self.backend = backend_for(config)
         self.names = list(names)
         self.me = new_holder(purpose)
         self.what = what
-        self.interval = settings.lock_ttl / 3
+        self.interval = config.ttl / 3
         self._held: list[str] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._renew, name="lock-renewal", daemon=True)
