@@ -299,12 +299,18 @@ class _ReportHandler(logging.Handler):
         self._send(("log", record.name, record.levelno, record.getMessage()))
 
 
+def _one_line(exc: Exception) -> str:
+    """An error as one line; a database error by its driver's message, as the CLI shows one."""
+    cause = getattr(exc, "orig", None) or exc  # SQLAlchemy's DBAPIError wraps the driver's
+    return f"{type(cause).__name__}: " + " ".join(str(cause).split())
+
+
 def _serve(config: ArchiveConfig, stream: Any, report: Callable[[tuple[Any, ...]], None]) -> dict[str, list[Path]] | None:
     """Open the archive, say ``ready``, and store the crawl's messages; None if it cannot be opened."""
     try:
         service = ArchiveService(config, report)
     except Exception as exc:
-        report(("failed", f"{type(exc).__name__}: {exc}"))
+        report(("failed", _one_line(exc)))
         return None
     report(("ready",))
     gc.freeze()  # the modules and the service live as long as the process (see crawler/runner.py)
@@ -339,7 +345,7 @@ def main(messages_fd: int, replies_fd: int) -> None:
                 report(("busy", str(exc)))
                 files = None
             except Exception as exc:  # the database or Redis is unreachable
-                report(("failed", f"{type(exc).__name__}: {exc}"))
+                report(("failed", _one_line(exc)))
                 files = None
             else:
                 files = _serve(config, stream, report)

@@ -184,8 +184,7 @@ class ArchiveChannel(asyncio.Protocol):
             self._ready = True
         elif kind == "busy":
             self._busy = args[0]
-        elif kind == "failed":
+        elif kind == "failed":  # before "ready": wait_ready raises it
             self.failure = args[0]
-            logger.error("the archive could not be opened: %s", self.failure)
         elif kind == "finished":
             self.files = args[0]

@@ -114,3 +114,17 @@ def test_a_manual_crawl_refuses_a_source_being_crawled(tmp_path: Path, wordpress
     assert result.stderr.startswith(f"Error: source 'gazette' is being crawled: crawl of gazette (pid {holder.pid} on ")
     assert result.stderr.count("\n") == 1
     assert wordpress_server.requests == []
+
+
+def test_a_crawl_whose_database_is_unreachable_fetches_nothing(tmp_path: Path, wordpress_server, fast_settings: Path) -> None:
+    sources = write_sources(tmp_path / "sources.toml", [
+        {"name": "gazette", "kind": "repost", "feeds": [wordpress_server.url("/feed/")]}])
+    wordpress_server.clear_requests()
+    result = run_syndicrawl(
+        "crawl", "--config", str(sources), data_dir=tmp_path / "data", settings=fast_settings,
+        env={"SYNDICRAWL_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"},
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: the archive could not be opened: OperationalError: connection failed")
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert wordpress_server.requests == []
