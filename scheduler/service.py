@@ -31,9 +31,9 @@ from apscheduler.jobstores.memory import MemoryJobStore
 from archive import feedpolls, runs
 from archive.db import Database
 from archive.errors import SyndicrawlError
+from archive.locks import Locks
 from scheduler.durations import format_duration
 from scheduler.jobs import CHILDREN, EXIT_LOCKED, crawl_command, log_path
-from archive.locks import Locks
 from scheduler.outcomes import apply_outcomes
 from scheduler.polling import PollPolicy
 from scheduler.schedules import EXECUTOR, STORE, CrawlTarget, Scheduler, job_store
