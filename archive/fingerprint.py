@@ -275,15 +275,18 @@ _BLOCK_ROWS = 512
 
 @cache
 def permutations(num_perm: int = NUM_PERM) -> tuple[NDArray[np.uint32], NDArray[np.uint32]]:
-    """datasketch's affine32 permutations for ``num_perm``, made once per process.
+    """datasketch's affine32 permutations for ``num_perm`` (``MinHash(num_perm, seed=MINHASH_SEED,
+    scheme="affine32").permutations``), made once per process.
 
-    datasketch (and the scipy it loads) is imported here, not with this module: the schema
-    migrations import the index's models, and every command would pay for it at start-up.
+    Drawn here as datasketch 2.0 draws them, from numpy's ``RandomState(seed)``: importing
+    datasketch loads scipy (through ``datasketch.lsh``), 0.9 s before the archive writer of
+    every crawl could extract a page. ``test_signature_is_datasketchs_minhash`` checks that
+    the signatures are still datasketch's.
     """
-    from datasketch import MinHash
-
-    a, b = MinHash(num_perm=num_perm, seed=MINHASH_SEED, scheme="affine32").permutations
-    return a.astype(_U32), b.astype(_U32)
+    generator = np.random.RandomState(MINHASH_SEED)
+    a = generator.randint(0, 1 << 31, num_perm, dtype=_U32) * _U32(2) + _U32(1)  # odd: a bijection
+    b = generator.randint(0, 1 << 32, num_perm, dtype=_U32)
+    return a, b
 
 
 def fold32(shingle_hash: int) -> int:
