@@ -89,8 +89,8 @@ def extract_article(
     Raises ``ExtractionError`` when the input is over ``max_bytes``, is not HTML, has no main
     text, or trafilatura fails.
     """
-    size = _size(html)
-    if size > max_bytes:
+    size = _oversize(html, max_bytes)
+    if size is not None:
         raise ExtractionError(f"{url}: page too large to extract ({size} bytes, limit {max_bytes})")
     try:
         # Parsed once here, read for <html lang> and <link rel=canonical>, and handed to
@@ -135,11 +135,19 @@ def extract_article(
     )
 
 
-def _size(html: str | bytes) -> int:
-    """Size of ``html`` in bytes, UTF-8 for text; ASCII text is measured without encoding it."""
+def _oversize(html: str | bytes, limit: int) -> int | None:
+    """The size of ``html`` in bytes (UTF-8 for text) if it is over ``limit``, else None.
+
+    Text is encoded only to decide: n characters are n bytes if ASCII and at most 4n bytes
+    otherwise (encoding a 125 KB page costs 0.2 ms, on every page the writer sends).
+    """
     if isinstance(html, bytes) or html.isascii():
-        return len(html)
-    return len(html.encode("utf-8", "surrogatepass"))
+        size = len(html)
+    elif 4 * len(html) <= limit:
+        return None
+    else:
+        size = len(html.encode("utf-8", "surrogatepass"))
+    return size if size > limit else None
 
 
 def _canonical_link(tree: HtmlElement, url: str) -> str | None:
@@ -236,8 +244,8 @@ class ExtractorPool:
         ``asyncio.wrap_future``); cancelling it stops the task.
         """
         outer: concurrent.futures.Future[ExtractedArticle] = concurrent.futures.Future()
-        size = _size(html)
-        if size > self._max_bytes:
+        size = _oversize(html, self._max_bytes)
+        if size is not None:
             outer.set_exception(
                 ExtractionError(f"{url}: page too large to extract ({size} bytes, limit {self._max_bytes})")
             )
