@@ -30,9 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from archive.embedded import (
-    sqlite_url as sqlite_url,  # re-exported: what opens the default database
-)
+from archive.embedded import sqlite_url as sqlite_url  # re-exported: what opens the default database
 from archive.errors import ConfigError, SyndicrawlError
 
 if TYPE_CHECKING:
@@ -113,9 +111,7 @@ def create_engine_for(url: str) -> Engine:
 
 
 def _alembic_config(connection: Connection) -> Config:
-    from alembic.config import (
-        Config,  # Alembic is imported when a schema is checked, not before (start-up time)
-    )
+    from alembic.config import Config  # Alembic is imported when a schema is checked, not before (start-up time)
 
     config = Config()
     # ConfigParser interpolation would read a "%" in the path as a reference.

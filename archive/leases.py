@@ -3,7 +3,8 @@
 SQLAlchemy has no lease primitive and PostgreSQL's advisory locks have no SQLite
 counterpart, so this is a small table (``leases``) written with ``INSERT ... ON CONFLICT DO
 UPDATE ... WHERE expired``: of two processes racing for a free or lapsed lease exactly one
-statement wins, on both backends. Callers pass the clock; ``DatabaseBackend`` is ``archive.locks``' backend over them.
+statement wins, on both backends. Callers pass the clock; ``DatabaseBackend`` is the backend
+of ``archive.locks`` over these functions.
 """
 
 from __future__ import annotations

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from scrapy.downloadermiddlewares.redirect import (
-    MetaRefreshMiddleware as ScrapyMetaRefreshMiddleware,
-)
+from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware as ScrapyMetaRefreshMiddleware
 from scrapy.http import HtmlResponse
 
 if TYPE_CHECKING:

@@ -90,16 +90,6 @@ def run_crawl(
     """Crawl ``sources`` into the archive through ``channel``'s writer, which this closes;
     returns each source's final figures. Raises ``LockHeld`` if a source is being crawled."""
     runs: list[tuple[Crawler, SourceProgress]] = []
-    process: CrawlerProcess | None = None
-
-    def report() -> None:
-        channel.poll()
-        for crawler, progress in runs:
-            progress.update(crawler, channel.counts.get(progress.name, {}))
-        if on_progress is not None:
-            on_progress([progress for _, progress in runs])
-        if channel.failure is not None and process is not None:
-            process.stop()  # nothing can be stored: stop fetching
 
     try:
         # Each source gets its own Crawler (own settings); the reactor is installed once, here.
@@ -114,6 +104,15 @@ def run_crawl(
                 crawler, source=source, archive=ArchiveContext(source.name, channel, settings.extract_enabled)
             )
             runs.append((crawler, progress))
+
+        def report() -> None:
+            channel.poll()
+            for crawler, progress in runs:
+                progress.update(crawler, channel.counts.get(progress.name, {}))
+            if on_progress is not None:
+                on_progress([progress for _, progress in runs])
+            if channel.failure is not None:
+                process.stop()  # nothing can be stored: stop fetching
 
         from twisted.internet import reactor, task  # installed by CrawlerProcess
 
