@@ -324,6 +324,9 @@ def main(messages_fd: int, replies_fd: int) -> None:
     crawl's messages until it closes the pipe."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     keep_large_blocks()  # before the extractor workers fork: they inherit it
+    # Nor may they hold the crawl's pipes: if this process dies, the crawl must see both ends
+    # close at once (and stop), not when the orphaned workers notice and exit.
+    os.register_at_fork(after_in_child=lambda: (os.close(messages_fd), os.close(replies_fd)))
     replies = Connection(replies_fd, readable=False)
     lock = threading.Lock()
 

@@ -115,7 +115,10 @@ class ArchiveChannel(asyncio.Protocol):
         self._early.clear()
 
     def send(self, *message: Any) -> None:
-        """Queue one message, the tuple ``message``; never blocks."""
+        """Queue one message, the tuple ``message``; never blocks. Dropped once the writer
+        has failed: nothing can store it, and the crawl is stopping."""
+        if self.failure is not None:
+            return
         pieces = dump(message)
         if self._transport is None:
             self._early += pieces
@@ -148,12 +151,13 @@ class ArchiveChannel(asyncio.Protocol):
         self.resume_writing()
 
     def poll(self) -> None:
-        """Take in what the writer process reported so far, without waiting."""
+        """Take in what the writer process reported so far, without waiting. Its replies end
+        only when it exits, so an end while the crawl runs means it died: ``failure`` says so."""
         try:
             while self._replies.poll():
                 self._take(self._replies.recv())
         except (EOFError, OSError):
-            pass
+            self.failure = self.failure or "the archive writer process ended before the crawl"
 
     def close(self) -> dict[str, list[Path]]:
         """End the stream, wait for the writer to store everything, and return its WARC files."""

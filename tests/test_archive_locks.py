@@ -4,6 +4,7 @@ when the holder dies; a manual crawl refuses a source that is being crawled."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -128,3 +129,49 @@ def test_a_crawl_whose_database_is_unreachable_fetches_nothing(tmp_path: Path, w
     assert result.stderr.startswith("Error: the archive could not be opened: OperationalError: connection failed")
     assert result.stderr.count("\n") == 1, result.stderr
     assert wordpress_server.requests == []
+
+
+def test_a_crawl_whose_archive_writer_dies_stops_and_says_so(tmp_path: Path, wordpress_server) -> None:
+    """The writer holds the source's lock, so the lease names its pid; killed, the crawl must
+    stop fetching (nothing it fetched could be stored) instead of going on or hanging."""
+    sources = write_sources(tmp_path / "sources.toml", [
+        {"name": "gazette", "kind": "repost", "feeds": [wordpress_server.url("/feed/")], "backfill_pages": 3}])
+    slow = tmp_path / "slow.toml"
+    slow.write_text("[crawl]\ndownload_delay = 1.0\nautothrottle = false\n[extract]\nworkers = 1\n")
+    data = tmp_path / "data"
+    wordpress_server.clear_requests()
+    command = [sys.executable, "-m", "syndicrawl", "crawl", "--config", str(sources), "--data-dir", str(data),
+               "--settings", str(slow)]
+    crawl = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        settings = load_settings(None, env={}, overrides={"data_dir": data})
+        deadline = time.monotonic() + 60
+        while (holder := _lease_pid(settings, "crawl:gazette")) is None:
+            assert time.monotonic() < deadline and crawl.poll() is None, "the crawl never took its lock"
+            time.sleep(0.1)
+        assert holder != crawl.pid
+        while len(wordpress_server.requests) < 3:  # mid-crawl
+            assert time.monotonic() < deadline and crawl.poll() is None, "the crawl never got going"
+            time.sleep(0.05)
+        os.kill(holder, signal.SIGKILL)
+        fetched = len(wordpress_server.requests)
+        _, err = crawl.communicate(timeout=60)
+    finally:
+        if crawl.poll() is None:
+            crawl.kill()
+            crawl.wait()
+    assert crawl.returncode not in (0, None)
+    assert err.splitlines()[-1] == "Error: the archive writer process failed (exit code -9)", err
+    # A whole crawl is 16 requests, 12 after the kill. Scrapy's graceful stop still finishes
+    # what its engine holds (5 here, one a second); a crawl that went on would fetch all 12.
+    after = len(wordpress_server.requests) - fetched
+    assert after <= 8, f"the crawl went on fetching after its writer died ({after} more requests)"
+
+
+def _lease_pid(settings: Settings, name: str) -> int | None:
+    from archive.db import Database
+    from archive.models import Lease
+
+    with Database(settings.db_url) as database, database.session() as s:
+        lease = s.get(Lease, name)
+        return None if lease is None else lease.pid
