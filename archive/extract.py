@@ -16,7 +16,7 @@ import signal
 from dataclasses import dataclass
 from datetime import date
 from functools import partial
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, NamedTuple, cast
 from urllib.parse import urljoin
 
 import pebble
@@ -25,7 +25,7 @@ import trafilatura
 from archive.errors import ExtractionError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
     from types import TracebackType
 
     from lxml.html import HtmlElement
@@ -170,18 +170,22 @@ def _html_lang(tree: HtmlElement) -> str | None:
 
 
 def _call_in_worker(
-    function: Callable[[str | bytes, str], ExtractedArticle], html: str | bytes, url: str
-) -> ExtractedArticle:
-    """Run ``function`` in a worker process, turning any failure into an ``ExtractionError``.
+    function: Callable[[str | bytes, str], ExtractedArticle], pages: Sequence[tuple[str | bytes, str]]
+) -> list[ExtractedArticle | ExtractionError]:
+    """Run ``function`` on each page in a worker process; a page's failure is its ``ExtractionError``.
 
-    Converting here means that in the parent a ``TimeoutError`` can only be pebble's timeout.
+    Failures are returned, not raised, so one page cannot fail the others of its task; and
+    in the parent a ``TimeoutError`` can only be pebble's timeout.
     """
-    try:
-        return function(html, url)
-    except ExtractionError:
-        raise
-    except Exception as exc:
-        raise ExtractionError(f"{url}: extractor failed: {exc!r}") from exc
+    results: list[ExtractedArticle | ExtractionError] = []
+    for html, url in pages:
+        try:
+            results.append(function(html, url))
+        except ExtractionError as exc:
+            results.append(exc)
+        except Exception as exc:
+            results.append(ExtractionError(f"{url}: extractor failed: {exc!r}"))
+    return results
 
 
 def _describe_exit(exitcode: int | None) -> str:
@@ -194,13 +198,18 @@ def _describe_exit(exitcode: int | None) -> str:
     return f"exit code {exitcode}"
 
 
-def _cancel_inner(
-    inner: concurrent.futures.Future[ExtractedArticle],
-    outer: concurrent.futures.Future[ExtractedArticle],
-) -> None:
-    """Cancelling the caller's future stops the task, killing its worker if it is running."""
-    if outer.cancelled():
-        inner.cancel()
+class _Page(NamedTuple):
+    """A page sent to a worker: its URL and the caller's future for it."""
+
+    future: concurrent.futures.Future[ExtractedArticle]
+    url: str
+
+
+def _cancel_task(task: concurrent.futures.Future[object], pages: Sequence[_Page], _: object) -> None:
+    """Cancelling the callers' futures of all a task's pages stops it, killing its worker if
+    it is running; the task goes on while any of its pages is still wanted."""
+    if all(page.future.cancelled() for page in pages):
+        task.cancel()
 
 
 class ExtractorPool:
@@ -211,7 +220,13 @@ class ExtractorPool:
     workers by reference, which works with every start method. ``fast``, ``max_bytes`` and
     ``min_chars`` configure the default ``extract_article``; ``max_bytes`` is also checked
     before a page is sent, so an oversized page is never copied to a worker. Workers are
-    replaced after ``max_tasks`` pages to bound the memory lxml and trafilatura accumulate.
+    replaced after about ``max_pages`` pages to bound the memory lxml and trafilatura accumulate.
+
+    ``submit_many`` sends up to ``pages_per_task`` pages to a worker as one task: each task
+    costs the pool a round trip through its threads and pipes (a quarter of the archive
+    writer's time a page when each page was a task). A task has one page's ``timeout``,
+    which ordinary pages are far within; if it times out or its worker dies, its pages are
+    tried again one to a task, so only the page that hangs or crashes fails.
     """
 
     def __init__(
@@ -222,17 +237,21 @@ class ExtractorPool:
         fast: bool = True,
         max_bytes: int = 5_000_000,
         min_chars: int = 100,
-        max_tasks: int = 500,
+        max_pages: int = 500,
+        pages_per_task: int = 4,
         function: Callable[[str | bytes, str], ExtractedArticle] = extract_article,
     ) -> None:
         self._timeout = timeout
         self._max_bytes = max_bytes
+        self._pages_per_task = pages_per_task
         if function is extract_article:
             function = partial(extract_article, fast=fast, max_bytes=max_bytes, min_chars=min_chars)
         self._function = function
         # Each worker freezes what it inherits (trafilatura, lxml, the MinHash permutations):
         # the collector then scans only what a page allocates (see crawler/runner.py).
-        self._pool = pebble.ProcessPool(max_workers=workers, max_tasks=max_tasks, initializer=gc.freeze)
+        self._pool = pebble.ProcessPool(
+            max_workers=workers, max_tasks=max(1, max_pages // pages_per_task), initializer=gc.freeze
+        )
         # Futures not yet settled, so that close(cancel=True) can cancel them: stopping the
         # pebble pool alone would fail them with BrokenProcessPool instead.
         self._pending: set[concurrent.futures.Future[ExtractedArticle]] = set()
@@ -243,52 +262,106 @@ class ExtractorPool:
         The future is a plain ``concurrent.futures.Future`` (usable with
         ``asyncio.wrap_future``); cancelling it stops the task.
         """
-        outer: concurrent.futures.Future[ExtractedArticle] = concurrent.futures.Future()
-        size = _oversize(html, self._max_bytes)
-        if size is not None:
-            outer.set_exception(
-                ExtractionError(f"{url}: page too large to extract ({size} bytes, limit {self._max_bytes})")
-            )
-            return outer
-        inner = self._pool.schedule(
-            _call_in_worker, args=(self._function, html, url), timeout=self._timeout
+        [future] = self.submit_many([(html, url)])
+        return future
+
+    def submit_many(self, pages: Sequence[tuple[str | bytes, str]]) -> list[concurrent.futures.Future[ExtractedArticle]]:
+        """Queue pages, ``pages_per_task`` to a task; a future for each, as ``submit`` gives."""
+        queued: list[_Page] = []
+        htmls: list[str | bytes] = []
+        futures: list[concurrent.futures.Future[ExtractedArticle]] = []
+        for html, url in pages:
+            future: concurrent.futures.Future[ExtractedArticle] = concurrent.futures.Future()
+            futures.append(future)
+            size = _oversize(html, self._max_bytes)
+            if size is not None:
+                future.set_exception(
+                    ExtractionError(f"{url}: page too large to extract ({size} bytes, limit {self._max_bytes})")
+                )
+                continue
+            self._pending.add(future)
+            future.add_done_callback(self._pending.discard)
+            queued.append(_Page(future, url))
+            htmls.append(html)
+        # As many tasks as the pages need, filled evenly: the workers' queues end together.
+        tasks = -(-len(queued) // self._pages_per_task)
+        for n in range(tasks):
+            self._schedule(queued[n::tasks], htmls[n::tasks])
+        return futures
+
+    def _schedule(self, pages: list[_Page], htmls: list[str | bytes]) -> None:
+        task = self._pool.schedule(
+            _call_in_worker, args=(self._function, [(html, page.url) for page, html in zip(pages, htmls)]),
+            timeout=self._timeout,
         )
-        self._pending.add(outer)
-        outer.add_done_callback(self._pending.discard)
-        outer.add_done_callback(partial(_cancel_inner, inner))
-        inner.add_done_callback(partial(self._settle, outer, url))
-        return outer
+        for page in pages:
+            page.future.add_done_callback(partial(_cancel_task, task, pages))
+        task.add_done_callback(partial(self._settle, pages, htmls))
 
     def _settle(
         self,
-        outer: concurrent.futures.Future[ExtractedArticle],
-        url: str,
-        inner: concurrent.futures.Future[ExtractedArticle],
+        pages: list[_Page],
+        htmls: list[str | bytes],
+        task: concurrent.futures.Future[list[ExtractedArticle | ExtractionError]],
     ) -> None:
-        """Copy the worker's outcome to the caller's future, naming timeouts and crashes.
+        """Give each page's outcome to its future, naming timeouts and crashes; retry the pages
+        of a task of several that timed out or whose worker died, one to a task.
 
         Runs in pebble's result thread. Pool-level errors (a broken pool) pass unchanged:
-        they are not about this page.
+        they are not about these pages.
         """
-        if inner.cancelled():
-            outer.cancel()
+        try:
+            self._give_outcomes(pages, htmls, task)
+        finally:
+            # The futures and the task refer to one another: without this, the pages' HTML
+            # would stay in memory until the garbage collector looks at that cycle.
+            htmls.clear()
+
+    def _give_outcomes(
+        self,
+        pages: list[_Page],
+        htmls: list[str | bytes],
+        task: concurrent.futures.Future[list[ExtractedArticle | ExtractionError]],
+    ) -> None:
+        if task.cancelled():
+            for page in pages:
+                page.future.cancel()
             return
-        if not outer.set_running_or_notify_cancel():
-            return
-        exc = inner.exception()
+        exc = task.exception()
         if exc is None:
-            outer.set_result(inner.result())
+            for page, result in zip(pages, task.result(), strict=True):
+                if page.future.set_running_or_notify_cancel():
+                    if isinstance(result, ExtractionError):
+                        page.future.set_exception(result)
+                    else:
+                        page.future.set_result(result)
             return
-        if isinstance(exc, TimeoutError):
-            error = ExtractionError(f"{url}: extraction timed out after {self._timeout:g} s")
-        elif isinstance(exc, pebble.ProcessExpired):
-            error = ExtractionError(f"{url}: extractor process died ({_describe_exit(exc.exitcode)})")
-        else:
-            outer.set_exception(exc)
-            return
-        error.__cause__ = exc
-        logger.warning("%s", error)
-        outer.set_exception(error)
+        retry = isinstance(exc, TimeoutError | pebble.ProcessExpired) and len(pages) > 1
+        if retry:
+            logger.info("a task of %d pages failed (%s); extracting them one at a time", len(pages), exc)
+        for page, html in zip(pages, htmls, strict=True):
+            if page.future.cancelled() or (retry and self._retry(page, html)):
+                continue
+            if not page.future.set_running_or_notify_cancel():
+                continue
+            if isinstance(exc, TimeoutError):
+                error = ExtractionError(f"{page.url}: extraction timed out after {self._timeout:g} s")
+            elif isinstance(exc, pebble.ProcessExpired):
+                error = ExtractionError(f"{page.url}: extractor process died ({_describe_exit(exc.exitcode)})")
+            else:
+                page.future.set_exception(exc)
+                continue
+            error.__cause__ = exc
+            logger.warning("%s", error)
+            page.future.set_exception(error)
+
+    def _retry(self, page: _Page, html: str | bytes) -> bool:
+        """Schedule a page again, alone; False once the pool is closing and takes no more tasks."""
+        try:
+            self._schedule([page], [html])
+        except RuntimeError:
+            return False
+        return True
 
     def close(self, *, cancel: bool = False) -> None:
         """Stop accepting pages and wait for the workers to exit.

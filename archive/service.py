@@ -30,9 +30,10 @@ import signal
 import threading
 import time
 from collections import Counter, defaultdict
+from functools import partial
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from archive.db import Database
 from archive.errors import ExtractionError, LockHeld
@@ -66,6 +67,15 @@ LINGER = 0.2
 PIPE_READ_SIZE = 1024 * 1024
 #: Seconds between two counts reports.
 REPORT_INTERVAL = 0.5
+
+
+class _Page(NamedTuple):
+    """A captured page on its way to the extractor."""
+
+    capture: StoredCapture
+    html: str
+    metadata: Mapping[str, Any]
+    evidence: Mapping[str, Any]
 
 
 class ArchiveService:
@@ -211,6 +221,7 @@ class ArchiveService:
             by_source[source].append((number, fetched))
         for source, captures in by_source.items():
             stored = self._stores[source].store_exchanges([fetched for _, fetched in captures])
+            pages: list[_Page] = []
             for (number, fetched), capture in zip(captures, stored, strict=True):
                 if fetched.metadata is None:
                     self._deferred[(source, number)] = capture
@@ -223,7 +234,8 @@ class ArchiveService:
                         failed = Extracted(capture, None, f"{capture.url}: {exc}", fetched.metadata, fetched.evidence)
                         self._events.put(("extracted", source, failed))
                         continue
-                    self._extract(source, capture, html, fetched.metadata, fetched.evidence)
+                    pages.append(_Page(capture, html, fetched.metadata, fetched.evidence))
+            self._extract(source, pages)
 
     def page(
         self, source: str, number: int, html: str | None, metadata: Mapping[str, Any], evidence: Mapping[str, Any]
@@ -235,23 +247,27 @@ class ArchiveService:
         if html is None or self._extractor is None:
             self._stores[source].store_metadata(capture, metadata)
         else:
-            self._extract(source, capture, html, metadata, evidence)
+            self._extract(source, [_Page(capture, html, metadata, evidence)])
 
-    def _extract(
-        self, source: str, capture: StoredCapture, html: str, metadata: Mapping[str, Any], evidence: Mapping[str, Any]
-    ) -> None:
-        """Send a page to the extractor; its result comes back through the event queue."""
+    def _extract(self, source: str, pages: list[_Page]) -> None:
+        """Send pages to the extractor, several to a task; each result comes back through the event queue."""
+        if not pages:
+            return
         assert self._extractor is not None
-        self._extracting += 1
+        self._extracting += len(pages)
 
-        def done(future: Future[Extraction]) -> None:  # on pebble's thread
+        def done(
+            capture: StoredCapture, metadata: Mapping[str, Any], evidence: Mapping[str, Any], future: Future[Extraction]
+        ) -> None:  # on pebble's thread
             try:
                 extracted = Extracted(capture, future.result(), None, metadata, evidence)
             except Exception as exc:  # ExtractionError, or a broken pool: the page is recorded as failed
                 extracted = Extracted(capture, None, str(exc), metadata, evidence)
             self._events.put(("extracted", source, extracted))
 
-        self._extractor.submit(html, capture.url).add_done_callback(done)
+        futures = self._extractor.submit_many([(page.html, page.capture.url) for page in pages])
+        for page, future in zip(pages, futures, strict=True):  # the callback keeps all but the HTML
+            future.add_done_callback(partial(done, page.capture, page.metadata, page.evidence))
 
     def extracted(self, batch: list[tuple[str, Extracted]]) -> None:
         """Store extractions (or their failures), per source in one transaction, and match the articles."""

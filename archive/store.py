@@ -138,7 +138,7 @@ class CaptureStore:
                 target = None
                 if original is not None:
                     target = RevisitTarget(uri=original.url, date=warc_date(original.timestamp), record_id=original.record_id)
-                written = self.warc.write_exchange(exchange, revisit_of=target)
+                written = self.warc.write_exchange(exchange, digest=digest, revisit_of=target)
                 if fetched.metadata is not None and not fetched.extract:
                     self.warc.write_metadata(exchange.url, written.record_id, fetched.metadata)
                 row = {

@@ -381,6 +381,46 @@ def test_cancelling_a_running_task_frees_its_worker() -> None:
         assert hanging.cancelled()
 
 
+def test_pages_of_one_task_get_their_own_outcomes() -> None:
+    pages = [(WORDPRESS, WORDPRESS_URL), (BOILERPLATE_ONLY, "https://shop.example/"), (GERMAN, "https://raise.example/")]
+    with ExtractorPool(workers=1, timeout=20, pages_per_task=3, function=flaky_extract) as pool:
+        article, boilerplate, failing = pool.submit_many(pages)
+
+        assert article.result(timeout=15) == extract_article(WORDPRESS, WORDPRESS_URL)
+        with pytest.raises(ExtractionError, match=r"^https://shop\.example/: no main text found"):
+            boilerplate.result(timeout=15)
+        with pytest.raises(ExtractionError, match=r"^https://raise\.example/: extractor failed: ValueError"):
+            failing.result(timeout=15)
+
+
+@pytest.mark.parametrize(
+    ("url", "error"),
+    [
+        ("https://hang.example/", r"^https://hang\.example/: extraction timed out after 1 s$"),
+        ("https://kill.example/", r"^https://kill\.example/: extractor process died \(signal SIGKILL\)$"),
+    ],
+)
+def test_a_task_that_hangs_or_dies_is_retried_page_by_page(url: str, error: str) -> None:
+    """Only the page that hangs or kills its worker fails, not the others sent with it."""
+    pages = [(GERMAN, GERMAN_URL), (WORDPRESS, url), (WORDPRESS, WORDPRESS_URL)]
+    with ExtractorPool(workers=2, timeout=1, pages_per_task=3, function=flaky_extract) as pool:
+        german, bad, wordpress = pool.submit_many(pages)
+
+        with pytest.raises(ExtractionError, match=error):
+            bad.result(timeout=15)
+        assert german.result(timeout=15) == extract_article(GERMAN, GERMAN_URL)
+        assert wordpress.result(timeout=15) == extract_article(WORDPRESS, WORDPRESS_URL)
+
+
+def test_cancelling_one_page_of_a_task_keeps_the_others() -> None:
+    with ExtractorPool(workers=1, timeout=20, pages_per_task=2, function=flaky_extract) as pool:
+        dropped, kept = pool.submit_many([(WORDPRESS, WORDPRESS_URL), (GERMAN, GERMAN_URL)])
+        assert dropped.cancel()
+
+        assert kept.result(timeout=15) == extract_article(GERMAN, GERMAN_URL)
+        assert dropped.cancelled()
+
+
 def test_pool_futures_work_with_asyncio() -> None:
     async def extract_two(pool: ExtractorPool) -> tuple[ExtractedArticle, BaseException | ExtractedArticle]:
         good = asyncio.wrap_future(pool.submit(GERMAN, GERMAN_URL))

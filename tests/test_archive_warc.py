@@ -346,6 +346,10 @@ def test_warcio_check_and_index_accept_every_file(tmp_path: Path) -> None:
             exchange(f"http://news.example/{n}", response_headers=[("Transfer-Encoding", "chunked")]),
             revisit_of=RevisitTarget(f"http://news.example/{n}", first.date, first.record_id),
         )
+    writer.write_exchange(  # a header warcio percent-encodes, and the digest the caller computed
+        exchange("http://news.example/caf%C3%A9", response_headers=[("Link", "<http://news.example/café>")]),
+        digest=payload_digest(GZIP_BODY),
+    )
     paths = [str(p) for p in writer.close()]
     assert len(paths) > 1
 
@@ -354,7 +358,7 @@ def test_warcio_check_and_index_accept_every_file(tmp_path: Path) -> None:
     assert check.stdout.count("digest pass") == sum(len(read_all(Path(p))) for p in paths) - 3
     index = subprocess.run([WARCIO, "index", *paths], capture_output=True, text=True, check=False)
     assert index.returncode == 0, index.stderr
-    assert [json.loads(line)["warc-type"] for line in index.stdout.splitlines()].count("response") == 3
+    assert [json.loads(line)["warc-type"] for line in index.stdout.splitlines()].count("response") == 4
 
 
 def test_verify_file_counts_the_records(writer: WarcWriter) -> None:
