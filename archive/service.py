@@ -41,12 +41,13 @@ from archive.http import response_text
 from archive.memory import keep_large_blocks
 from archive.messages import load
 from archive.store import CaptureStore, Extracted
-from archive.syndication import extraction_pool
+from archive.urls import url_key
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from concurrent.futures import Future
 
+    from archive.extract import ExtractorPool
     from archive.messages import ArchiveConfig, Fetched
     from archive.store import StoredCapture
     from archive.syndication import Extraction
@@ -102,16 +103,7 @@ class ArchiveService:
             )
             for name, kind in config.sources
         }
-        self._extractor = (
-            extraction_pool(
-                config.extract_workers,
-                config.extract_timeout,
-                fast=config.extract_fast,
-                max_bytes=config.extract_max_bytes,
-            )
-            if config.extract_workers
-            else None
-        )
+        self._extractor = _extraction_pool(config) if config.extract_workers else None
         self._max_bytes = config.extract_max_bytes
         self._events: queue.Queue[tuple[Any, ...]] = queue.Queue()
         self._credits = threading.BoundedSemaphore(MAX_IN_FLIGHT)
@@ -304,6 +296,15 @@ class ArchiveService:
         self._finishing[source] = (status, counts)
 
 
+def _extraction_pool(config: ArchiveConfig) -> ExtractorPool:
+    # Loads trafilatura and numpy: only a crawl that extracts waits for them before it fetches.
+    from archive.syndication import extraction_pool
+
+    return extraction_pool(
+        config.extract_workers, config.extract_timeout, fast=config.extract_fast, max_bytes=config.extract_max_bytes
+    )
+
+
 class _ReportHandler(logging.Handler):
     """Sends this process's log records to the crawl process, which logs them as its own."""
 
@@ -329,9 +330,10 @@ def _serve(config: ArchiveConfig, stream: Any, report: Callable[[tuple[Any, ...]
         report(("failed", _one_line(exc)))
         return None
     report(("ready",))
-    gc.freeze()  # the modules and the service live as long as the process (see crawler/runner.py)
     reader = threading.Thread(target=service.read, args=(stream,), name="archive-reader", daemon=True)
     reader.start()
+    url_key("http://127.0.0.1/")  # loads SURT keys while the crawl fetches robots.txt and its feeds
+    gc.freeze()  # the modules and the service live as long as the process (see crawler/runner.py)
     return service.run()
 
 

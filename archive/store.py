@@ -9,15 +9,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from archive import catalog, cdx, feedpolls, syndication
+from archive import catalog, cdx, feedpolls
 from archive.cdxj import write_index
 from archive.errors import WarcError
 from archive.http import header
-from archive.neardup import NearDupIndex
 from archive.warc import RevisitTarget, WarcWriter, payload_digest, warc_date
 
 if TYPE_CHECKING:
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from archive.db import Database
     from archive.messages import Fetched
     from archive.models import Capture
+    from archive.neardup import NearDupIndex
     from archive.extract import ExtractedArticle
     from archive.syndication import Extraction
 
@@ -107,7 +108,6 @@ class CaptureStore:
         self._index_dir = index_dir
         self._closed: list[Path] = []  # finished WARC files whose index is still to be written
         self.source = source
-        self.index = NearDupIndex(db)
         self.warc = WarcWriter(
             warc_dir,
             source,
@@ -120,6 +120,14 @@ class CaptureStore:
             row = catalog.ensure_source(s, source, kind)
             self.source_id = row.id
             self.crawl_id = catalog.start_crawl(s, row).id
+
+    @cached_property
+    def index(self) -> NearDupIndex:
+        """The near-duplicate index, opened with the first article: a crawl that stores none
+        (and the wait before a crawl can fetch) does without numpy and the matching code."""
+        from archive.neardup import NearDupIndex
+
+        return NearDupIndex(self.db)
 
     def store_exchanges(self, batch: Sequence[Fetched]) -> list[StoredCapture]:
         """Write exchanges and their rows in one transaction; a payload already archived (or
@@ -201,6 +209,8 @@ class CaptureStore:
                     "error": error,
                 }
             )
+        from archive import syndication  # with the index, on the first article
+
         with self.db.session() as s, s.begin():
             articles = catalog.add_articles(s, rows)
             syndication.match_many(

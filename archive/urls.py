@@ -9,8 +9,6 @@ count. Callers treat the key as opaque and always compute it with this function.
 
 from __future__ import annotations
 
-import surt
-
 
 def url_key(url: str) -> str:
     """Return the SURT lookup key of ``url``.
@@ -18,4 +16,8 @@ def url_key(url: str) -> str:
     >>> url_key("HTTP://www.Example.COM:80/a/?z=1&a=2#top")
     'com,example)/a?a=2&z=1'
     """
+    # Loaded by the first key, not with the catalog: surt loads tldextract and requests
+    # (0.09 s), which the archive writer can do once the crawl has started (archive/service.py).
+    import surt
+
     return str(surt.surt(url.strip()))
