@@ -220,7 +220,9 @@ class ExtractorPool:
     workers by reference, which works with every start method. ``fast``, ``max_bytes`` and
     ``min_chars`` configure the default ``extract_article``; ``max_bytes`` is also checked
     before a page is sent, so an oversized page is never copied to a worker. Workers are
-    replaced after about ``max_pages`` pages to bound the memory lxml and trafilatura accumulate.
+    replaced after about ``max_pages`` pages, to bound what lxml and trafilatura might
+    accumulate; a worker's RSS measured flat (143-148 MB) over 2000 corpus pages, and each
+    replacement leaves a core idle while pebble forks the next worker.
 
     ``submit_many`` sends up to ``pages_per_task`` pages to a worker as one task: each task
     costs the pool a round trip through its threads and pipes (a quarter of the archive
@@ -237,7 +239,7 @@ class ExtractorPool:
         fast: bool = True,
         max_bytes: int = 5_000_000,
         min_chars: int = 100,
-        max_pages: int = 500,
+        max_pages: int = 2000,
         pages_per_task: int = 4,
         function: Callable[[str | bytes, str], ExtractedArticle] = extract_article,
     ) -> None:
