@@ -9,7 +9,9 @@ listing them all and a ``/robots.txt``. Then, in one run:
        syndicrawl would use (same concurrency, robots, timeouts, retries), in its own process;
   (b)  ``syndicrawl crawl`` (the real CLI) with WARC capture on and extraction off;
   (c)  ``syndicrawl crawl`` with extraction on (trafilatura in the pebble worker pool);
-  (L0) ``archive.extract.extract_article(html, url, fast=True)`` alone, in this process.
+  (L0) ``archive.extract.extract_article(html, url, fast=True)`` alone, in this process: before
+       the crawls and, when (c) ran, again after it on the same pages; L uses the mean, as the
+       machine's speed drifts by a few percent within a minute.
 
 For (a), (b) and (c) it prints pages/s (pages fetched / wall time of the crawl process), CPU
 seconds per page (the process's user+sys plus its children's, from ``os.wait4`` and
@@ -680,6 +682,20 @@ def profiled(argv: list[str], profile_dir: Path | None, name: str, workers: bool
             "--threads", "-o", str(out), "--", *argv]  # fmt: skip
 
 
+def measure_l0(site: Site, count: int, when: str) -> tuple[float, dict[int, str]]:
+    """``run_l0`` on a quiet machine, printed with the CPU other processes used meanwhile."""
+    wait_for_quiet(QUIET_LOAD, QUIET["timeout"])
+    busy, wall = busy_cpu_seconds(), time.perf_counter()
+    l0, failed = run_l0(site, count)
+    busy, wall = busy_cpu_seconds() - busy, time.perf_counter() - wall
+    foreign = max(0.0, busy - l0 * count) / (CORES * wall)
+    print(
+        f"L0 {when}: trafilatura alone, {count} pages: {l0 * 1e3:.2f} ms CPU/page; extraction fails on "
+        f"{len(failed)}; other load {foreign:.0%} of {CORES} cores"
+    )
+    return l0, failed
+
+
 def run_l0(site: Site, count: int) -> tuple[float, dict[int, str]]:
     """CPU seconds per page of extract_article(fast=True) alone, on ``count`` pages spread over the
     site (every corpus page and text variant in proportion), and the pages it fails on."""
@@ -998,17 +1014,9 @@ def main() -> int:
 
     l0 = None
     l0_failed: dict[int, str] = {}
+    count = min(args.pages, args.l0_pages or 2 * len(site.corpus))
     if "l0" in phases or "c" in phases:
-        count = min(args.pages, args.l0_pages or 2 * len(site.corpus))
-        wait_for_quiet(QUIET_LOAD, QUIET["timeout"])
-        busy, wall = busy_cpu_seconds(), time.perf_counter()
-        l0, l0_failed = run_l0(site, count)
-        busy, wall = busy_cpu_seconds() - busy, time.perf_counter() - wall
-        l0_foreign = max(0.0, busy - l0 * count) / (CORES * wall)
-        print(
-            f"L0: trafilatura alone, {count} pages: {l0 * 1e3:.2f} ms CPU/page; extraction fails on "
-            f"{len(l0_failed)}; other load {l0_foreign:.0%} of {CORES} cores"
-        )
+        l0, l0_failed = measure_l0(site, count, "before the crawls")
         for i, error in sorted(l0_failed.items())[:5]:
             print(f"    {site.path(i)} ({site.source_of(i)[0]}): {error.split(': ', 1)[-1][:100]}")
 
@@ -1060,6 +1068,13 @@ def main() -> int:
     finally:
         server.stop()
 
+    if "c" in runs and l0 is not None:
+        # The same pages again: the machine's speed drifts by a few percent within a minute
+        # (L0 alone, six times in a row: 20.2-22.5 ms), so (c) is compared with L0 measured
+        # on both sides of it.
+        after, _ = measure_l0(site, count, "after (c)")
+        l0 = (l0 + after) / 2
+        print(f"L0 used: {l0 * 1e3:.2f} ms CPU/page, the mean of both")
     ok = report(runs, l0, bool(args.profile))
     if args.profile:
         for name in runs:
