@@ -70,7 +70,7 @@ PIPE_READ_SIZE = 1024 * 1024
 REPORT_INTERVAL = 0.5
 
 
-class _Page(NamedTuple):
+class _PageToExtract(NamedTuple):
     """A captured page on its way to the extractor."""
 
     capture: StoredCapture
@@ -213,7 +213,7 @@ class ArchiveService:
             by_source[source].append((number, fetched))
         for source, captures in by_source.items():
             stored = self._stores[source].store_exchanges([fetched for _, fetched in captures])
-            pages: list[_Page] = []
+            pages: list[_PageToExtract] = []
             for (number, fetched), capture in zip(captures, stored, strict=True):
                 if fetched.metadata is None:
                     self._deferred[(source, number)] = capture
@@ -226,7 +226,7 @@ class ArchiveService:
                         failed = Extracted(capture, None, f"{capture.url}: {exc}", fetched.metadata, fetched.evidence)
                         self._events.put(("extracted", source, failed))
                         continue
-                    pages.append(_Page(capture, html, fetched.metadata, fetched.evidence))
+                    pages.append(_PageToExtract(capture, html, fetched.metadata, fetched.evidence))
             self._extract(source, pages)
 
     def page(
@@ -239,9 +239,9 @@ class ArchiveService:
         if html is None or self._extractor is None:
             self._stores[source].store_metadata(capture, metadata)
         else:
-            self._extract(source, [_Page(capture, html, metadata, evidence)])
+            self._extract(source, [_PageToExtract(capture, html, metadata, evidence)])
 
-    def _extract(self, source: str, pages: list[_Page]) -> None:
+    def _extract(self, source: str, pages: list[_PageToExtract]) -> None:
         """Send pages to the extractor, several to a task; each result comes back through the event queue."""
         if not pages:
             return
