@@ -23,6 +23,7 @@ import pebble
 import trafilatura
 
 from archive.errors import ExtractionError
+from archive.http import HttpBody
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
     from trafilatura.settings import Document
 
 logger = logging.getLogger(__name__)
+
+#: What can be extracted: a page's text, its bytes, or its body as fetched.
+Html = str | bytes | HttpBody
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +76,7 @@ def text_hash(text: str) -> str:
 
 
 def extract_article(
-    html: str | bytes,
+    html: Html,
     url: str,
     *,
     fast: bool = True,
@@ -86,12 +90,19 @@ def extract_article(
     of text is rejected: on pages without an article trafilatura's rescue pass returns scraps
     such as menu labels or a cookie notice, which must not be archived as articles.
 
-    Raises ``ExtractionError`` when the input is over ``max_bytes``, is not HTML, has no main
-    text, or trafilatura fails.
+    ``html`` may be a fetched ``HttpBody``, decoded here as the crawler would decode it.
+
+    Raises ``ExtractionError`` when the input is over ``max_bytes``, cannot be decoded, is not
+    HTML, has no main text, or trafilatura fails.
     """
     size = _oversize(html, max_bytes)
     if size is not None:
         raise ExtractionError(f"{url}: page too large to extract ({size} bytes, limit {max_bytes})")
+    if isinstance(html, HttpBody):
+        try:
+            html = html.text(max_bytes=max_bytes)
+        except ExtractionError as exc:
+            raise ExtractionError(f"{url}: {exc}") from exc
     try:
         # Parsed once here, read for <html lang> and <link rel=canonical>, and handed to
         # trafilatura, which works on its own copy (copying costs a quarter of a parse).
@@ -135,12 +146,15 @@ def extract_article(
     )
 
 
-def _oversize(html: str | bytes, limit: int) -> int | None:
-    """The size of ``html`` in bytes (UTF-8 for text) if it is over ``limit``, else None.
+def _oversize(html: Html, limit: int) -> int | None:
+    """The size of ``html`` in bytes (UTF-8 for text, as fetched for a body) if it is over
+    ``limit``, else None.
 
     Text is encoded only to decide: n characters are n bytes if ASCII and at most 4n bytes
-    otherwise (encoding a 125 KB page costs 0.2 ms, on every page the writer sends).
+    otherwise (encoding a 125 KB page costs 0.2 ms).
     """
+    if isinstance(html, HttpBody):
+        html = html.body
     if isinstance(html, bytes) or html.isascii():
         size = len(html)
     elif 4 * len(html) <= limit:
@@ -170,7 +184,7 @@ def _html_lang(tree: HtmlElement) -> str | None:
 
 
 def _call_in_worker(
-    function: Callable[[str | bytes, str], ExtractedArticle], pages: Sequence[tuple[str | bytes, str]]
+    function: Callable[[Html, str], ExtractedArticle], pages: Sequence[tuple[Html, str]]
 ) -> list[ExtractedArticle | ExtractionError]:
     """Run ``function`` on each page in a worker process; a page's failure is its ``ExtractionError``.
 
@@ -241,7 +255,7 @@ class ExtractorPool:
         min_chars: int = 100,
         max_pages: int = 2000,
         pages_per_task: int = 4,
-        function: Callable[[str | bytes, str], ExtractedArticle] = extract_article,
+        function: Callable[[Html, str], ExtractedArticle] = extract_article,
     ) -> None:
         self._timeout = timeout
         self._max_bytes = max_bytes
@@ -258,7 +272,7 @@ class ExtractorPool:
         # pebble pool alone would fail them with BrokenProcessPool instead.
         self._pending: set[concurrent.futures.Future[ExtractedArticle]] = set()
 
-    def submit(self, html: str | bytes, url: str) -> concurrent.futures.Future[ExtractedArticle]:
+    def submit(self, html: Html, url: str) -> concurrent.futures.Future[ExtractedArticle]:
         """Queue one page; the future gives its article or raises ``ExtractionError``.
 
         The future is a plain ``concurrent.futures.Future`` (usable with
@@ -267,10 +281,10 @@ class ExtractorPool:
         [future] = self.submit_many([(html, url)])
         return future
 
-    def submit_many(self, pages: Sequence[tuple[str | bytes, str]]) -> list[concurrent.futures.Future[ExtractedArticle]]:
+    def submit_many(self, pages: Sequence[tuple[Html, str]]) -> list[concurrent.futures.Future[ExtractedArticle]]:
         """Queue pages, ``pages_per_task`` to a task; a future for each, as ``submit`` gives."""
         queued: list[_Page] = []
-        htmls: list[str | bytes] = []
+        htmls: list[Html] = []
         futures: list[concurrent.futures.Future[ExtractedArticle]] = []
         for html, url in pages:
             future: concurrent.futures.Future[ExtractedArticle] = concurrent.futures.Future()
@@ -291,7 +305,7 @@ class ExtractorPool:
             self._schedule(queued[n::tasks], htmls[n::tasks])
         return futures
 
-    def _schedule(self, pages: list[_Page], htmls: list[str | bytes]) -> None:
+    def _schedule(self, pages: list[_Page], htmls: list[Html]) -> None:
         task = self._pool.schedule(
             _call_in_worker, args=(self._function, [(html, page.url) for page, html in zip(pages, htmls)]),
             timeout=self._timeout,
@@ -303,7 +317,7 @@ class ExtractorPool:
     def _settle(
         self,
         pages: list[_Page],
-        htmls: list[str | bytes],
+        htmls: list[Html],
         task: concurrent.futures.Future[list[ExtractedArticle | ExtractionError]],
     ) -> None:
         """Give each page's outcome to its future, naming timeouts and crashes; retry the pages
@@ -322,7 +336,7 @@ class ExtractorPool:
     def _give_outcomes(
         self,
         pages: list[_Page],
-        htmls: list[str | bytes],
+        htmls: list[Html],
         task: concurrent.futures.Future[list[ExtractedArticle | ExtractionError]],
     ) -> None:
         if task.cancelled():
@@ -357,7 +371,7 @@ class ExtractorPool:
             logger.warning("%s", error)
             page.future.set_exception(error)
 
-    def _retry(self, page: _Page, html: str | bytes) -> bool:
+    def _retry(self, page: _Page, html: Html) -> bool:
         """Schedule a page again, alone; False once the pool is closing and takes no more tasks."""
         try:
             self._schedule([page], [html])

@@ -12,7 +12,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Sequence
 from io import BytesIO
-from typing import Any
+from typing import Any, NamedTuple
 
 from w3lib.encoding import html_to_unicode
 from warcio.bufferedreaders import ChunkedDataReader
@@ -60,6 +60,21 @@ def response_text(headers: Sequence[tuple[str, str]], body: bytes, *, max_bytes:
     """The body decoded to text with the charset Scrapy would pick."""
     _, text = html_to_unicode(header(headers, "Content-Type"), decoded_body(headers, body, max_bytes=max_bytes))
     return text
+
+
+class HttpBody(NamedTuple):
+    """A response body as fetched, with the headers that say how to decode it (``text``).
+
+    What the archive writer sends an extractor worker instead of the decoded page: bytes
+    cross a pipe as they are, while a text of 125 KB costs 0.2 ms to pickle and unpickle
+    (UTF-8 both ways), and the worker decodes it instead of the writer.
+    """
+
+    headers: Sequence[tuple[str, str]]
+    body: bytes
+
+    def text(self, *, max_bytes: int) -> str:
+        return response_text(self.headers, self.body, max_bytes=max_bytes)
 
 
 def archived_text(headers: Sequence[tuple[str, str]], payload: bytes, *, max_bytes: int) -> str:

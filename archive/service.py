@@ -36,8 +36,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from archive.db import Database
-from archive.errors import ExtractionError, LockHeld
-from archive.http import response_text
+from archive.errors import LockHeld
+from archive.http import HttpBody
 from archive.memory import keep_large_blocks
 from archive.messages import load
 from archive.store import CaptureStore, Extracted
@@ -71,10 +71,10 @@ REPORT_INTERVAL = 0.5
 
 
 class _PageToExtract(NamedTuple):
-    """A captured page on its way to the extractor."""
+    """A captured page on its way to the extractor: its body as fetched, or the spider's text."""
 
     capture: StoredCapture
-    html: str
+    html: HttpBody | str
     metadata: Mapping[str, Any]
     evidence: Mapping[str, Any]
 
@@ -104,7 +104,6 @@ class ArchiveService:
             for name, kind in config.sources
         }
         self._extractor = _extraction_pool(config) if config.extract_workers else None
-        self._max_bytes = config.extract_max_bytes
         self._events: queue.Queue[tuple[Any, ...]] = queue.Queue()
         self._credits = threading.BoundedSemaphore(MAX_IN_FLIGHT)
         self._extracting = 0
@@ -217,16 +216,9 @@ class ArchiveService:
             for (number, fetched), capture in zip(captures, stored, strict=True):
                 if fetched.metadata is None:
                     self._deferred[(source, number)] = capture
-                elif fetched.extract:
-                    exchange = fetched.exchange
-                    try:
-                        html = response_text(exchange.response_headers, exchange.body, max_bytes=self._max_bytes)
-                    except ExtractionError as exc:
-                        self._extracting += 1  # an extraction that failed at once
-                        failed = Extracted(capture, None, f"{capture.url}: {exc}", fetched.metadata, fetched.evidence)
-                        self._events.put(("extracted", source, failed))
-                        continue
-                    pages.append(_PageToExtract(capture, html, fetched.metadata, fetched.evidence))
+                elif fetched.extract:  # the worker decodes the body
+                    body = HttpBody(fetched.exchange.response_headers, fetched.exchange.body)
+                    pages.append(_PageToExtract(capture, body, fetched.metadata, fetched.evidence))
             self._extract(source, pages)
 
     def page(

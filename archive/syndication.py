@@ -32,7 +32,7 @@ from archive.urls import url_key
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from archive.extract import ExtractedArticle, ExtractorPool
+    from archive.extract import ExtractedArticle, ExtractorPool, Html
 
     from archive.neardup import NearDupIndex
 
@@ -70,7 +70,7 @@ class Extraction:
     fingerprint: Fingerprint
 
 
-def extract_for_matching(html: str | bytes, url: str, *, fast: bool = True, max_bytes: int = 5_000_000) -> Extraction:
+def extract_for_matching(html: Html, url: str, *, fast: bool = True, max_bytes: int = 5_000_000) -> Extraction:
     """Extraction plus fingerprinting: both CPU-bound, so both belong in the worker process."""
     from archive.extract import extract_article  # trafilatura: loaded where pages are extracted, not where they are matched
 

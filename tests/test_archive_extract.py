@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import hashlib
 import json
 import os
@@ -13,6 +14,7 @@ import pytest
 
 from archive.errors import ExtractionError
 from archive.extract import ExtractedArticle, ExtractorPool, extract_article, text_hash
+from archive.http import HttpBody
 
 WORDPRESS_URL = "https://janedoe.example/seed-library/"
 WORDPRESS = """<!DOCTYPE html>
@@ -294,6 +296,20 @@ def test_size_limit_counts_utf8_bytes_not_characters() -> None:
     assert extract_article(html.encode(), GERMAN_URL, max_bytes=len(html.encode())).language == "de"
 
 
+def test_a_body_as_fetched_is_decoded_as_the_crawler_decodes_it() -> None:
+    headers = [("Content-Type", "text/html; charset=ISO-8859-1"), ("Content-Encoding", "gzip")]
+    body = HttpBody(headers, gzip.compress(GERMAN.encode("latin-1", "xmlcharrefreplace")))
+
+    assert extract_article(body, GERMAN_URL) == extract_article(GERMAN, GERMAN_URL)
+
+
+def test_a_body_that_cannot_be_decoded_is_an_extraction_error() -> None:
+    corrupt = HttpBody([("Content-Encoding", "gzip")], b"\x1f\x8b not gzip at all")
+
+    with pytest.raises(ExtractionError, match=r"^https://corrupt\.example/: corrupt gzip body"):
+        extract_article(corrupt, "https://corrupt.example/")
+
+
 def test_summary_is_small_and_json_able() -> None:
     article = extract_article(WORDPRESS, WORDPRESS_URL)
 
@@ -311,7 +327,8 @@ def test_summary_is_small_and_json_able() -> None:
 
 
 def test_pool_results_equal_direct_extraction() -> None:
-    pages = [(WORDPRESS, WORDPRESS_URL), (BLOGGER.encode(), BLOGGER_URL), (GERMAN, GERMAN_URL)]
+    fetched = HttpBody([("Content-Type", "text/html; charset=utf-8")], GERMAN.encode())
+    pages = [(WORDPRESS, WORDPRESS_URL), (BLOGGER.encode(), BLOGGER_URL), (fetched, GERMAN_URL)]
     with ExtractorPool(workers=2, timeout=20) as pool:
         futures = [pool.submit(html, url) for html, url in pages]
         results = [future.result(timeout=20) for future in futures]
