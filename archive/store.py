@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -24,10 +24,10 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from archive.db import Database
+    from archive.extract import ExtractedArticle
     from archive.messages import Fetched
     from archive.models import Capture
     from archive.neardup import NearDupIndex
-    from archive.extract import ExtractedArticle
     from archive.syndication import Extraction
 
 logger = logging.getLogger(__name__)
