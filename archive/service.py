@@ -342,7 +342,10 @@ def main(messages_fd: int, replies_fd: int) -> None:
 
     def report(reply: tuple[Any, ...]) -> None:
         with lock:
-            replies.send(reply)
+            try:
+                replies.send(reply)
+            except BrokenPipeError:
+                pass  # the crawl process is gone (stopped as it started): what it sent is still stored
 
     root = logging.getLogger()
     root.handlers[:] = [_ReportHandler(report)]
