@@ -11,8 +11,6 @@ is never appended to.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import logging
 import os
@@ -27,6 +25,7 @@ from urllib.parse import urlsplit
 
 from isal import isal_zlib
 from warcio.statusandheaders import StatusAndHeaders
+from warcio.utils import Digester
 from warcio.warcwriter import WARCWriter
 
 from archive.errors import WarcError
@@ -58,11 +57,9 @@ def payload_digest(body: bytes) -> str:
 
     The crawler compares this with stored digests to decide whether to write a revisit.
     """
-    return _label(hashlib.sha1(body))
-
-
-def _label(digest: hashlib._Hash) -> str:
-    return "sha1:" + base64.b32encode(digest.digest()).decode("ascii")
+    digester = Digester("sha1")
+    digester.update(body)
+    return str(digester)
 
 
 def _digest_fields(http_headers: StatusAndHeaders, body: bytes, payload: str | None) -> dict[str, str]:
@@ -74,9 +71,10 @@ def _digest_fields(http_headers: StatusAndHeaders, body: bytes, payload: str | N
     ``WARCWriter`` has none), then the body.
     """
     http_headers.compute_headers_buffer()
-    block = hashlib.sha1(http_headers.headers_buff)
+    block = Digester("sha1")
+    block.update(http_headers.headers_buff)
     block.update(body)
-    return {"WARC-Payload-Digest": payload or payload_digest(body), "WARC-Block-Digest": _label(block)}
+    return {"WARC-Payload-Digest": payload or payload_digest(body), "WARC-Block-Digest": str(block)}
 
 
 @dataclass(frozen=True)
