@@ -4,47 +4,60 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from scrapy.settings import default_settings
+
 if TYPE_CHECKING:
     from syndicrawl.settings import Settings
     from syndicrawl.sources import Source
 
-DOWNLOADER_MIDDLEWARES = {
-    # Scrapy's own lets concurrent requests through before robots.txt is known (see crawler/robots.py).
-    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-    "crawler.robots.RobotsTxtMiddleware": 100,
-    # Scrapy's decodes every page whole to read its first 4096 characters (see crawler/refresh.py).
-    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
-    "crawler.refresh.MetaRefreshMiddleware": 580,
+#: Scrapy components a crawl never runs, each with the reason. They are taken out of Scrapy's
+#: base lists (``*_BASE``), where new defaults of a later Scrapy still arrive, rather than set to
+#: None in ours: Scrapy imports every listed component, disabled or not, and two of these cost
+#: 0.2 s of every crawl's start-up (the remote control imports aiohttp, the cookies middleware
+#: tldextract).
+UNUSED = frozenset({
+    # Replaced: Scrapy's lets concurrent requests through before robots.txt is known (see
+    # crawler/robots.py); its meta-refresh middleware decodes every page whole to read its
+    # first 4096 characters (see crawler/refresh.py).
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware",
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware",
     # Not needed, and each costs every response a pass: no HTTP auth is configured for a
-    # source, and the crawl counts pages and bytes itself (``syndicrawl/*`` stats).
-    "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
-    "scrapy.downloadermiddlewares.stats.DownloaderStats": None,
+    # source, and the crawl counts pages and bytes itself (``syndicrawl/*`` stats). An archive
+    # crawl of public pages needs no session (the Set-Cookie headers are still archived), and
+    # Scrapy's cookie middleware looks up the public-suffix list online on first use.
+    "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware",
+    "scrapy.downloadermiddlewares.stats.DownloaderStats",
+    "scrapy.downloadermiddlewares.cookies.CookiesMiddleware",
+    # Each spider middleware is one more async generator every request a page yields passes
+    # through. A source's reach is bounded by its scope and backfill pages, not by link depth;
+    # and the spider builds each request's meta itself, so the check for meta copied from a
+    # response (a development aid) has nothing to find.
+    "scrapy.spidermiddlewares.depth.DepthMiddleware",
+    "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware",
+    # Scrapy's telnet console and its remote control (an HTTP server that runs Python code
+    # sent to it, announced by a job file in the user's profile directory) open ports nobody
+    # here needs.
+    "scrapy.extensions.telnet.TelnetConsole",
+    "scrapy.extensions.remote_control.RemoteControl",
+})  # fmt: skip
+
+DOWNLOADER_MIDDLEWARES = {
+    "crawler.robots.RobotsTxtMiddleware": 100,
+    "crawler.refresh.MetaRefreshMiddleware": 580,
     # Above HttpCompression (590), Redirect (600) and Retry (550) for responses, which run from
     # the highest number down: it sees the body still content-encoded, every redirect hop and
     # every retried attempt. Below HttpCache (900) so cached replays are never archived again.
     "crawler.middlewares.WarcCaptureMiddleware": 880,
 }
 
-SPIDER_MIDDLEWARES = {
-    # Each spider middleware is one more async generator every request a page yields passes
-    # through. A source's reach is bounded by its scope and backfill pages, not by link depth;
-    # and the spider builds each request's meta itself, so the check for meta copied from a
-    # response (a development aid) has nothing to find.
-    "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
-    "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
-}
-
 ITEM_PIPELINES = {
     "crawler.pipelines.ArchivePipeline": 300,
 }
 
-EXTENSIONS = {
-    # Scrapy's telnet console and its remote control (an HTTP server that runs Python code
-    # sent to it, announced by a job file in the user's profile directory; it also costs
-    # 0.2 s of start-up importing aiohttp) open ports nobody here needs.
-    "scrapy.extensions.telnet.TelnetConsole": None,
-    "scrapy.extensions.remote_control.RemoteControl": None,
-}
+
+def _base(name: str) -> dict[str, int]:
+    """Scrapy's default component list ``name`` without the ``UNUSED`` components."""
+    return {path: order for path, order in getattr(default_settings, name).items() if path not in UNUSED}
 
 
 def scrapy_settings(settings: Settings, source: Source) -> dict[str, Any]:
@@ -62,19 +75,17 @@ def scrapy_settings(settings: Settings, source: Source) -> dict[str, Any]:
         "DOWNLOAD_TIMEOUT": settings.download_timeout,
         "DOWNLOAD_MAXSIZE": settings.download_maxsize,
         "DOWNLOAD_WARNSIZE": settings.download_maxsize // 2,
-        # Scrapy's cookie middleware looks up the public-suffix list online on first use, and an
-        # archive crawl of public pages needs no session: the Set-Cookie headers are still archived.
-        "COOKIES_ENABLED": False,
         # A page yields at most one item; Scrapy's default of 100 starts 100 asyncio tasks per
         # response (measured: half of a bare crawl's reactor time).
         "CONCURRENT_ITEMS": 4,
         # One retry: a flaky page is captured twice at most (each attempt lands in the WARC).
         "RETRY_TIMES": 1,
         "STATS_CLASS": "crawler.stats.CrawlStats",
+        "DOWNLOADER_MIDDLEWARES_BASE": _base("DOWNLOADER_MIDDLEWARES_BASE"),
         "DOWNLOADER_MIDDLEWARES": DOWNLOADER_MIDDLEWARES,
-        "SPIDER_MIDDLEWARES": SPIDER_MIDDLEWARES,
+        "SPIDER_MIDDLEWARES_BASE": _base("SPIDER_MIDDLEWARES_BASE"),
+        "EXTENSIONS_BASE": _base("EXTENSIONS_BASE"),
         "ITEM_PIPELINES": ITEM_PIPELINES,
-        "EXTENSIONS": EXTENSIONS,
         "SYNDICRAWL_BACKFILL_PAGES": settings.backfill_pages if source.backfill_pages is None else source.backfill_pages,
         "LOG_LEVEL": "WARNING",
     }
