@@ -13,11 +13,15 @@ listing them all and a ``/robots.txt``. Then, in one run:
        the crawls and, when (c) ran, again after it on the same pages; L uses the mean, as the
        machine's speed drifts by a few percent within a minute.
 
+(a) and (b) last seconds each, and the machine's speed drifts by up to 20% from one to the next:
+they run ``--rounds`` times (default 3), alternating, and their figures pool the rounds (pages and
+seconds summed; b/a of each round is printed too). (c) runs once.
+
 For (a), (b) and (c) it prints pages/s (pages fetched / wall time of the crawl process), CPU
 seconds per page (the process's user+sys plus its children's, from ``os.wait4`` and
 ``RUSAGE_CHILDREN``; orphans are reaped too, this process being a child subreaper) and peak
-memory of the crawl process tree (ru_maxrss of the largest process, and the peak sum of RSS/PSS
-over the tree sampled from /proc every 0.2 s). Then the ratios b/a (pages/s) and c/L, where
+memory of the crawl process tree (ru_maxrss of the largest process, and the peak sum of RSS over
+the tree sampled from /proc every 0.2 s, of PSS every second). Then the ratios b/a (pages/s) and c/L, where
 L = 2 cores / (CPU s per page of (a) + CPU s per page of L0) is the best this 2-core machine could
 do, with their targets. After (b) and (c) it counts the response records in the WARC files
 (warcio) and, after (c), the ``status='ok'`` rows of ``articles`` in the SQLite database.
@@ -72,6 +76,8 @@ ARTICLE_PREFIX = "/articles/"
 STATS_PATH = "/__bench/stats"
 CORES = 2
 PROFILE_RATE = 200  # py-spy samples per second
+ROLES = ("crawl process", "archive writer", "extractor workers")  # by depth in the process tree
+PROCESS_FRAMES = re.compile(r'(?:process \d+:"[^"]*";)+')  # the head of a py-spy raw stack
 QUIET_LOAD = 0.15  # before each phase, wait until others use less than this share of the cores ...
 QUIET = {"timeout": 30.0}  # ... for at most this many seconds (--quiet-timeout)
 
@@ -331,116 +337,110 @@ def become_subreaper() -> None:
         pass
 
 
-def _proc_table() -> dict[int, tuple[int, float, str]]:
-    """pid -> (ppid, cpu seconds, command name) for every process."""
-    table = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
+def _children(pid: int) -> list[int]:
+    """``pid``'s child processes, from each of its threads' ``children`` file (Linux 3.5+)."""
+    found = []
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for tid in tids:
         try:
-            with open(f"/proc/{entry.name}/stat", "rb") as fh:
-                raw = fh.read()
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as fh:
+                found.extend(int(child) for child in fh.read().split())
         except OSError:
             continue
-        name_end = raw.rfind(b")")
-        fields = raw[name_end + 2 :].split()
-        # fields[0] is state (field 3): ppid is field 4, utime 14, stime 15.
-        table[int(entry.name)] = (
-            int(fields[1]),
-            (int(fields[11]) + int(fields[12])) / _TICK,
-            raw[raw.find(b"(") + 1 : name_end].decode(errors="replace"),
-        )
-    return table
-
-
-def _descendants(root: int, table: dict[int, tuple[int, float, str]]) -> list[int]:
-    children = defaultdict(list)
-    for pid, (ppid, _, _) in table.items():
-        children[ppid].append(pid)
-    found, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        if pid in table:
-            found.append(pid)
-        todo.extend(children.get(pid, ()))
     return found
 
 
-def _memory(pid: int) -> tuple[int, int]:
-    """(RSS, PSS) in bytes; PSS counts pages shared with forked workers once."""
-    rss = pss = 0
+def _descendants(root: int) -> list[int]:
+    """``root`` and every process below it; reads only the tree's own /proc entries."""
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(_children(pid))
+    return found
+
+
+def _cpu(pid: int, tid: int | None = None) -> float | None:
+    """CPU seconds (user + sys) of a process, or of one of its threads; None once it is gone."""
+    path = f"/proc/{pid}/stat" if tid is None else f"/proc/{pid}/task/{tid}/stat"
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError:
+        return None
+    fields = raw[raw.rfind(b")") + 2 :].split()  # fields[0] is state (field 3): utime is 14, stime 15
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _rss(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/statm", "rb") as fh:
-            rss = int(fh.read().split()[1]) * _PAGE
+            return int(fh.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _pss(pid: int) -> int:
+    """PSS in bytes: pages shared with forked workers count once. The kernel walks the page
+    tables for it (4 ms for a 150 MB process), so it is read less often than RSS."""
+    try:
         with open(f"/proc/{pid}/smaps_rollup", "rb") as fh:
             for line in fh:
                 if line.startswith(b"Pss:"):
-                    pss = int(line.split()[1]) * 1024
-                    break
+                    return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         pass
-    return rss, pss
+    return 0
 
 
 class TreeSampler(threading.Thread):
-    """Samples the crawl process tree: peak summed RSS/PSS, peak process count, per-process CPU."""
+    """Samples the crawl process tree: peak summed RSS/PSS, peak process count, per-process CPU.
 
-    def __init__(self, root: int, interval: float = 0.2, *, wrapped: bool = False) -> None:
+    It shares the 2 cores with the crawl, so it reads only the tree's own /proc files: scanning
+    all of /proc and every process's PSS five times a second took 2.7% of the cores from (c).
+    """
+
+    def __init__(self, root: int, interval: float = 0.2, pss_every: int = 5, *, wrapped: bool = False) -> None:
         super().__init__(daemon=True)
         self.root = root
-        # Under py-spy the crawl process is the wrapper's child: per-thread figures are about it.
+        # Under py-spy the crawl process is the wrapper's child: the per-process figures are about it.
         self.wrapped = wrapped
         self.crawl_pid: int | None = None if wrapped else root
         self.interval = interval
+        self.pss_every = pss_every
         self.peak_rss = self.peak_pss = self.peak_processes = 0
         self.cpu: dict[int, float] = {}  # last CPU seen per pid
-        self.names: dict[int, str] = {}
-        self.thread_cpu: dict[int, float] = {}  # last CPU seen per thread of the root process
+        self.writers: set[int] = set()  # the crawl process's children: its archive writer
+        self.main_thread_cpu = 0.0  # last CPU seen of the crawl process's main (reactor) thread
         self._halt = threading.Event()
 
     def run(self) -> None:
+        samples = 0
         while not self._halt.is_set():
-            table = _proc_table()
-            pids = _descendants(self.root, table)
             if self.crawl_pid is None:
-                self.crawl_pid = next((pid for pid in pids if table[pid][0] == self.root), None)
-            rss = pss = 0
+                self.crawl_pid = next(iter(_children(self.root)), None)
+            if self.crawl_pid is not None:
+                self.writers.update(_children(self.crawl_pid))
+            pids = _descendants(self.root)
             for pid in pids:
-                r, p = _memory(pid)
-                rss += r
-                pss += p
-                self.cpu[pid] = table[pid][1]
-                self.names.setdefault(pid, table[pid][2])
-            self._sample_threads()
-            self.peak_rss = max(self.peak_rss, rss)
-            self.peak_pss = max(self.peak_pss, pss)
+                cpu = _cpu(pid)
+                if cpu is not None:
+                    self.cpu[pid] = cpu
+            self.peak_rss = max(self.peak_rss, sum(map(_rss, pids)))
+            if samples % self.pss_every == 0:
+                self.peak_pss = max(self.peak_pss, sum(map(_pss, pids)))
             self.peak_processes = max(self.peak_processes, len(pids))
+            if self.crawl_pid is not None:  # the main thread's tid is the pid
+                self.main_thread_cpu = _cpu(self.crawl_pid, self.crawl_pid) or self.main_thread_cpu
+            samples += 1
             self._halt.wait(self.interval)
 
-    def _sample_threads(self) -> None:
-        """CPU per thread of the crawl process (its main thread's tid is its pid)."""
-        if self.crawl_pid is None:
-            return
-        try:
-            tids = os.listdir(f"/proc/{self.crawl_pid}/task")
-        except OSError:
-            return
-        for tid in tids:
-            try:
-                with open(f"/proc/{self.crawl_pid}/task/{tid}/stat", "rb") as fh:
-                    raw = fh.read()
-            except OSError:
-                continue
-            fields = raw[raw.rfind(b")") + 2 :].split()
-            self.thread_cpu[int(tid)] = (int(fields[11]) + int(fields[12])) / _TICK
-
     @property
-    def main_thread_cpu(self) -> float:
-        return self.thread_cpu.get(self.crawl_pid or 0, 0.0)
-
-    @property
-    def other_threads_cpu(self) -> float:
-        return sum(cpu for tid, cpu in self.thread_cpu.items() if tid != self.crawl_pid)
+    def writer_cpu(self) -> float:
+        return sum(self.cpu.get(pid, 0.0) for pid in self.writers)
 
     def stop(self) -> None:
         self._halt.set()
@@ -476,7 +476,7 @@ def reap_orphans(exclude: set[int], timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     me = os.getpid()
     while True:
-        orphans = [pid for pid, (ppid, _, _) in _proc_table().items() if ppid == me and pid not in exclude]
+        orphans = [pid for pid in _children(me) if pid not in exclude]
         if not orphans:
             return
         for pid in orphans:
@@ -499,7 +499,7 @@ class Run:
     cpu: float = 0.0  # whole tree: user + sys
     cpu_main: float = 0.0  # the crawl process itself, last /proc sample (approximate)
     cpu_main_thread: float = 0.0  # its main (reactor) thread
-    cpu_other_threads: float = 0.0  # its other threads: archive writer, pebble's, Twisted's pool
+    cpu_writer: float = 0.0  # its child, the archive writer process, last /proc sample (approximate)
     maxrss: int = 0  # ru_maxrss: the largest single process of the tree
     tree_rss: int = 0
     tree_pss: int = 0
@@ -511,6 +511,7 @@ class Run:
     startup: float = 0.0  # process start to the first article request
     tail: float = 0.0  # last article request to process exit (responses, drain, close)
     foreign: float = 0.0  # CPU seconds used by processes outside the benchmark during the run
+    own_cpu: float = 0.0  # CPU seconds this benchmark process used during the run (its sampler)
 
     @property
     def pages_per_s(self) -> float:
@@ -524,6 +525,25 @@ class Run:
     def window_rate(self) -> float:
         window = self.server.get("window") or 0.0
         return self.pages / window if window else 0.0
+
+    @classmethod
+    def pooled(cls, rounds: list[Run]) -> Run:
+        """The rounds of one phase as one run: times, pages and CPU summed (so rates are pooled),
+        start and tail averaged, memory at its peak, every check kept."""
+        last = rounds[-1]
+        run = cls(last.name, last.label + (f", {len(rounds)} rounds" if len(rounds) > 1 else ""), log=last.log)
+        run.returncode = next((r.returncode for r in rounds if r.returncode), 0)
+        for name in ("wall", "cpu", "cpu_main", "cpu_main_thread", "cpu_writer", "pages", "foreign", "own_cpu"):
+            setattr(run, name, sum(getattr(r, name) for r in rounds))
+        for name in ("startup", "tail"):
+            setattr(run, name, sum(getattr(r, name) for r in rounds) / len(rounds))
+        for name in ("maxrss", "tree_rss", "tree_pss", "processes"):
+            setattr(run, name, max(getattr(r, name) for r in rounds))
+        run.server = {
+            key: sum(r.server.get(key, 0) for r in rounds) for key in ("cpu", "window", "connections", "other", "bytes")
+        }
+        run.checks = [check for r in rounds for check in r.checks]
+        return run
 
 
 def measure(name: str, label: str, argv: list[str], server: ServerProcess, log: Path, *, wrapped: bool = False) -> Run:
@@ -556,7 +576,7 @@ def measure(name: str, label: str, argv: list[str], server: ServerProcess, log: 
     run.cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     run.cpu_main = sampler.cpu.get(sampler.crawl_pid or 0, 0.0)
     run.cpu_main_thread = sampler.main_thread_cpu
-    run.cpu_other_threads = sampler.other_threads_cpu
+    run.cpu_writer = sampler.writer_cpu
     run.maxrss = usage.ru_maxrss * 1024
     run.tree_rss, run.tree_pss, run.processes = sampler.peak_rss, sampler.peak_pss, sampler.peak_processes
     run.server = {**server_after, "cpu": server_after["cpu"] - server_before["cpu"]}
@@ -564,8 +584,8 @@ def measure(name: str, label: str, argv: list[str], server: ServerProcess, log: 
     if server_after.get("first"):
         run.startup = server_after["first"] - started_mono
         run.tail = ended_mono - server_after["last"]
-    me = (me_after.ru_utime - me_before.ru_utime) + (me_after.ru_stime - me_before.ru_stime)
-    run.foreign = max(0.0, busy - run.cpu - run.server["cpu"] - me)
+    run.own_cpu = (me_after.ru_utime - me_before.ru_utime) + (me_after.ru_stime - me_before.ru_stime)
+    run.foreign = max(0.0, busy - run.cpu - run.server["cpu"] - run.own_cpu)
     return run
 
 
@@ -611,21 +631,21 @@ def bare_scrapy_settings(settings_file: Path, sources_file: Path) -> dict[str, A
     # syndicrawl's own settings, and settings naming one of its classes (STATS_CLASS): Scrapy's defaults.
     for key in [k for k, v in values.items() if k.startswith("SYNDICRAWL_") or _names_syndicrawl_class(v)]:
         values.pop(key)
-    # Component dicts: drop syndicrawl's own components, and Scrapy components syndicrawl switches
-    # off to replace them (its robots.txt middleware), so (a) runs Scrapy's; keep disabled extensions.
+    # Component lists: Scrapy's defaults (syndicrawl trims the ``*_BASE`` lists, adds its own and
+    # replaces some of Scrapy's, as its robots.txt middleware), so (a) runs bare Scrapy's.
     for key, components in list(values.items()):
-        if not (key.endswith(("_MIDDLEWARES", "_PIPELINES", "EXTENSIONS")) and isinstance(components, dict)):
-            continue
-        kept = {
-            name: order
-            for name, order in components.items()
-            if name.startswith("scrapy.") and (order is not None or key == "EXTENSIONS")
-        }
-        if kept:
-            values[key] = kept
-        else:
+        if key.endswith("_BASE"):
             values.pop(key)
+        elif key.endswith(("_MIDDLEWARES", "_PIPELINES", "EXTENSIONS")) and isinstance(components, dict):
+            kept = {name: order for name, order in components.items() if name.startswith("scrapy.") and order is not None}
+            if kept:
+                values[key] = kept
+            else:
+                values.pop(key)
+    # What syndicrawl never runs either, switched off as a Scrapy user would: by its settings.
     values["TELNETCONSOLE_ENABLED"] = False
+    values["REMOTE_CONTROL_ENABLED"] = False
+    values["COOKIES_ENABLED"] = False
     return values
 
 
@@ -802,19 +822,18 @@ def summarize_profile(path: Path, pages: int, top: int = 18) -> str:
         if not count_text.isdigit() or not stack.startswith(("process ", "thread ")):
             continue
         count = int(count_text)
-        frames = stack.split(";")
-        if "py-spy" in frames[0]:
+        # "process PID:"cmd"" frames (a forked worker repeats its parent's; a command line may hold
+        # ";", as the writer's ``-c`` does), then "thread (TID): name" and the Python frames.
+        heads = PROCESS_FRAMES.match(stack)
+        if heads is None or "py-spy" in heads.group(0):
             continue
-        # "process PID:cmd" frames (a forked worker repeats its parent's), then "thread (TID): name".
-        processes = 0
-        while processes < len(frames) and frames[processes].startswith("process "):
-            processes += 1
-        if processes + 1 >= len(frames) or not frames[processes].startswith("thread "):
+        processes = heads.group(0).count('process ')
+        frames = stack[heads.end() :].split(";")
+        if len(frames) < 2 or not frames[0].startswith("thread "):
             continue
-        thread = re.sub(r"^thread \(\d+\): ", "", frames[processes]).rstrip("0123456789_ ") or "?"
-        frames = frames[processes + 1 :]
-        worker = processes > 1 or any("multiprocessing/process.py" in f for f in frames)
-        key = f"{'extractor workers' if worker else 'crawl process'} / {thread}"
+        thread = re.sub(r"^thread \(\d+\): ", "", frames[0]).rstrip("0123456789_ ") or "?"
+        frames = frames[1:]
+        key = f"{ROLES[min(processes, len(ROLES)) - 1]} / {thread}"
         total += count
         groups[key] += count
         names = [_frame(f) for f in frames]
@@ -868,31 +887,32 @@ def report(runs: dict[str, Run], l0: float | None, profiling: bool) -> bool:
     print("Crawl throughput: pages/s = pages fetched / wall time of the crawl process")
     print("=" * 112)
     table(
-        ["run", "pages", "wall s", "start s", "tail s", "pages/s", "fetch/s", "srv CPU", "other load"],
+        ["run", "pages", "wall s", "start s", "tail s", "pages/s", "fetch/s", "srv CPU", "bench CPU", "other load"],
         [
             [
                 run.label, run.pages, f"{run.wall:.2f}", f"{run.startup:.2f}", f"{run.tail:.2f}",
                 f"{run.pages_per_s:.1f}", f"{run.window_rate:.1f}", f"{run.server.get('cpu', 0.0) / run.wall:.1%}",
-                f"{run.foreign / (CORES * run.wall):.0%}",
+                f"{run.own_cpu / run.wall:.1%}", f"{run.foreign / (CORES * run.wall):.0%}",
             ]
             for run in runs.values()
         ]
-        + ([["L0  trafilatura alone, 1 process", "", "", "", "", f"{1 / l0:.1f}", "", "", ""]] if l0 else []),
+        + ([["L0  trafilatura alone, 1 process", "", "", "", "", f"{1 / l0:.1f}", "", "", "", ""]] if l0 else []),
     )  # fmt: skip
     print(
         "  start: process start to the first article request; tail: last article request to process exit.\n"
         "  fetch/s: pages / time from the first to the last article request (the server's view, no start/tail).\n"
-        "  srv CPU: the server's CPU / wall (of one core); other load: CPU of processes outside this benchmark\n"
+        "  srv CPU: the server's CPU / wall (of one core); bench CPU: this benchmark's own (its /proc sampler);\n"
+        "  other load: CPU of processes outside this benchmark\n"
         f"  during the run, share of all {CORES} cores (noise: it competes for the same cores)."
     )
     print()
     table(
-        ["run", "CPU s", "CPU ms/pg", "crawl proc", "reactor thr", "other thr", "children", "ru_maxrss", "tree RSS", "tree PSS", "procs"],
+        ["run", "CPU s", "CPU ms/pg", "crawl proc", "reactor thr", "writer", "workers", "ru_maxrss", "tree RSS", "tree PSS", "procs"],
         [
             [
                 run.label, f"{run.cpu:.2f}", per_page(run, run.cpu), per_page(run, run.cpu_main),
-                per_page(run, run.cpu_main_thread), per_page(run, run.cpu_other_threads),
-                per_page(run, run.cpu - run.cpu_main), _mb(run.maxrss), _mb(run.tree_rss), _mb(run.tree_pss), run.processes,
+                per_page(run, run.cpu_main_thread), per_page(run, run.cpu_writer),
+                per_page(run, run.cpu - run.cpu_main - run.cpu_writer), _mb(run.maxrss), _mb(run.tree_rss), _mb(run.tree_pss), run.processes,
             ]
             for run in runs.values()
         ]
@@ -900,9 +920,10 @@ def report(runs: dict[str, Run], l0: float | None, profiling: bool) -> bool:
     )  # fmt: skip
     print(
         "  CPU: user+sys of the crawl process and all its children (os.wait4 / RUSAGE_CHILDREN). Per page (ms):\n"
-        "  crawl proc = the crawl process itself = reactor thr (its main thread) + other thr (archive writer, pebble's\n"
-        "  threads), from its last /proc sample (0.2 s before exit at worst); children = the extractor workers.\n"
-        "  ru_maxrss: the largest single process; tree RSS/PSS: peak sum over the process tree (sampled every 0.2 s)."
+        "  crawl proc = the crawl process itself (reactor thr: its main thread); writer = its child, the archive writer\n"
+        "  process (both from their last /proc sample, 0.2 s before exit at worst); workers = the rest, the writer's\n"
+        "  extractor workers.\n"
+        "  ru_maxrss: the largest single process; tree RSS/PSS: peak sum over the process tree (RSS sampled every 0.2 s, PSS every 1 s)."
     )
     for run in runs.values():
         s = run.server
@@ -962,6 +983,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=32, help="concurrent requests, also per domain (default 32)")
     parser.add_argument("--workers", type=int, default=2, help="extractor worker processes in (c) (default 2)")
     parser.add_argument("--phases", default="l0,a,b,c", help="comma-separated subset of l0,a,b,c (default all)")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of (a) and of (b), alternating (default 3)")
     parser.add_argument("--l0-pages", type=int, default=0, help="pages for L0 (default: every corpus page twice)")
     parser.add_argument("--work-dir", type=Path, help="keep data directories and logs here (default: a temp dir, removed)")
     parser.add_argument("--profile", type=Path, metavar="DIR", help="run the crawls under py-spy, raw profiles in DIR")
@@ -1021,10 +1043,11 @@ def main() -> int:
             print(f"    {site.path(i)} ({site.source_of(i)[0]}): {error.split(': ', 1)[-1][:100]}")
 
     server = ServerProcess(args.corpus, args.pages, args.duplicate_text)
-    runs: dict[str, Run] = {}
+    rounds: dict[str, list[Run]] = defaultdict(list)
     try:
         sources, capture_settings = write_config(work, server.base, args, extract=False)
         _, extract_settings = write_config(work, server.base, args, extract=True)
+        bare_argv = []
         if "a" in phases:
             script = work / "bare_spider.py"
             script.write_text(BARE_SPIDER)
@@ -1032,28 +1055,25 @@ def main() -> int:
             shown = ("CONCURRENT_REQUESTS", "CONCURRENT_REQUESTS_PER_DOMAIN", "DOWNLOAD_DELAY", "AUTOTHROTTLE_ENABLED",
                      "ROBOTSTXT_OBEY", "DOWNLOAD_TIMEOUT", "RETRY_TIMES", "COOKIES_ENABLED", "CONCURRENT_ITEMS")  # fmt: skip
             print("(a) Scrapy settings: " + ", ".join(f"{k}={bare.get(k, '(default)')}" for k in shown))
-            settings = json.dumps(bare)
-            argv = profiled([sys.executable, str(script), settings, f"{server.base}/sitemap.xml"], args.profile, "a", False)
+            bare_argv = [sys.executable, str(script), json.dumps(bare), f"{server.base}/sitemap.xml"]
+
+        def run_bare() -> None:
             print("(a) bare Scrapy ...", flush=True)
-            runs["a"] = run = measure(
-                "a", "(a) bare Scrapy, fetch only", argv, server, work / "a.log", wrapped=bool(args.profile)
-            )
+            argv = profiled(bare_argv, args.profile, "a", False)
+            run = measure("a", "(a) bare Scrapy, fetch only", argv, server, work / "a.log", wrapped=bool(args.profile))
             print(f"    {run.pages} pages in {run.wall:.2f} s: {run.log.read_text().strip().splitlines()[-1:]}")
             if run.pages != args.pages:
                 run.checks.append(("pages fetched == pages served", False, f"{run.pages} of {args.pages}"))
-        for name, settings_file, label in (
-            ("b", capture_settings, "(b) syndicrawl, WARC, no extraction"),
-            ("c", extract_settings, "(c) syndicrawl, WARC + extraction"),
-        ):
-            if name not in phases:
-                continue
+            rounds["a"].append(run)
+
+        def run_syndicrawl(name: str, settings_file: Path, label: str) -> None:
             data_dir = work / f"data-{name}"
             shutil.rmtree(data_dir, ignore_errors=True)
             argv = (args.cli.split() if args.cli else syndicrawl_argv()) + [
                 "crawl", "--config", str(sources), "--settings", str(settings_file), "--data-dir", str(data_dir),
             ]  # fmt: skip
             print(f"{label} ...", flush=True)
-            runs[name] = run = measure(
+            run = measure(
                 name, label, profiled(argv, args.profile, name, args.profile_workers), server, work / f"{name}.log",
                 wrapped=bool(args.profile),
             )  # fmt: skip
@@ -1065,8 +1085,23 @@ def main() -> int:
                 check_db(run, data_dir, run.pages, l0_failed)
             if args.work_dir is None:
                 shutil.rmtree(data_dir, ignore_errors=True)
+            rounds[name].append(run)
+
+        # (a) and (b) take seconds each, while the machine's speed drifts by up to 20% from one to
+        # the next: they alternate, and b/a pools the rounds.
+        for _ in range(1 if args.profile else args.rounds):
+            if "a" in phases:
+                run_bare()
+            if "b" in phases:
+                run_syndicrawl("b", capture_settings, "(b) syndicrawl, WARC, no extraction")
+        if len(rounds["a"]) > 1 and len(rounds["b"]) == len(rounds["a"]):
+            ratios = [b.pages_per_s / a.pages_per_s for a, b in zip(rounds["a"], rounds["b"], strict=True)]
+            print("b/a by round: " + ", ".join(f"{ratio:.3f}" for ratio in ratios))
+        if "c" in phases:
+            run_syndicrawl("c", extract_settings, "(c) syndicrawl, WARC + extraction")
     finally:
         server.stop()
+    runs = {name: Run.pooled(phase) for name, phase in rounds.items()}
 
     if "c" in runs and l0 is not None:
         # The same pages again: the machine's speed drifts by a few percent within a minute
