@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import signal
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,6 +91,7 @@ def run_crawl(
     """Crawl ``sources`` into the archive through ``channel``'s writer, which this closes;
     returns each source's final figures. Raises ``LockHeld`` if a source is being crawled."""
     runs: list[tuple[Crawler, SourceProgress]] = []
+    interrupts = _Interrupts()
 
     try:
         # Each source gets its own Crawler (own settings); the reactor is installed once, here.
@@ -119,13 +121,19 @@ def run_crawl(
         ticker = task.LoopingCall(report)
         reactor.callWhenRunning(lambda: deferred_from_coro(channel.connect()))  # type: ignore[attr-defined]
         reactor.callWhenRunning(ticker.start, progress_interval)  # type: ignore[attr-defined]
+        reactor.callWhenRunning(interrupts.running, process)  # type: ignore[attr-defined]
         # What exists now (modules, settings, the crawlers) lives as long as the crawl: out of
         # the collector's sight, each collection scans only the crawl's own young objects.
         # Measured: the crawl process's CPU per page -25%, to a bare Scrapy crawl's.
         gc.freeze()
         channel.wait_ready()  # the writer holds the sources' locks: fetching may begin
-        process.start()
+        if interrupts.signum is None:
+            process.start()
+        else:  # stopped before it began: nothing was fetched
+            for _, progress in runs:
+                progress.status = "interrupted"
     finally:
+        interrupts.restore()
         # The writer stores everything it was sent, then closes the WARC files.
         files = channel.close()
         for crawler, progress in runs:
@@ -136,6 +144,43 @@ def run_crawl(
     if on_progress is not None:
         on_progress([progress for _, progress in runs])
     return [progress for _, progress in runs]
+
+
+class _Interrupts:
+    """Ctrl-C and SIGTERM until Scrapy's own handlers take over, once the reactor runs.
+
+    Python's default handler raises KeyboardInterrupt wherever the main thread is: inside
+    Scrapy's set-up its Deferreds caught it, and the crawl crashed later or ran to its end as
+    if no one had asked it to stop. Here a signal is noted: before the reactor runs, the crawl
+    does not start; after, the process stops gracefully, as Scrapy's handler does. A second one
+    before the reactor runs interrupts at once.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._process: CrawlerProcess | None = None
+        self._previous = {signum: signal.signal(signum, self._handle) for signum in self.SIGNALS}
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.signum is not None and self._process is None:
+            raise KeyboardInterrupt
+        self.signum = signum
+        if self._process is not None:
+            from twisted.internet import reactor
+
+            reactor.callFromThread(self._process.stop)  # type: ignore[attr-defined]
+
+    def running(self, process: CrawlerProcess) -> None:
+        """Called once the reactor runs: stop now if a signal came before."""
+        self._process = process
+        if self.signum is not None:
+            process.stop()
+
+    def restore(self) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
 
 
 def _finisher(channel: ArchiveChannel, crawler: Crawler, progress: SourceProgress) -> Callable[..., Coroutine[None, None, None]]:

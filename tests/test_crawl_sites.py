@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from archive import catalog
@@ -182,3 +183,49 @@ def test_interrupted_crawl_closes_its_files_and_says_so(tmp_path, blogger_server
         [summary] = catalog.source_summaries(s)
     db.dispose()
     assert summary.last_crawl_status == "interrupted" and summary.captures >= 1
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [("scrapy.crawler", "Crawler", "_apply_settings"), ("crawler.channel", "ArchiveChannel", "wait_ready")],
+    ids=["as-scrapy-sets-up", "as-the-writer-gets-ready"],
+)
+def test_ctrl_c_while_the_crawl_starts_up_stops_it_before_any_fetch(tmp_path, blogger_server, moment):
+    """Ctrl-C before the reactor runs was a KeyboardInterrupt wherever start-up was: inside Scrapy's
+    set-up its Deferreds caught it (then a traceback, or a crawl run to its end); elsewhere the
+    command aborted without a summary. Now the crawl stops before it fetches, and says so."""
+    import os
+
+    sources = write_sources(
+        tmp_path / "sources.toml",
+        [{"name": "diary", "kind": "origin", "feeds": [blogger_server.url("/feeds/posts/default")]}],
+    )
+    data = tmp_path / "data"
+    module, cls, method = moment
+    # The real command, with the Ctrl-C delivered at that moment of its start-up.
+    ctrl_c_at_start = (
+        "import os, signal, sys\n"
+        f"from {module} import {cls}\n"
+        f"original = {cls}.{method}\n"
+        "def interrupted(*args, **kwargs):\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    return original(*args, **kwargs)\n"
+        f"{cls}.{method} = interrupted\n"
+        "from syndicrawl.cli import main\n"
+        "sys.argv = ['syndicrawl', *sys.argv[1:]]\n"
+        "main()\n"
+    )
+    blogger_server.clear_requests()
+    result = subprocess.run(
+        [sys.executable, "-c", ctrl_c_at_start, "crawl", "--config", str(sources), "--data-dir", str(data)],
+        capture_output=True, text=True, env=os.environ, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert re.search(r"│ diary +│ interrupted +│ +0 │", result.stdout), result.stdout
+    assert "Traceback" not in result.stderr, result.stderr
+    assert blogger_server.requests == []
+    db = Database(sqlite_url(data))
+    with db.session() as s:
+        [summary] = catalog.source_summaries(s)
+    db.dispose()
+    assert summary.last_crawl_status == "interrupted" and summary.captures == 0
