@@ -9,13 +9,14 @@ listing them all and a ``/robots.txt``. Then, in one run:
        syndicrawl would use (same concurrency, robots, timeouts, retries), in its own process;
   (b)  ``syndicrawl crawl`` (the real CLI) with WARC capture on and extraction off;
   (c)  ``syndicrawl crawl`` with extraction on (trafilatura in the pebble worker pool);
-  (L0) ``archive.extract.extract_article(html, url, fast=True)`` alone, in this process: before
-       the crawls and, when (c) ran, again after it on the same pages; L uses the mean, as the
-       machine's speed drifts by a few percent within a minute.
+  (L0) ``archive.extract.extract_article(html, url, fast=True)`` alone, in this process, on the
+       same pages before (c) and after each run of (c); L uses the mean, as the machine's speed
+       drifts (by up to 45% within a minute on the machine of session 6).
 
 (a) and (b) last seconds each, and the machine's speed drifts by up to 20% from one to the next:
 they run ``--rounds`` times (default 3), alternating, and their figures pool the rounds (pages and
-seconds summed; b/a of each round is printed too). (c) runs once.
+seconds summed; b/a of each round is printed too). (c) runs ``--c-rounds`` times (default 2),
+pooled the same way.
 
 For (a), (b) and (c) it prints pages/s (pages fetched / wall time of the crawl process), CPU
 seconds per page (the process's user+sys plus its children's, from ``os.wait4`` and
@@ -984,6 +985,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="extractor worker processes in (c) (default 2)")
     parser.add_argument("--phases", default="l0,a,b,c", help="comma-separated subset of l0,a,b,c (default all)")
     parser.add_argument("--rounds", type=int, default=3, help="runs of (a) and of (b), alternating (default 3)")
+    parser.add_argument("--c-rounds", type=int, default=2, help="runs of (c), each followed by L0 (default 2)")
     parser.add_argument("--l0-pages", type=int, default=0, help="pages for L0 (default: every corpus page twice)")
     parser.add_argument("--work-dir", type=Path, help="keep data directories and logs here (default: a temp dir, removed)")
     parser.add_argument("--profile", type=Path, metavar="DIR", help="run the crawls under py-spy, raw profiles in DIR")
@@ -1034,13 +1036,19 @@ def main() -> int:
         + f"; work dir {work}"
     )
 
-    l0 = None
+    l0s: list[float] = []  # L0 measurements: before the crawls, or around each (c)
     l0_failed: dict[int, str] = {}
     count = min(args.pages, args.l0_pages or 2 * len(site.corpus))
-    if "l0" in phases or "c" in phases:
-        l0, l0_failed = measure_l0(site, count, "before the crawls")
+
+    def sample_l0(when: str) -> None:
+        nonlocal l0_failed
+        l0, l0_failed = measure_l0(site, count, when)
+        l0s.append(l0)
         for i, error in sorted(l0_failed.items())[:5]:
             print(f"    {site.path(i)} ({site.source_of(i)[0]}): {error.split(': ', 1)[-1][:100]}")
+
+    if "l0" in phases and "c" not in phases:
+        sample_l0("alone")
 
     server = ServerProcess(args.corpus, args.pages, args.duplicate_text)
     rounds: dict[str, list[Run]] = defaultdict(list)
@@ -1098,18 +1106,24 @@ def main() -> int:
             ratios = [b.pages_per_s / a.pages_per_s for a, b in zip(rounds["a"], rounds["b"], strict=True)]
             print("b/a by round: " + ", ".join(f"{ratio:.3f}" for ratio in ratios))
         if "c" in phases:
-            run_syndicrawl("c", extract_settings, "(c) syndicrawl, WARC + extraction")
+            # The machine's speed drifts, by up to 45% within a minute here: (c) runs
+            # ``--c-rounds`` times, each between two measures of L0 on the same pages.
+            sample_l0("before (c)")
+            for n in range(1, (1 if args.profile else args.c_rounds) + 1):
+                run_syndicrawl("c", extract_settings, "(c) syndicrawl, WARC + extraction")
+                sample_l0(f"after (c) #{n}")
     finally:
         server.stop()
     runs = {name: Run.pooled(phase) for name, phase in rounds.items()}
-
-    if "c" in runs and l0 is not None:
-        # The same pages again: the machine's speed drifts by a few percent within a minute
-        # (L0 alone, six times in a row: 20.2-22.5 ms), so (c) is compared with L0 measured
-        # on both sides of it.
-        after, _ = measure_l0(site, count, "after (c)")
-        l0 = (l0 + after) / 2
-        print(f"L0 used: {l0 * 1e3:.2f} ms CPU/page, the mean of both")
+    l0 = sum(l0s) / len(l0s) if l0s else None
+    if len(l0s) > 1:
+        print(f"L0 used: {l0 * 1e3:.2f} ms CPU/page, the mean of {len(l0s)}")
+    if len(rounds["c"]) > 1 and "a" in runs:
+        # Each round against the L0 measured on both sides of it.
+        ratios = [
+            c.pages_per_s * (runs["a"].cpu_per_page + (l0s[n] + l0s[n + 1]) / 2) / CORES for n, c in enumerate(rounds["c"])
+        ]
+        print("c/L by round: " + ", ".join(f"{ratio:.3f}" for ratio in ratios))
     ok = report(runs, l0, bool(args.profile))
     if args.profile:
         for name in runs:
