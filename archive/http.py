@@ -77,8 +77,8 @@ class HttpBody(NamedTuple):
         return response_text(self.headers, self.body, max_bytes=max_bytes)
 
 
-def archived_text(headers: Sequence[tuple[str, str]], payload: bytes, *, max_bytes: int) -> str:
-    """A WARC record's payload as text: ``response_text`` after removing a chunked transfer coding.
+def archived_body(headers: Sequence[tuple[str, str]], payload: bytes) -> HttpBody:
+    """A WARC record's payload as fetched, without a chunked transfer coding.
 
     WARC files keep bodies as they came off the wire, and other tools (wget, Heritrix) keep
     the chunks too; syndicrawl's own records never hold a chunked body (``archive.warc``
@@ -89,4 +89,4 @@ def archived_text(headers: Sequence[tuple[str, str]], payload: bytes, *, max_byt
     codings = (header(headers, "Transfer-Encoding") or "").lower()
     if "chunked" in codings:
         payload = ChunkedDataReader(BytesIO(payload)).read()
-    return response_text(headers, payload, max_bytes=max_bytes)
+    return HttpBody(headers, payload)

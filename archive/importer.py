@@ -31,8 +31,8 @@ from warcio.timeutils import iso_date_to_datetime
 
 from archive import catalog
 from archive.cdxj import WARC_SUFFIXES, index_closed_warc, index_name
-from archive.errors import ConfigError, ExtractionError, WarcError
-from archive.http import archived_text
+from archive.errors import ConfigError, WarcError
+from archive.http import archived_body
 from archive.models import Capture
 from archive.records import Damage, iter_records, read_record, scan_records
 from archive.store import CaptureStore, Extracted, StoredCapture
@@ -329,9 +329,16 @@ class _Run:
             revisits = [{**base, **c.row} for c in self._resolved(s, [c for c in fresh if c.revisit])]
             catalog.add_captures(s, revisits)
             self._report.captures += len(added) + len(revisits)
-        for capture, row in zip(responses, added, strict=True):
-            if capture.html is not None:
-                self._extract(StoredCapture.of(row), capture)
+        pages = [
+            (StoredCapture.of(row), archived_body(capture.http_headers, capture.html))
+            for capture, row in zip(responses, added, strict=True)
+            if capture.html is not None
+        ]
+        if pages:
+            # Sent as fetched: the workers remove the content coding and decode, in batches.
+            assert self._extractor is not None
+            futures = self._extractor.submit_many([(body, stored.url) for stored, body in pages])
+            self._pending.extend((stored, future) for (stored, _), future in zip(pages, futures, strict=True))
         self._collect(wait=False)
 
     def _resolved(self, s: Session, revisits: list[_Capture]) -> list[_Capture]:
@@ -354,18 +361,6 @@ class _Run:
             row["payload_digest"] = row["payload_digest"] or original.payload_digest
             resolved.append(capture)
         return resolved
-
-    def _extract(self, stored: StoredCapture, capture: _Capture) -> None:
-        assert self._extractor is not None and capture.html is not None
-        max_bytes = self._max_bytes
-        try:
-            if len(capture.html) > max_bytes:
-                raise ExtractionError(f"{stored.url}: page too large to extract (over {max_bytes} bytes)")
-            html = archived_text(capture.http_headers, capture.html, max_bytes=max_bytes)
-        except ExtractionError as exc:
-            self._store_results([Extracted(stored, None, str(exc), self._metadata, {})])
-            return
-        self._pending.append((stored, self._extractor.submit(html, stored.url)))
 
     def _collect(self, *, wait: bool) -> None:
         """Store the extractions that are done, in order; wait for all with ``wait``, else only

@@ -23,7 +23,7 @@ from warcio.warcwriter import WARCWriter
 
 from archive import catalog
 from archive.db import Database
-from archive.http import archived_text
+from archive.http import archived_body
 from archive.models import Article, Syndication
 from archive.records import verify_file
 from syndicrawl.demo.server import SiteServer
@@ -171,6 +171,32 @@ def test_import_of_a_warcio_file_skips_the_damage_and_imports_the_rest(tmp_path:
     database.dispose()
 
 
+def test_a_page_that_cannot_be_decoded_is_imported_as_no_article(tmp_path: Path, sqlite_url: str) -> None:
+    """Its capture stays; its article row says why extraction failed; the other pages are extracted."""
+    path = tmp_path / "mixed.warc.gz"
+    broken = b"\x1f\x8b\x08\x00" + b"not really gzip" * 20
+    records = [
+        html_response(url(A), "2016-09-02T10:00:00Z", broken, (("Content-Encoding", "gzip"),)),
+        html_response(url(B), "2016-09-06T10:00:00Z", html(B)),
+    ]
+    path.write_bytes(b"".join(record_bytes(record) for record in records))
+    data = tmp_path / "data"
+
+    result = invoke("import", str(path), data=data, db_url=sqlite_url)
+
+    assert result.returncode == 0, result.stderr
+    # records, captures, known, articles, no article, skipped
+    assert summary_row(result.stdout, "mixed.warc.gz")[2:] == ["2", "2", "0", "1", "1", "0"]
+    database = Database(sqlite_url)
+    with database.session() as s:
+        rows = {article.url: article for article in s.query(Article)}
+        [capture] = catalog.captures_for_url(s, url(A))
+    database.dispose()
+    assert rows[url(B)].status == "ok" and rows[url(B)].title == B.title
+    assert rows[url(A)].status == "failed" and rows[url(A)].capture_id == capture.id
+    assert rows[url(A)].error.startswith(f"{url(A)}: corrupt gzip body"), rows[url(A)].error
+
+
 def test_import_keeps_other_files_of_the_same_name(tmp_path: Path, db_url: str) -> None:
     data = tmp_path / "data"
     for folder in ("one", "two"):
@@ -254,8 +280,8 @@ def test_import_of_a_wget_warc_joins_the_crawled_article_in_its_cluster(
     assert len(clusters) == 2 and len(set(clusters.values())) == 1
 
 
-def test_archived_text_removes_chunks_and_keeps_a_body_stored_without_them() -> None:
+def test_archived_body_removes_chunks_and_keeps_a_body_stored_without_them() -> None:
     headers = [("Content-Type", "text/html; charset=UTF-8"), ("Transfer-Encoding", "chunked")]
-    assert archived_text(headers, chunked(html(A), 100), max_bytes=10**6) == html(A).decode()
+    assert archived_body(headers, chunked(html(A), 100)).text(max_bytes=10**6) == html(A).decode()
     # Some tools store the body de-chunked and keep the header: it is read as it is, as replay tools read it.
-    assert archived_text(headers, html(A), max_bytes=10**6) == html(A).decode()
+    assert archived_body(headers, html(A)).text(max_bytes=10**6) == html(A).decode()
