@@ -187,15 +187,17 @@ def test_interrupted_crawl_closes_its_files_and_says_so(tmp_path, blogger_server
 
 @pytest.mark.parametrize(
     "moment",
-    [("scrapy.crawler", "Crawler", "_apply_settings"), ("crawler.channel", "ArchiveChannel", "wait_ready")],
-    ids=["as-scrapy-sets-up", "as-the-writer-gets-ready"],
+    [
+        ("scrapy.crawler", "Crawler", "_apply_settings"),
+        ("crawler.channel", "ArchiveChannel", "wait_ready"),
+        ("scrapy.crawler", "CrawlerProcess", "_setup_reactor"),  # the reactor runs next, its crawlers not yet
+    ],
+    ids=["as-scrapy-sets-up", "as-the-writer-gets-ready", "as-the-reactor-starts"],
 )
 def test_ctrl_c_while_the_crawl_starts_up_stops_it_before_any_fetch(tmp_path, blogger_server, moment):
     """Ctrl-C before the reactor runs was a KeyboardInterrupt wherever start-up was: inside Scrapy's
     set-up its Deferreds caught it (then a traceback, or a crawl run to its end); elsewhere the
     command aborted without a summary. Now the crawl stops before it fetches, and says so."""
-    import os
-
     sources = write_sources(
         tmp_path / "sources.toml",
         [{"name": "diary", "kind": "origin", "feeds": [blogger_server.url("/feeds/posts/default")]}],
@@ -218,7 +220,7 @@ def test_ctrl_c_while_the_crawl_starts_up_stops_it_before_any_fetch(tmp_path, bl
     blogger_server.clear_requests()
     result = subprocess.run(
         [sys.executable, "-c", ctrl_c_at_start, "crawl", "--config", str(sources), "--data-dir", str(data)],
-        capture_output=True, text=True, env=os.environ, timeout=120,
+        capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 2, result.stderr
     assert re.search(r"│ diary +│ interrupted +│ +0 │", result.stdout), result.stdout
