@@ -329,11 +329,19 @@ class _Run:
             revisits = [{**base, **c.row} for c in self._resolved(s, [c for c in fresh if c.revisit])]
             catalog.add_captures(s, revisits)
             self._report.captures += len(added) + len(revisits)
-        pages = [
-            (StoredCapture.of(row), archived_body(capture.http_headers, capture.html))
-            for capture, row in zip(responses, added, strict=True)
-            if capture.html is not None
-        ]
+        pages, too_large = [], []
+        for capture, row in zip(responses, added, strict=True):
+            if capture.html is None:
+                continue
+            stored = StoredCapture.of(row)
+            # Only max_bytes + 1 bytes of a payload are kept: one cut there must not reach the
+            # extractor, which would take it whole once its chunk headers are removed.
+            if len(capture.html) > self._max_bytes:
+                error = f"{stored.url}: page too large to extract (over {self._max_bytes} bytes)"
+                too_large.append(Extracted(stored, None, error, self._metadata, {}))
+            else:
+                pages.append((stored, archived_body(capture.http_headers, capture.html)))
+        self._store_results(too_large)
         if pages:
             # Sent as fetched: the workers remove the content coding and decode, in batches.
             assert self._extractor is not None

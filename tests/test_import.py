@@ -197,6 +197,32 @@ def test_a_page_that_cannot_be_decoded_is_imported_as_no_article(tmp_path: Path,
     assert rows[url(A)].error.startswith(f"{url(A)}: corrupt gzip body"), rows[url(A)].error
 
 
+def test_a_page_over_the_size_limit_is_not_extracted_even_in_chunks(tmp_path: Path, sqlite_url: str) -> None:
+    """Only the first max_bytes of a payload are read: a chunked page cut there is not extracted
+    as if it were whole once its chunk headers are gone."""
+    limit = len(html(B)) + 200
+    settings = tmp_path / "settings.toml"
+    settings.write_text(f"[extract]\nmax_bytes = {limit}\n")
+    path = tmp_path / "big.warc.gz"
+    big = html(A) + b"<!-- padding -->" * 30  # over the limit by ~250 bytes, under it without chunk headers
+    records = [
+        html_response(url(A), "2016-09-02T10:00:00Z", chunked(big, 40), (("Transfer-Encoding", "chunked"),)),
+        html_response(url(B), "2016-09-06T10:00:00Z", html(B)),
+    ]
+    path.write_bytes(b"".join(record_bytes(record) for record in records))
+
+    result = run_syndicrawl("import", str(path), data_dir=tmp_path / "data", settings=settings,
+                            env={"SYNDICRAWL_DATABASE_URL": sqlite_url})  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    database = Database(sqlite_url)
+    with database.session() as s:
+        rows = {article.url: article for article in s.query(Article)}
+    database.dispose()
+    assert rows[url(B)].status == "ok"
+    assert (rows[url(A)].status, rows[url(A)].error) == ("failed", f"{url(A)}: page too large to extract (over {limit} bytes)")
+
+
 def test_import_keeps_other_files_of_the_same_name(tmp_path: Path, db_url: str) -> None:
     data = tmp_path / "data"
     for folder in ("one", "two"):
