@@ -7,6 +7,7 @@ import sys
 import textwrap
 
 from scrapy.settings import Settings as ScrapySettings
+from scrapy.settings import default_settings
 from scrapy.utils.conf import build_component_list
 
 from crawler.settings import UNUSED, scrapy_settings
@@ -36,7 +37,10 @@ def test_scrapys_defaults_still_run_around_the_warc_capture() -> None:
 
 
 def test_unused_components_are_neither_run_nor_loaded() -> None:
-    for kind in ("DOWNLOADER_MIDDLEWARES", "SPIDER_MIDDLEWARES", "EXTENSIONS"):
+    kinds = ("DOWNLOADER_MIDDLEWARES", "SPIDER_MIDDLEWARES", "EXTENSIONS")
+    # Each is one of Scrapy's defaults: one it renamed would stay on under its new name.
+    assert UNUSED <= {path for kind in kinds for path in getattr(default_settings, f"{kind}_BASE")}
+    for kind in kinds:
         assert not UNUSED.intersection(components(kind)), kind
     # Scrapy imports every component its lists name, disabled or not: the remote control
     # would load aiohttp, the cookies middleware tldextract (0.2 s of each crawl's start-up).
@@ -52,6 +56,10 @@ def test_unused_components_are_neither_run_nor_loaded() -> None:
         from syndicrawl.sources import Source
         crawler = Crawler(SourceSpider, scrapy_settings(load_settings(), Source(name="site", kind="origin")))
         crawler._apply_settings()  # builds the extensions, as crawl() does
+        from scrapy.core.downloader.middleware import DownloaderMiddlewareManager
+        from scrapy.core.spidermw import SpiderMiddlewareManager
+        DownloaderMiddlewareManager.from_crawler(crawler)  # and the middlewares, as its engine does
+        SpiderMiddlewareManager.from_crawler(crawler)
         print(sorted(name for name in ("aiohttp", "tldextract", "scrapy.extensions.remote_control") if name in sys.modules))
         """
     )
