@@ -826,10 +826,11 @@ def summarize_profile(path: Path, pages: int, top: int = 18) -> str:
         # "process PID:"cmd"" frames (a forked worker repeats its parent's; a command line may hold
         # ";", as the writer's ``-c`` does), then "thread (TID): name" and the Python frames.
         heads = PROCESS_FRAMES.match(stack)
-        if heads is None or "py-spy" in heads.group(0):
+        if heads is not None and "py-spy" in heads.group(0):
             continue
-        processes = heads.group(0).count('process ')
-        frames = stack[heads.end() :].split(";")
+        # Without --subprocesses py-spy names no process: the stacks are the crawl process's.
+        processes = heads.group(0).count("process ") if heads is not None else 1
+        frames = stack[heads.end() if heads is not None else 0 :].split(";")
         if len(frames) < 2 or not frames[0].startswith("thread "):
             continue
         thread = re.sub(r"^thread \(\d+\): ", "", frames[0]).rstrip("0123456789_ ") or "?"
@@ -1102,7 +1103,7 @@ def main() -> int:
                 run_bare()
             if "b" in phases:
                 run_syndicrawl("b", capture_settings, "(b) syndicrawl, WARC, no extraction")
-        if len(rounds["a"]) > 1 and len(rounds["b"]) == len(rounds["a"]):
+        if len(rounds.get("a", ())) > 1 and len(rounds.get("b", ())) == len(rounds["a"]):
             ratios = [b.pages_per_s / a.pages_per_s for a, b in zip(rounds["a"], rounds["b"], strict=True)]
             print("b/a by round: " + ", ".join(f"{ratio:.3f}" for ratio in ratios))
         if "c" in phases:
@@ -1115,14 +1116,14 @@ def main() -> int:
     finally:
         server.stop()
     runs = {name: Run.pooled(phase) for name, phase in rounds.items()}
-    l0 = sum(l0s) / len(l0s) if l0s else None
+    c_rounds = rounds.get("c", [])
+    # Each round of (c) against the L0 measured on both sides of it; L uses their mean.
+    brackets = [(l0s[n] + l0s[n + 1]) / 2 for n in range(len(c_rounds))] if c_rounds and len(l0s) > len(c_rounds) else l0s
+    l0 = sum(brackets) / len(brackets) if brackets else None
     if len(l0s) > 1:
-        print(f"L0 used: {l0 * 1e3:.2f} ms CPU/page, the mean of {len(l0s)}")
-    if len(rounds["c"]) > 1 and "a" in runs:
-        # Each round against the L0 measured on both sides of it.
-        ratios = [
-            c.pages_per_s * (runs["a"].cpu_per_page + (l0s[n] + l0s[n + 1]) / 2) / CORES for n, c in enumerate(rounds["c"])
-        ]
+        print(f"L0 used: {l0 * 1e3:.2f} ms CPU/page, the mean over the rounds of (c) of the L0 before and after each")
+    if len(c_rounds) > 1 and "a" in runs:
+        ratios = [c.pages_per_s * (runs["a"].cpu_per_page + bracket) / CORES for c, bracket in zip(c_rounds, brackets)]
         print("c/L by round: " + ", ".join(f"{ratio:.3f}" for ratio in ratios))
     ok = report(runs, l0, bool(args.profile))
     if args.profile:
