@@ -11,7 +11,8 @@ listing them all and a ``/robots.txt``. Then, in one run:
   (c)  ``syndicrawl crawl`` with extraction on (trafilatura in the pebble worker pool);
   (L0) ``archive.extract.extract_article(html, url, fast=True)`` alone, in this process, on the
        same pages before (c) and after each run of (c); L uses the mean, as the machine's speed
-       drifts (by up to 45% within a minute on the machine of session 6).
+       drifts (by up to 45% within a minute on the machine of session 6). Then, as a diagnostic,
+       L0 in two processes at once ("on both cores"), against the L0 alone just before it.
 
 (a) and (b) last seconds each, and the machine's speed drifts by up to 20% from one to the next:
 they run ``--rounds`` times (default 3), alternating, and their figures pool the rounds (pages and
@@ -717,6 +718,25 @@ def measure_l0(site: Site, count: int, when: str) -> tuple[float, dict[int, str]
     return l0, failed
 
 
+def measure_l0_pair(site: Site, count: int, alone: float) -> float:
+    """``run_l0`` in two processes at once, one per core, right after L0 ``alone``: what a core
+    extracts while the other is busy too, as in (c). Returns the ratio to ``alone``: a
+    diagnostic of the machine; L itself uses L0 alone."""
+    import multiprocessing
+
+    wait_for_quiet(QUIET_LOAD, QUIET["timeout"])
+    context = multiprocessing.get_context("fork")  # the children share this process's site
+    results = context.SimpleQueue()
+    children = [context.Process(target=lambda: results.put(run_l0(site, count)[0])) for _ in range(CORES)]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join()
+    pair = sum(results.get() for _ in children) / len(children)
+    print(f"L0 on both cores at once: {pair * 1e3:.2f} ms CPU/page ({pair / alone:.3f} x L0 alone just before)")
+    return pair / alone
+
+
 def run_l0(site: Site, count: int) -> tuple[float, dict[int, str]]:
     """CPU seconds per page of extract_article(fast=True) alone, on ``count`` pages spread over the
     site (every corpus page and text variant in proportion), and the pages it fails on."""
@@ -882,7 +902,7 @@ def _mb(n: int) -> str:
     return f"{n / 1e6:,.0f} MB"
 
 
-def report(runs: dict[str, Run], l0: float | None, profiling: bool) -> bool:
+def report(runs: dict[str, Run], l0: float | None, profiling: bool, pair_ratio: float | None = None) -> bool:
     per_page = lambda run, seconds: f"{seconds / max(run.pages, 1) * 1e3:.2f}"  # noqa: E731
     print()
     print("=" * 112)
@@ -956,6 +976,12 @@ def report(runs: dict[str, Run], l0: float | None, profiling: bool) -> bool:
         rows.append(("  c cores busy (CPU s / wall s)", c.cpu / c.wall, f"of {free:.2f}", None))
         # What c/L would be with every core busy: the CPU c spends per page against the bound's.
         rows.append(("  c/L by CPU: (a + L0) CPU/pg / c CPU/pg", (a.cpu_per_page + l0) / c.cpu_per_page, "", None))
+        if pair_ratio is not None:
+            # The bound with L0 as extracted on both cores at once: what the machine loses when
+            # its two cores are busy together, apart from what (c) adds.
+            rows.append(("  L0 on both cores at once / L0 alone", pair_ratio, "", None))
+            l2 = CORES / (a.cpu_per_page + l0 * pair_ratio)
+            rows.append(("  c/L2 (L2 = 2 cores / (a + L0 x that))", c.pages_per_s / l2, "", None))
     for run in runs.values():
         rows.append((f"{run.name}: peak RSS of the process tree, GB", run.tree_rss / 1e9, "< 1.00", run.tree_rss < TARGET_RSS_BYTES))
     table(
@@ -1053,6 +1079,7 @@ def main() -> int:
 
     server = ServerProcess(args.corpus, args.pages, args.duplicate_text)
     rounds: dict[str, list[Run]] = defaultdict(list)
+    pair_ratio: float | None = None
     try:
         sources, capture_settings = write_config(work, server.base, args, extract=False)
         _, extract_settings = write_config(work, server.base, args, extract=True)
@@ -1113,6 +1140,7 @@ def main() -> int:
             for n in range(1, (1 if args.profile else args.c_rounds) + 1):
                 run_syndicrawl("c", extract_settings, "(c) syndicrawl, WARC + extraction")
                 sample_l0(f"after (c) #{n}")
+            pair_ratio = measure_l0_pair(site, count, l0s[-1])
     finally:
         server.stop()
     runs = {name: Run.pooled(phase) for name, phase in rounds.items()}
@@ -1125,7 +1153,7 @@ def main() -> int:
     if len(c_rounds) > 1 and "a" in runs:
         ratios = [c.pages_per_s * (runs["a"].cpu_per_page + bracket) / CORES for c, bracket in zip(c_rounds, brackets)]
         print("c/L by round: " + ", ".join(f"{ratio:.3f}" for ratio in ratios))
-    ok = report(runs, l0, bool(args.profile))
+    ok = report(runs, l0, bool(args.profile), pair_ratio)
     if args.profile:
         for name in runs:
             print(f"\nWhere ({name})'s CPU samples fall ({args.profile / (name + '.txt')}):")
