@@ -115,8 +115,9 @@ def run_crawl(
                     progress.update(crawler, channel.counts.get(progress.name, {}))
                 if on_progress is not None:
                     on_progress([progress for _, progress in runs])
-                if channel.failure is not None:
-                    process.stop()  # nothing can be stored: stop fetching
+                if channel.failure is not None and ticker.running:  # nothing can be stored: stop fetching
+                    ticker.stop()
+                    _stop(process)
 
             from twisted.internet import reactor, task  # installed by CrawlerProcess
 
@@ -176,25 +177,26 @@ class _Interrupts:
         if self._process is not None:
             from twisted.internet import reactor
 
-            reactor.callFromThread(self._stop)  # type: ignore[attr-defined]
+            reactor.callFromThread(_stop, self._process)  # type: ignore[attr-defined]
 
     def running(self, process: CrawlerProcess) -> None:
         """Called once the reactor runs: stop now if a signal came before."""
         self._process = process
         if self.signum is not None:
-            self._stop()
+            _stop(process)
 
-    def _stop(self) -> None:
-        """Stop the crawlers, then the reactor: a crawler stopped before its engine started
-        never closes, so the end of the crawls alone would not stop the reactor."""
-        from twisted.internet import reactor
 
-        def stop_reactor(_: object) -> None:
-            with contextlib.suppress(RuntimeError):  # ReactorNotRunning: already stopping
-                reactor.stop()  # type: ignore[attr-defined]
+def _stop(process: CrawlerProcess) -> None:
+    """Stop the crawlers, then the reactor, as Scrapy's own signal handler does: a crawler
+    stopped before its engine started never closes, so the end of the crawls alone would not
+    stop the reactor."""
+    from twisted.internet import reactor
 
-        assert self._process is not None
-        self._process.stop().addBoth(stop_reactor)
+    def stop_reactor(_: object) -> None:
+        with contextlib.suppress(RuntimeError):  # ReactorNotRunning: already stopping
+            reactor.stop()  # type: ignore[attr-defined]
+
+    process.stop().addBoth(stop_reactor)
 
 
 def _finisher(channel: ArchiveChannel, crawler: Crawler, progress: SourceProgress) -> Callable[..., Coroutine[None, None, None]]:
