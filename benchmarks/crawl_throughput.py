@@ -355,13 +355,14 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _descendants(root: int) -> list[int]:
-    """``root`` and every process below it; reads only the tree's own /proc entries."""
-    found, todo = [], [root]
+def _descendants(root: int) -> dict[int, int]:
+    """``root`` and every process below it, each with its parent (``root``'s: 0); reads only
+    the tree's own /proc entries."""
+    found, todo = {}, [(root, 0)]
     while todo:
-        pid = todo.pop()
-        found.append(pid)
-        todo.extend(_children(pid))
+        pid, parent = todo.pop()
+        found[pid] = parent
+        todo.extend((child, pid) for child in _children(pid))
     return found
 
 
@@ -409,7 +410,6 @@ class TreeSampler(threading.Thread):
         super().__init__(daemon=True)
         self.root = root
         # Under py-spy the crawl process is the wrapper's child: the per-process figures are about it.
-        self.wrapped = wrapped
         self.crawl_pid: int | None = None if wrapped else root
         self.interval = interval
         self.pss_every = pss_every
@@ -422,11 +422,11 @@ class TreeSampler(threading.Thread):
     def run(self) -> None:
         samples = 0
         while not self._halt.is_set():
+            tree = _descendants(self.root)
             if self.crawl_pid is None:
-                self.crawl_pid = next(iter(_children(self.root)), None)
-            if self.crawl_pid is not None:
-                self.writers.update(_children(self.crawl_pid))
-            pids = _descendants(self.root)
+                self.crawl_pid = next((pid for pid, parent in tree.items() if parent == self.root), None)
+            self.writers.update(pid for pid, parent in tree.items() if parent == self.crawl_pid)
+            pids = list(tree)
             for pid in pids:
                 cpu = _cpu(pid)
                 if cpu is not None:
