@@ -55,15 +55,18 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: Messages read ahead of the writes; when they are all taken the crawl process is held back.
-MAX_IN_FLIGHT = 64
+MAX_IN_FLIGHT = 128
 _END = ("end",)  # queued when the crawl's stream has ended
 
 #: Events handled together, at most: the captures among them share a transaction, and so
 #: do the extraction results. Half the credits: a window must be able to fill while the
 #: other half of the crawl's messages is still being written or extracted.
 BATCH = MAX_IN_FLIGHT // 2
-#: Seconds the writer waits for more events before handling fewer than BATCH.
-LINGER = 0.2
+#: Seconds the writer waits for more events before handling fewer than BATCH. Pages are sent
+#: to the extractor as they arrive, so the wait delays only the writes; a transaction's fixed
+#: cost (commit, index pages, batch queries) then falls on ~40 pages instead of ~8 at the
+#: pace of a crawl that extracts, which halved the writer's CPU a page (benchmarks/README.md).
+LINGER = 1.0
 #: Bytes read from the pipe at once.
 PIPE_READ_SIZE = 1024 * 1024
 #: Seconds between two counts reports.
@@ -71,12 +74,25 @@ REPORT_INTERVAL = 0.5
 
 
 class _PageToExtract(NamedTuple):
-    """A captured page on its way to the extractor: its body as fetched, or the spider's text."""
+    """A captured page on its way to the extractor: its body as fetched, or the spider's text.
 
-    capture: StoredCapture
+    ``number`` is the crawl's number for the capture: the extraction may be sent before the
+    capture is stored, and its result finds the stored capture by it.
+    """
+
+    number: int
+    url: str
     html: HttpBody | str
     metadata: Mapping[str, Any]
     evidence: Mapping[str, Any]
+
+
+class _Outcome(NamedTuple):
+    """A page's extraction, or the error that stopped it, on its way back to the writing thread."""
+
+    page: _PageToExtract
+    extraction: Extraction | None
+    error: str | None
 
 
 class ArchiveService:
@@ -106,9 +122,12 @@ class ArchiveService:
         self._extractor = _extraction_pool(config) if config.extract_workers else None
         self._events: queue.Queue[tuple[Any, ...]] = queue.Queue()
         self._credits = threading.BoundedSemaphore(MAX_IN_FLIGHT)
-        self._extracting = 0
+        self._extracting = 0  # pages sent to the extractor whose outcome is not stored yet
+        self._ended = False  # the crawl's stream has ended: only extraction outcomes can come
         # Captures whose metadata record waits for the spider's verdict (and extraction).
         self._deferred: dict[tuple[str, int], StoredCapture] = {}
+        # Stored captures whose extraction is under way, by (source, number).
+        self._awaiting: dict[tuple[str, int], StoredCapture] = {}
         self._finishing: dict[str, tuple[str, Mapping[str, int]]] = {}
         self.counts: defaultdict[str, Counter[str]] = defaultdict(Counter)
         self.handlers: dict[str, Callable[..., None]] = {"page": self.page, "feed": self.feed, "finish": self.finish}
@@ -135,22 +154,19 @@ class ArchiveService:
     def run(self) -> dict[str, list[Path]]:
         """Apply messages until the stream has ended and every extraction has been stored.
 
-        Events are taken a window at a time (what is queued, waiting up to LINGER for up to
-        BATCH of them): its captures are written first, one batch per source, then its other
-        messages in order, then its extraction results as one batch. A transaction's fixed
-        cost is then shared by many pages even when they come slowly, as extractions do. A
-        page message always comes after its capture, so captures go first.
+        Events are taken a window at a time (``_window``): its captures are written first,
+        one batch per source, then its other messages in order, then its extraction results
+        as one batch. A transaction's fixed cost is then shared by many pages even when they
+        come slowly, as extractions do. A page's extraction is sent when its capture message
+        is taken, so its result comes in that window or a later one: after its capture.
         """
-        ended = False
         next_report = 0.0
-        while not ended or self._extracting:
-            window = self._window()
-            ended = ended or window[-1] is _END
-            events = [event for event in window if event is not _END]
+        while not self._ended or self._extracting:
+            extracting = self._extracting
+            events = self._window()
             captures = [tuple(args) for kind, *args in events if kind == "capture"]
             extracted = [tuple(args) for kind, *args in events if kind == "extracted"]
             others = [event for event in events if event[0] not in {"capture", "extracted"}]
-            extracting = self._extracting
             if captures:
                 self._apply(self.capture, {source for source, *_ in captures}, captures)
             for kind, source, *args in others:
@@ -173,15 +189,35 @@ class ArchiveService:
         return files
 
     def _window(self) -> list[tuple[Any, ...]]:
-        """The next events: at least one, then what comes within LINGER, up to BATCH or the end."""
-        window = [self._events.get()]
-        deadline = time.monotonic() + LINGER
-        while len(window) < BATCH and window[-1] is not _END:
+        """The next events: those that come within LINGER of the first, up to BATCH; fewer at
+        the end of the stream, or once it has ended, when every extraction under way is in.
+
+        Captures to extract are sent to the extractor as they are taken, those taken together
+        in one go, not when they are written.
+        """
+        window: list[tuple[Any, ...]] = []
+        deadline = None
+        while len(window) < BATCH and not self._all_in(window):
             try:
-                window.append(self._events.get(timeout=max(0.0, deadline - time.monotonic())))
+                arrived = [self._events.get(timeout=None if deadline is None else max(0.0, deadline - time.monotonic()))]
             except queue.Empty:
                 break
+            while len(window) + len(arrived) < BATCH and arrived[-1] is not _END:
+                try:
+                    arrived.append(self._events.get_nowait())
+                except queue.Empty:
+                    break
+            if arrived[-1] is _END:
+                self._ended = True
+                arrived.pop()
+            self._extract_captured([event[1:] for event in arrived if event[0] == "capture"])
+            window += arrived
+            deadline = deadline or time.monotonic() + LINGER
         return window
+
+    def _all_in(self, window: list[tuple[Any, ...]]) -> bool:
+        """Whether no more events can come: the stream has ended and ``window`` holds every extraction's outcome."""
+        return self._ended and sum(event[0] == "extracted" for event in window) == self._extracting
 
     def _apply(self, handler: Callable[..., None], sources: set[str], *args: Any) -> None:
         """Run a handler; a failure is logged and counted against ``sources``, and the archive goes on."""
@@ -204,22 +240,29 @@ class ArchiveService:
 
     # -- message handlers -------------------------------------------------------------------
 
+    def _extract_captured(self, captures: list[tuple[str, int, Fetched]]) -> None:
+        """Send the captured pages the spider asked to extract with their capture to the extractor."""
+        by_source: defaultdict[str, list[_PageToExtract]] = defaultdict(list)
+        for source, number, fetched in captures:
+            if fetched.metadata is not None and fetched.extract:  # the worker decodes the body
+                body = HttpBody(fetched.exchange.response_headers, fetched.exchange.body)
+                by_source[source].append(_PageToExtract(number, fetched.exchange.url, body, fetched.metadata, fetched.evidence))
+        for source, pages in by_source.items():
+            self._extract(source, pages)
+
     def capture(self, batch: list[tuple[str, int, Fetched]]) -> None:
-        """Write exchanges, per source in one batch; then extract those to be extracted, and keep
-        those the spider has yet to decide on until their ``page`` message."""
+        """Write exchanges, per source in one batch; keep those being extracted until their
+        extraction comes, and those the spider has yet to decide on until their ``page`` message."""
         by_source: defaultdict[str, list[tuple[int, Fetched]]] = defaultdict(list)
         for source, number, fetched in batch:
             by_source[source].append((number, fetched))
         for source, captures in by_source.items():
             stored = self._stores[source].store_exchanges([fetched for _, fetched in captures])
-            pages: list[_PageToExtract] = []
             for (number, fetched), capture in zip(captures, stored, strict=True):
                 if fetched.metadata is None:
                     self._deferred[(source, number)] = capture
-                elif fetched.extract:  # the worker decodes the body
-                    body = HttpBody(fetched.exchange.response_headers, fetched.exchange.body)
-                    pages.append(_PageToExtract(capture, body, fetched.metadata, fetched.evidence))
-            self._extract(source, pages)
+                elif fetched.extract:
+                    self._awaiting[(source, number)] = capture
 
     def page(
         self, source: str, number: int, html: str | None, metadata: Mapping[str, Any], evidence: Mapping[str, Any]
@@ -231,33 +274,32 @@ class ArchiveService:
         if html is None or self._extractor is None:
             self._stores[source].store_metadata(capture, metadata)
         else:
-            self._extract(source, [_PageToExtract(capture, html, metadata, evidence)])
+            self._awaiting[(source, number)] = capture
+            self._extract(source, [_PageToExtract(number, capture.url, html, metadata, evidence)])
 
     def _extract(self, source: str, pages: list[_PageToExtract]) -> None:
-        """Send pages to the extractor, several to a task; each result comes back through the event queue."""
-        if not pages:
-            return
+        """Send pages to the extractor, several to a task; each outcome comes back through the event queue."""
         assert self._extractor is not None
         self._extracting += len(pages)
 
-        def done(
-            capture: StoredCapture, metadata: Mapping[str, Any], evidence: Mapping[str, Any], future: Future[Extraction]
-        ) -> None:  # on pebble's thread
+        def done(page: _PageToExtract, future: Future[Extraction]) -> None:  # on pebble's thread
             try:
-                extracted = Extracted(capture, future.result(), None, metadata, evidence)
+                outcome = _Outcome(page, future.result(), None)
             except Exception as exc:  # ExtractionError, or a broken pool: the page is recorded as failed
-                extracted = Extracted(capture, None, str(exc), metadata, evidence)
-            self._events.put(("extracted", source, extracted))
+                outcome = _Outcome(page, None, str(exc))
+            self._events.put(("extracted", source, outcome))
 
-        futures = self._extractor.submit_many([(page.html, page.capture.url) for page in pages])
-        for page, future in zip(pages, futures, strict=True):  # the callback keeps all but the HTML
-            future.add_done_callback(partial(done, page.capture, page.metadata, page.evidence))
+        futures = self._extractor.submit_many([(page.html, page.url) for page in pages])
+        for page, future in zip(pages, futures, strict=True):
+            future.add_done_callback(partial(done, page))
 
-    def extracted(self, batch: list[tuple[str, Extracted]]) -> None:
+    def extracted(self, batch: list[tuple[str, _Outcome]]) -> None:
         """Store extractions (or their failures), per source in one transaction, and match the articles."""
         by_source: defaultdict[str, list[Extracted]] = defaultdict(list)
-        for source, extracted in batch:
-            by_source[source].append(extracted)
+        for source, (page, extraction, error) in batch:
+            capture = self._awaiting.pop((source, page.number), None)
+            if capture is not None:  # else its capture failed to be written, which was reported then
+                by_source[source].append(Extracted(capture, extraction, error, page.metadata, page.evidence))
         try:
             for source, items in by_source.items():
                 self._stores[source].store_articles(items)

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import os
+import random
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from datetime import datetime, timezone
 from pathlib import Path
 
+import pytest
+
 from archive.embedded import DB_FILENAME, sqlite_url
-from archive.messages import ArchiveConfig, dump
+from archive.exchange import HttpExchange
+from archive.messages import ArchiveConfig, Fetched, dump
+from archive.service import LINGER, ArchiveService
 
 
 def test_a_writer_whose_crawl_is_gone_records_the_crawl_and_exits_quietly(tmp_path: Path) -> None:
@@ -35,3 +45,95 @@ def test_a_writer_whose_crawl_is_gone_records_the_crawl_and_exits_quietly(tmp_pa
     assert "Traceback" not in result.stderr, result.stderr
     with sqlite3.connect(tmp_path / DB_FILENAME) as db:
         assert db.execute("SELECT status FROM crawls").fetchall() == [("interrupted",)]
+
+
+def test_pages_go_to_the_extractor_as_they_arrive_and_the_writer_ends_when_the_last_is_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writes wait up to LINGER for more pages to share a transaction; extraction must not wait
+    with them (the workers would idle that long at the start of a crawl), nor may the writer
+    wait it out once the crawl has ended and every extraction is in."""
+    config = ArchiveConfig(
+        db_url=sqlite_url(tmp_path), warc_dir=tmp_path / "warcs", warc_max_size=10**9, software="test",
+        index_dir=tmp_path / "indexes", sources=(("blog", "origin"),), extract_workers=1,
+    )  # fmt: skip
+    service = ArchiveService(config, report=lambda reply: None)
+    extractor = service._extractor
+    assert extractor is not None
+    sent: list[float] = []
+    extracted: list[float] = []
+    submit_many = extractor.submit_many
+
+    def recorded(pages: list[tuple[object, str]]) -> list[Future[object]]:
+        sent.append(time.monotonic())
+        futures = submit_many(pages)
+        for future in futures:
+            future.add_done_callback(lambda _: extracted.append(time.monotonic()))
+        return futures
+
+    monkeypatch.setattr(extractor, "submit_many", recorded)
+    stream = _Pipe()
+    returned: list[float] = []
+    threading.Thread(target=service.read, args=(stream,), daemon=True).start()
+    runner = threading.Thread(target=lambda: (service.run(), returned.append(time.monotonic())), daemon=True)
+    runner.start()
+    written = time.monotonic()
+    page = HttpExchange(
+        url="http://blog.example/2016/11/aleppo/", method="GET", request_headers=[("Host", "blog.example")],
+        request_body=b"", status=200, reason="OK", protocol="HTTP/1.1",
+        response_headers=[("Content-Type", "text/html; charset=utf-8")], body=_article_html(),
+        fetched_at=datetime(2016, 11, 1, tzinfo=timezone.utc), ip_address="127.0.0.1",
+    )  # fmt: skip
+    for data in dump(("capture", "blog", 1, Fetched(page, metadata={"source": "blog"}, extract=True))):
+        stream.write(data)
+    _wait_for(lambda: sent, "the page to be sent to the extractor")
+    assert sent[0] - written < LINGER / 2  # not after the window's wait
+    _wait_for(lambda: extracted, "the page's extraction")
+    stream.close()  # the crawl ends
+    runner.join(timeout=30)
+    assert returned, "the writer did not finish"
+    assert returned[0] - extracted[0] < LINGER / 2
+    with sqlite3.connect(tmp_path / DB_FILENAME) as db:
+        assert db.execute("SELECT url, status FROM articles").fetchall() == [(page.url, "ok")]
+
+
+class _Pipe:
+    """The crawl's end of the message stream, in memory: the extractor workers fork from this
+    process and would keep a real pipe's write end open, so the writer would never see it end."""
+
+    def __init__(self) -> None:
+        self._data = bytearray()
+        self._closed = False
+        self._changed = threading.Condition()
+
+    def write(self, data: bytes | memoryview) -> None:
+        with self._changed:
+            self._data += data
+            self._changed.notify_all()
+
+    def close(self) -> None:
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+
+    def read(self, size: int) -> bytes:
+        with self._changed:
+            self._changed.wait_for(lambda: len(self._data) >= size or self._closed)
+            data = bytes(self._data[:size])
+            del self._data[:size]
+            return data
+
+
+def _article_html() -> bytes:
+    paragraphs = "".join(f"<p>{' '.join(random.Random(n).choices(WORDS, k=60))}.</p>" for n in range(8))
+    return f"<html><head><title>Aleppo</title></head><body><article><h1>Aleppo</h1>{paragraphs}</article></body></html>".encode()
+
+
+WORDS = "the siege of eastern aleppo continues while western media report what washington wants heard".split()
+
+
+def _wait_for(condition: Callable[[], object], what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
