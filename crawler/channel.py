@@ -164,6 +164,9 @@ class ArchiveChannel(asyncio.Protocol):
         unsent = self._transport.get_write_buffer_size() if self._transport is not None else 0
         if unsent:
             logger.error("%d bytes of captures were not handed to the archive writer (forced stop)", unsent)
+        if self._early:  # the reactor never ran (every crawl failed as it started): what they sent
+            with contextlib.suppress(BrokenPipeError), open(self._send_end.fileno(), "wb", closefd=False) as pipe:
+                pipe.writelines(self._early)
         self._send_end.close()
         while True:
             try:

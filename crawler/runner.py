@@ -34,6 +34,8 @@ from crawler.spiders.source import SourceSpider
 
 if TYPE_CHECKING:
     from scrapy import Spider
+    from scrapy.statscollectors import StatsCollector
+    from twisted.python.failure import Failure
 
     from crawler.channel import ArchiveChannel
     from syndicrawl.settings import Settings
@@ -48,7 +50,7 @@ ARCHIVE_COUNTERS = ("articles", "extraction_failed")
 
 @dataclass
 class SourceProgress:
-    """One source's figures so far; ``status`` is set once its spider has closed."""
+    """One source's figures so far; ``status`` is set once its spider has closed, or its crawl failed."""
 
     name: str
     pages: int = 0
@@ -58,23 +60,34 @@ class SourceProgress:
     extraction_failed: int = 0
     skipped: int = 0
     status: str = "running"
+    failed: bool = False  # the crawl raised: its spider could not open, or its engine failed
     warc_files: list[Path] = field(default_factory=list)
 
     def update(self, crawler: Crawler, archived: dict[str, int]) -> None:
         """Read the crawler's stats and the writer's counts (whose errors add to the crawler's)."""
-        assert crawler.stats is not None
-        for name in COUNTERS:
-            setattr(self, name, crawler.stats.get_value(f"syndicrawl/{name}", 0))
+        for name, value in self.crawler_counts(crawler).items():
+            setattr(self, name, value)
         for name in ARCHIVE_COUNTERS:
             setattr(self, name, archived.get(name, 0))
         self.errors += archived.get("errors", 0)
-        reason = crawler.stats.get_value("finish_reason")
-        if reason is not None:
+        stats = _stats(crawler)
+        reason = stats.get_value("finish_reason") if stats is not None else None
+        if self.failed:
+            self.status = "failed"
+        elif reason is not None:
             self.status = _status(reason)
 
     def crawler_counts(self, crawler: Crawler) -> dict[str, int]:
-        assert crawler.stats is not None
-        return {name: crawler.stats.get_value(f"syndicrawl/{name}", 0) for name in COUNTERS}
+        stats = _stats(crawler)
+        return {name: stats.get_value(f"syndicrawl/{name}", 0) if stats is not None else 0 for name in COUNTERS}
+
+
+def _stats(crawler: Crawler) -> StatsCollector | None:
+    """The crawler's stats; None if it failed before making them (a component that cannot load)."""
+    try:
+        return crawler.stats
+    except RuntimeError:  # Scrapy's "Crawler.stats is not set yet"
+        return None
 
 
 def _status(finish_reason: str) -> str:
@@ -106,7 +119,7 @@ def run_crawl(
                 crawler.signals.connect(_finisher(channel, crawler, progress), signal=signals.spider_closed, weak=False)
                 process.crawl(
                     crawler, source=source, archive=ArchiveContext(source.name, channel, settings.extract_enabled)
-                )
+                ).addErrback(_crawl_failed, channel, crawler, progress)
                 runs.append((crawler, progress))
 
             def report() -> None:
@@ -197,6 +210,15 @@ def _stop(process: CrawlerProcess) -> None:
             reactor.stop()  # type: ignore[attr-defined]
 
     process.stop().addBoth(stop_reactor)
+
+
+def _crawl_failed(failure: Failure, channel: ArchiveChannel, crawler: Crawler, progress: SourceProgress) -> None:
+    """A source whose crawl raised (a component that cannot load, a spider that cannot open):
+    one line says why, its crawl is recorded as failed, and the other sources go on."""
+    exc = failure.value
+    logger.error("%s: the crawl failed: %s: %s", progress.name, type(exc).__name__, " ".join(str(exc).split()))
+    progress.failed = True
+    channel.send("finish", progress.name, "failed", progress.crawler_counts(crawler))
 
 
 def _finisher(channel: ArchiveChannel, crawler: Crawler, progress: SourceProgress) -> Callable[..., Coroutine[None, None, None]]:

@@ -231,3 +231,52 @@ def test_ctrl_c_while_the_crawl_starts_up_stops_it_before_any_fetch(tmp_path, bl
         [summary] = catalog.source_summaries(s)
     db.dispose()
     assert summary.last_crawl_status == "interrupted" and summary.captures == 0
+
+
+@pytest.mark.parametrize("broken", [("diary",), ("diary", "gazette")], ids=["one-source", "every-source"])
+def test_a_source_whose_crawl_cannot_start_fails_alone_in_one_line(
+    tmp_path, blogger_server, wordpress_server, fast_settings, broken
+):
+    """A Scrapy component that raises as a crawl starts failed the whole command with two
+    tracebacks, and the archive called the crawl 'interrupted'. Now that source fails, with
+    one line saying why, and the others are crawled."""
+    sources = write_sources(
+        tmp_path / "sources.toml",
+        [{"name": "diary", "kind": "origin", "feeds": [blogger_server.url("/feeds/posts/default")]},
+         {"name": "gazette", "kind": "repost", "feeds": [wordpress_server.url("/feed/")]}],
+    )  # fmt: skip
+    data = tmp_path / "data"
+    breaking = (
+        "import sys\n"
+        "from scrapy.crawler import Crawler\n"
+        "original = Crawler._apply_settings\n"
+        "def broken(self):\n"
+        f"    if self.spider.source.name in {broken!r}:\n"
+        "        raise RuntimeError('the extension cannot load:\\n  no module named x')\n"
+        "    return original(self)\n"
+        "Crawler._apply_settings = broken\n"
+        "from syndicrawl.cli import main\n"
+        "sys.argv = ['syndicrawl', *sys.argv[1:]]\n"
+        "main()\n"
+    )
+    blogger_server.clear_requests()
+    result = subprocess.run(
+        [sys.executable, "-c", breaking, "crawl", "--config", str(sources), "--data-dir", str(data),
+         "--settings", str(fast_settings)],
+        capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and "Unhandled error" not in result.stderr, result.stderr
+    assert "diary: the crawl failed: RuntimeError: the extension cannot load: no module named x\n" in result.stderr
+    assert re.search(r"│ diary +│ failed +│ +0 │", result.stdout), result.stdout
+    assert blogger_server.requests == []
+    db = Database(sqlite_url(data))
+    with db.session() as s:
+        summaries = {summary.name: summary for summary in catalog.source_summaries(s)}
+    db.dispose()
+    assert summaries["diary"].last_crawl_status == "failed" and summaries["diary"].captures == 0
+    if "gazette" in broken:
+        assert summaries["gazette"].last_crawl_status == "failed"
+    else:
+        assert re.search(r"│ gazette +│ finished +│", result.stdout), result.stdout
+        assert summaries["gazette"].last_crawl_status == "finished" and summaries["gazette"].articles >= 3
