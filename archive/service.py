@@ -64,8 +64,8 @@ _END = ("end",)  # queued when the crawl's stream has ended
 BATCH = MAX_IN_FLIGHT // 2
 #: Seconds the writer waits for more events before handling fewer than BATCH. Pages are sent
 #: to the extractor as they arrive, so the wait delays only the writes; a transaction's fixed
-#: cost (commit, index pages, batch queries) then falls on ~40 pages instead of ~8 at the
-#: pace of a crawl that extracts, which halved the writer's CPU a page (benchmarks/README.md).
+#: cost (commit, index pages, batch queries) then falls on ~32 pages instead of ~12 at the
+#: pace of a crawl that extracts: the writer's CPU a page -20% (benchmarks/README.md).
 LINGER = 1.0
 #: Bytes read from the pipe at once.
 PIPE_READ_SIZE = 1024 * 1024
