@@ -54,8 +54,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Messages read ahead of the writes; when they are all taken the crawl process is held back.
+#: Credits for messages read ahead of the writes; when they are all taken the crawl process
+#: is held back. A message takes one, and one more per CREDIT_BYTES of page it carries, so
+#: that pages near the download limit (20 MB by default) cannot pile up 128 at a time.
 MAX_IN_FLIGHT = 128
+CREDIT_BYTES = 1024 * 1024
 _END = ("end",)  # queued when the crawl's stream has ended
 
 #: Events handled together, at most: the captures among them share a transaction, and so
@@ -77,7 +80,8 @@ class _PageToExtract(NamedTuple):
     """A captured page on its way to the extractor: its body as fetched, or the spider's text.
 
     ``number`` is the crawl's number for the capture: the extraction may be sent before the
-    capture is stored, and its result finds the stored capture by it.
+    capture is stored, and its result finds the stored capture by it. ``credits``: those of
+    the message that sent it, held until its extraction is stored.
     """
 
     number: int
@@ -85,6 +89,7 @@ class _PageToExtract(NamedTuple):
     html: HttpBody | str
     metadata: Mapping[str, Any]
     evidence: Mapping[str, Any]
+    credits: int
 
 
 class _Outcome(NamedTuple):
@@ -99,8 +104,8 @@ class ArchiveService:
     """Applies a crawl's messages to one ``CaptureStore`` per source (see ``run`` for the order).
 
     All writes happen on the thread calling ``run``; extraction results come back to it
-    through the same queue as the messages. Each message read takes one of MAX_IN_FLIGHT
-    credits, given back once it is stored; a page sent to the extractor keeps its credit
+    through the same queue as the messages. Each message read takes its ``_credits`` of MAX_IN_FLIGHT
+    credits, given back once it is stored; a page sent to the extractor keeps its credits
     until its extraction is stored, so a slow extractor holds the crawl back too.
     """
 
@@ -123,6 +128,7 @@ class ArchiveService:
         self._events: queue.Queue[tuple[Any, ...]] = queue.Queue()
         self._credits = threading.BoundedSemaphore(MAX_IN_FLIGHT)
         self._extracting = 0  # pages sent to the extractor whose outcome is not stored yet
+        self._holding = 0  # the credits of those pages
         self._ended = False  # the crawl's stream has ended: only extraction outcomes can come
         # Captures whose metadata record waits for the spider's verdict (and extraction).
         self._deferred: dict[tuple[str, int], StoredCapture] = {}
@@ -133,7 +139,7 @@ class ArchiveService:
         self.handlers: dict[str, Callable[..., None]] = {"page": self.page, "feed": self.feed, "finish": self.finish}
 
     def read(self, stream: Any) -> None:
-        """Queue the messages of ``stream`` until it ends; holds back when MAX_IN_FLIGHT are pending.
+        """Queue the messages of ``stream`` until it ends; holds back while their credits are all taken.
 
         Runs on its own thread: unpickling overlaps with writing.
         """
@@ -146,7 +152,8 @@ class ArchiveService:
                 except (pickle.UnpicklingError, ValueError) as exc:  # cut short by a killed crawl
                     logger.error("the crawl process sent an unreadable message (%s); stopping there", exc)
                     break
-                self._credits.acquire()
+                for _ in range(_credits(message)):
+                    self._credits.acquire()
                 self._events.put(message)
         finally:
             self._events.put(_END)
@@ -162,7 +169,7 @@ class ArchiveService:
         """
         next_report = 0.0
         while not self._ended or self._extracting:
-            extracting = self._extracting
+            holding = self._holding
             events = self._window()
             captures = [tuple(args) for kind, *args in events if kind == "capture"]
             extracted = [tuple(args) for kind, *args in events if kind == "extracted"]
@@ -173,9 +180,9 @@ class ArchiveService:
                 self._apply(self.handlers[kind], {source}, source, *args)
             if extracted:
                 self._apply(self.extracted, {source for source, _ in extracted}, extracted)
-            # Each message from the crawl took a credit; one that started an extraction keeps
-            # it until the extraction is stored, which gives it back.
-            for _ in range(len(captures) + len(others) - (self._extracting - extracting)):
+            # Each message from the crawl took its credits; one that started an extraction keeps
+            # them until the extraction is stored, which gives them back.
+            for _ in range(sum(map(_credits, events)) - (self._holding - holding)):
                 self._credits.release()
             now = time.monotonic()
             if now >= next_report:
@@ -210,7 +217,7 @@ class ArchiveService:
             if arrived[-1] is _END:
                 self._ended = True
                 arrived.pop()
-            self._extract_captured([event[1:] for event in arrived if event[0] == "capture"])
+            self._extract_captured([event for event in arrived if event[0] == "capture"])
             window += arrived
             deadline = deadline or time.monotonic() + LINGER
         return window
@@ -240,13 +247,16 @@ class ArchiveService:
 
     # -- message handlers -------------------------------------------------------------------
 
-    def _extract_captured(self, captures: list[tuple[str, int, Fetched]]) -> None:
+    def _extract_captured(self, captures: list[tuple[str, str, int, Fetched]]) -> None:
         """Send the captured pages the spider asked to extract with their capture to the extractor."""
         by_source: defaultdict[str, list[_PageToExtract]] = defaultdict(list)
-        for source, number, fetched in captures:
+        for message in captures:
+            _, source, number, fetched = message
             if fetched.metadata is not None and fetched.extract:  # the worker decodes the body
                 body = HttpBody(fetched.exchange.response_headers, fetched.exchange.body)
-                by_source[source].append(_PageToExtract(number, fetched.exchange.url, body, fetched.metadata, fetched.evidence))
+                by_source[source].append(
+                    _PageToExtract(number, fetched.exchange.url, body, fetched.metadata, fetched.evidence, _credits(message))
+                )
         for source, pages in by_source.items():
             self._extract(source, pages)
 
@@ -275,12 +285,13 @@ class ArchiveService:
             self._stores[source].store_metadata(capture, metadata)
         else:
             self._awaiting[(source, number)] = capture
-            self._extract(source, [_PageToExtract(number, capture.url, html, metadata, evidence)])
+            self._extract(source, [_PageToExtract(number, capture.url, html, metadata, evidence, _page_credits(len(html)))])
 
     def _extract(self, source: str, pages: list[_PageToExtract]) -> None:
         """Send pages to the extractor, several to a task; each outcome comes back through the event queue."""
         assert self._extractor is not None
         self._extracting += len(pages)
+        self._holding += sum(page.credits for page in pages)
 
         def done(page: _PageToExtract, future: Future[Extraction]) -> None:  # on pebble's thread
             try:
@@ -312,6 +323,7 @@ class ArchiveService:
                         self.counts[source]["articles"] += 1
         finally:
             self._extracting -= len(batch)
+            self._holding -= sum(page.credits for _, (page, _, _) in batch)
 
     def feed(
         self,
@@ -328,6 +340,21 @@ class ArchiveService:
     def finish(self, source: str, status: str, counts: Mapping[str, int]) -> None:
         """Note how a source's crawl ended; its files close once every extraction is stored."""
         self._finishing[source] = (status, counts)
+
+
+def _credits(message: tuple[Any, ...]) -> int:
+    """The credits a message takes (see MAX_IN_FLIGHT); none for an extraction's outcome,
+    which comes from this process, not from the crawl."""
+    kind = message[0]
+    if kind == "capture":
+        return _page_credits(len(message[3].exchange.body))
+    if kind == "page":
+        return _page_credits(len(message[3] or ""))
+    return 0 if kind == "extracted" else 1
+
+
+def _page_credits(size: int) -> int:
+    return min(BATCH, 1 + size // CREDIT_BYTES)
 
 
 def _extraction_pool(config: ArchiveConfig) -> ExtractorPool:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from archive import service as service_module
 from archive.embedded import DB_FILENAME, sqlite_url
 from archive.exchange import HttpExchange
 from archive.messages import ArchiveConfig, Fetched, dump
@@ -116,12 +117,50 @@ class _Pipe:
             self._closed = True
             self._changed.notify_all()
 
+    def unread(self) -> int:
+        with self._changed:
+            return len(self._data)
+
     def read(self, size: int) -> bytes:
         with self._changed:
             self._changed.wait_for(lambda: len(self._data) >= size or self._closed)
             data = bytes(self._data[:size])
             del self._data[:size]
             return data
+
+
+def test_large_pages_hold_the_crawl_back_sooner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Credits count a page's bytes as well as messages: 128 pages in flight near the download
+    limit (20 MB by default) would be gigabytes in the writer."""
+    monkeypatch.setattr(service_module, "CREDIT_BYTES", 1000)  # a 7,000-byte page takes 8 credits
+    config = ArchiveConfig(
+        db_url=sqlite_url(tmp_path), warc_dir=tmp_path / "warcs", warc_max_size=10**9, software="test",
+        index_dir=tmp_path / "indexes", sources=(("blog", "origin"),),
+    )  # fmt: skip
+    service = ArchiveService(config, report=lambda reply: None)
+    stream = _Pipe()
+    pages = 20
+    for number in range(pages):
+        page = HttpExchange(
+            url=f"http://blog.example/{number:02d}", method="GET", request_headers=[("Host", "blog.example")],
+            request_body=b"", status=200, reason="OK", protocol="HTTP/1.1",
+            response_headers=[("Content-Type", "text/html")], body=b"%05d" % number + b"x" * 6995,
+            fetched_at=datetime(2016, 11, 1, tzinfo=timezone.utc), ip_address="127.0.0.1",
+        )  # fmt: skip
+        for data in dump(("capture", "blog", number, Fetched(page, metadata={"source": "blog"}))):
+            stream.write(data)
+    stream.close()
+    size = stream.unread() // pages
+    threading.Thread(target=service.read, args=(stream,), daemon=True).start()
+    _wait_for(lambda: stream.unread() <= size * 3, "the writer to read 17 pages")
+    time.sleep(0.3)  # it would read on if it could
+    assert stream.unread() == size * 3  # 16 queued with 8 credits each (all 128), the 17th waits for its own
+    runner = threading.Thread(target=service.run, daemon=True)
+    runner.start()  # the writes give the credits back
+    runner.join(timeout=30)
+    assert not runner.is_alive() and stream.unread() == 0
+    with sqlite3.connect(tmp_path / DB_FILENAME) as db:
+        assert db.execute("SELECT count(*) FROM captures").fetchone() == (pages,)
 
 
 def _article_html() -> bytes:
