@@ -76,26 +76,32 @@ PIPE_READ_SIZE = 1024 * 1024
 REPORT_INTERVAL = 0.5
 
 
-class _PageToExtract(NamedTuple):
-    """A captured page on its way to the extractor: its body as fetched, or the spider's text.
+class _Ticket(NamedTuple):
+    """What a page's extraction outcome needs when it comes back, without the page's body.
 
     ``number`` is the crawl's number for the capture: the extraction may be sent before the
-    capture is stored, and its result finds the stored capture by it. ``credits``: those of
-    the message that sent it, held until its extraction is stored.
+    capture is stored, and its outcome finds the stored capture by it. ``credits``: those of
+    the message that sent the page, held until its extraction is stored.
     """
 
     number: int
-    url: str
-    html: HttpBody | str
     metadata: Mapping[str, Any]
     evidence: Mapping[str, Any]
     credits: int
 
 
+class _PageToExtract(NamedTuple):
+    """A captured page on its way to the extractor: its body as fetched, or the spider's text."""
+
+    ticket: _Ticket
+    url: str
+    html: HttpBody | str
+
+
 class _Outcome(NamedTuple):
     """A page's extraction, or the error that stopped it, on its way back to the writing thread."""
 
-    page: _PageToExtract
+    ticket: _Ticket
     extraction: Extraction | None
     error: str | None
 
@@ -254,9 +260,8 @@ class ArchiveService:
             _, source, number, fetched = message
             if fetched.metadata is not None and fetched.extract:  # the worker decodes the body
                 body = HttpBody(fetched.exchange.response_headers, fetched.exchange.body)
-                by_source[source].append(
-                    _PageToExtract(number, fetched.exchange.url, body, fetched.metadata, fetched.evidence, _credits(message))
-                )
+                ticket = _Ticket(number, fetched.metadata, fetched.evidence, _credits(message))
+                by_source[source].append(_PageToExtract(ticket, fetched.exchange.url, body))
         for source, pages in by_source.items():
             self._extract(source, pages)
 
@@ -285,32 +290,33 @@ class ArchiveService:
             self._stores[source].store_metadata(capture, metadata)
         else:
             self._awaiting[(source, number)] = capture
-            self._extract(source, [_PageToExtract(number, capture.url, html, metadata, evidence, _page_credits(len(html)))])
+            ticket = _Ticket(number, metadata, evidence, _page_credits(len(html)))
+            self._extract(source, [_PageToExtract(ticket, capture.url, html)])
 
     def _extract(self, source: str, pages: list[_PageToExtract]) -> None:
         """Send pages to the extractor, several to a task; each outcome comes back through the event queue."""
         assert self._extractor is not None
         self._extracting += len(pages)
-        self._holding += sum(page.credits for page in pages)
+        self._holding += sum(page.ticket.credits for page in pages)
 
-        def done(page: _PageToExtract, future: Future[Extraction]) -> None:  # on pebble's thread
+        def done(ticket: _Ticket, future: Future[Extraction]) -> None:  # on pebble's thread
             try:
-                outcome = _Outcome(page, future.result(), None)
+                outcome = _Outcome(ticket, future.result(), None)
             except Exception as exc:  # ExtractionError, or a broken pool: the page is recorded as failed
-                outcome = _Outcome(page, None, str(exc))
+                outcome = _Outcome(ticket, None, str(exc))
             self._events.put(("extracted", source, outcome))
 
         futures = self._extractor.submit_many([(page.html, page.url) for page in pages])
-        for page, future in zip(pages, futures, strict=True):
-            future.add_done_callback(partial(done, page))
+        for page, future in zip(pages, futures, strict=True):  # the callback keeps all but the body
+            future.add_done_callback(partial(done, page.ticket))
 
     def extracted(self, batch: list[tuple[str, _Outcome]]) -> None:
         """Store extractions (or their failures), per source in one transaction, and match the articles."""
         by_source: defaultdict[str, list[Extracted]] = defaultdict(list)
-        for source, (page, extraction, error) in batch:
-            capture = self._awaiting.pop((source, page.number), None)
+        for source, (ticket, extraction, error) in batch:
+            capture = self._awaiting.pop((source, ticket.number), None)
             if capture is not None:  # else its capture failed to be written, which was reported then
-                by_source[source].append(Extracted(capture, extraction, error, page.metadata, page.evidence))
+                by_source[source].append(Extracted(capture, extraction, error, ticket.metadata, ticket.evidence))
         try:
             for source, items in by_source.items():
                 self._stores[source].store_articles(items)
@@ -323,7 +329,7 @@ class ArchiveService:
                         self.counts[source]["articles"] += 1
         finally:
             self._extracting -= len(batch)
-            self._holding -= sum(page.credits for _, (page, _, _) in batch)
+            self._holding -= sum(ticket.credits for _, (ticket, _, _) in batch)
 
     def feed(
         self,
