@@ -363,8 +363,8 @@ class NearDupIndex:
         """``query`` for several signatures with one scan of the band rows: each one's candidate
         ids, most bands first. Unlike ``query``, band rows of an article no longer indexed
         may be among them; loading their fingerprints weeds those out."""
-        keys = [self.keys(sig) for sig in sigs]
-        wanted = sorted({int(key) for row in keys for key in row})
+        keys = self.keys_many(sigs)
+        wanted = np.unique(np.concatenate(keys)).tolist() if keys else []
         owners: dict[int, list[int]] = {}
         with self._connection(session) as conn:
             self._check_parameters(conn)
@@ -385,13 +385,23 @@ class NearDupIndex:
                 cursor.close()
         found = []
         for row in keys:
-            shared = Counter(article_id for key in row.tolist() for article_id in owners.get(key, ()))
+            shared: Counter[int] = Counter()
+            for key in owners.keys() & set(row.tolist()) if owners else ():
+                shared.update(owners[key])
             found.append(sorted(shared, key=lambda article_id: (-shared[article_id], article_id)))
         return found
 
     def keys(self, sig: NDArray[np.uint32]) -> NDArray[np.int64]:
         """The band keys of ``sig`` in this index's layout."""
         return band_keys(sig, self.bands, self.rows)
+
+    def keys_many(self, sigs: Sequence[NDArray[np.uint32]]) -> list[NDArray[np.int64]]:
+        """``keys`` of each signature, computed together (a batch's keys in one numpy pass)."""
+        if not len(sigs):
+            return []
+        stacked = np.stack(sigs)
+        empty = (stacked == EMPTY_HASH).all(axis=1)
+        return [keys[:0] if unset else keys for keys, unset in zip(_keys(stacked, self.bands, self.rows), empty, strict=True)]
 
     def fingerprints(
         self, article_ids: Iterable[int], *, with_shingles: bool = True, session: Session | None = None

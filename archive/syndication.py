@@ -145,9 +145,8 @@ def match_many(session: Session, index: NearDupIndex, items: Sequence[tuple[Arti
     )
     in_batch: dict[int, list[tuple[int, np.ndarray]]] = {}  # band key -> earlier articles of the batch
     linked = []
-    for k, (article, fp) in enumerate(todo):
+    for k, ((article, fp), keys) in enumerate(zip(todo, _keys_in_common(index, todo), strict=True)):
         others = {c: stored[c].shingles for c in candidates[k] if c in stored and stored[c].shingles is not None}
-        keys = index.keys(fp.signature).tolist()
         for key in keys:
             others.update(in_batch.get(key, ()))
         if _link(session, article.id, fp.shingles, list(others.items()), sources):
@@ -161,6 +160,15 @@ def match_many(session: Session, index: NearDupIndex, items: Sequence[tuple[Arti
     session.flush()
     for article_id in linked:
         recompute(session, index, article_id)
+
+
+def _keys_in_common(index: NearDupIndex, items: list[tuple[Article, Fingerprint]]) -> list[list[int]]:
+    """Each article's band keys that another article of the batch has too, in band order:
+    the only keys that can pair it with an earlier one (most batches share none)."""
+    keys = index.keys_many([fp.signature for _, fp in items])
+    _, where, counts = np.unique(np.concatenate(keys), return_inverse=True, return_counts=True)
+    shared = np.split(counts[where] > 1, np.cumsum([len(row) for row in keys[:-1]]))
+    return [row[mask].tolist() for row, mask in zip(keys, shared, strict=True)]
 
 
 def _link(
