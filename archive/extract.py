@@ -16,6 +16,7 @@ import signal
 from dataclasses import dataclass
 from datetime import date
 from functools import partial
+from multiprocessing.context import ForkContext
 from typing import TYPE_CHECKING, NamedTuple, cast
 from urllib.parse import urljoin
 
@@ -24,9 +25,11 @@ import trafilatura
 
 from archive.errors import ExtractionError
 from archive.http import HttpBody
+from archive.messages import widen_pipe
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+    from multiprocessing.connection import Connection
     from types import TracebackType
 
     from lxml.html import HtmlElement
@@ -226,6 +229,18 @@ def _cancel_task(task: concurrent.futures.Future[object], pages: Sequence[_Page]
         task.cancel()
 
 
+class _ForkWithWidePipes(ForkContext):
+    """Fork, as the pool's workers must (they inherit trafilatura loaded and frozen), with
+    pebble's task and result pipes widened: a task of a few 125 KB pages then waits whole in
+    the pipe for the next free worker, instead of a worker waking the pool's thread to write
+    each 64 KiB of it."""
+
+    def Pipe(self, duplex: bool = True) -> tuple[Connection, Connection]:  # noqa: N802 (multiprocessing's name)
+        reader, writer = super().Pipe(duplex)
+        widen_pipe(writer.fileno())
+        return reader, writer
+
+
 class ExtractorPool:
     """Extraction in worker processes with a per-page timeout (pebble.ProcessPool), so a page
     that hangs or crashes the extractor is recorded as failed and the crawl goes on.
@@ -266,7 +281,10 @@ class ExtractorPool:
         # Each worker freezes what it inherits (trafilatura, lxml, the MinHash permutations):
         # the collector then scans only what a page allocates (see crawler/runner.py).
         self._pool = pebble.ProcessPool(
-            max_workers=workers, max_tasks=max(1, max_pages // pages_per_task), initializer=gc.freeze
+            max_workers=workers,
+            max_tasks=max(1, max_pages // pages_per_task),
+            initializer=gc.freeze,
+            context=_ForkWithWidePipes(),
         )
         # Futures not yet settled, so that close(cancel=True) can cancel them: stopping the
         # pebble pool alone would fail them with BrokenProcessPool instead.

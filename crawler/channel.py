@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import logging
 import os
 import subprocess
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archive.errors import LockHeld, SyndicrawlError
-from archive.messages import ArchiveConfig, dump
+from archive.messages import ArchiveConfig, dump, widen_pipe
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -39,9 +38,6 @@ logger = logging.getLogger(__name__)
 #: pipe transport moves its whole buffer on every write, and the pipe and the writer's
 #: read-ahead already hold a few dozen pages.
 HIGH_WATER = 256 * 1024
-#: The pipe's own buffer (Linux lets an unprivileged process raise it to 1 MiB).
-PIPE_SIZE = 1024 * 1024
-F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
 
 def archive_config(settings: Settings, sources: Sequence[Source], locks: LockRequest | None = None) -> ArchiveConfig:
@@ -68,8 +64,7 @@ class ArchiveChannel(asyncio.Protocol):
         # A fresh interpreter, not a fork: this process may already run threads (a live
         # progress display), and the writer needs none of the crawler's imports.
         receive, self._send_end = Pipe(duplex=False)
-        with contextlib.suppress(OSError):  # a larger pipe: fewer wake-ups per page (Linux only)
-            fcntl.fcntl(self._send_end.fileno(), F_SETPIPE_SZ, PIPE_SIZE)
+        widen_pipe(self._send_end.fileno())
         self._replies, reply_end = Pipe(duplex=False)
         fds = (receive.fileno(), reply_end.fileno())
         self._process = subprocess.Popen(
