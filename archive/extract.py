@@ -249,7 +249,9 @@ class ExtractorPool:
     workers by reference, which works with every start method. ``fast``, ``max_bytes`` and
     ``min_chars`` configure the default ``extract_article``; ``max_bytes`` is also checked
     before a page is sent, so an oversized page is never copied to a worker. Workers are
-    replaced after about ``max_pages`` pages, to bound what lxml and trafilatura might
+    replaced after ``max_pages // pages_per_task`` tasks (pebble counts tasks, not pages):
+    ``max_pages`` pages when tasks are full, fewer when pages come a few at a time (a
+    crawl's tasks held 2.7 pages on average). This bounds what lxml and trafilatura might
     accumulate; a worker's RSS measured flat (143-148 MB) over 2000 corpus pages, and each
     replacement leaves a core idle while pebble forks the next worker.
 

@@ -1,5 +1,5 @@
 """``python -m syndicrawl``."""
 
-from syndicrawl.cli import main
+from syndicrawl import main
 
 main()

@@ -233,6 +233,29 @@ def test_ctrl_c_while_the_crawl_starts_up_stops_it_before_any_fetch(tmp_path, bl
     assert summary.last_crawl_status == "interrupted" and summary.captures == 0
 
 
+def test_ctrl_c_while_the_command_loads_aborts_without_a_traceback(tmp_path):
+    """A Ctrl-C in the first moment of ``syndicrawl``, while the CLI's modules load, printed
+    Python's KeyboardInterrupt traceback; now it ends as one a moment later does, "Aborted!"."""
+    ctrl_c_while_loading = (
+        "import builtins, os, signal, sys\n"
+        "import syndicrawl\n"
+        "real_import = builtins.__import__\n"
+        "def interrupted(name, *args, **kwargs):\n"
+        "    if name == 'rich.console':  # loaded by syndicrawl.cli\n"
+        "        os.kill(os.getpid(), signal.SIGINT)\n"
+        "    return real_import(name, *args, **kwargs)\n"
+        "builtins.__import__ = interrupted\n"
+        "sys.argv = ['syndicrawl', *sys.argv[1:]]\n"
+        "syndicrawl.main()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", ctrl_c_while_loading, "stats", "--data-dir", str(tmp_path / "data")],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert (result.returncode, result.stdout, result.stderr) == (1, "", "Aborted!\n")
+    assert not (tmp_path / "data").exists()
+
+
 @pytest.mark.parametrize("broken", [("diary",), ("diary", "gazette")], ids=["one-source", "every-source"])
 def test_a_source_whose_crawl_cannot_start_fails_alone_in_one_line(
     tmp_path, blogger_server, wordpress_server, fast_settings, broken
