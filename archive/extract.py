@@ -246,9 +246,9 @@ class ExtractorPool:
     that hangs or crashes the extractor is recorded as failed and the crawl goes on.
 
     ``function`` must be a module-level callable taking ``(html, url)``: it is sent to the
-    workers by reference, which works with every start method. ``fast``, ``max_bytes`` and
-    ``min_chars`` configure the default ``extract_article``; ``max_bytes`` is also checked
-    before a page is sent, so an oversized page is never copied to a worker. Workers are
+    workers by reference. ``fast``, ``max_bytes`` and ``min_chars`` configure the default
+    ``extract_article``; ``max_bytes`` is also checked before a page is sent, so an
+    oversized page is never copied to a worker. Workers are
     replaced after ``max_pages // pages_per_task`` tasks (pebble counts tasks, not pages):
     ``max_pages`` pages when tasks are full, fewer when pages come a few at a time (a
     crawl's tasks held 2.7 pages on average). This bounds what lxml and trafilatura might

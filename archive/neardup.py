@@ -386,7 +386,7 @@ class NearDupIndex:
         found = []
         for row in keys:
             shared: Counter[int] = Counter()
-            for key in owners.keys() & set(row.tolist()) if owners else ():
+            for key in owners.keys() & set(row.tolist()):
                 shared.update(owners[key])
             found.append(sorted(shared, key=lambda article_id: (-shared[article_id], article_id)))
         return found
