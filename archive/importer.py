@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from archive.db import Database
     from archive.extract import ExtractorPool
     from archive.records import WholeRecord
-    from archive.syndication import Extraction
+    from archive.syndication.matching import Extraction
 
 logger = logging.getLogger(__name__)
 

@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from archive.extract import ExtractorPool
     from archive.messages import ArchiveConfig, Fetched
     from archive.store import StoredCapture
-    from archive.syndication import Extraction
+    from archive.syndication.matching import Extraction
 
 logger = logging.getLogger(__name__)
 
@@ -365,7 +365,7 @@ def _page_credits(size: int) -> int:
 
 def _extraction_pool(config: ArchiveConfig) -> ExtractorPool:
     # Loads trafilatura and numpy: only a crawl that extracts waits for them before it fetches.
-    from archive.syndication import extraction_pool
+    from archive.syndication.matching import extraction_pool
 
     return extraction_pool(
         config.extract_workers, config.extract_timeout, fast=config.extract_fast, max_bytes=config.extract_max_bytes

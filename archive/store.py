@@ -27,8 +27,8 @@ if TYPE_CHECKING:
     from archive.extract import ExtractedArticle
     from archive.messages import Fetched
     from archive.models import Capture
-    from archive.neardup import NearDupIndex
-    from archive.syndication import Extraction
+    from archive.syndication.neardup import NearDupIndex
+    from archive.syndication.matching import Extraction
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ class CaptureStore:
     def index(self) -> NearDupIndex:
         """The near-duplicate index, opened with the first article: a crawl that stores none
         (and the wait before a crawl can fetch) does without numpy and the matching code."""
-        from archive.neardup import NearDupIndex
+        from archive.syndication.neardup import NearDupIndex
 
         return NearDupIndex(self.db)
 
@@ -209,11 +209,11 @@ class CaptureStore:
                     "error": error,
                 }
             )
-        from archive import syndication  # with the index, on the first article
+        from archive.syndication import matching  # with the index, on the first article
 
         with self.db.session() as s, s.begin():
             articles = catalog.add_articles(s, rows)
-            syndication.match_many(
+            matching.match_many(
                 s,
                 self.index,
                 [(row, item.extraction.fingerprint) for row, item in zip(articles, batch, strict=True) if item.extraction],

@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import parse_qs, quote
 from wsgiref.util import application_uri
 
-from archive import catalog, cdx, chains, snapshots
+from archive import catalog, cdx, snapshots
+from archive.syndication import chains
 from archive.errors import NotFoundError, QueryError, SyndicrawlError
 from archive.timestamps import http_date, parse_http_date, parse_timestamp, timestamp14
 

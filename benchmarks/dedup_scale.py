@@ -52,9 +52,9 @@ from typing import Any
 import numpy as np
 from sqlalchemy import event, text
 
-from archive import fingerprint as fp
+from archive.syndication import fingerprint as fp
 from archive.db import Database, sqlite_url
-from archive.neardup import NearDupIndex
+from archive.syndication.neardup import NearDupIndex
 
 VOCABULARY = 50_000
 DOCS_PER_SITE = 500

@@ -16,7 +16,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import StatementError
 
-import archive.neardup  # noqa: F401  (its tables are part of Base.metadata and of the migrations)
+import archive.syndication.neardup  # noqa: F401  (its tables are part of Base.metadata and of the migrations)
 from archive import catalog
 from archive.db import (
     MIGRATIONS_DIR,

@@ -12,7 +12,7 @@ import pytest
 from datasketch import MinHash
 from lxml import html
 
-from archive import fingerprint as fp
+from archive.syndication import fingerprint as fp
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "syndicrawl" / "demo" / "content"
@@ -170,7 +170,7 @@ def test_word_hashes_tokenise_on_punctuation_and_keep_non_ascii_letters() -> Non
 
 _DETERMINISM = """
 import sys
-from archive import fingerprint as fp
+from archive.syndication import fingerprint as fp
 shingles = fp.shingles(sys.argv[1])
 print(shingles[:3].tolist(), fp.signature(shingles)[:3].tolist())
 """

@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from archive import catalog
-from archive import fingerprint as fp
+from archive.syndication import fingerprint as fp
 from archive.db import Database
 from archive.errors import ConfigError
 from archive.models import Article, ArticleFingerprint, minhash_bands
-from archive.neardup import NearDupIndex, band_keys, lsh_bands
+from archive.syndication.neardup import NearDupIndex, band_keys, lsh_bands
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from archive.origin import Member, attribution, bylines, parse_published, place
+from archive.syndication.origin import Member, attribution, bylines, parse_published, place
 
 BODY = "Paragraph one of the article.\nParagraph two of the article.\n"
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
-import archive.neardup  # noqa: F401  (its tables join Base.metadata)
+import archive.syndication.neardup  # noqa: F401  (its tables join Base.metadata)
 from archive.db import create_engine_for
 from archive.errors import ConfigError
 from archive.models import Base

@@ -9,7 +9,7 @@ import click
 from rich.table import Table
 from rich.tree import Tree
 
-from archive import chains as chains_api
+from archive.syndication import chains as chains_api
 from archive.db import Database
 from syndicrawl.cli import cli, settings_options, stdout
 from syndicrawl.cli.rows import format_options, write_rows
@@ -115,10 +115,10 @@ def dedup_rebuild(settings: Settings) -> None:
     Example: syndicrawl dedup rebuild --data-dir syndicrawl-demo
     """
     # Matching code (numpy, datasketch) is loaded only by the command that needs it.
-    from archive import syndication
-    from archive.neardup import NearDupIndex
+    from archive.syndication import matching
+    from archive.syndication.neardup import NearDupIndex
 
     with Database(settings.db_url) as database, database.session() as s, s.begin():
-        count = syndication.rebuild(s, NearDupIndex(database))
+        count = matching.rebuild(s, NearDupIndex(database))
         sizes = chains_api.clusters(s, min_size=2)
     stdout.print(f"Matched {count} articles: {len(sizes)} clusters of copies, {sum(c.size for c in sizes)} articles in them.")

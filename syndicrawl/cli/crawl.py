@@ -162,7 +162,7 @@ def demo(port: int, serve: bool, settings: Settings) -> None:
 
     Example: syndicrawl demo --data-dir /tmp/demo
     """
-    from archive.chains import chain
+    from archive.syndication.chains import chain
     from archive.db import Database
     from syndicrawl.cli.chains import render_chain
     from syndicrawl.demo.server import serve_demo_sites

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from archive import catalog, chains, wacz
+from archive import catalog, wacz
+from archive.syndication import chains
 from archive.db import Database
 from archive.errors import NotFoundError
 from archive.timestamps import TIME_HELP, parse_time

@@ -10,7 +10,7 @@ import click
 
 from archive.cdxj import index_name
 from archive.db import Database
-from archive.syndication import extraction_pool
+from archive.syndication.matching import extraction_pool
 from syndicrawl import __version__
 from syndicrawl.cli import cli, settings_options, stderr, stdout
 from syndicrawl.cli.progress import ImportBar, ImportLines, import_table

@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from sqlalchemy import delete, func, or_, select
 
-from archive import fingerprint
+from archive.syndication import fingerprint
 from archive.models import Article, ArticleLink, Capture, Source, Syndication
-from archive.origin import Member, Placement, header_lines, parse_published, place, pointed_at, source_among, text_lines
+from archive.syndication.origin import Member, Placement, header_lines, parse_published, place, pointed_at, source_among, text_lines
 from archive.urls import url_key
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
     from archive.extract import ExtractedArticle, ExtractorPool, Html
 
-    from archive.neardup import NearDupIndex
+    from archive.syndication.neardup import NearDupIndex
 
 logger = logging.getLogger(__name__)
 

@@ -36,7 +36,7 @@ from sqlalchemy import select
 
 from archive.db import Database
 from archive.errors import ConfigError
-from archive.fingerprint import EMPTY_HASH, NUM_PERM, fmix64
+from archive.syndication.fingerprint import EMPTY_HASH, NUM_PERM, fmix64
 from archive.models import ArticleFingerprint, minhash_bands
 
 if TYPE_CHECKING:
