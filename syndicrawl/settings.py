@@ -6,6 +6,7 @@ priorities do), so ``syndicrawl`` can say why a value is what it is.
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -27,7 +28,6 @@ ENVIRONMENT = {
 
 #: Sections of the settings file; [extract] keys get the ``extract_`` prefix, the others none.
 SECTIONS = {"storage": "", "crawl": "", "extract": "extract_", "scheduler": ""}
-
 
 @dataclass(frozen=True)
 class Settings:
@@ -95,6 +95,40 @@ class Settings:
     def locks(self) -> LockConfig:
         """Where crawl and daemon locks live."""
         return LockConfig(self.db_url, self.lock_ttl, self.redis_url, self.redis_prefix)
+
+
+#: The bounds of every numeric setting, as (test, what it says). A value out of range is an error
+#: at load time, naming where it came from: past it, it fails far from its cause (workers = 0
+#: broke the archive writer mid-crawl, tick = -1 spun the daemon at full CPU).
+_AT_LEAST_0 = (lambda v: v >= 0, ">= 0")
+_AT_LEAST_1 = (lambda v: v >= 1, ">= 1")
+_POSITIVE = (lambda v: v > 0, "> 0")
+RANGES = {
+    "warc_max_size": _AT_LEAST_1,
+    "download_delay": _AT_LEAST_0,
+    "concurrent_requests": _AT_LEAST_1,
+    "concurrent_requests_per_domain": _AT_LEAST_1,
+    "download_timeout": _POSITIVE,
+    "download_maxsize": _AT_LEAST_0,  # Scrapy's 0: no limit
+    "backfill_pages": _AT_LEAST_0,
+    "extract_workers": _AT_LEAST_1,
+    "extract_timeout": _POSITIVE,
+    "extract_max_bytes": _AT_LEAST_0,
+    "poll_min_interval": _POSITIVE,
+    "poll_max_interval": _POSITIVE,
+    "poll_faster": (lambda v: 0 < v <= 1, "in (0, 1]"),
+    "poll_slower": _AT_LEAST_1,
+    "poll_jitter": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    **{f.name: _AT_LEAST_0 for f in fields(Settings) if f.name.startswith("backoff_")},
+    "trust_after": _AT_LEAST_1,
+    "audit_every": (lambda v: v >= 2, ">= 2"),
+    "tick": _POSITIVE,
+    "max_crawls": _AT_LEAST_1,
+    "max_polls": _AT_LEAST_1,
+    "misfire_grace_time": _AT_LEAST_1,
+    "stop_timeout": _AT_LEAST_0,
+    "lock_ttl": _POSITIVE,
+}
 
 
 def _flatten(document: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -168,7 +202,21 @@ def load_settings(
             origin = f"environment ({_env_name(name)})" if where == "environment" else where
             values[name] = _coerce(name, value, defaults[name], origin)
             origins[name] = origin
+    _check_ranges(values, origins)
     return Settings(**values, origins=origins, settings_file=settings_file)
+
+
+def _check_ranges(values: Mapping[str, Any], origins: Mapping[str, str]) -> None:
+    for name, (test, rule) in RANGES.items():
+        value = values[name]
+        if not (math.isfinite(value) and test(value)):
+            raise ConfigError(f"{origins[name]}: setting '{name}' must be {rule}, got {value!r}")
+    low, high = values["poll_min_interval"], values["poll_max_interval"]
+    if low > high:
+        raise ConfigError(
+            f"{origins['poll_min_interval']}: setting 'poll_min_interval' must be <= poll_max_interval ({high!r}), "
+            f"got {low!r}"
+        )
 
 
 def _env_name(setting: str) -> str:

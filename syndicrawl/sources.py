@@ -6,6 +6,7 @@ field, so a typo in one source never half-runs a crawl.
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from collections.abc import Sequence
@@ -42,9 +43,21 @@ class Source:
 
 
 def _check_url(value: Any, where: str) -> str:
-    parts = urlsplit(value) if isinstance(value, str) else None
-    if parts is None or parts.scheme not in {"http", "https"} or not parts.hostname:
+    """An http(s) URL with a host and, if it has one, a port 1-65535: a URL that fails only when
+    fetched stopped the archive writer mid-crawl (a port 99999 broke its URL keys)."""
+    try:
+        parts = urlsplit(value) if isinstance(value, str) else None
+    except ValueError:  # a bracketed host not closed: 'http://[::1/'
+        parts = None
+    host = parts.hostname if parts else None
+    if not parts or parts.scheme not in {"http", "https"} or not host or any(c.isspace() for c in host):
         raise ConfigError(f"{where}: not an http(s) URL: {value!r}")
+    try:
+        port = parts.port
+    except ValueError:  # out of range, or not a number
+        port = -1
+    if port is not None and not 0 < port < 65536:
+        raise ConfigError(f"{where}: bad port in {value!r} (give a number 1-65535)")
     return value
 
 
@@ -81,7 +94,9 @@ def parse_source(entry: Any, where: str) -> Source:
     if backfill is not None and (not isinstance(backfill, int) or isinstance(backfill, bool) or backfill < 0):
         raise ConfigError(f"{where}, field 'backfill_pages': must be a whole number >= 0")
     delay = entry.get("download_delay")
-    if delay is not None and (isinstance(delay, bool) or not isinstance(delay, int | float) or delay < 0):
+    if delay is not None and (
+        isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay < math.inf
+    ):
         raise ConfigError(f"{where}, field 'download_delay': must be a number of seconds >= 0")
     return Source(
         name=name,

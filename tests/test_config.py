@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from archive.errors import ConfigError
-from syndicrawl.settings import load_settings
+from syndicrawl.cli import cli
+from syndicrawl.settings import RANGES, Settings, load_settings
 from syndicrawl.sources import load_sources, select
 
 EXAMPLE = Path(__file__).parents[1] / "config" / "sources.example.toml"
@@ -49,6 +52,20 @@ def test_example_sources_file_is_valid() -> None:
          "source 'a' is defined twice"),
         ('[[source]\nname = "a"\n', "invalid TOML"),
         ('sources = []\n', "unknown top-level key 'sources'"),
+        ('[[source]]\nname = "a"\nkind = "origin"\nstart_urls = ["http://x.test:99999/"]\n',
+         "source #1 'a', field 'start_urls': bad port in 'http://x.test:99999/' (give a number 1-65535)"),
+        ('[[source]]\nname = "a"\nkind = "origin"\nfeeds = ["http://x.test:abc/feed"]\n',
+         "source #1 'a', field 'feeds': bad port in 'http://x.test:abc/feed' (give a number 1-65535)"),
+        ('[[source]]\nname = "a"\nkind = "origin"\nsitemaps = ["https://x.test:0/sitemap.xml"]\n',
+         "source #1 'a', field 'sitemaps': bad port in 'https://x.test:0/sitemap.xml' (give a number 1-65535)"),
+        ('[[source]]\nname = "a"\nkind = "origin"\nstart_urls = ["http://[::1/"]\n',
+         "source #1 'a', field 'start_urls': not an http(s) URL: 'http://[::1/'"),
+        ('[[source]]\nname = "a"\nkind = "origin"\nstart_urls = ["http:///news"]\n',
+         "source #1 'a', field 'start_urls': not an http(s) URL: 'http:///news'"),
+        ('[[source]]\nname = "a"\nkind = "origin"\nfeeds = ["javascript:void(0)"]\n',
+         "source #1 'a', field 'feeds': not an http(s) URL: 'javascript:void(0)'"),
+        ('[[source]]\nname = "a"\nkind = "origin"\nfeeds = ["http://x.test/f"]\ndownload_delay = inf\n',
+         "source #1 'a', field 'download_delay': must be a number of seconds >= 0"),
     ],
 )
 def test_bad_sources_file_names_file_source_and_field(tmp_path: Path, body: str, message: str) -> None:
@@ -94,6 +111,17 @@ def test_database_url_from_environment_wins_over_sqlite(tmp_path: Path) -> None:
         ("[crawl]\ndownload_dely = 1\n", "unknown setting [crawl] download_dely"),
         ("[crawl]\ndownload_delay = 'slow'\n", "setting 'download_delay' must be float, got 'slow'"),
         ("[extract]\nfast = 1\n", "setting 'extract_fast' must be bool, got 1"),
+        ("[extract]\nworkers = 0\n", "setting 'extract_workers' must be >= 1, got 0"),
+        ("[scheduler]\ntick = -1\n", "setting 'tick' must be > 0, got -1.0"),
+        ("[scheduler]\ntick = nan\n", "setting 'tick' must be > 0, got nan"),
+        ("[crawl]\ndownload_timeout = 0\n", "setting 'download_timeout' must be > 0, got 0.0"),
+        ("[crawl]\nconcurrent_requests = 0\n", "setting 'concurrent_requests' must be >= 1, got 0"),
+        ("[crawl]\ndownload_delay = inf\n", "setting 'download_delay' must be >= 0, got inf"),
+        ("[storage]\nwarc_max_size = -5\n", "setting 'warc_max_size' must be >= 1, got -5"),
+        ("[scheduler]\nlock_ttl = 0\n", "setting 'lock_ttl' must be > 0, got 0.0"),
+        ("[scheduler]\npoll_jitter = 1\n", "setting 'poll_jitter' must be in [0, 1), got 1.0"),
+        ("[scheduler]\npoll_min_interval = 100\npoll_max_interval = 50\n",
+         "setting 'poll_min_interval' must be <= poll_max_interval (50.0), got 100.0"),
     ],
 )
 def test_bad_settings_file(tmp_path: Path, body: str, message: str) -> None:
@@ -101,3 +129,31 @@ def test_bad_settings_file(tmp_path: Path, body: str, message: str) -> None:
     with pytest.raises(ConfigError) as error:
         load_settings(path, env={})
     assert str(error.value) == f"{path}: {message}"
+
+
+def test_every_numeric_setting_has_a_range_and_its_declared_type() -> None:
+    numeric = {f.name for f in fields(Settings) if f.type in {"int", "float"}}
+    assert numeric == set(RANGES)
+    defaults = load_settings(None, env={})
+    # A default of the wrong type makes the type check refuse good values (download_timeout = 2.5).
+    assert {f.name: type(getattr(defaults, f.name)).__name__ for f in fields(Settings) if f.name in numeric} == {
+        f.name: f.type for f in fields(Settings) if f.name in numeric
+    }
+
+
+def test_out_of_range_flag_names_the_command_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_settings(None, env={}, overrides={"download_delay": -1.0})
+    assert str(error.value) == "command line: setting 'download_delay' must be >= 0, got -1.0"
+
+
+def test_bad_setting_is_one_error_line_before_the_crawl(tmp_path: Path) -> None:
+    settings_file = write(tmp_path, "[extract]\nworkers = 0\n", "settings.toml")
+    sources_file = write(tmp_path, '[[source]]\nname = "a"\nkind = "origin"\nfeeds = ["http://127.0.0.1:9/f"]\n')
+    data_dir = tmp_path / "data"
+    result = CliRunner().invoke(
+        cli, ["crawl", "--config", str(sources_file), "--settings", str(settings_file), "--data-dir", str(data_dir)]
+    )
+    assert result.exit_code == 1
+    assert result.output == f"Error: {settings_file}: setting 'extract_workers' must be >= 1, got 0\n"
+    assert not data_dir.exists()
