@@ -17,6 +17,8 @@ from urllib.parse import urljoin
 
 import feedparser
 
+from archive.urls import fetch_problem
+
 logger = logging.getLogger(__name__)
 
 
@@ -45,6 +47,23 @@ def _kind(version: str) -> str:
     return "unknown"
 
 
+def _entry_url(feed_url: str, n: int, link: object, problems: list[str]) -> str | None:
+    """The entry's absolute URL; None, with a problem line, when a crawl cannot fetch it.
+
+    Checked here, entry by entry: a link that only failed as a request (``javascript:``,
+    ``http://[x``) ended the parsing of its feed and lost the entries after it.
+    """
+    try:
+        url = urljoin(feed_url, link) if isinstance(link, str) else None
+    except ValueError:
+        url = None
+    problem = fetch_problem(url)
+    if problem:
+        problems.append(f"{feed_url}: entry #{n} links to {link!r}: {problem}; skipped")
+        return None
+    return url
+
+
 def _json_date(value: object) -> str | None:
     try:
         parsed = datetime.fromisoformat(str(value))
@@ -63,13 +82,16 @@ def _json_feed(document: dict[str, Any], url: str) -> ParsedFeed:
         if not link:
             problems.append(f"{url}: entry #{n} has no url; skipped")
             continue
+        link = _entry_url(url, n, link, problems)
+        if link is None:
+            continue
         authors = item.get("authors") or ([item["author"]] if isinstance(item.get("author"), dict) else [])
         published = item.get("date_published")
         if published and not _json_date(published):
             problems.append(f"{url}: entry #{n} has an unreadable date {published!r}")
         entries.append(
             {
-                "url": urljoin(url, link),
+                "url": link,
                 "entry_id": str(item.get("id")) if item.get("id") is not None else None,
                 "title": item.get("title"),
                 "author": authors[0].get("name") if authors and isinstance(authors[0], dict) else None,
@@ -100,7 +122,7 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
     if content_type:
         headers["content-type"] = content_type
     parsed = feedparser.parse(body, response_headers=headers)
-    if not parsed.version and not parsed.entries:
+    if not parsed.get("version") and not parsed.entries:  # an empty body has no version at all
         return None
     problems = []
     if parsed.bozo:
@@ -111,11 +133,14 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
         if not link:
             problems.append(f"{url}: entry #{n} ({entry.get('title', 'untitled')!r}) has no link; skipped")
             continue
+        link = _entry_url(url, n, link, problems)
+        if link is None:
+            continue
         if entry.get("published") and not entry.get("published_parsed"):
             problems.append(f"{url}: entry #{n} has an unreadable date {entry.get('published')!r}")
         entries.append(
             {
-                "url": urljoin(url, link),
+                "url": link,
                 "entry_id": entry.get("id"),
                 "title": entry.get("title"),
                 "author": entry.get("author"),
@@ -123,4 +148,4 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
                 "updated": _iso(entry.get("updated_parsed")),
             }
         )
-    return ParsedFeed(url, _kind(parsed.version or ""), parsed.feed.get("title"), entries, problems)
+    return ParsedFeed(url, _kind(parsed.get("version") or ""), parsed.feed.get("title"), entries, problems)

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from archive.errors import ConfigError
+from archive.urls import fetch_problem
 
 Kind = Literal["origin", "repost", "unknown"]
 KINDS: tuple[Kind, ...] = ("origin", "repost", "unknown")
@@ -43,21 +44,9 @@ class Source:
 
 
 def _check_url(value: Any, where: str) -> str:
-    """An http(s) URL with a host and, if it has one, a port 1-65535: a URL that fails only when
-    fetched stopped the archive writer mid-crawl (a port 99999 broke its URL keys)."""
-    try:
-        parts = urlsplit(value) if isinstance(value, str) else None
-    except ValueError:  # a bracketed host not closed: 'http://[::1/'
-        parts = None
-    host = parts.hostname if parts else None
-    if not parts or parts.scheme not in {"http", "https"} or not host or any(c.isspace() for c in host):
-        raise ConfigError(f"{where}: not an http(s) URL: {value!r}")
-    try:
-        port = parts.port
-    except ValueError:  # out of range, or not a number
-        port = -1
-    if port is not None and not 0 < port < 65536:
-        raise ConfigError(f"{where}: bad port in {value!r} (give a number 1-65535)")
+    problem = fetch_problem(value)
+    if problem:
+        raise ConfigError(f"{where}: {problem}: {value!r}")
     return value
 
 

@@ -89,12 +89,13 @@ class SourceSpider(scrapy.Spider):
         content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None
         feed = parse_feed(response.body, response.url, content_type)
         if feed is None:
+            reason = "not a feed" if response.body.strip() else "not a feed (empty body)"
             if polled:
-                yield FeedPage(response.url, "unknown", None, [], polls.fetched(response, error="not a feed"))
-            if isinstance(response, HtmlResponse):
+                yield FeedPage(response.url, "unknown", None, [], polls.fetched(response, error=reason))
+            if isinstance(response, HtmlResponse) and response.body.strip():
                 yield from self.parse_listing(response)
             else:
-                self._problem(f"{response.url}: not a feed")
+                self._problem(f"{response.url}: {reason}")
             return
         for problem in feed.problems:
             self._problem(problem)
