@@ -186,13 +186,48 @@ def _html_lang(tree: HtmlElement) -> str | None:
     return primary if primary.isalpha() and 2 <= len(primary) <= 3 else None
 
 
+#: A log record as a worker sends it back: logger name, level, message.
+LogLine = tuple[str, int, str]
+
+
+class _KeptRecords(logging.Handler):
+    """A worker's only log handler: keeps each record to send back with its task's results.
+
+    The handlers a worker inherits are the parent's, and may write to pipes closed after the
+    fork: the crawl's archive writer sends its log to the crawl process on such a pipe, and
+    the first warning trafilatura logged raised ``EBADF`` in the worker, failing the page.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[LogLine] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append((record.name, record.levelno, record.getMessage()))
+
+
+_kept = _KeptRecords()
+
+
+def _start_worker() -> None:
+    """pebble's initializer: log only to ``_kept``, then freeze what the worker inherited (the
+    collector then scans only what a page allocates, see crawler/runner.py)."""
+    manager = logging.Logger.manager
+    for logger_ in [manager.root, *manager.loggerDict.values()]:
+        if isinstance(logger_, logging.Logger):
+            logger_.handlers.clear()
+    manager.root.addHandler(_kept)
+    gc.freeze()
+
+
 def _call_in_worker(
     function: Callable[[Html, str], ExtractedArticle], pages: Sequence[tuple[Html, str]]
-) -> list[ExtractedArticle | ExtractionError]:
+) -> tuple[list[ExtractedArticle | ExtractionError], list[LogLine]]:
     """Run ``function`` on each page in a worker process; a page's failure is its ``ExtractionError``.
 
     Failures are returned, not raised, so one page cannot fail the others of its task; and
-    in the parent a ``TimeoutError`` can only be pebble's timeout.
+    in the parent a ``TimeoutError`` can only be pebble's timeout. What the pages made the
+    libraries log comes back too, for the parent to log as its own.
     """
     results: list[ExtractedArticle | ExtractionError] = []
     for html, url in pages:
@@ -202,7 +237,9 @@ def _call_in_worker(
             results.append(exc)
         except Exception as exc:
             results.append(ExtractionError(f"{url}: extractor failed: {exc!r}"))
-    return results
+    lines = list(_kept.lines)
+    _kept.lines.clear()
+    return results, lines
 
 
 def _describe_exit(exitcode: int | None) -> str:
@@ -280,12 +317,10 @@ class ExtractorPool:
         if function is extract_article:
             function = partial(extract_article, fast=fast, max_bytes=max_bytes, min_chars=min_chars)
         self._function = function
-        # Each worker freezes what it inherits (trafilatura, lxml, the MinHash permutations):
-        # the collector then scans only what a page allocates (see crawler/runner.py).
         self._pool = pebble.ProcessPool(
             max_workers=workers,
             max_tasks=max(1, max_pages // pages_per_task),
-            initializer=gc.freeze,
+            initializer=_start_worker,
             context=_ForkWithWidePipes(),
         )
         # Futures not yet settled, so that close(cancel=True) can cancel them: stopping the
@@ -338,7 +373,7 @@ class ExtractorPool:
         self,
         pages: list[_Page],
         htmls: list[Html],
-        task: concurrent.futures.Future[list[ExtractedArticle | ExtractionError]],
+        task: concurrent.futures.Future[tuple[list[ExtractedArticle | ExtractionError], list[LogLine]]],
     ) -> None:
         """Give each page's outcome to its future, naming timeouts and crashes; retry the pages
         of a task of several that timed out or whose worker died, one to a task.
@@ -357,7 +392,7 @@ class ExtractorPool:
         self,
         pages: list[_Page],
         htmls: list[Html],
-        task: concurrent.futures.Future[list[ExtractedArticle | ExtractionError]],
+        task: concurrent.futures.Future[tuple[list[ExtractedArticle | ExtractionError], list[LogLine]]],
     ) -> None:
         if task.cancelled():
             for page in pages:
@@ -365,7 +400,10 @@ class ExtractorPool:
             return
         exc = task.exception()
         if exc is None:
-            for page, result in zip(pages, task.result(), strict=True):
+            results, lines = task.result()
+            for name, level, message in lines:
+                logging.getLogger(name).log(level, "%s", message)
+            for page, result in zip(pages, results, strict=True):
                 if page.future.set_running_or_notify_cancel():
                     if isinstance(result, ExtractionError):
                         page.future.set_exception(result)

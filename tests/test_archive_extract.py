@@ -6,15 +6,19 @@ import asyncio
 import gzip
 import hashlib
 import json
+import logging
+import multiprocessing
 import os
 import signal
 import time
+from collections.abc import Iterator
 
 import pytest
 
 from archive.errors import ExtractionError
 from archive.extract import ExtractedArticle, ExtractorPool, extract_article, text_hash
 from archive.http import HttpBody
+from archive.service import _ReportHandler
 
 WORDPRESS_URL = "https://janedoe.example/seed-library/"
 WORDPRESS = """<!DOCTYPE html>
@@ -467,3 +471,47 @@ def test_close_with_cancel_drops_queued_pages() -> None:
     assert running.cancelled()
     with pytest.raises(RuntimeError):
         pool.submit(GERMAN, GERMAN_URL)
+
+
+@pytest.fixture
+def writer_logging() -> Iterator[multiprocessing.connection.Connection]:
+    """Logging as the crawl's archive writer sets it up (archive.service.main): the root logger
+    sends records to the crawl process on a pipe, and every forked child closes that pipe.
+
+    Yields the crawl process's end of the pipe.
+    """
+    crawl_end, writer_end = multiprocessing.Pipe(duplex=False)
+    forking = [True]  # os.register_at_fork cannot be undone: the hook stops acting after the test
+    fd = writer_end.fileno()
+    os.register_at_fork(after_in_child=lambda: forking[0] and os.close(fd))
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    root.handlers[:] = [_ReportHandler(writer_end.send)]
+    root.setLevel(logging.INFO)
+    try:
+        yield crawl_end
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+        forking[0] = False
+        writer_end.close()
+        crawl_end.close()
+
+
+def test_a_warning_logged_in_a_worker_reaches_the_crawl_and_the_page_extracts(
+    writer_logging: multiprocessing.connection.Connection,
+) -> None:
+    """#17.6: trafilatura warns about a JSON-LD block that is a bare list; the worker logged it
+    through the writer's handler, whose pipe the fork had closed, and the page failed with
+    OSError(9, 'Bad file descriptor') in a crawl while it extracted in ``import``."""
+    html = WORDPRESS.replace("</head>", '<script type="application/ld+json">[1,2]</script></head>')
+
+    with ExtractorPool(workers=1, timeout=20) as pool:
+        article = pool.submit(html, WORDPRESS_URL).result(timeout=20)
+
+    assert article.title == "How We Started a Seed Library"
+    assert article.published == "2016-11-02"
+    assert writer_logging.poll(5)
+    kind, name, level, message = writer_logging.recv()
+    assert (kind, name, level) == ("log", "trafilatura.metadata", logging.WARNING)
+    assert message.startswith("error in JSON metadata extraction")
