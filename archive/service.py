@@ -10,8 +10,10 @@ order from one stream. This process reports back on its own pipe: ``("counts", {
 and then, ``("log", logger, level, message)`` for its log records, ``("failed", message)`` if
 it cannot start, ``("busy", message)`` if another crawl holds one of its sources, else
 ``("ready",)`` once it holds them and can write, and ``("finished", {source: [warc paths]})``
-last. It ignores SIGINT: the crawl process decides when to stop and closes the pipe, and
-everything sent before that is still written.
+last. It ignores SIGINT and SIGTERM, which a terminal, ``timeout`` and systemd send to the
+crawl's whole process group: the crawl process decides when to stop and closes the pipe, and
+everything sent before that is still written (its extractor workers are pebble's, which
+exit on SIGTERM: a page being extracted then may be recorded as failed).
 
 The crawl process starts this one first thing, so that the two start up side by side: this
 one loads SQLAlchemy, opens the database, takes the crawl's locks and (for extraction)
@@ -407,7 +409,8 @@ def _serve(config: ArchiveConfig, stream: Any, report: Callable[[tuple[Any, ...]
 def main(messages_fd: int, replies_fd: int) -> None:
     """Entry point of the writer process: the first message is the ``ArchiveConfig``, then the
     crawl's messages until it closes the pipe."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
     keep_large_blocks()  # before the extractor workers fork: they inherit it
     # Nor may they hold the crawl's pipes: if this process dies, the crawl must see both ends
     # close at once (and stop), not when the orphaned workers notice and exit.

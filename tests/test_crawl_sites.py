@@ -148,12 +148,19 @@ def test_demo_refuses_a_data_directory_it_did_not_make(tmp_path):
     assert (tmp_path / "precious.txt").read_text() == "keep me"
 
 
-def test_interrupted_crawl_closes_its_files_and_says_so(tmp_path, blogger_server):
-    """Ctrl-C: Scrapy stops gracefully, every WARC is closed and whole, the crawl is marked interrupted."""
+@pytest.mark.parametrize(
+    "signum", ["SIGINT", "SIGTERM"], ids=["ctrl-c-to-the-process-group", "sigterm-to-the-process-group"]
+)
+def test_interrupted_crawl_closes_its_files_and_says_so(tmp_path, blogger_server, signum):
+    """Ctrl-C, or SIGTERM as `timeout` and systemd send it, to the crawl's whole process group (its
+    archive writer too: SIGTERM killed it, leaving every WARC '.open', no index and the crawl
+    'running'): Scrapy stops gracefully, every WARC is closed, whole and indexed, the crawl is
+    marked interrupted."""
     import os
     import signal
     import time
 
+    from archive.cdxj import index_name
     from archive.records import verify_file
 
     slow = tmp_path / "slow.toml"
@@ -166,18 +173,19 @@ def test_interrupted_crawl_closes_its_files_and_says_so(tmp_path, blogger_server
     process = subprocess.Popen(
         [sys.executable, "-m", "syndicrawl", "crawl", "--config", str(sources), "--data-dir", str(data),
          "--settings", str(slow)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ, start_new_session=True,
     )
     deadline = time.monotonic() + 60
     while not list((data / "warcs").glob("*.open")) and time.monotonic() < deadline:
         time.sleep(0.1)
-    process.send_signal(signal.SIGINT)
+    os.killpg(process.pid, getattr(signal, signum))
     out, err = process.communicate(timeout=60)
     assert process.returncode == 2, err
     assert re.search(r"│ diary +│ interrupted +│", out), out
     files = list((data / "warcs").iterdir())
     assert files and all(p.name.endswith(".warc.gz") for p in files)
     assert all(verify_file(p) > 0 for p in files)
+    assert all((data / "indexes" / index_name(p.name)).is_file() for p in files)
     db = Database(sqlite_url(data))
     with db.session() as s:
         [summary] = catalog.source_summaries(s)
