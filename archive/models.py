@@ -51,7 +51,7 @@ NAMING_CONVENTION: dict[str, str] = {
 SOURCE_KINDS = ("origin", "repost", "unknown")
 CRAWL_STATUSES = ("running", "finished", "failed", "interrupted")
 FEED_KINDS = ("rss", "atom", "json", "sitemap", "unknown")
-PUBLISHED_SOURCES = ("page", "feed", "sitemap")
+PUBLISHED_SOURCES = ("page", "feed", "sitemap", "url", "last-modified")
 ARTICLE_STATUSES = ("ok", "failed")
 
 # 64-bit ids on PostgreSQL; SQLite only auto-increments a column declared INTEGER.
@@ -217,7 +217,8 @@ class Article(Base):
     """What trafilatura extracted from one capture, or why it failed.
 
     ``published_source`` records which evidence gave ``published`` (the page itself, a
-    feed entry or a sitemap) so syndication chains can weigh dates by origin.
+    feed entry, a sitemap's lastmod, the page's URL path, its HTTP Last-Modified header;
+    see ``archive.store._published``) so syndication chains can weigh dates by origin.
     """
 
     __tablename__ = "articles"
@@ -271,6 +272,22 @@ class ArticleLink(Base):
     kind: Mapped[str] = mapped_column(String(16))
     contained: Mapped[float] = mapped_column(Float)
     covered: Mapped[float] = mapped_column(Float)
+
+
+class ArticleCitation(Base):
+    """A page an article names as where it came from: a URL in its "originally appeared at",
+    "Read more at" or "Source:" line, or a canonical link to another host.
+
+    Kept by URL key, so the cited page is compared with the article whether it is archived
+    before or after it: the later of the two finds the other here.
+    """
+
+    __tablename__ = "article_citations"
+
+    url_key: Mapped[str] = mapped_column(SurtKey, primary_key=True)
+    article_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True, autoincrement=False, index=True
+    )
 
 
 class Syndication(Base):

@@ -49,6 +49,7 @@ TABLES = {
     "minhash_bands",
     "article_fingerprints",
     "article_links",
+    "article_citations",
     "syndication",
     "feed_polling",
     "feed_poll_outcomes",

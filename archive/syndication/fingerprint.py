@@ -158,13 +158,54 @@ def is_boilerplate(line: str) -> bool:
 
 
 def matching_text(text: str) -> str:
-    """Return the normalised article text without repost boilerplate lines.
+    """Return the normalised article text without repost boilerplate lines, segmented.
 
     Each line is matched as ``normalize`` leaves it (ASCII punctuation, single spaces,
     casefolded), so the patterns hold whatever the page's typography.
     """
     lines = (" ".join(line.split()) for line in _fold_characters(text).casefold().splitlines())
-    return " ".join(line for line in lines if line and not is_boilerplate(line))
+    return segment(" ".join(line for line in lines if line and not is_boilerplate(line)))
+
+
+# --- words -----------------------------------------------------------------------------------
+
+# Scripts written without spaces between words (Thai, Lao, Myanmar, Khmer, kana, Bopomofo,
+# Han): each character is a word, so a Chinese article is compared by character 5-grams
+# instead of being one "word" per sentence. Segmenting by dictionary (jieba, MeCab) would
+# give fewer, better words, but needs a dictionary per language; character n-grams are the
+# usual near-duplicate unit for these scripts and need none.
+_UNSPACED = (
+    "฀-໿က-႟ក-៿぀-ヿ㄀-ㄯㇰ-ㇿ"
+    "㐀-䶿一-鿿豈-﫿"
+)
+_UNSPACED_CHAR = re.compile(f"([{_UNSPACED}])")
+
+
+@cache
+def _punctuation() -> re.Pattern[str]:
+    """Non-ASCII punctuation of the Basic Multilingual Plane ("。", "、", "،", "؟", "「").
+
+    It separates words, as ASCII punctuation does in ``word_hashes``; otherwise "سوريا،"
+    and "سوريا" would be two words. Built on first use (a scan of 65k code points).
+    """
+    chars = "".join(c for c in map(chr, range(0x80, 0x10000)) if unicodedata.category(c)[0] == "P")
+    return re.compile(f"[{re.escape(chars)}]")
+
+
+def segment(text: str) -> str:
+    """Space out the characters of unspaced scripts and blank non-ASCII punctuation."""
+    if text.isascii():
+        return text
+    return _UNSPACED_CHAR.sub(r" \1 ", _punctuation().sub(" ", text))
+
+
+# The words ``word_hashes`` hashes: runs of ASCII letters and digits and non-ASCII characters.
+_WORD = re.compile("[a-z0-9\u0080-\U0010ffff]+")
+
+
+def tokens(text: str) -> list[str]:
+    """The words of ``matching_text(text)``, as shingles see them (for alignment)."""
+    return _WORD.findall(matching_text(text))
 
 
 # --- shingles --------------------------------------------------------------------------------

@@ -5,28 +5,46 @@ come from the persistent LSH index, each candidate is confirmed by exact shingle
 containment both ways, and only the cluster it joins is recomputed. ``rebuild`` replays
 every article in storage order and gives the same answer.
 
-Pairs, by containment of word shingles of the matching text (boilerplate lines removed):
+Pairs, by the share of each matching text (boilerplate lines removed) kept in the other:
 
 - copy: each keeps at least ``COPY`` of the other's text: the same article;
 - excerpt: the shorter is mostly (``EXCERPT``) contained in the longer but keeps less than
   ``COPY`` of it: a partial copy, linked to the page it was cut from, never merged.
+
+Shares are measured on word shingles first (stored, cheap) and, for pairs whose shingles
+do not settle it, on the aligned texts (``alignment.shares``): shingles undercount a text
+whose links were stripped, which matters only near the lines. Candidates come from the LSH
+index and from citations: a page that names another by URL ("Read more at URL") is compared
+with it whichever of the two is archived first, however little text they share.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import numpy as np
 from sqlalchemy import delete, func, or_, select
 
 from archive.syndication import fingerprint
-from archive.models import Article, ArticleLink, Capture, Source, Syndication
-from archive.syndication.origin import Member, Placement, header_lines, parse_published, place, pointed_at, source_among, text_lines
+from archive.models import Article, ArticleCitation, ArticleFingerprint, ArticleLink, Capture, Source, Syndication
+from archive.syndication import alignment
+from archive.syndication.origin import (
+    Member,
+    Placement,
+    cited_urls,
+    header_lines,
+    parse_published,
+    place,
+    pointed_at,
+    source_among,
+    text_lines,
+)
 from archive.urls import url_key
 
 if TYPE_CHECKING:
@@ -43,8 +61,18 @@ EXCERPT = 0.8
 #: Two pages of one site are one article only when nearly identical: short pages of a site
 #: share its bio, sidebar and footer, which can make up most of their text.
 SAME_SITE_COPY = 0.9
-#: Shorter texts (a tag page's teaser, a cookie notice) are not matched at all.
-MIN_SHINGLES = 40
+#: Texts of fewer shingles (a cookie notice, a caption) are not matched at all.
+MIN_SHINGLES = 12
+#: Below this many shingles (~45 words) a text is short: a shared bio or boilerplate line
+#: is a large part of it, so a short copy must be near-exact (``SHORT_COPY``), and a short
+#: text counts as an excerpt only of a page it cites (a tag page's teaser cites nothing).
+SHORT_SHINGLES = 40
+SHORT_COPY = 0.8
+#: Shingle shares that settle a pair without aligning texts: both at least ``SURE`` is a
+#: copy (text shares are higher still), neither reaching ``FLOOR`` is no pair (an excerpt
+#: keeps 0.8 of its text in its source, which its shingles cannot fall so far below).
+SURE = 0.8
+FLOOR = 0.5
 #: Articles matched together by ``rebuild``.
 REBUILD_BATCH = 64
 
@@ -92,12 +120,33 @@ def extraction_pool(workers: int, timeout: float, *, fast: bool, max_bytes: int)
     )
 
 
-def _classify(contained: float, covered: float, same_site: bool = False) -> str | None:
-    copy = SAME_SITE_COPY if same_site else COPY
-    if contained >= copy and covered >= copy:
-        return "copy"
-    if contained >= EXCERPT and covered < COPY and not same_site:
-        return "excerpt"
+def _classify(
+    measured: alignment.Shares,
+    aligned: Callable[[], alignment.Shares],
+    *,
+    same_site: bool,
+    short: bool,
+    cited: bool,
+) -> tuple[str, alignment.Shares] | None:
+    """What a pair (A, B) is, from its shingle shares and, when they do not settle it, its
+    aligned text's: ``copy``, ``excerpt`` (A was cut from B), ``source`` (B from A) or None."""
+    copy = SAME_SITE_COPY if same_site else SHORT_COPY if short else COPY
+    low, high = sorted((measured.contained, measured.covered))
+    if low >= max(copy, SURE):
+        return "copy", measured
+    if high < FLOOR and not cited:
+        return None
+    shares = aligned()
+    if not shares.lead:
+        return None
+    if shares.contained >= copy and shares.covered >= copy:
+        return "copy", shares
+    if same_site or (short and not cited):
+        return None
+    if shares.contained >= EXCERPT and shares.covered < COPY:
+        return "excerpt", shares
+    if shares.covered >= EXCERPT and shares.contained < COPY:
+        return "source", shares
     return None
 
 
@@ -111,7 +160,7 @@ def match_many(session: Session, index: NearDupIndex, items: Sequence[tuple[Arti
 
     The same links and placements as one ``match`` after another: an article is compared with
     the archive's candidates and with the earlier articles of the batch that share a band
-    with it, as if those had been indexed before it.
+    with it or cite it (or that it cites), as if those had been indexed before it.
     """
     pending = [(article, fp) for article, fp in items if article.status == "ok"]
     keys = [url_key(article.url) for article, _ in pending]
@@ -122,7 +171,7 @@ def match_many(session: Session, index: NearDupIndex, items: Sequence[tuple[Arti
         match_many(session, index, pending[repeat:])
         return
     previous = _indexed_same_urls(session, pending, keys)
-    todo: list[tuple[Article, Fingerprint]] = []
+    todo: list[tuple[Article, Fingerprint, str]] = []
     for (article, fp), key in zip(pending, keys, strict=True):
         earlier = previous.get(key)
         if earlier is not None:
@@ -131,41 +180,108 @@ def match_many(session: Session, index: NearDupIndex, items: Sequence[tuple[Arti
             _forget(session, index, earlier.id)
         fp = fp or Fingerprint.of(article.text)
         if len(fp.shingles) >= MIN_SHINGLES:
-            todo.append((article, fp))
+            todo.append((article, fp, key))
     if not todo:
         return
-    candidates = index.query_many([fp.signature for _, fp in todo], session=session)
-    stored = index.fingerprints({c for found in candidates for c in found}, session=session)
+    cites = {article.id: citations(article, key) for article, _, key in todo}
+    candidates = index.query_many([fp.signature for _, fp, _ in todo], session=session)
+    by_citation = _cited_or_citing(session, cites, {key: article.id for article, _, key in todo})
+    stored = index.fingerprints(
+        {c for found in candidates for c in found} | {c for found in by_citation.values() for c in found},
+        session=session,
+    )
     sources = dict(
         session.execute(
             select(Article.id, Capture.source_id)
             .join(Capture, Capture.id == Article.capture_id)
-            .where(Article.id.in_([*stored, *(article.id for article, _ in todo)]))
+            .where(Article.id.in_([*stored, *(article.id for article, _, _ in todo)]))
         ).all()
     )
-    in_batch: dict[int, list[tuple[int, np.ndarray]]] = {}  # band key -> earlier articles of the batch
+    texts = _Texts(session)
+    # Earlier articles of the batch, by band key, by URL key and by the URL keys they cite.
+    in_batch: dict[int, list[tuple[int, np.ndarray]]] = {}
+    at_url: dict[str, list[tuple[int, np.ndarray]]] = {}
+    citing: dict[str, list[tuple[int, np.ndarray]]] = {}
     linked = []
-    for k, ((article, fp), keys) in enumerate(zip(todo, _keys_in_common(index, todo), strict=True)):
+    for k, ((article, fp, key), bands) in enumerate(zip(todo, _keys_in_common(index, todo), strict=True)):
         others = {c: stored[c].shingles for c in candidates[k] if c in stored and stored[c].shingles is not None}
-        for key in keys:
-            others.update(in_batch.get(key, ()))
-        if _link(session, article.id, fp.shingles, list(others.items()), sources):
+        for band in bands:
+            others.update(in_batch.get(band, ()))
+        cited = {c: stored[c].shingles for c in by_citation[article.id] if c in stored and stored[c].shingles is not None}
+        for found in (*(at_url.get(c, ()) for c in cites[article.id]), citing.get(key, ())):
+            cited.update(found)
+        others.update(cited)
+        if _link(session, article.id, fp.shingles, list(others.items()), sources, set(cited), texts):
             linked.append(article.id)
-        for key in keys:
-            in_batch.setdefault(key, []).append((article.id, fp.shingles))
-    index.add_many([(article.id, fp.signature, fp.shingles) for article, fp in todo], session=session)
+        for band in bands:
+            in_batch.setdefault(band, []).append((article.id, fp.shingles))
+        at_url.setdefault(key, []).append((article.id, fp.shingles))
+        for cited_key in cites[article.id]:
+            citing.setdefault(cited_key, []).append((article.id, fp.shingles))
+    index.add_many([(article.id, fp.signature, fp.shingles) for article, fp, _ in todo], session=session)
+    session.add_all(ArticleCitation(url_key=c, article_id=article_id) for article_id, keys in cites.items() for c in keys)
     session.add_all(  # most articles: nothing to re-place
-        _syndication(Placement(article.id, "unique"), article.id, None) for article, _ in todo if article.id not in linked
+        _syndication(Placement(article.id, "unique"), article.id, None) for article, _, _ in todo if article.id not in linked
     )
     session.flush()
     for article_id in linked:
         recompute(session, index, article_id)
 
 
-def _keys_in_common(index: NearDupIndex, items: list[tuple[Article, Fingerprint]]) -> list[list[int]]:
+def citations(article: Article, key: str) -> set[str]:
+    """URL keys of the pages an article names as its source: the URLs of its credit lines
+    and its canonical link when that points to another host."""
+    urls = cited_urls(article.text)
+    if article.canonical_url and urlsplit(article.canonical_url).hostname != urlsplit(article.url).hostname:
+        urls.append(article.canonical_url)
+    found = set()
+    for url in urls:
+        try:
+            found.add(url_key(url))
+        except ValueError:  # a credit line's URL too broken to key: no citation
+            continue
+    return found - {key}
+
+
+def _cited_or_citing(session: Session, cites: dict[int, set[str]], own: dict[str, int]) -> dict[int, set[int]]:
+    """For each article, the indexed articles at the URLs it cites and those that cite its URL."""
+    found: dict[int, set[int]] = {article_id: set() for article_id in cites}
+    wanted = set().union(*cites.values())
+    if wanted:
+        at_key: dict[str, set[int]] = {}
+        for key, article_id in session.execute(
+            select(Capture.url_key, Article.id)
+            .join(Article, Article.capture_id == Capture.id)
+            .join(ArticleFingerprint, ArticleFingerprint.article_id == Article.id)
+            .where(Capture.url_key.in_(wanted))
+        ):
+            at_key.setdefault(key, set()).add(article_id)
+        for article_id, keys in cites.items():
+            found[article_id].update(*(at_key.get(key, ()) for key in keys))
+    for key, citing_id in session.execute(
+        select(ArticleCitation.url_key, ArticleCitation.article_id).where(ArticleCitation.url_key.in_(own))
+    ):
+        found[own[key]].add(citing_id)
+    return found
+
+
+class _Texts(dict[int, str]):
+    """Article texts by id, loaded when a pair first needs aligning (most pairs never do)."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self._session = session
+
+    def __missing__(self, article_id: int) -> str:
+        article = self._session.get(Article, article_id)
+        self[article_id] = text = article.text if article is not None else ""
+        return text
+
+
+def _keys_in_common(index: NearDupIndex, items: list[tuple[Article, Fingerprint, str]]) -> list[list[int]]:
     """Each article's band keys that another article of the batch has too, in band order:
     the only keys that can pair it with an earlier one (most batches share none)."""
-    keys = index.keys_many([fp.signature for _, fp in items])
+    keys = index.keys_many([fp.signature for _, fp, _ in items])
     _, where, counts = np.unique(np.concatenate(keys), return_inverse=True, return_counts=True)
     shared = np.split(counts[where] > 1, np.cumsum([len(row) for row in keys[:-1]]))
     return [row[mask].tolist() for row, mask in zip(keys, shared, strict=True)]
@@ -177,26 +293,36 @@ def _link(
     shingles: np.ndarray,
     others: list[tuple[int, np.ndarray]],
     sources: dict[int, int],
+    cited: set[int],
+    texts: _Texts,
 ) -> bool:
     """Add the copy and excerpt links between an article and its candidates; return whether any."""
     linked = False
     for other_id, other in others:
         if other_id == article_id:
             continue
-        contained = fingerprint.containment(shingles, other)
-        covered = fingerprint.containment(other, shingles)
-        same_site = sources.get(other_id) == sources.get(article_id)
-        kind = _classify(contained, covered, same_site)
-        if kind is None:
-            kind, contained, covered = _classify(covered, contained, same_site), covered, contained
-            first, second = other_id, article_id
-            if kind != "excerpt":
-                continue
-        else:
-            first, second = article_id, other_id
-        session.add(ArticleLink(article_id=first, other_id=second, kind=kind, contained=contained, covered=covered))
+        found = _classify(
+            alignment.Shares(fingerprint.containment(shingles, other), fingerprint.containment(other, shingles)),
+            partial(_aligned, texts, article_id, other_id),
+            same_site=sources.get(other_id) == sources.get(article_id),
+            short=min(len(shingles), len(other)) < SHORT_SHINGLES,
+            cited=other_id in cited,
+        )
+        if found is None:
+            continue
+        kind, shares = found
+        first, second = article_id, other_id
+        if kind == "source":
+            kind, first, second, shares = "excerpt", other_id, article_id, alignment.Shares(shares.covered, shares.contained)
+        session.add(
+            ArticleLink(article_id=first, other_id=second, kind=kind, contained=shares.contained, covered=shares.covered)
+        )
         linked = True
     return linked
+
+
+def _aligned(texts: _Texts, article_id: int, other_id: int) -> alignment.Shares:
+    return alignment.shares(texts[article_id], texts[other_id])
 
 
 def _indexed_same_urls(session: Session, articles: list[tuple[Article, Fingerprint | None]], keys: list[str]) -> dict[str, Article]:
@@ -216,6 +342,7 @@ def _forget(session: Session, index: NearDupIndex, article_id: int) -> None:
     """Take a superseded version of a page out of the index, its links and its cluster."""
     neighbours = _linked(session, [article_id])
     index.remove(article_id, session=session)
+    session.execute(delete(ArticleCitation).where(ArticleCitation.article_id == article_id))
     session.execute(delete(ArticleLink).where(or_(ArticleLink.article_id == article_id, ArticleLink.other_id == article_id)))
     session.execute(delete(Syndication).where(Syndication.article_id == article_id))
     session.flush()
@@ -371,6 +498,7 @@ def rebuild(session: Session, index: NearDupIndex) -> int:
     """Recompute everything from the stored articles, in storage order; returns articles matched."""
     session.execute(delete(Syndication))
     session.execute(delete(ArticleLink))
+    session.execute(delete(ArticleCitation))
     index.clear(session=session)
     session.flush()
     articles = session.scalars(select(Article).where(Article.status == "ok").order_by(Article.id)).all()

@@ -107,6 +107,24 @@ def attribution(text: str) -> str | None:
     return None
 
 
+#: A URL written out in a credit line: with its scheme, from "www.", or a host and a path.
+_CITED_URL = re.compile(
+    r"(?:https?://|www\.)[^\s<>\"']+|\b(?:[a-z0-9-]+\.)+[a-z]{2,}/[^\s<>\"']*", re.IGNORECASE
+)
+
+
+def cited_urls(text: str) -> list[str]:
+    """The URLs a text's credit lines name ("This article originally appeared at URL",
+    "Read more at URL", "Source: URL"), with a scheme, in order."""
+    found = []
+    for line in text.splitlines():
+        if any(pattern.search(line) for pattern in ATTRIBUTION):
+            for url in _CITED_URL.findall(line):
+                url = url.rstrip(".,;:!?)]}'\"")
+                found.append(url if url.lower().startswith("http") else f"http://{url}")
+    return found
+
+
 def bylines(text: str, lines: int = 6) -> set[str]:
     """Names in "by NAME" lines at the top of a text (a repost's credit to the author)."""
     names = set()

@@ -1,0 +1,97 @@
+"""Word-level alignment of two texts: how much of each the other keeps, and what each changed.
+
+Shingles (``fingerprint``) find candidates fast but measure edits, not text: a repost that
+strips ten links loses up to fifty 5-shingles but only ten words, so near the copy/excerpt
+line a shingle share can be 0.04 off the share of text kept. Here the two token sequences
+are aligned (``difflib``, the standard library's longest-matching-block diff) and shares are
+counted in characters of the matched words, which is what "keeps 60 % of the text" means.
+
+The same alignment against a cluster's origin gives a copy's edits (``Edits``): the origin's
+words it deleted and the words it inserted where. A copy of a copy inherits its parent's
+edits, which is how a parent is told apart from its siblings when nobody is credited.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+
+from archive.syndication.fingerprint import tokens
+
+
+#: Where two texts' shared part must begin for them to be one article: within this many
+#: words, or this share, of the start of each (whichever is more). A repost keeps the lead
+#: and a scraper cuts its excerpt from it; two short notes that share only the author's bio
+#: below them, or two articles quoting one statement, share text that starts further in.
+LEAD_WORDS = 12
+LEAD_SHARE = 0.1
+#: A shared run shorter than this ("the", "of the") says nothing about where the texts meet.
+_RUN = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Shares:
+    """``contained``: share of A's characters found, in order, in B; ``covered``: of B's in A;
+    ``lead``: whether the shared text starts at the lead of both (``LEAD_WORDS``)."""
+
+    contained: float
+    covered: float
+    lead: bool = True
+
+
+def _weights(words: list[str]) -> list[int]:
+    # A word and the space after it: a text of long words weighs what it prints.
+    return [len(word) + 1 for word in words]
+
+
+def _matcher(a: list[str], b: list[str]) -> SequenceMatcher[str]:
+    # autojunk stays on: words in over 1 % of a long text ("the") seed no match but are
+    # absorbed at the edges of the blocks around them, and it keeps long texts linear.
+    return SequenceMatcher(None, a, b, autojunk=True)
+
+
+def shares(a: str, b: str) -> Shares:
+    """Align the matching texts of ``a`` and ``b`` and return the share of each kept in the other."""
+    words_a, words_b = tokens(a), tokens(b)
+    if not words_a or not words_b:
+        return Shares(0.0, 0.0)
+    weight_a, weight_b = _weights(words_a), _weights(words_b)
+    blocks = _matcher(words_a, words_b).get_matching_blocks()
+    kept_a = sum(sum(weight_a[block.a : block.a + block.size]) for block in blocks)
+    kept_b = sum(sum(weight_b[block.b : block.b + block.size]) for block in blocks)
+    first = next((block for block in blocks if block.size >= _RUN), None)
+    lead = first is not None and first.a <= _lead(len(words_a)) and first.b <= _lead(len(words_b))
+    return Shares(kept_a / sum(weight_a), kept_b / sum(weight_b), lead)
+
+
+def _lead(words: int) -> int:
+    return max(LEAD_WORDS, int(words * LEAD_SHARE))
+
+
+@dataclass(frozen=True, slots=True)
+class Edits:
+    """What a copy changed in the origin's text: origin word positions it deleted, and
+    (origin position, inserted words) for each run of words it added."""
+
+    deleted: frozenset[int]
+    inserted: frozenset[tuple[int, tuple[str, ...]]]
+
+    def __len__(self) -> int:
+        return len(self.deleted) + len(self.inserted)
+
+    def shared_with(self, other: Edits) -> int:
+        """How many of these edits ``other`` made too."""
+        return len(self.deleted & other.deleted) + len(self.inserted & other.inserted)
+
+
+def edits(origin: str, copy: str) -> Edits:
+    """The copy's edits of the origin, by the words of their matching texts."""
+    words_o, words_c = tokens(origin), tokens(copy)
+    deleted: set[int] = set()
+    inserted: set[tuple[int, tuple[str, ...]]] = set()
+    for tag, o1, o2, c1, c2 in _matcher(words_o, words_c).get_opcodes():
+        if tag in ("delete", "replace"):
+            deleted.update(range(o1, o2))
+        if tag in ("insert", "replace"):
+            inserted.add((o1, tuple(words_c[c1:c2])))
+    return Edits(frozenset(deleted), frozenset(inserted))

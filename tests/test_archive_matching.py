@@ -1,0 +1,185 @@
+"""Matching articles into copies and excerpts, on a real database: the rules and the sites they serve.
+
+Texts are the demo articles (``syndicrawl/demo/content``), cut and edited the way repost
+sites and scrapers do it; every article is matched as a crawl matches it (``match_many``).
+"""
+
+from __future__ import annotations
+
+import re
+from itertools import count
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from sqlalchemy import select
+
+from archive import catalog
+from archive.extract import text_hash
+from archive.models import Article, ArticleLink, Syndication
+from archive.syndication import alignment, fingerprint, matching
+from archive.syndication.neardup import NearDupIndex
+from syndicrawl.demo.render import plain_text
+
+if TYPE_CHECKING:
+    from archive.db import Database
+
+CONTENT = Path(__file__).resolve().parents[1] / "syndicrawl" / "demo" / "content"
+_records = count()
+
+
+def paragraphs(name: str) -> list[str]:
+    html = (CONTENT / f"{name}.html").read_text(encoding="utf-8")
+    return [text for text in map(plain_text, re.split(r"</p>", html)) if text]
+
+
+MOSUL = paragraphs("blog-battle-for-mosul-begins")
+HAITI = paragraphs("blog-hurricane-matthew-ravages-haiti")
+
+
+def store(s, site: str, path: str, text: str, *, canonical: str | None = None) -> Article:
+    """One captured page of ``site`` and its extracted ``text``, as the archive writer stores them."""
+    source = catalog.ensure_source(s, site, "unknown")
+    capture = catalog.add_capture(
+        s, source_id=source.id, url=f"http://{site}.test{path}", timestamp=catalog.utcnow(), status=200,
+        mime="text/html", warc_file=f"{site}.warc.gz", warc_offset=0, warc_length=1,
+        record_id=f"<urn:uuid:{next(_records)}>", payload_digest="sha1:A",
+    )
+    return catalog.add_article(s, capture_id=capture.id, url=capture.url, text=text, text_hash=text_hash(text),
+                               canonical_url=canonical)
+
+
+def match(database: Database, *pages: tuple[str, str, str]) -> dict[str, int]:
+    """Store and match each (site, path, text) in its own batch, in order; return article ids by site+path."""
+    ids = {}
+    for site, path, text in pages:
+        with database.session() as s, s.begin():
+            article = store(s, site, path, text)
+            matching.match_many(s, NearDupIndex(database), [(article, None)])
+            ids[site + path] = article.id
+    return ids
+
+
+def links(database: Database) -> set[tuple[int, int, str]]:
+    with database.session() as s:
+        return {(link.article_id, link.other_id, link.kind) for link in s.scalars(select(ArticleLink))}
+
+
+def placements(database: Database) -> dict[int, tuple[str, int | None]]:
+    with database.session() as s:
+        return {row.article_id: (row.relation, row.parent_id) for row in s.scalars(select(Syndication))}
+
+
+def strip_links(words: list[str], every: int = 20) -> list[str]:
+    """What a repost keeps of a text whose links it removed with their text: two words of every ``every`` gone."""
+    return [word for n, word in enumerate(words) if n % every not in (3, 4)]
+
+
+def test_a_copy_that_stripped_its_links_is_measured_by_the_text_it_kept() -> None:
+    origin = "\n".join(MOSUL)
+    copy = " ".join(strip_links(origin.split()))
+    shingled = fingerprint.containment(fingerprint.shingles(origin), fingerprint.shingles(copy))
+    shares = alignment.shares(copy, origin)
+    assert shingled < 0.7  # every stripped link breaks five shingles
+    assert shares.contained == 1.0
+    assert 0.88 < shares.covered < 0.92  # two words of twenty are gone, weighed by their length
+    assert shares.lead
+
+
+def test_a_repost_without_its_link_texts_is_a_copy_though_its_shingles_fall_below_the_line(database: Database) -> None:
+    # RBN strips every <a> with its text: "He can be reached at" ends in nothing.
+    origin = "\n".join(MOSUL)
+    words = origin.split()
+    copy = "November 1, 2016 in News by RBN Staff\nby Stephen Lendman\n" + " ".join(strip_links(words[: len(words) * 4 // 5]))
+    assert fingerprint.containment(fingerprint.shingles(origin), fingerprint.shingles(copy)) < 0.6
+    ids = match(database, ("blog", "/mosul", origin), ("rbn", "/mosul-repost", copy))
+    assert links(database) == {(ids["rbn/mosul-repost"], ids["blog/mosul"], "copy")}
+    assert placements(database)[ids["rbn/mosul-repost"]] == ("copy", ids["blog/mosul"])
+
+
+@pytest.mark.parametrize(("cut", "kept", "relation"), [(0.63, 0.56, "excerpt"), (0.71, 0.64, "copy")])
+def test_the_copy_excerpt_line_is_the_share_of_the_text_kept(
+    database: Database, cut: float, kept: float, relation: str
+) -> None:
+    # Both keep the first part and lose their links' texts; their shingles keep under half of
+    # the original either way, but one keeps 56 % of the text and the other 64 %.
+    words = "\n".join(MOSUL).split()
+    shortened = " ".join(strip_links(words[: round(len(words) * cut)]))
+    assert fingerprint.containment(fingerprint.shingles(" ".join(words)), fingerprint.shingles(shortened)) < 0.5
+    ids = match(database, ("blog", "/long", " ".join(words)), ("scraper", "/cut", shortened))
+    with database.session() as s:
+        [link] = s.scalars(select(ArticleLink)).all()
+    assert (link.article_id, link.other_id, link.kind) == (ids["scraper/cut"], ids["blog/long"], relation)
+    assert link.covered == pytest.approx(kept, abs=0.015)
+    assert placements(database)[ids["scraper/cut"]] == (relation, ids["blog/long"])
+
+
+@pytest.mark.parametrize("cited_first", [True, False])
+def test_an_excerpt_that_cites_its_source_by_url_is_linked_whichever_is_archived_first(
+    database: Database, cited_first: bool
+) -> None:
+    # A scraper's "first lines, then Read more at URL": a short text, and too little shared
+    # text for the LSH index (a Jaccard of 0.09), but it names the page it was cut from.
+    origin = "\n".join(MOSUL)
+    teaser = " ".join(origin.split()[:35]) + "\nRead more at http://blog.test/mosul"
+    assert fingerprint.jaccard(fingerprint.shingles(teaser), fingerprint.shingles(origin)) < 0.1
+    pages = [("blog", "/mosul", origin), ("scraper", "/teaser", teaser)]
+    ids = match(database, *(pages if cited_first else reversed(pages)))
+    assert links(database) == {(ids["scraper/teaser"], ids["blog/mosul"], "excerpt")}
+    assert placements(database)[ids["scraper/teaser"]] == ("excerpt", ids["blog/mosul"])
+    with database.session() as s, s.begin():
+        matching.rebuild(s, NearDupIndex(database))
+    assert placements(database)[ids["scraper/teaser"]] == ("excerpt", ids["blog/mosul"])
+
+
+def test_a_short_text_that_cites_nothing_is_no_excerpt(database: Database) -> None:
+    # A tag page's teaser of an article: the article's first words, no credit.
+    origin = "\n".join(MOSUL)
+    ids = match(database, ("blog", "/mosul", origin), ("blog2", "/tag/iraq", " ".join(origin.split()[:40])))
+    assert links(database) == set()
+    assert placements(database)[ids["blog2/tag/iraq"]] == ("unique", None)
+
+
+def test_a_short_brief_and_its_repost_are_one_article(database: Database) -> None:
+    brief = " ".join(MOSUL[0].split()[:38])
+    repost = f"by Stephen Lendman\n{brief}"
+    ids = match(database, ("blog", "/brief", brief), ("rbn", "/brief", repost))
+    assert placements(database)[ids["rbn/brief"]] == ("copy", ids["blog/brief"])
+
+
+def test_short_notes_of_two_sites_sharing_a_long_bio_stay_apart(database: Database) -> None:
+    # Two different short notes by one author, each followed by the same long bio.
+    bio = " ".join(HAITI[-2:])
+    ids = match(
+        database,
+        ("blog", "/note-1", " ".join(MOSUL[0].split()[:30]) + "\n" + bio),
+        ("digest", "/note-2", " ".join(MOSUL[2].split()[:30]) + "\n" + bio),
+    )
+    assert links(database) == set()
+    assert set(placements(database).values()) == {("unique", None)}
+    assert len(ids) == 2
+
+
+CHINESE = (
+    "国际观察：阿勒颇的人道主义危机继续加深。联合国官员周二表示，过去一周内，城市东部的医院、学校和市场接连遭到空袭，"
+    "数百名平民在袭击中丧生，另有数千人受伤。援助车队仍然无法进入被围困的街区，食品和药品的储备已经接近耗尽。"
+    "联合国人道主义事务协调员呼吁各方立即停火七十二小时，以便撤离伤员并运送救援物资。他说，国际社会不能继续袖手旁观。"
+    "与此同时，俄罗斯和美国的外交官在日内瓦再次会面，但双方在停火监督机制问题上仍存在严重分歧。分析人士认为，"
+    "如果谈判继续陷入僵局，冬季来临之前的人道主义形势将更加严峻。当地居民说，他们每天晚上都能听到爆炸声，孩子们已经很久没有上学了。"
+)
+
+
+def test_a_chinese_article_and_its_repost_are_one_article(database: Database) -> None:
+    # Chinese is written without spaces: as words, this text is a dozen "sentences".
+    assert len(fingerprint.shingles(CHINESE)) > 200
+    repost = "作者：斯蒂芬·伦德曼\n" + CHINESE.replace("国际观察：", "").replace("他说，国际社会不能继续袖手旁观。", "")
+    ids = match(database, ("cn-blog", "/aleppo", CHINESE), ("cn-repost", "/aleppo", repost))
+    assert placements(database)[ids["cn-repost/aleppo"]] == ("copy", ids["cn-blog/aleppo"])
+
+
+def test_words_of_unspaced_scripts_are_characters_and_punctuation_separates_words() -> None:
+    assert fingerprint.tokens("你好，世界。") == ["你", "好", "世", "界"]
+    assert fingerprint.tokens("سوريا، حلب") == ["سوريا", "حلب"]
+    assert fingerprint.tokens("Привет, мир") == ["привет", "мир"]
+    words = fingerprint.word_hashes(fingerprint.matching_text("你好，世界。"))
+    assert len(words) == 4  # the shingles see the same words the alignment does
