@@ -15,6 +15,11 @@ class ConfigError(SyndicrawlError):
     """A settings or sources file is invalid; nothing is crawled."""
 
 
+def cannot_listen(host: str, port: int, exc: OSError) -> ConfigError:
+    """A server that cannot bind (its port in use, an address not this host's), as one line."""
+    return ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+
+
 class WarcError(SyndicrawlError):
     """A WARC file or record cannot be read or written."""
 

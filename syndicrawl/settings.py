@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from archive.embedded import sqlite_url
 from archive.errors import ConfigError
@@ -92,6 +93,11 @@ class Settings:
         return self.database_url or sqlite_url(self.data_dir)
 
     @property
+    def db_url_shown(self) -> str:
+        """The database URL for messages: its password masked."""
+        return mask_password(self.db_url)
+
+    @property
     def locks(self) -> LockConfig:
         """Where crawl and daemon locks live."""
         return LockConfig(self.db_url, self.lock_ttl, self.redis_url, self.redis_prefix)
@@ -129,6 +135,29 @@ RANGES = {
     "stop_timeout": _AT_LEAST_0,
     "lock_ttl": _POSITIVE,
 }
+
+
+#: The URL schemes each URL setting accepts (an empty value is the default: SQLite in the
+#: data directory, locks in the database). SQLAlchemy's plain ``postgresql://`` means
+#: psycopg2, which syndicrawl does not install.
+URL_SCHEMES = {
+    "database_url": ("sqlite", "postgresql+psycopg"),
+    "redis_url": ("redis", "rediss", "unix"),
+}
+
+
+def mask_password(url: str) -> str:
+    """``url`` with its password, if any, replaced by ``***``: for every message that shows it."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return url if "@" not in url else "***"
+    if not password:
+        return url
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    return parts._replace(netloc=f"{user}:***@{host}").geturl()
 
 
 def _flatten(document: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -211,6 +240,14 @@ def _check_ranges(values: Mapping[str, Any], origins: Mapping[str, str]) -> None
         value = values[name]
         if not (math.isfinite(value) and test(value)):
             raise ConfigError(f"{origins[name]}: setting '{name}' must be {rule}, got {value!r}")
+    for name, schemes in URL_SCHEMES.items():
+        value = values[name]
+        scheme, known, _ = value.partition("://")
+        if value and not (known and scheme in schemes):
+            raise ConfigError(
+                f"{origins[name]}: setting '{name}' must be a {' or '.join(f'{s}://' for s in schemes)} URL, "
+                f"got {mask_password(value)!r}"
+            )
     low, high = values["poll_min_interval"], values["poll_max_interval"]
     if low > high:
         raise ConfigError(

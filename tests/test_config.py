@@ -157,3 +157,36 @@ def test_bad_setting_is_one_error_line_before_the_crawl(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.output == f"Error: {settings_file}: setting 'extract_workers' must be >= 1, got 0\n"
     assert not data_dir.exists()
+
+
+@pytest.mark.parametrize(
+    ("variable", "url", "message"),
+    [
+        ("SYNDICRAWL_DATABASE_URL", "garbage",
+         "setting 'database_url' must be a sqlite:// or postgresql+psycopg:// URL, got 'garbage'"),
+        ("SYNDICRAWL_DATABASE_URL", "mysql://bob:s3cret@127.0.0.1/db",
+         "setting 'database_url' must be a sqlite:// or postgresql+psycopg:// URL, got 'mysql://bob:***@127.0.0.1/db'"),
+        ("SYNDICRAWL_REDIS_URL", "http://:s3cret@127.0.0.1:6379/0",
+         "setting 'redis_url' must be a redis:// or rediss:// or unix:// URL, got 'http://:***@127.0.0.1:6379/0'"),
+    ],
+)
+def test_bad_database_or_redis_url_is_one_line_without_its_password(
+    tmp_path: Path, variable: str, url: str, message: str
+) -> None:
+    result = CliRunner().invoke(cli, ["stats", "--data-dir", str(tmp_path / "data")], env={variable: url})
+    assert result.exit_code == 1
+    assert result.output == f"Error: environment ({variable}): {message}\n"
+
+
+@pytest.mark.postgres
+def test_messages_naming_the_database_mask_its_password(tmp_path: Path, postgres_url: str) -> None:
+    # PostgreSQL here trusts loopback, so any password connects.
+    with_password = postgres_url.replace("postgresql+psycopg://postgres@", "postgresql+psycopg://postgres:s3cret@")
+    assert "s3cret" in with_password
+    result = CliRunner().invoke(
+        cli, ["captures", "http://127.0.0.1:9/nothing/", "--data-dir", str(tmp_path)],
+        env={"SYNDICRAWL_DATABASE_URL": with_password},
+    )
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("Error: http://127.0.0.1:9/nothing/: no captures in postgresql+psycopg://postgres:***@")
+    assert "s3cret" not in result.output

@@ -121,6 +121,11 @@ class Group(click.Group):
             return super().invoke(ctx)
         except SyndicrawlError as exc:
             raise click.ClickException(str(exc)) from exc
+        except OSError as exc:
+            if exc.filename is None:  # not a file's problem: a bug, whose traceback is wanted
+                raise
+            # e.g. --out in a directory that does not exist or that this user cannot write
+            raise click.ClickException(f"{exc.filename}: {exc.strerror or exc}") from exc
         except Exception as exc:
             # e.g. PostgreSQL unreachable, or a SQLite file on a read-only disk. Looked up, not
             # imported: a crawl's process never loads SQLAlchemy (its archive writer does).

@@ -64,7 +64,7 @@ def captures(url: str, settings: Settings) -> None:
     with Database(settings.db_url) as database, database.session() as s:
         rows = catalog.captures_for_url(s, url)
     if not rows:
-        raise NotFoundError(f"{url}: no captures in {settings.db_url}")
+        raise NotFoundError(f"{url}: no captures in {settings.db_url_shown}")
     stdout.print(captures_table(rows))
 
 
@@ -99,7 +99,7 @@ def article(url: str, as_json: bool, settings: Settings) -> None:
         row = catalog.latest_article(s, url)
         capture = row.capture if row is not None else None
     if row is None or capture is None:
-        raise NotFoundError(f"{url}: no extracted article in {settings.db_url}")
+        raise NotFoundError(f"{url}: no extracted article in {settings.db_url_shown}")
     fields = catalog.article_fields(row)
     if as_json:
         click.echo(json.dumps(fields, ensure_ascii=False, indent=2))

@@ -9,6 +9,7 @@ import click
 import waitress
 
 from archive.db import Database
+from archive.errors import cannot_listen
 from archive.webapi import ArchiveApp
 from syndicrawl.cli import cli, settings_options, stderr
 from syndicrawl.settings import Settings
@@ -32,7 +33,11 @@ def serve(host: str, port: int, threads: int, settings: Settings) -> None:
     # queue doing its job, and the warning floods the terminal.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     database = Database(settings.db_url)
-    server = waitress.create_server(ArchiveApp(database, settings.warc_dir), host=host, port=port, threads=threads)
+    try:
+        server = waitress.create_server(ArchiveApp(database, settings.warc_dir), host=host, port=port, threads=threads)
+    except OSError as exc:
+        database.dispose()
+        raise cannot_listen(host, port, exc) from exc
     stderr.print(f"Serving {settings.data_dir} on http://{host}:{server.effective_port}/ (Ctrl-C stops)")
     gc.freeze()  # the modules and the app live as long as the server: collections skip them
     try:

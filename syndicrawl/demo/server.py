@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Generic, NamedTuple, TypeVar
 
+from archive.errors import cannot_listen
 from syndicrawl.demo.articles import load_demo
 from syndicrawl.demo.base import Site
 from syndicrawl.demo.blogger import BloggerSite
@@ -116,7 +117,10 @@ class SiteServer(Generic[S]):
     """
 
     def __init__(self, factory: Callable[[str], S], *, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._httpd = _HTTPServer((host, port))
+        try:
+            self._httpd = _HTTPServer((host, port))
+        except OSError as exc:
+            raise cannot_listen(host, port, exc) from exc
         self._httpd.owner = self
         bound_host, bound_port = self._httpd.server_address[:2]
         self.base_url = f"http://{bound_host}:{bound_port}"
