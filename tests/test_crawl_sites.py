@@ -140,6 +140,15 @@ def test_demo_crawls_both_bundled_sites(tmp_path):
     assert len(articles_by_url(sqlite_url(data))) == len(articles)
 
 
+def test_demo_uses_an_empty_data_directory_it_is_given(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run_syndicrawl("demo", "--port", "0", data_dir=empty)
+    assert result.returncode == 0, result.stderr
+    assert f"Archive written to {empty}/" in result.stdout
+    assert list((empty / "warcs").glob("*.warc.gz"))
+
+
 def test_demo_refuses_a_data_directory_it_did_not_make(tmp_path):
     (tmp_path / "precious.txt").write_text("keep me")
     result = run_syndicrawl("demo", "--port", "0", data_dir=tmp_path)

@@ -202,6 +202,6 @@ def _fresh_demo_dir(settings: Settings) -> Settings:
         if not (data_dir / DEMO_MARKER).exists():
             raise ConfigError(f"{data_dir}: exists and is not a demo data directory; give another --data-dir")
         shutil.rmtree(data_dir)
-    data_dir.mkdir(parents=True)
+    data_dir.mkdir(parents=True, exist_ok=True)  # an empty directory given with --data-dir is used
     (data_dir / DEMO_MARKER).touch()
     return replace(settings, database_url="")
