@@ -22,6 +22,8 @@ from urllib.parse import urljoin
 
 import pebble
 import trafilatura
+from htmldate import find_date
+from htmldate.extractors import COMPLETE_URL
 
 from archive.errors import ExtractionError
 from archive.http import HttpBody
@@ -106,22 +108,15 @@ def extract_article(
             html = html.text(max_bytes=max_bytes)
         except ExtractionError as exc:
             raise ExtractionError(f"{url}: {exc}") from exc
+    # Dates from markup only: htmldate's extensive search reads years out of the body text of
+    # undated themes, and a false early date makes a copy the origin.
+    date_params = {"original_date": True, "extensive_search": False, "max_date": date.today().isoformat()}
     try:
         # Parsed once here, read for <html lang> and <link rel=canonical>, and handed to
         # trafilatura, which works on its own copy (copying costs a quarter of a parse).
         tree = trafilatura.load_html(html)
         found = None if tree is None else trafilatura.bare_extraction(
-            tree,
-            url=url,
-            fast=fast,
-            with_metadata=True,
-            # Dates from markup and URL only: htmldate's extensive search reads years out of
-            # the body text of undated themes, and a false early date makes a copy the origin.
-            date_extraction_params={
-                "original_date": True,
-                "extensive_search": False,
-                "max_date": date.today().isoformat(),
-            },
+            tree, url=url, fast=fast, with_metadata=True, date_extraction_params=date_params
         )
     except Exception as exc:  # trafilatura, lxml and htmldate raise many types on odd pages
         raise ExtractionError(f"{url}: trafilatura failed: {exc!r}") from exc
@@ -136,17 +131,50 @@ def extract_article(
             f"{url}: no main text found (only {len(text)} characters, minimum {min_chars})"
         )
     canonical = document.url if document.url and document.url != url else _canonical_link(tree, url)
+    language = document.language or _html_lang(tree)
+    published = document.date
+    if published and _dated_urls(tree, url, document.url, canonical):
+        try:
+            published = _markup_date(tree, date_params)
+        except Exception as exc:
+            raise ExtractionError(f"{url}: htmldate failed: {exc!r}") from exc
     return ExtractedArticle(
         title=document.title,
         author=document.author,
-        published=document.date,
+        published=published,
         text=text,
         text_hash=text_hash(text),
         canonical_url=canonical,
-        language=document.language or _html_lang(tree),
+        language=language,
         sitename=document.sitename,
         description=document.description,
     )
+
+
+#: The elements whose URLs htmldate reads dates out of, besides the page's URL.
+_URL_METAS = './/meta[@name="og:url"]|.//meta[@property="og:image"]'
+
+
+def _dated_urls(tree: HtmlElement, *page_urls: str | None) -> bool:
+    """Whether htmldate may have read the page's date out of a URL rather than its markup.
+
+    htmldate trusts a date-like run in the URL it is given (trafilatura gives it the
+    canonical URL, else the page's) before any markup, and falls back on ``og:url`` and
+    ``og:image`` URLs: ``/2019/03/15-jahre-...`` became 2019-03-15, and a blog copy took
+    the date of its cross-site canonical. Dates from URLs are decided in ``archive.store``,
+    on whole path segments of the page's own URL.
+    """
+    urls = [*page_urls, *(meta.get("content") for meta in tree.xpath(_URL_METAS))]
+    return any(COMPLETE_URL.search(candidate) for candidate in urls if candidate)
+
+
+def _markup_date(tree: HtmlElement, params: dict[str, object]) -> str | None:
+    """The date the page's markup states (meta, JSON-LD, time and date elements), with no URL
+    to read: the page's is withheld and the URL-bearing meta elements are dropped from
+    ``tree``, which the caller no longer needs."""
+    for meta in tree.xpath(_URL_METAS):
+        meta.drop_tree()
+    return find_date(tree, url="", **params)  # type: ignore[arg-type]
 
 
 def _oversize(html: Html, limit: int) -> int | None:

@@ -7,12 +7,15 @@ archive-writer thread, which keeps SQLite to a single writer and the WARC writer
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
+from email.utils import parsedate_to_datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
+from urllib.parse import urlsplit
 
 from archive import catalog, cdx, feedpolls
 from archive.cdxj import write_index
@@ -80,13 +83,77 @@ class _Pending:
         return self.row.get("id")
 
 
-def _published(article: ExtractedArticle | None, evidence: Mapping[str, Any]) -> tuple[str | None, str | None]:
-    """The publication date and where it came from: the page itself, else the feed or sitemap entry."""
+def _published(
+    article: ExtractedArticle | None, evidence: Mapping[str, Any], url: str
+) -> tuple[str | None, str | None]:
+    """The publication date of the page at ``url`` and where it came from, best evidence first.
+
+    1. The page's markup ("page"); 2. its feed entry's publication date ("feed");
+    3. its own URL's path, ``/YYYY/MM/DD/`` ("url"); 4. its feed or sitemap entry's
+    modification date (a sitemap's ``lastmod``), a modification date, so after the URL;
+    when the path names only a month (Blogger's ``/YYYY/MM/``), only one within that month;
+    5. the month of the path; 6. the HTTP ``Last-Modified`` header ("last-modified"), last:
+    an origin edited after its copies were made would otherwise look newer than them.
+    """
     if article is not None and article.published:
         return article.published, "page"
+    via = str(evidence.get("via", "feed"))
     if evidence.get("published"):
-        return str(evidence["published"]), str(evidence.get("via", "feed"))
-    return None, None
+        return str(evidence["published"]), via
+    from_url = _url_date(url)
+    if from_url is not None and len(from_url) == 10:
+        return from_url, "url"
+    updated = _iso(evidence.get("updated"))
+    if updated is not None and (from_url is None or updated.startswith(from_url)):
+        return updated, via
+    if from_url is not None:
+        return from_url, "url"
+    modified = _http_date(evidence.get("last_modified"))
+    return (modified, "last-modified") if modified is not None else (None, None)
+
+
+#: A date in whole path segments: /YYYY/MM/ or /YYYY/MM/DD/ (the month may lack its zero).
+_PATH_DATE = re.compile(r"/((?:19|20)\d\d)/(\d\d?)/(?:(\d\d?)/)?")
+
+
+def _url_date(url: str) -> str | None:
+    """The date a URL's path gives in whole segments, ``YYYY-MM-DD`` or ``YYYY-MM`` for a month.
+
+    Only whole segments: ``/2019/03/15-jahre-...`` is March 2019, not the 15th. Never a
+    date after today.
+    """
+    found = _PATH_DATE.search(urlsplit(url).path)
+    if found is None:
+        return None
+    year, month, day = found.groups()
+    try:
+        when = date(int(year), int(month), int(day or 1))
+    except ValueError:
+        return None
+    if when > date.today():
+        return None
+    return when.isoformat() if day else when.isoformat()[:7]
+
+
+def _iso(value: object) -> str | None:
+    """``value`` if it is an ISO 8601 date or datetime (a sitemap's lastmod), else None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return value
+
+
+def _http_date(value: object) -> str | None:
+    """An HTTP date (``Last-Modified``) as an ISO datetime in UTC; None if unreadable."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return parsedate_to_datetime(value).astimezone(UTC).isoformat()
+    except (TypeError, ValueError):
+        return None
 
 
 class CaptureStore:
@@ -191,7 +258,7 @@ class CaptureStore:
             article = extraction.article if extraction is not None else None
             summary: dict[str, Any] = article.summary() if article is not None else {"error": error}
             self.store_metadata(capture, {**metadata, "extraction": summary})
-            published, published_source = _published(article, evidence)
+            published, published_source = _published(article, evidence, capture.url)
             rows.append(
                 {
                     "capture_id": capture.id,

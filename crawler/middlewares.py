@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from archive.exchange import HttpExchange
@@ -47,6 +47,16 @@ def to_exchange(request: Request, response: Response, fetched_at: datetime) -> H
     )
 
 
+def _evidence(meta: dict[str, Any], response: Response) -> dict[str, Any]:
+    """What the feed or sitemap entry said of a page, and its ``Last-Modified`` header: the
+    archive's last resort for its date (see ``archive.store._published``)."""
+    evidence = dict(meta.get("syndicrawl_evidence", {}))
+    last_modified = response.headers.get("Last-Modified")
+    if last_modified:
+        evidence["last_modified"] = last_modified.decode("latin-1")
+    return evidence
+
+
 class WarcCaptureMiddleware:
     """Sends each response to the archive writer process and passes it on unchanged.
 
@@ -82,18 +92,20 @@ class WarcCaptureMiddleware:
         deferred = kind == "listing" and is_html
         extract = kind == "article" and is_html and archive.extract
         number = next(self._numbers)
+        evidence = _evidence(meta, response) if extract or deferred else {}
         fetched = Fetched(
             to_exchange(request, response, datetime.now(UTC)),
             discovered_from=meta.get("syndicrawl_from"),
             feed_url=meta.get("syndicrawl_feed"),
             metadata=None if deferred else metadata,
             extract=extract,
-            evidence=meta.get("syndicrawl_evidence", {}) if extract else {},
+            evidence=evidence if extract else {},
         )
         archive.channel.send("capture", archive.source, number, fetched)
         if deferred:
             meta[CAPTURE] = number
             meta[METADATA] = metadata
+            meta["syndicrawl_evidence"] = evidence  # the spider sends it on if the page is an article
         stats = self.crawler.stats
         assert stats is not None
         stats.inc_value("syndicrawl/pages")

@@ -257,6 +257,49 @@ def test_german_page_in_latin1_bytes_with_region_subtag() -> None:
     assert article == extract_article(GERMAN, GERMAN_URL)
 
 
+UNDATED_GERMAN = GERMAN.replace('<meta property="article:published_time" content="2018-07-14T06:00:00+02:00">', "")
+
+
+def test_a_slug_starting_with_a_number_is_not_a_day() -> None:
+    """A German anniversary piece: ``/2019/03/15-jahre-...`` was read as 2019-03-15."""
+    url = "https://zeitung.example/2019/03/15-jahre-stadtbaeume/"
+
+    assert extract_article(UNDATED_GERMAN, url).published is None
+    assert extract_article(GERMAN, url).published == "2018-07-14"  # what the page states
+
+
+def test_a_canonical_on_another_site_does_not_date_the_page() -> None:
+    """A blog copy took the date in its cross-site canonical's URL as its own."""
+    canonical = '<link rel="canonical" href="https://origin.example/2016/11/02/stadtbaeume/">'
+    html = UNDATED_GERMAN.replace("</head>", canonical + "</head>")
+
+    article = extract_article(html, "https://blog.example/stadtbaeume/")
+
+    assert article.canonical_url == "https://origin.example/2016/11/02/stadtbaeume/"
+    assert article.published is None
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [
+        '<meta property="og:image" content="https://zeitung.example/uploads/2019/03/15-jahre.jpg">',
+        '<meta name="og:url" content="https://zeitung.example/2019/03/15/stadtbaeume/">',
+    ],
+    ids=["og-image", "og-url-as-name"],
+)
+def test_urls_in_meta_elements_do_not_date_the_page(meta: str) -> None:
+    html = UNDATED_GERMAN.replace("</head>", meta + "</head>")
+
+    assert extract_article(html, GERMAN_URL).published is None
+
+
+def test_a_dated_url_does_not_hide_the_dates_in_the_markup() -> None:
+    """WordPress: the path says the day, the page says it too; the page's (original) date counts."""
+    url = "https://janedoe.example/2014/01/05/seed-library/"
+
+    assert extract_article(with_canonical(url), url).published == "2016-11-02"
+
+
 def test_truncated_html_still_extracts() -> None:
     cut = WORDPRESS.index("which is exactly how")
     article = extract_article(WORDPRESS[:cut], WORDPRESS_URL)
