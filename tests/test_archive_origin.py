@@ -113,3 +113,50 @@ def test_published_dates_are_read_as_utc() -> None:
     assert parse_published("2016-11-01") == datetime(2016, 11, 1, tzinfo=UTC)
     assert parse_published("2016-11-01T09:47:00-05:00") == datetime(2016, 11, 1, 14, 47, tzinfo=UTC)
     assert parse_published("the day after yesterday") is None
+
+
+# A longer body for the edit-based tests: twelve numbered sentences in four paragraphs.
+LONG = "\n".join(
+    " ".join(f"Sentence {n} of paragraph {p} says something about the siege and its many victims." for n in range(3))
+    for p in range(4)
+)
+
+
+def test_a_copy_that_kept_an_aggregators_note_and_cut_is_that_aggregators_copy() -> None:
+    # Origin -> aggregator (drops paragraph 2, adds its note) -> a light edit crediting nobody,
+    # which keeps both. A second aggregator took the origin directly: same day, no note.
+    paragraphs = LONG.split("\n")
+    aggregated = "\n".join([*paragraphs[:2], paragraphs[3], "Republic Wire reposts commentary from independent writers."])
+    origin = member(1, "http://blog.example/a.html", "origin", "2016-11-01", text=LONG)
+    wire = member(2, "http://wire.example/a/", "repost", "2016-11-02", text=aggregated)
+    other = member(3, "http://other.example/a/", "repost", "2016-11-02", text=LONG)
+    light = member(4, "http://light.example/a/", "unknown", "2016-11-04", text=aggregated)
+    placed = {p.article_id: p for p in place([origin, wire, other, light], flat)}
+    assert placed[4].parent_id == 2
+    assert "kept the parent's own edits" in placed[4].evidence[0]
+    assert placed[3].parent_id == 1  # the origin's text unchanged: nothing says it came through the wire
+
+
+def test_link_texts_two_aggregators_both_stripped_do_not_make_one_the_others_parent() -> None:
+    # Every aggregator that strips links drops the same words: no evidence of descent.
+    stripped = LONG.replace("the siege and ", "")
+    origin = member(1, "http://blog.example/a.html", "origin", "2016-11-01", text=LONG)
+    first = member(2, "http://wire.example/a/", "repost", "2016-11-02", text=stripped)
+    second = member(3, "http://global.example/a/", "repost", "2016-11-03", text=stripped)
+    placed = {p.article_id: p for p in place([origin, first, second], flat)}
+    assert placed[3].parent_id == 1
+
+
+def test_an_aggregator_crediting_nobody_took_the_text_from_the_authors_blog_that_had_it_last() -> None:
+    # A magazine column, then the author's blog (kind origin) with the same text, then an
+    # aggregator that names neither: only the dates say where it found it.
+    magazine = member(1, "http://ledger.example/column/", "unknown", "2016-11-01", text=LONG)
+    blog = member(2, "http://blog.example/column.html", "origin", "2016-11-03", text=LONG)
+    aggregator = member(3, "http://rbn.example/column/", "repost", "2016-11-05", text=LONG)
+    placed = {p.article_id: p for p in place([magazine, blog, aggregator], flat)}
+    assert placed[1].relation == "origin"
+    assert placed[3].parent_id == 2
+    assert "published last before it" in placed[3].evidence[0]
+    later_blog = member(2, "http://blog.example/column.html", "origin", "2016-11-09", text=LONG)
+    placed = {p.article_id: p for p in place([magazine, later_blog, aggregator], flat)}
+    assert placed[3].parent_id == 1  # the blog had it only after the aggregator

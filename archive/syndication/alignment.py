@@ -68,13 +68,21 @@ def _lead(words: int) -> int:
     return max(LEAD_WORDS, int(words * LEAD_SHARE))
 
 
+#: A run of dropped words at least this long, inside the text, is an editor's choice (a
+#: paragraph cut); shorter runs are what every aggregator that strips links drops alike,
+#: and a run that reaches the end is the footer or bio that many sites cut.
+PARAGRAPH = 12
+
+
 @dataclass(frozen=True, slots=True)
 class Edits:
-    """What a copy changed in the origin's text: origin word positions it deleted, and
-    (origin position, inserted words) for each run of words it added."""
+    """What a copy changed in the origin's text: origin word positions it deleted, the runs
+    they form, and (origin position, inserted words) for each run of words it added."""
 
     deleted: frozenset[int]
+    runs: frozenset[tuple[int, int]]
     inserted: frozenset[tuple[int, tuple[str, ...]]]
+    length: int
 
     def __len__(self) -> int:
         return len(self.deleted) + len(self.inserted)
@@ -83,15 +91,27 @@ class Edits:
         """How many of these edits ``other`` made too."""
         return len(self.deleted & other.deleted) + len(self.inserted & other.inserted)
 
+    def telling(self, other: Edits) -> int:
+        """How many of the edits both made no two sites make independently: words added (a
+        note, a credit) and paragraphs dropped from inside the text."""
+        added = sum(1 for edit in self.inserted & other.inserted if len(edit[1]) >= 2)
+        cut = sum(1 for start, end in self.runs & other.runs if end - start >= PARAGRAPH and end < self.length)
+        return added + cut
+
+
+NO_EDITS = Edits(frozenset(), frozenset(), frozenset(), 0)
+
 
 def edits(origin: str, copy: str) -> Edits:
     """The copy's edits of the origin, by the words of their matching texts."""
     words_o, words_c = tokens(origin), tokens(copy)
     deleted: set[int] = set()
+    runs: set[tuple[int, int]] = set()
     inserted: set[tuple[int, tuple[str, ...]]] = set()
     for tag, o1, o2, c1, c2 in _matcher(words_o, words_c).get_opcodes():
         if tag in ("delete", "replace"):
             deleted.update(range(o1, o2))
+            runs.add((o1, o2))
         if tag in ("insert", "replace"):
             inserted.add((o1, tuple(words_c[c1:c2])))
-    return Edits(frozenset(deleted), frozenset(inserted))
+    return Edits(frozenset(deleted), frozenset(runs), frozenset(inserted), len(words_o))

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
+from archive.syndication import alignment
+
 #: Lines that say where a text came from; group "where" is the named place. The copier's own
 #: credit ("Read more at", "Source:") comes first: "first appeared in" may be inherited
 #: from the copy it was taken from, and names the first publication, not the parent.
@@ -268,6 +270,43 @@ def source_among(
     return None, None
 
 
+#: Share of a candidate parent's edits a copy must have made too: a copy inherits all of
+#: its parent's, and extraction can add a stray one (a caption kept on one site).
+INHERITED = 0.9
+
+
+def inherited(member: Member, earlier: Sequence[Member], changes: dict[int, alignment.Edits]) -> tuple[Member, str | None]:
+    """The earlier member whose text this copy was taken from, when no line says so.
+
+    A copy inherits its parent's edits of the origin's text, so a candidate qualifies when
+    this copy made nearly all of its edits too (``INHERITED``). That alone proves little:
+    aggregators that strip links all drop the same link texts. A note or credit the parent
+    added, or a paragraph it dropped (``Edits.telling``), does: the candidate sharing most
+    of those is the parent. Without such edits, a copy crediting nobody is taken to come
+    from the author's own site (kind ``origin``) published last before it, if any, else
+    from the origin. ``earlier`` starts with the origin.
+    """
+    mine = changes[member.article_id]
+    fitting = [
+        candidate
+        for candidate in earlier[1:]
+        if not (member.published and candidate.published and candidate.published - member.published > DATE_SLACK)
+        and changes[candidate.article_id].shared_with(mine) >= INHERITED * len(changes[candidate.article_id])
+    ]
+    telling = {candidate.article_id: changes[candidate.article_id].telling(mine) for candidate in fitting}
+    if fitting and max(telling.values()) > 0:
+        parent = max(fitting, key=lambda m: (telling[m.article_id], len(changes[m.article_id]), m.article_id))
+        return parent, (
+            f"kept the parent's own edits of the origin's text ({telling[parent.article_id]} notes, credits or cuts), "
+            "and nearly all its other edits"
+        )
+    blogs = [candidate for candidate in fitting if candidate.kind == "origin" and not changes[candidate.article_id]]
+    if blogs:
+        parent = max(blogs, key=lambda m: (m.published or datetime.min.replace(tzinfo=UTC), m.first_seen))
+        return parent, "has the origin's text, as the parent does: the author's own site, published last before it"
+    return earlier[0], None
+
+
 def place(members: Sequence[Member], similarity: Callable[[Member, Member], float]) -> list[Placement]:
     """Order a cluster's members from the origin and give each copy its parent, with evidence."""
     pointed = {m.article_id: pointed_at(m, members) for m in members}
@@ -286,16 +325,19 @@ def place(members: Sequence[Member], similarity: Callable[[Member, Member], floa
     }
     parents: dict[int, Member] = {}
     reasons: dict[int, str | None] = {}
-    for member in ordered[1:]:
+    changes = {m.article_id: alignment.edits(origin.text, m.text) for m in ordered[1:]}
+    changes[origin.article_id] = alignment.NO_EDITS
+    for rank, member in enumerate(ordered[1:], start=1):
         # Most specific first: a canonical link, then the header lines it kept from a copy,
-        # then the attribution line (which names where it first appeared, not its parent).
+        # then the attribution line (which names where it first appeared, not its parent),
+        # then the edits it shares with an earlier copy, then dates.
         target, reason = pointed[member.article_id]
         others = [m for m in members if m is not member]
         ancestor, because = source_among(member.text, others, origin, headers, member.published)
         if target is not None and not (reason or "").startswith("canonical") and ancestor is not None:
             target, reason = ancestor, because
         elif target is None:
-            target, reason = (ancestor, because) if ancestor is not None else (origin, None)
+            target, reason = (ancestor, because) if ancestor is not None else inherited(member, ordered[:rank], changes)
         parents[member.article_id], reasons[member.article_id] = target, reason
     _break_cycles(parents, origin)
     for member in ordered[1:]:
