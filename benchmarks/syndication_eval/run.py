@@ -10,6 +10,9 @@ ground truth. Also counts requests the crawler made to paths robots.txt forbids.
 
 Exit status: 0 when the system meets every target, 1 when it misses one, 2 when
 ``syndicrawl clusters export`` does not exist yet (the baselines are still printed).
+
+Serving, crawling, exporting and scoring are shared with other sets (``benchmarks.corpus_eval``):
+`evaluate` takes any dataset whose `sites()` says how to build, crawl and check each site.
 """
 
 from __future__ import annotations
@@ -21,19 +24,19 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 from benchmarks.syndication_eval import baselines
 from benchmarks.syndication_eval.bases import CORPUS
 from benchmarks.syndication_eval.generate import CORPUS_MISSING, Dataset, full_dataset, small_dataset, summary
 from benchmarks.syndication_eval.score import Predicted, Scores, TruthRow, meets_targets, score, table
 from benchmarks.syndication_eval.sites import FEED_PATH, PER_PAGE, ROBOTS_DISALLOW, build_site
-from syndicrawl.demo.blogger import BloggerSite
+from syndicrawl.demo.base import Site
 from syndicrawl.demo.server import SiteServer
-from syndicrawl.demo.wordpress import WordPressSite
 
 FIRST_HOST = 10
 CRAWL_TIMEOUT = 900
@@ -51,7 +54,52 @@ MISSING_EXPORT = (
     "only the baselines were scored"
 )
 
-Servers = dict[str, SiteServer[WordPressSite | BloggerSite]]
+Servers = dict[str, SiteServer[Any]]
+
+
+@dataclass(frozen=True)
+class SiteSpec:
+    """How to serve, crawl and check one site: `build` and `source` take the base URL it is served at."""
+
+    name: str
+    build: Callable[[str], Site]  # the site, which must have `permalink(post)`
+    source: Callable[[str], Mapping[str, object]]  # its fields in the sources file
+    disallowed: tuple[str, ...]  # path prefixes its robots.txt forbids
+
+
+class EvalSet(Protocol):
+    """A dataset of another set: pages with their truth (as `generate.Page`), hard negatives, and its sites."""
+
+    @property
+    def pages(self) -> Sequence[Any]: ...
+    @property
+    def negatives(self) -> Sequence[tuple[str, str, str]]: ...
+    @property
+    def by_id(self) -> Mapping[str, Any]: ...
+    def sites(self) -> Sequence[SiteSpec]: ...
+
+
+def site_specs(dataset: Dataset | EvalSet) -> Sequence[SiteSpec]:
+    """The sites of `dataset` in serving order; this set's come from its roles."""
+    if not isinstance(dataset, Dataset):
+        return dataset.sites()
+    specs = []
+    for role in dataset.roles:
+        posts = dataset.posts(role.name)
+        fields = {
+            "name": role.name,
+            "kind": role.kind,
+            "backfill_pages": math.ceil(len(posts) / PER_PAGE) + 1,
+        }
+        specs.append(SiteSpec(
+            role.name,
+            lambda base, role=role, posts=posts: build_site(role, posts, base),
+            lambda base, role=role, fields=fields: {
+                **fields, "feeds": [base + FEED_PATH[role.platform]], "start_urls": [base + "/"],
+            },
+            ROBOTS_DISALLOW[role.platform],
+        ))
+    return specs
 
 
 @dataclass
@@ -80,19 +128,16 @@ def export_available() -> bool:
 
 
 @contextmanager
-def serve(dataset: Dataset) -> Iterator[Servers]:
-    """Serve each site of `dataset` on its own loopback host, port 0; yield them by site name."""
+def serve(dataset: Dataset | EvalSet) -> Iterator[Servers]:
+    """Serve each site of `dataset` on its own loopback host, port 0, in order; yield them by site name."""
     with ExitStack() as stack:
         servers: Servers = {}
-        for n, role in enumerate(dataset.roles):
-            posts = dataset.posts(role.name)
-            server = SiteServer(lambda base, role=role, posts=posts: build_site(role, posts, base),
-                                host=f"127.0.0.{FIRST_HOST + n}")
-            servers[role.name] = stack.enter_context(server)
+        for n, spec in enumerate(site_specs(dataset)):
+            servers[spec.name] = stack.enter_context(SiteServer(spec.build, host=f"127.0.0.{FIRST_HOST + n}"))
         yield servers
 
 
-def truth_rows(dataset: Dataset, servers: Servers) -> tuple[dict[str, TruthRow], list[tuple[str, str, str]]]:
+def truth_rows(dataset: Dataset | EvalSet, servers: Servers) -> tuple[dict[str, TruthRow], list[tuple[str, str, str]]]:
     """Turn the truth's page ids into the URLs the sites serve: (rows by URL, negative URL pairs)."""
     url = {page.id: servers[page.site].site.permalink(page.post) for page in dataset.pages}
     rows = {
@@ -105,35 +150,26 @@ def truth_rows(dataset: Dataset, servers: Servers) -> tuple[dict[str, TruthRow],
     return rows, [(url[a], url[b], trap) for a, b, trap in dataset.negatives]
 
 
-def write_sources(path: Path, dataset: Dataset, servers: Servers) -> None:
-    """Write a sources file reaching every post: the feed, the home page and enough archive pages."""
+def write_sources(path: Path, dataset: Dataset | EvalSet, servers: Servers) -> None:
+    """Write a sources file reaching every post (each site says how: feeds, sitemaps, listings)."""
     lines = []
-    for role in dataset.roles:
-        server = servers[role.name]
-        pages = math.ceil(len(dataset.posts(role.name)) / PER_PAGE) + 1
-        lines += [
-            "[[source]]",
-            f"name = {json.dumps(role.name)}",
-            f"kind = {json.dumps(role.kind)}",
-            f"feeds = {json.dumps([server.url(FEED_PATH[role.platform])])}",
-            f"start_urls = {json.dumps([server.url('/')])}",
-            f"backfill_pages = {pages}",
-            "",
-        ]
+    for spec in site_specs(dataset):
+        lines += ["[[source]]", *(f"{key} = {json.dumps(value)}" for key, value in
+                                  spec.source(servers[spec.name].base_url).items()), ""]
     path.write_text("\n".join(lines), encoding="utf-8")
 
 
-def robots_violations(dataset: Dataset, servers: Servers) -> list[str]:
+def robots_violations(dataset: Dataset | EvalSet, servers: Servers) -> list[str]:
     """Return every request to a path the site's robots.txt disallows, as "site PATH"."""
     return [
-        f"{role.name} {request.path}"
-        for role in dataset.roles
-        for request in servers[role.name].requests
-        if request.path.startswith(ROBOTS_DISALLOW[role.platform])
+        f"{spec.name} {request.path}"
+        for spec in site_specs(dataset)
+        for request in servers[spec.name].requests
+        if request.path.startswith(spec.disallowed)
     ]
 
 
-def crawl(directory: Path, dataset: Dataset, servers: Servers) -> float:
+def crawl(directory: Path, dataset: Dataset | EvalSet, servers: Servers) -> float:
     """Crawl every site into `directory`/data with the real CLI; return the wall time in seconds."""
     sources, settings = directory / "sources.toml", directory / "settings.toml"
     write_sources(sources, dataset, servers)
@@ -167,7 +203,7 @@ def read_export(path: Path) -> dict[str, Predicted]:
     return rows
 
 
-def evaluate(dataset: Dataset, directory: Path) -> Report:
+def evaluate(dataset: Dataset | EvalSet, directory: Path) -> Report:
     """Serve, crawl, export and score `dataset`, working in `directory` (truth.jsonl is written there too)."""
     with serve(dataset) as servers:
         truth, negatives = truth_rows(dataset, servers)
@@ -191,7 +227,8 @@ def evaluate(dataset: Dataset, directory: Path) -> Report:
 
 
 @contextmanager
-def _workdir(keep: Path | None) -> Iterator[Path]:
+def workdir(keep: Path | None) -> Iterator[Path]:
+    """Work in `keep` (created if need be) or, without it, in a temporary directory removed afterwards."""
     if keep is not None:
         keep.mkdir(parents=True, exist_ok=True)
         yield keep
@@ -210,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         print(CORPUS_MISSING.format(corpus=args.corpus), file=sys.stderr)
     dataset = small_dataset() if args.small else full_dataset(args.corpus)
     print(summary(dataset), end="\n\n")
-    with _workdir(args.keep) as directory:
+    with workdir(args.keep) as directory:
         report = evaluate(dataset, directory)
     print(f"crawl: {report.crawl_seconds:.1f} s; truth pages without an extracted article: {len(report.not_extracted)}")
     for url in report.not_extracted:

@@ -15,12 +15,16 @@ cluster with no origin and no parent.
   whose predicted cluster holds no other page.
 - False merges: hard-negative pairs predicted in one cluster, or one predicted as the
   other's parent.
+
+`by_case` splits every measure by the truth's case label (B-cubed over the pages of a case,
+parents of its copies and excerpts, its excerpts, merges of its hard-negative pairs);
+`case_table` prints it.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 TARGETS = {
@@ -70,18 +74,34 @@ class Scores:
     missing: int
     origin_by: dict[str, tuple[int, int]] = field(default_factory=dict)
     parent_by: dict[str, tuple[int, int]] = field(default_factory=dict)
+    by_case: dict[str, CaseScores] = field(default_factory=dict)
 
 
-def bcubed(truth: Mapping[str, str], predicted: Mapping[str, str]) -> tuple[float, float, float]:
-    """Return B-cubed (precision, recall, F1) of cluster labels `predicted` against `truth`, over `truth`'s items."""
-    if not truth:
+@dataclass(frozen=True)
+class CaseScores:
+    """The measures over the pages of one case: B-cubed F1 and (correct, total) counts; merges are (merged, pairs)."""
+
+    pages: int
+    bcubed_f1: float
+    origin: tuple[int, int]
+    parent: tuple[int, int]
+    excerpts: tuple[int, int]
+    merges: tuple[int, int]
+
+
+def bcubed(truth: Mapping[str, str], predicted: Mapping[str, str],
+           over: Sequence[str] | None = None) -> tuple[float, float, float]:
+    """Return B-cubed (precision, recall, F1) of cluster labels `predicted` against `truth`, averaged over
+    `truth`'s items (or the items `over`, clusters still being whole)."""
+    items = list(truth if over is None else over)
+    if not items:
         return 1.0, 1.0, 1.0
     labels = {item: predicted.get(item, ("missing", item)) for item in truth}
     truth_size = Counter(truth.values())
     predicted_size = Counter(labels.values())
     both = Counter((truth[item], labels[item]) for item in truth)
-    precision = sum(both[truth[i], labels[i]] / predicted_size[labels[i]] for i in truth) / len(truth)
-    recall = sum(both[truth[i], labels[i]] / truth_size[truth[i]] for i in truth) / len(truth)
+    precision = sum(both[truth[i], labels[i]] / predicted_size[labels[i]] for i in items) / len(items)
+    recall = sum(both[truth[i], labels[i]] / truth_size[truth[i]] for i in items) / len(items)
     return precision, recall, 2 * precision * recall / (precision + recall)
 
 
@@ -104,10 +124,9 @@ def score(truth: Mapping[str, TruthRow], negatives: Sequence[tuple[str, str, str
     """Score `predicted` (by URL) against `truth` (by URL); `negatives` are (url, url, trap) pairs."""
     empty = Predicted("", None, None)
     rows = {url: predicted.get(url, empty) for url in truth}
-    precision, recall, f1 = bcubed(
-        {url: row.cluster for url, row in truth.items()},
-        {url: p.cluster_id for url, p in predicted.items() if url in truth},
-    )
+    truth_labels = {url: row.cluster for url, row in truth.items()}
+    predicted_labels = {url: p.cluster_id for url, p in predicted.items() if url in truth}
+    precision, recall, f1 = bcubed(truth_labels, predicted_labels)
     members: dict[str, list[TruthRow]] = defaultdict(list)
     for row in truth.values():
         members[row.cluster].append(row)
@@ -127,10 +146,30 @@ def score(truth: Mapping[str, TruthRow], negatives: Sequence[tuple[str, str, str
         if rows[row.url].parent_url == row.parent_url and cluster_size[rows[row.url].cluster_id] == 1
     )
     merged = sum(1 for a, b, _ in negatives if _together(a, b, rows))
+    is_linked = {row.url: rows[row.url].parent_url == row.parent_url and cluster_size[rows[row.url].cluster_id] == 1
+                 for row in excerpts}
+    by_case = {}
+    for case in sorted({row.case for row in truth.values()} | {trap for _, _, trap in negatives}):
+        pages = [url for url, row in truth.items() if row.case == case]
+        by_case[case] = CaseScores(
+            len(pages),
+            bcubed(truth_labels, predicted_labels, pages)[2],
+            _sum(all(rows[m.url].origin_url == m.origin_url for m in group)
+                 for group in members.values() if len(group) > 1 and group[0].case == case),
+            _sum(rows[url].parent_url == truth[url].parent_url for url in pages if truth[url].parent_url is not None),
+            _sum(is_linked[url] for url in pages if url in is_linked),
+            _sum(_together(a, b, rows) for a, b, trap in negatives if trap == case),
+        )
     return Scores(
         precision, recall, f1, _ratio(origins), _ratio(parents), linked / len(excerpts) if excerpts else 1.0,
-        merged, sum(1 for url in truth if url not in predicted), origins, parents,
+        merged, sum(1 for url in truth if url not in predicted), origins, parents, by_case,
     )
+
+
+def _sum(outcomes: Iterable[bool]) -> tuple[int, int]:
+    """(how many are true, how many there are)."""
+    values = list(outcomes)
+    return sum(values), len(values)
 
 
 def _together(a: str, b: str, rows: Mapping[str, Predicted]) -> bool:
@@ -140,7 +179,7 @@ def _together(a: str, b: str, rows: Mapping[str, Predicted]) -> bool:
     return same or first.parent_url == b or second.parent_url == a
 
 
-def table(scores: Mapping[str, Scores], robots_violations: int) -> str:
+def table(scores: Mapping[str, Scores], robots_violations: int, targets: Mapping[str, float] = TARGETS) -> str:
     """Format one table: a column per system, a row per measure, with the targets; then the splits."""
     names = list(scores)
     measures = [
@@ -157,7 +196,7 @@ def table(scores: Mapping[str, Scores], robots_violations: int) -> str:
     lines = [f"{'measure':<22}" + "".join(f"{name:>{width + 2}}" for name in names) + f"{'target':>12}"]
     for label, attr, rule in measures:
         cells = "".join(f"{_cell(getattr(s, attr)):>{width + 2}}" for s in scores.values())
-        target = f"{rule} {_cell(TARGETS[attr])}" if rule else ""
+        target = f"{rule} {_cell(targets[attr])}" if rule else ""
         lines.append(f"{label:<22}{cells}{target:>12}")
     lines.append(f"robots.txt violations during the crawl: {robots_violations} (target 0)")
     for title, attr in (("origin accuracy by case", "origin_by"), ("parent accuracy by kind", "parent_by")):
@@ -169,15 +208,28 @@ def table(scores: Mapping[str, Scores], robots_violations: int) -> str:
     return "\n".join(lines)
 
 
+def case_table(scores: Scores) -> str:
+    """Format `scores.by_case`: a row per case; counts are correct/total ("-" where a case has none)."""
+    def count(pair: tuple[int, int]) -> str:
+        return f"{pair[0]}/{pair[1]}" if pair[1] else "-"
+
+    lines = [f"{'case':<20}{'pages':>6}{'B3 F1':>8}{'origin':>9}{'parent':>9}{'excerpts':>10}{'merged':>8}"]
+    for case, c in scores.by_case.items():
+        f1 = f"{c.bcubed_f1:.3f}" if c.pages else "-"
+        lines.append(f"{case:<20}{c.pages:>6}{f1:>8}{count(c.origin):>9}{count(c.parent):>9}"
+                     f"{count(c.excerpts):>10}{count(c.merges):>8}")
+    return "\n".join(lines)
+
+
 def _cell(value: float | int) -> str:
     return str(value) if isinstance(value, int) else f"{value:.4f}"
 
 
-def meets_targets(scores: Scores, robots_violations: int) -> list[str]:
+def meets_targets(scores: Scores, robots_violations: int, targets: Mapping[str, float] = TARGETS) -> list[str]:
     """Return the targets `scores` misses, as readable lines (empty when all are met)."""
     missed = [
         f"{name} = {_cell(getattr(scores, name))}, target >= {target}"
-        for name, target in TARGETS.items()
+        for name, target in targets.items()
         if name not in ("false_merges", "robots_violations") and getattr(scores, name) < target
     ]
     if scores.false_merges:

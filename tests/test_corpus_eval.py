@@ -1,0 +1,71 @@
+"""The second syndication dev set (``benchmarks.corpus_eval``), small size, end to end through the real CLI.
+
+Its sites are built on the real pages of ``../shared/corpus/pages`` (skipped without them); the
+tune seeds and the held-out seeds are each served, crawled with ``syndicrawl crawl``, exported
+with ``syndicrawl clusters export`` and scored against the targets, one test per measure so a
+miss names itself. The full parts run with ``python -m benchmarks.corpus_eval.run --part tune|heldout``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.corpus_eval import run
+from benchmarks.corpus_eval.generate import SMALL, generate, measure, part_dataset
+from benchmarks.corpus_eval.material import CORPUS
+from benchmarks.syndication_eval.run import Report
+from benchmarks.syndication_eval.score import case_table, table
+
+pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"the shared corpus of real pages is not at {CORPUS}")
+
+PARTS = ("tune", "heldout")
+MEASURES = ("bcubed_f1", "origin_accuracy", "parent_accuracy", "excerpts_linked")
+
+
+@pytest.fixture(scope="module", params=PARTS)
+def part(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[Report, str]:
+    """One part of the small set, crawled and scored, with its tables for failure messages."""
+    report = run.evaluate(request.param, tmp_path_factory.mktemp(f"corpus-eval-{request.param}"), small=True)
+    shown = table(report.scores, len(report.robots_violations), run.TARGETS)
+    return report, f"{shown}\n\n{case_table(report.scores['system'])}"
+
+
+def test_every_page_is_extracted_and_exported_and_robots_txt_obeyed(part):
+    report, shown = part
+    assert report.not_extracted == [], shown
+    assert report.scores["system"].missing == 0, shown
+    assert report.robots_violations == [], shown
+
+
+@pytest.mark.parametrize("measure_name", MEASURES)
+def test_meets_target(part, measure_name: str):
+    report, shown = part
+    assert getattr(report.scores["system"], measure_name) >= run.TARGETS[measure_name], shown
+
+
+def test_no_false_merges(part):
+    report, shown = part
+    assert report.scores["system"].false_merges == 0, shown
+
+
+def test_copies_and_excerpts_sit_on_either_side_of_the_60_percent_line():
+    dataset = generate("tune", 1, SMALL)
+    shares = {}
+    for page in dataset.pages:
+        if page.case in ("copy-line", "excerpt-line") and page.parent is not None:
+            source = dataset.by_id[page.parent].post.paragraphs
+            own = [p for p in page.post.paragraphs if not p.startswith("Read more at")]
+            shares[page.case] = measure(own) / measure(source)
+    assert 0.54 <= shares["excerpt-line"] < 0.60
+    assert 0.60 <= shares["copy-line"] <= 0.67
+
+
+def test_seeds_share_no_text_and_the_parts_share_no_template():
+    tune, heldout = part_dataset("tune", SMALL), part_dataset("heldout", SMALL)
+    for dataset in (tune, heldout):
+        by_seed = {}
+        for page in dataset.pages:
+            if page.relation == "origin":
+                by_seed.setdefault(page.cluster, set()).add(page.site.rsplit("-", 1)[1])
+        assert all(len(seeds) == 1 for seeds in by_seed.values())
+    assert not {r.template.name for r in tune.roles} & {r.template.name for r in heldout.roles}
