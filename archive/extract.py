@@ -11,6 +11,7 @@ from __future__ import annotations
 import concurrent.futures
 import gc
 import hashlib
+import json
 import logging
 import signal
 from dataclasses import dataclass
@@ -62,6 +63,9 @@ class ExtractedArticle:
     language: str | None
     sitename: str | None
     description: str | None
+    #: Why the fast extraction was found implausible and the page extracted again in full
+    #: mode (see ``implausible``); None when it was not.
+    retried: str | None = None
 
     def summary(self) -> dict[str, object]:
         """A small JSON-able dict for the WARC metadata record next to the capture."""
@@ -72,6 +76,7 @@ class ExtractedArticle:
             "language": self.language,
             "chars": len(self.text),
             "text_hash": self.text_hash,
+            "retried": self.retried,
         }
 
 
@@ -126,6 +131,11 @@ def extract_article(
     if document is None or not document.text:
         raise ExtractionError(f"{url}: no main text found")
     text = document.text.strip()
+    retried = implausible(text, tree) if fast else None
+    if retried is not None:
+        full = _full_text(tree, url)
+        if len(full) >= min_chars:  # else the fast extraction is all there is
+            text = full
     if len(text) < min_chars:
         raise ExtractionError(
             f"{url}: no main text found (only {len(text)} characters, minimum {min_chars})"
@@ -148,7 +158,83 @@ def extract_article(
         language=language,
         sitename=document.sitename,
         description=document.description,
+        retried=retried,
     )
+
+
+#: A text this long on one line is a page run together (title, byline, body and credit).
+ONE_BLOCK_CHARS = 2000
+#: Share of a text's characters in lines that are the page's link texts, above which it is
+#: the site's navigation (menus, archive and label lists, related posts), not an article.
+LINKED_SHARE = 0.5
+#: A text longer than FACTOR times the body the page declares, plus SLACK characters, took more
+#: than that body (a post's header and footer lines fit in the slack).
+DECLARED_BODY_FACTOR = 2
+DECLARED_BODY_SLACK = 500
+
+
+def implausible(text: str, tree: HtmlElement) -> str | None:
+    """Why ``text``, extracted from ``tree`` in fast mode, cannot be the page's article, or None.
+
+    Fast mode skips trafilatura's comparison with other extractors, and on templates whose
+    classes it does not know it takes the page's main container whole. Judged on the page
+    alone: a crawl's pages come one at a time, in any order, from many sites.
+
+    - one long line: a page whose text came out as one line, title, byline, body and credit
+      run together;
+    - mostly link text: a Blogger template with its own class names gave its header, archive,
+      popular-posts and label widgets with a short post (2,336 characters for 445); a news
+      site (rnz.de) its menus, 3,995 characters for a 603-character agency report;
+    - far longer than the one body the page declares (``itemprop="articleBody"``, or
+      ``articleBody`` in JSON-LD): the extraction took what surrounds it. Pages declaring
+      several (excerpts in related-post cards) say nothing about their article.
+    """
+    if len(text) >= ONE_BLOCK_CHARS and "\n" not in text:
+        return f"one line of {len(text)} characters"
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    links = {" ".join(a.text_content().split()) for a in tree.iter("a")}
+    linked = sum(len(line) for line in lines if line and line in links)
+    if linked > LINKED_SHARE * sum(map(len, lines)):
+        return f"{linked} of its {len(text)} characters are link text"
+    declared = _declared_body(tree)
+    if declared and len(text) > DECLARED_BODY_FACTOR * declared + DECLARED_BODY_SLACK:
+        return f"{len(text)} characters where the page declares a body of {declared}"
+    return None
+
+
+def _declared_body(tree: HtmlElement) -> int | None:
+    """The length of the one article body the page declares, in microdata or JSON-LD."""
+    bodies = tree.xpath('//*[contains(concat(" ", normalize-space(@itemprop), " "), " articleBody ")]')
+    if len(bodies) == 1:
+        return len(" ".join(bodies[0].text_content().split()))
+    declared = []
+    for script in tree.xpath('//script[@type="application/ld+json"]'):
+        if "articleBody" in (script.text or ""):
+            try:
+                declared += _json_values(json.loads(script.text), "articleBody")
+            except ValueError:
+                continue
+    return len(" ".join(declared[0].split())) if len(declared) == 1 else None
+
+
+def _json_values(node: object, key: str) -> list[str]:
+    """Every string value of ``key`` anywhere in a JSON document."""
+    if isinstance(node, dict):
+        found = [node[key]] if isinstance(node.get(key), str) else []
+        return found + [value for child in node.values() for value in _json_values(child, key)]
+    if isinstance(node, list):
+        return [value for child in node for value in _json_values(child, key)]
+    return []
+
+
+def _full_text(tree: HtmlElement, url: str) -> str:
+    """The page's text in full mode (trafilatura compared with readability and jusText), empty
+    if that fails; metadata does not change with the mode."""
+    try:
+        document = cast("Document | None", trafilatura.bare_extraction(tree, url=url, fast=False))
+    except Exception:  # as in extract_article: the fast extraction stands
+        return ""
+    return (document.text or "").strip() if document is not None else ""
 
 
 #: The elements whose URLs htmldate reads dates out of, besides the page's URL.

@@ -14,9 +14,10 @@ import time
 from collections.abc import Iterator
 
 import pytest
+import trafilatura
 
 from archive.errors import ExtractionError
-from archive.extract import ExtractedArticle, ExtractorPool, extract_article, text_hash
+from archive.extract import ExtractedArticle, ExtractorPool, extract_article, implausible, text_hash
 from archive.http import HttpBody
 from archive.service import _ReportHandler
 
@@ -300,6 +301,92 @@ def test_a_dated_url_does_not_hide_the_dates_in_the_markup() -> None:
     assert extract_article(with_canonical(url), url).published == "2016-11-02"
 
 
+# A Blogger template with class names of its own, and the usual sidebar widgets (archive,
+# popular posts, labels): trafilatura's fast mode knows none of its containers and takes
+# the page whole, widgets and all.
+_MONTHS = "January February March April May June July August September October November December".split()
+BLOGGER_SIDEBAR = "<div class='sidebar section' id='sidebar-right-1'>" + (
+    "<div class='widget BlogArchive'><h2>Blog Archive</h2><ul class='hierarchy'>"
+    + "".join(f"<li><a href='/2016/{n:02d}/'>{month}</a> <span>(4)</span></li>" for n, month in enumerate(_MONTHS, 1))
+    + "</ul></div><div class='widget PopularPosts'><h2>Popular Posts</h2><ul>"
+    + "".join(f"<li><a href='/2016/{n:02d}/post.html'>A long title of an older post about birds, number {n}</a></li>" for n in range(1, 25))
+    + "</ul></div><div class='widget Label'><h2>Labels</h2><ul>"
+    + "".join(f"<li><a href='/search/label/{label}'>{label}</a></li>" for label in "birds river winter heron owl swan".split())
+    + "</ul></div></div>"
+)
+CUSTOM_BLOGGER = (
+    BLOGGER.replace("post-body entry-content", "nfy-text")
+    .replace("post hentry uncustomized-post-template", "item")
+    .replace("blog-posts hfeed", "posts")
+    .replace("post-outer", "po").replace("date-outer", "do").replace("date-posts", "dp").replace("main-outer", "mo")
+    .replace("<div class='footer-outer'>", BLOGGER_SIDEBAR + "<div class='footer-outer'>")
+)
+
+
+def test_a_template_whose_widgets_fast_mode_swallows_is_extracted_again_in_full() -> None:
+    assert "Popular Posts" in trafilatura.bare_extraction(CUSTOM_BLOGGER, url=BLOGGER_URL, fast=True).text
+
+    article = extract_article(CUSTOM_BLOGGER, BLOGGER_URL)
+
+    assert article.retried is not None and "link text" in article.retried
+    assert article.text == extract_article(BLOGGER, BLOGGER_URL).text  # the post alone
+    assert article.summary()["retried"] == article.retried
+    assert extract_article(CUSTOM_BLOGGER, BLOGGER_URL, fast=False).retried is None  # full mode is not judged
+
+
+@pytest.mark.parametrize(("html", "url"), [(WORDPRESS, WORDPRESS_URL), (BLOGGER, BLOGGER_URL), (GERMAN, GERMAN_URL)])
+def test_ordinary_pages_are_not_extracted_twice(html: str, url: str) -> None:
+    assert extract_article(html, url).retried is None
+
+
+SENTENCE = "The council met on Tuesday and agreed to keep the ferry running through the winter. "
+
+
+def page(body: str, head: str = "") -> object:
+    return trafilatura.load_html(f"<html><head>{head}</head><body>{body}</body></html>")
+
+
+def test_one_long_line_is_implausible() -> None:
+    """Title, byline, body and credit run together: one line of a whole article."""
+    run_together = "Ferry to run all winter By Ann Berg " + SENTENCE * 30 + " Photo: Ann Berg"
+
+    assert implausible(run_together, page(f"<p>{run_together}</p>")) == f"one line of {len(run_together)} characters"
+    assert implausible("\n".join([SENTENCE * 10] * 3), page("<p>x</p>")) is None
+
+
+def test_text_that_is_mostly_the_pages_link_text_is_implausible() -> None:
+    menu = ["Home", "Politics", "Local news from the harbour district", "Sport results of the weekend", "Weather",
+            "Culture", "Business news from the region", "Contact the newsroom"]
+    links = "".join(f"<a href='/{n}'>{label}</a>" for n, label in enumerate(menu))
+
+    assert implausible("\n".join([*menu, SENTENCE]), page(f"<nav>{links}</nav><p>{SENTENCE}</p>")) is not None
+    assert implausible("\n".join([*menu, SENTENCE * 2]), page(f"<nav>{links}</nav><p>{SENTENCE}</p>")) is None
+
+
+@pytest.mark.parametrize(
+    "declared",
+    [
+        f"<div itemprop='articleBody'><p>{SENTENCE * 3}</p></div>",
+        '<script type="application/ld+json">{"@type": "NewsArticle", "articleBody": "%s"}</script>' % (SENTENCE * 3),
+    ],
+    ids=["microdata", "json-ld"],
+)
+def test_text_far_longer_than_the_declared_body_is_implausible(declared: str) -> None:
+    """A news site's menus and teasers taken with a short agency report its page declares."""
+    long_text = "\n".join([SENTENCE] * 20)
+    tree = page(declared + f"<div><p>{long_text}</p></div>")
+
+    assert implausible(long_text, tree) == f"{len(long_text)} characters where the page declares a body of {len(SENTENCE * 3) - 1}"
+    assert implausible("\n".join([SENTENCE] * 6), tree) is None
+
+
+def test_several_declared_bodies_say_nothing() -> None:
+    """Related-post cards, each with its excerpt marked as an article body."""
+    cards = f"<div itemprop='articleBody'>{SENTENCE}</div>" * 3
+
+    assert implausible("\n".join([SENTENCE] * 20), page(cards)) is None
+
+
 def test_truncated_html_still_extracts() -> None:
     cut = WORDPRESS.index("which is exactly how")
     article = extract_article(WORDPRESS[:cut], WORDPRESS_URL)
@@ -367,6 +454,7 @@ def test_summary_is_small_and_json_able() -> None:
         "language": "en",
         "chars": len(article.text),
         "text_hash": article.text_hash,
+        "retried": None,
     }
 
 
