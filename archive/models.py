@@ -290,6 +290,18 @@ class ArticleCitation(Base):
     )
 
 
+class SiteLine(Base):
+    """How many of a source's articles contain one line of text (by hash): a line that
+    recurs across many of a site's articles (an author box kept as plain paragraphs, a
+    standing note) is that site's boilerplate, not part of any one article."""
+
+    __tablename__ = "site_lines"
+
+    source_id: Mapped[int] = mapped_column(Id, ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True)
+    line_hash: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    articles: Mapped[int] = mapped_column(Integer)
+
+
 class Syndication(Base):
     """The current answer for one article: its cluster, relation, origin and parent, with evidence.
 

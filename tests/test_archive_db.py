@@ -50,6 +50,7 @@ TABLES = {
     "article_fingerprints",
     "article_links",
     "article_citations",
+    "site_lines",
     "syndication",
     "feed_polling",
     "feed_poll_outcomes",

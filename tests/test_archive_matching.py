@@ -183,3 +183,29 @@ def test_words_of_unspaced_scripts_are_characters_and_punctuation_separates_word
     assert fingerprint.tokens("Привет, мир") == ["привет", "мир"]
     words = fingerprint.word_hashes(fingerprint.matching_text("你好，世界。"))
     assert len(words) == 4  # the shingles see the same words the alignment does
+
+
+BIO = (
+    "Stephen Lendman lives in Chicago and writes on the wars, the economy and the media every day.\n"
+    "His new book is Flashpoint in Ukraine: How the US Drive for Hegemony Risks World War III, "
+    "and he hosts the Progressive Radio News Hour on the Progressive Radio Network twice a week."
+)
+
+
+def test_an_author_box_an_aggregator_keeps_under_every_repost_is_learned_as_its_boilerplate(database: Database) -> None:
+    # The author's theme puts the bio in a div.author-bio that extraction drops; the
+    # aggregator pastes it as plain paragraphs under each repost. On a short article the
+    # bio is half the copy: without learning it, the copy keeps too little of... itself.
+    article = HAITI[1]
+    pages = [("rbn", f"/other-{n}", f"{MOSUL[n]}\n{BIO}") for n in (3, 4)]
+    ids = match(database, *pages, ("blog", "/haiti", article), ("rbn", "/haiti", f"{article}\n{BIO}"))
+    assert placements(database)[ids["rbn/haiti"]] == ("copy", ids["blog/haiti"])
+    assert placements(database)[ids["blog/haiti"]][0] == "origin"
+
+
+def test_a_bio_seen_on_one_other_page_of_the_site_is_not_yet_its_boilerplate(database: Database) -> None:
+    # Two pages are no pattern: the same text could be an article the site posted twice.
+    article = HAITI[1]
+    ids = match(database, ("rbn", "/other", f"{MOSUL[3]}\n{BIO}"), ("blog", "/haiti", article),
+                ("rbn", "/haiti", f"{article}\n{BIO}"))
+    assert placements(database)[ids["rbn/haiti"]][0] != "copy"

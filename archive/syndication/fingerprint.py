@@ -163,8 +163,13 @@ def matching_text(text: str) -> str:
     Each line is matched as ``normalize`` leaves it (ASCII punctuation, single spaces,
     casefolded), so the patterns hold whatever the page's typography.
     """
-    lines = (" ".join(line.split()) for line in _fold_characters(text).casefold().splitlines())
-    return segment(" ".join(line for line in lines if line and not is_boilerplate(line)))
+    return segment(" ".join(line for line in lines(text) if not is_boilerplate(line)))
+
+
+def lines(text: str) -> list[str]:
+    """The non-empty lines of ``text``, each folded as ``normalize`` folds a text."""
+    folded = (" ".join(line.split()) for line in _fold_characters(text).casefold().splitlines())
+    return [line for line in folded if line]
 
 
 # --- words -----------------------------------------------------------------------------------

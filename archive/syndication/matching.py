@@ -32,8 +32,18 @@ import numpy as np
 from sqlalchemy import delete, func, or_, select
 
 from archive.syndication import fingerprint
-from archive.models import Article, ArticleCitation, ArticleFingerprint, ArticleLink, Capture, Source, Syndication
+from archive.models import (
+    Article,
+    ArticleCitation,
+    ArticleFingerprint,
+    ArticleLink,
+    Capture,
+    SiteLine,
+    Source,
+    Syndication,
+)
 from archive.syndication import alignment
+from archive.syndication.boilerplate import SiteLines
 from archive.syndication.origin import (
     Member,
     Placement,
@@ -197,7 +207,8 @@ def match_many(session: Session, index: NearDupIndex, items: Sequence[tuple[Arti
             .where(Article.id.in_([*stored, *(article.id for article, _, _ in todo)]))
         ).all()
     )
-    texts = _Texts(session)
+    site_lines = SiteLines(session)
+    texts = _Texts(session, site_lines, sources)
     # Earlier articles of the batch, by band key, by URL key and by the URL keys they cite.
     in_batch: dict[int, list[tuple[int, np.ndarray]]] = {}
     at_url: dict[str, list[tuple[int, np.ndarray]]] = {}
@@ -211,6 +222,7 @@ def match_many(session: Session, index: NearDupIndex, items: Sequence[tuple[Arti
         for found in (*(at_url.get(c, ()) for c in cites[article.id]), citing.get(key, ())):
             cited.update(found)
         others.update(cited)
+        site_lines.add(sources.get(article.id), article.text)
         if _link(session, article.id, fp.shingles, list(others.items()), sources, set(cited), texts):
             linked.append(article.id)
         for band in bands:
@@ -218,6 +230,7 @@ def match_many(session: Session, index: NearDupIndex, items: Sequence[tuple[Arti
         at_url.setdefault(key, []).append((article.id, fp.shingles))
         for cited_key in cites[article.id]:
             citing.setdefault(cited_key, []).append((article.id, fp.shingles))
+    site_lines.flush()
     index.add_many([(article.id, fp.signature, fp.shingles) for article, fp, _ in todo], session=session)
     session.add_all(ArticleCitation(url_key=c, article_id=article_id) for article_id, keys in cites.items() for c in keys)
     session.add_all(  # most articles: nothing to re-place
@@ -266,15 +279,19 @@ def _cited_or_citing(session: Session, cites: dict[int, set[str]], own: dict[str
 
 
 class _Texts(dict[int, str]):
-    """Article texts by id, loaded when a pair first needs aligning (most pairs never do)."""
+    """Article texts by id without their site's boilerplate, loaded when a pair first needs
+    aligning (most pairs never do)."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, site_lines: SiteLines, sources: dict[int, int]) -> None:
         super().__init__()
         self._session = session
+        self._site_lines = site_lines
+        self._sources = sources
 
     def __missing__(self, article_id: int) -> str:
         article = self._session.get(Article, article_id)
-        self[article_id] = text = article.text if article is not None else ""
+        text = self._site_lines.strip(self._sources.get(article_id), article.text) if article is not None else ""
+        self[article_id] = text
         return text
 
 
@@ -341,6 +358,12 @@ def _indexed_same_urls(session: Session, articles: list[tuple[Article, Fingerpri
 def _forget(session: Session, index: NearDupIndex, article_id: int) -> None:
     """Take a superseded version of a page out of the index, its links and its cluster."""
     neighbours = _linked(session, [article_id])
+    article, source_id = session.execute(
+        select(Article, Capture.source_id).join(Capture, Capture.id == Article.capture_id).where(Article.id == article_id)
+    ).one()
+    site_lines = SiteLines(session)
+    site_lines.add(source_id, article.text, -1)
+    site_lines.flush()
     index.remove(article_id, session=session)
     session.execute(delete(ArticleCitation).where(ArticleCitation.article_id == article_id))
     session.execute(delete(ArticleLink).where(or_(ArticleLink.article_id == article_id, ArticleLink.other_id == article_id)))
@@ -499,6 +522,7 @@ def rebuild(session: Session, index: NearDupIndex) -> int:
     session.execute(delete(Syndication))
     session.execute(delete(ArticleLink))
     session.execute(delete(ArticleCitation))
+    session.execute(delete(SiteLine))
     index.clear(session=session)
     session.flush()
     articles = session.scalars(select(Article).where(Article.status == "ok").order_by(Article.id)).all()

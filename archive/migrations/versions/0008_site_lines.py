@@ -1,0 +1,40 @@
+"""Create the per-site line counts from which matching learns each site's boilerplate.
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-12-06
+
+Counts start with the articles matched from now on; ``syndicrawl dedup rebuild`` counts
+every stored article.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0008"
+down_revision: str | Sequence[str] | None = "0007"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def upgrade() -> None:
+    op.create_table(
+        "site_lines",
+        sa.Column("source_id", Id, nullable=False),
+        sa.Column("line_hash", sa.BigInteger(), nullable=False),
+        sa.Column("articles", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["source_id"], ["sources.id"], name=op.f("fk_site_lines_source_id_sources"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("source_id", "line_hash", name=op.f("pk_site_lines")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("site_lines")

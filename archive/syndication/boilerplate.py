@@ -1,0 +1,93 @@
+"""Each site's own boilerplate, learned from the site: lines that recur across its articles.
+
+The fixed patterns of ``fingerprint.BOILERPLATE_LINES`` know what reposts add everywhere
+(datelines, bylines, credits). What one site adds is learned here: an aggregator that keeps
+an author's box as plain paragraphs under every repost (where the author's own theme puts
+it in a ``div.author-bio`` that extraction drops), a standing editor's note, a newsletter
+pitch. On a short article such a block is a large share of one copy and none of the other,
+and breaks the two-way copy test; with the site's boilerplate taken out, the texts compare.
+
+Counts are per source: how many of its matched articles contain each line (by hash). They
+grow in storage order, so ``dedup rebuild`` learns what the crawls learned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from archive.db import upsert
+from archive.models import SiteLine
+from archive.syndication.fingerprint import lines
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+#: A line in this many of a site's articles is the site's, not an article's.
+REPEATS = 3
+#: Lines shorter than this many words are not counted: the fixed patterns cover short
+#: labels, and short lines ("Photo", "Related") recur by chance.
+MIN_WORDS = 4
+#: Never take out more than this share of a text: a site that posted one article at
+#: several addresses would otherwise lose the article itself.
+MAX_SHARE = 0.5
+
+
+def line_hash(line: str) -> int:
+    """A signed 64-bit hash of a normalised line, the same in every process."""
+    return int.from_bytes(hashlib.blake2b(line.encode("utf-8"), digest_size=8).digest(), "little", signed=True)
+
+
+def counted(text: str) -> dict[int, str]:
+    """The lines of ``text`` that are counted, by hash."""
+    return {line_hash(line): line for line in lines(text) if len(line.split()) >= MIN_WORDS}
+
+
+class SiteLines:
+    """The counts of one transaction: read from the database, added to in order, written by ``flush``."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._added: Counter[tuple[int, int]] = Counter()
+
+    def add(self, source_id: int | None, text: str, sign: int = 1) -> None:
+        """Count (or, with ``sign`` -1, uncount) the lines of one article of ``source_id``."""
+        if source_id is not None:
+            self._added.update({(source_id, key): sign for key in counted(text)})
+
+    def strip(self, source_id: int | None, text: str) -> str:
+        """``text`` without the lines its site repeats (at most ``MAX_SHARE`` of it)."""
+        found = counted(text)
+        if source_id is None or not found:
+            return text
+        repeated = {key for key, n in self._counts(source_id, found).items() if n >= REPEATS}
+        if not repeated or sum(len(found[key]) for key in repeated) > MAX_SHARE * len(text):
+            return text
+        return "\n".join(line for line in lines(text) if line_hash(line) not in repeated)
+
+    def _counts(self, source_id: int, keys: dict[int, str]) -> Counter[int]:
+        stored = self._session.execute(
+            select(SiteLine.line_hash, SiteLine.articles).where(
+                SiteLine.source_id == source_id, SiteLine.line_hash.in_(keys)
+            )
+        )
+        counts: Counter[int] = Counter(dict(stored.all()))
+        counts.update({key: self._added[source_id, key] for key in keys if (source_id, key) in self._added})
+        return counts
+
+    def flush(self) -> None:
+        """Write the counts added since the last flush."""
+        rows = [{"source_id": s, "line_hash": k, "articles": n} for (s, k), n in self._added.items() if n]
+        if rows:
+            insert = upsert(self._session, SiteLine)
+            self._session.execute(
+                insert.on_conflict_do_update(
+                    index_elements=[SiteLine.source_id, SiteLine.line_hash],
+                    set_={"articles": SiteLine.articles + insert.excluded.articles},
+                ),
+                rows,
+            )
+        self._added.clear()
