@@ -209,3 +209,21 @@ def test_a_bio_seen_on_one_other_page_of_the_site_is_not_yet_its_boilerplate(dat
     ids = match(database, ("rbn", "/other", f"{MOSUL[3]}\n{BIO}"), ("blog", "/haiti", article),
                 ("rbn", "/haiti", f"{article}\n{BIO}"))
     assert placements(database)[ids["rbn/haiti"]][0] != "copy"
+
+
+@pytest.mark.parametrize("origin_first", [True, False])
+def test_an_excerpt_is_no_copy_of_a_shorter_copy_of_its_source(database: Database, origin_first: bool) -> None:
+    # A scraper keeps 57 % of the article; an aggregator's copy dropped two paragraphs, so
+    # the excerpt keeps over 60 % of that copy. Measured on the cluster, it is an excerpt.
+    words = "\n".join(MOSUL).split()
+    origin = " ".join(words)
+    copy = "\n".join(MOSUL[:3] + MOSUL[5:])
+    excerpt = " ".join(words[: len(words) * 57 // 100])
+    assert alignment.shares(excerpt, copy).covered > 0.6
+    pages = [("blog", "/mosul", origin), ("rbn", "/mosul", copy), ("scraper", "/mosul", excerpt)]
+    ids = match(database, *(pages if origin_first else pages[::-1]))
+    assert links(database) == {
+        (ids["scraper/mosul"], ids["blog/mosul"], "excerpt"),
+        (max(ids["rbn/mosul"], ids["blog/mosul"]), min(ids["rbn/mosul"], ids["blog/mosul"]), "copy"),
+    }
+    assert placements(database)[ids["scraper/mosul"]][0] == "excerpt"

@@ -160,3 +160,27 @@ def test_an_aggregator_crediting_nobody_took_the_text_from_the_authors_blog_that
     later_blog = member(2, "http://blog.example/column.html", "origin", "2016-11-09", text=LONG)
     placed = {p.article_id: p for p in place([magazine, later_blog, aggregator], flat)}
     assert placed[3].parent_id == 1  # the blog had it only after the aggregator
+
+
+def test_a_byline_naming_the_author_credits_no_copy_that_has_the_same_author() -> None:
+    # The origin's theme hides its author; a digest's page names him: the aggregator's
+    # "by Henrik Maas" line credits the author, not the digest.
+    origin = member(1, "http://lantern.example/a/", "origin", "2021-03-08", text=LONG)
+    digest = member(2, "http://digest.example/a/", "unknown", "2021-03-08", author="Henrik Maas",
+                    text="From the Weekly Digest reading list\n" + LONG)
+    wire = member(3, "http://wire.example/a/", "repost", "2021-03-08",
+                  text="March 8, 2021 in News by Staffwire Staff\nby Henrik Maas\n" + LONG)
+    placed = {p.article_id: p for p in place([origin, digest, wire], flat)}
+    assert placed[3].parent_id == 1
+
+
+def test_the_site_a_copy_credits_is_the_origin_among_same_day_pages() -> None:
+    # Three sites, one day: the digest says where the text first appeared; the courier's
+    # extraction also kept its title line, which alone would make it look like the copy.
+    relay = member(1, "http://relay.example/story/a", "unknown", "2021-02-24", text=LONG)
+    courier = member(2, "http://courier.example/news/a.html", "unknown", "2021-02-24", sitename="The Courier",
+                     text="A new public library opens downtown\n" + LONG)
+    digest = member(3, "http://digest.example/archives/1", "repost", "2021-02-24",
+                    text=LONG + "\nThis article originally appeared at The Courier.")
+    placed = place([relay, courier, digest], flat)
+    assert (placed[0].article_id, placed[0].relation) == (2, "origin")

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
-from archive.syndication.fingerprint import tokens
+from archive.syndication.fingerprint import is_boilerplate, lines, tokens
 
 
 #: Where two texts' shared part must begin for them to be one article: within this many
@@ -31,17 +31,25 @@ _RUN = 5
 
 @dataclass(frozen=True, slots=True)
 class Shares:
-    """``contained``: share of A's characters found, in order, in B; ``covered``: of B's in A;
-    ``lead``: whether the shared text starts at the lead of both (``LEAD_WORDS``)."""
+    """``contained``: share of A's text found, in order, in B; ``covered``: of B's in A;
+    ``lead``: whether the shared text starts at the lead of both (``LEAD_WORDS``).
+
+    A share is the mean of the share of characters and the share of words: "keeps 60 % of
+    the text" is said of either, and near the line they differ by up to 0.02 (a scraper's
+    cut of 59 % of the words can keep 60 % of the characters), so the decision there rests
+    on both rather than on whichever the line was drawn with.
+    """
 
     contained: float
     covered: float
     lead: bool = True
 
 
-def _weights(words: list[str]) -> list[int]:
-    # A word and the space after it: a text of long words weighs what it prints.
-    return [len(word) + 1 for word in words]
+def _kept(words: list[str], runs: list[tuple[int, int]]) -> float:
+    """Mean of the shares of characters and of words of ``words`` inside ``runs``."""
+    weights = [len(word) + 1 for word in words]  # a word and the space after it
+    chars = sum(sum(weights[start:end]) for start, end in runs) / sum(weights)
+    return (chars + sum(end - start for start, end in runs) / len(words)) / 2
 
 
 def _matcher(a: list[str], b: list[str]) -> SequenceMatcher[str]:
@@ -55,13 +63,25 @@ def shares(a: str, b: str) -> Shares:
     words_a, words_b = tokens(a), tokens(b)
     if not words_a or not words_b:
         return Shares(0.0, 0.0)
-    weight_a, weight_b = _weights(words_a), _weights(words_b)
     blocks = _matcher(words_a, words_b).get_matching_blocks()
-    kept_a = sum(sum(weight_a[block.a : block.a + block.size]) for block in blocks)
-    kept_b = sum(sum(weight_b[block.b : block.b + block.size]) for block in blocks)
     first = next((block for block in blocks if block.size >= _RUN), None)
     lead = first is not None and first.a <= _lead(len(words_a)) and first.b <= _lead(len(words_b))
-    return Shares(kept_a / sum(weight_a), kept_b / sum(weight_b), lead)
+    return Shares(
+        _kept(words_a, [(block.a, block.a + block.size) for block in blocks]),
+        _kept(words_b, [(block.b, block.b + block.size) for block in blocks]),
+        lead,
+    )
+
+
+#: Share of each first line the other's must keep for two texts to start alike.
+SAME_START = 0.8
+
+
+def same_start(a: str, b: str) -> bool:
+    """Whether the first lines of two texts' article text (boilerplate lines left out) are one line."""
+    first = [next((line for line in lines(text) if not is_boilerplate(line)), "") for text in (a, b)]
+    kept = shares(*first)
+    return min(kept.contained, kept.covered) >= SAME_START
 
 
 def _lead(words: int) -> int:

@@ -130,34 +130,48 @@ def extraction_pool(workers: int, timeout: float, *, fast: bool, max_bytes: int)
     )
 
 
-def _classify(
-    measured: alignment.Shares,
-    aligned: Callable[[], alignment.Shares],
-    *,
-    same_site: bool,
-    short: bool,
-    cited: bool,
-) -> tuple[str, alignment.Shares] | None:
+def _classify(measured: alignment.Shares, pair: _Pair, *, same_site: bool, short: bool, cited: bool) -> tuple[str, alignment.Shares] | None:
     """What a pair (A, B) is, from its shingle shares and, when they do not settle it, its
-    aligned text's: ``copy``, ``excerpt`` (A was cut from B), ``source`` (B from A) or None."""
+    aligned text's: ``copy``, ``excerpt`` (A was cut from B), ``source`` (B from A) or None.
+
+    Two pages of one site are always aligned and must start alike: a theme whose comments or
+    sidebar extraction keeps makes its short pages nine tenths the same text.
+    """
     copy = SAME_SITE_COPY if same_site else SHORT_COPY if short else COPY
     low, high = sorted((measured.contained, measured.covered))
-    if low >= max(copy, SURE):
+    if low >= max(copy, SURE) and not same_site:
         return "copy", measured
     if high < FLOOR and not cited:
         return None
-    shares = aligned()
+    shares = pair.shares()
     if not shares.lead:
         return None
+    if same_site:
+        return ("copy", shares) if min(shares.contained, shares.covered) >= copy and pair.same_start() else None
     if shares.contained >= copy and shares.covered >= copy:
         return "copy", shares
-    if same_site or (short and not cited):
+    if short and not cited:
         return None
     if shares.contained >= EXCERPT and shares.covered < COPY:
         return "excerpt", shares
     if shares.covered >= EXCERPT and shares.contained < COPY:
         return "source", shares
     return None
+
+
+@dataclass(frozen=True)
+class _Pair:
+    """Two articles' texts (their site's boilerplate left out), aligned when a rule asks."""
+
+    texts: _Texts
+    a: int
+    b: int
+
+    def shares(self) -> alignment.Shares:
+        return alignment.shares(self.texts[self.a], self.texts[self.b])
+
+    def same_start(self) -> bool:
+        return alignment.same_start(self.texts[self.a], self.texts[self.b])
 
 
 def match(session: Session, index: NearDupIndex, article: Article, fp: Fingerprint | None = None) -> None:
@@ -315,12 +329,13 @@ def _link(
 ) -> bool:
     """Add the copy and excerpt links between an article and its candidates; return whether any."""
     linked = False
+    excerpts: list[tuple[int, int]] = []
     for other_id, other in others:
         if other_id == article_id:
             continue
         found = _classify(
             alignment.Shares(fingerprint.containment(shingles, other), fingerprint.containment(other, shingles)),
-            partial(_aligned, texts, article_id, other_id),
+            _Pair(texts, article_id, other_id),
             same_site=sources.get(other_id) == sources.get(article_id),
             short=min(len(shingles), len(other)) < SHORT_SHINGLES,
             cited=other_id in cited,
@@ -334,12 +349,28 @@ def _link(
         session.add(
             ArticleLink(article_id=first, other_id=second, kind=kind, contained=shares.contained, covered=shares.covered)
         )
+        if kind == "excerpt":
+            excerpts.append((first, second))
         linked = True
+    for excerpt_id, source_id in excerpts:
+        _unmerge_excerpt(session, excerpt_id, source_id)
     return linked
 
 
-def _aligned(texts: _Texts, article_id: int, other_id: int) -> alignment.Shares:
-    return alignment.shares(texts[article_id], texts[other_id])
+def _unmerge_excerpt(session: Session, excerpt_id: int, source_id: int) -> None:
+    """An article cut from one member of a cluster is the cluster's excerpt, even where it
+    keeps over ``COPY`` of a shorter copy in it (one that dropped a paragraph or the bio):
+    its copy links into that cluster go."""
+    cluster = cluster_of(session, source_id) - {excerpt_id}
+    session.execute(
+        delete(ArticleLink).where(
+            ArticleLink.kind == "copy",
+            or_(
+                (ArticleLink.article_id == excerpt_id) & ArticleLink.other_id.in_(cluster),
+                (ArticleLink.other_id == excerpt_id) & ArticleLink.article_id.in_(cluster),
+            ),
+        )
+    )
 
 
 def _indexed_same_urls(session: Session, articles: list[tuple[Article, Fingerprint | None]], keys: list[str]) -> dict[str, Article]:

@@ -169,7 +169,7 @@ def pointed_at(member: Member, others: Sequence[Member]) -> tuple[Member | None,
     return None, None
 
 
-def _compare(a: Member, b: Member, cited: dict[int, str | None], byline_names: set[str]) -> int:
+def _compare(a: Member, b: Member, cited: dict[int, str | None], named: set[int], byline_names: set[str]) -> int:
     """Negative when ``a`` is more likely than ``b`` to be the origin."""
     if bool(cited[a.article_id]) != bool(cited[b.article_id]):
         return 1 if cited[a.article_id] else -1
@@ -177,6 +177,9 @@ def _compare(a: Member, b: Member, cited: dict[int, str | None], byline_names: s
         return -1 if a.published < b.published else 1
     if _KIND_RANK.get(a.kind, 1) != _KIND_RANK.get(b.kind, 1):
         return _KIND_RANK.get(a.kind, 1) - _KIND_RANK.get(b.kind, 1)
+    # A member another one credits ("originally appeared at The Courier") had it first.
+    if (a.article_id in named) != (b.article_id in named):
+        return -1 if a.article_id in named else 1
     a_named = bool(a.author) and _name(a.author or "") in byline_names
     b_named = bool(b.author) and _name(b.author or "") in byline_names
     if a_named != b_named:
@@ -261,9 +264,11 @@ def source_among(
         return parent, f"keeps its header lines: {' / '.join(headers[parent.article_id])!r}"
     # A copy's dateline names the site it copied ("October 27, 2016 in News by RW Staff")
     # even where that site's own text, as extracted, lacks the line.
+    # A plain "by NAME" line credits the article's author, whoever else has that author.
     header_text = " ".join(own)
+    authors = bylines(text) | {_name(origin.author or "")}
     for m in candidates:
-        credits = {_name(c) for c in (m.author, m.sitename) if c and len(c) >= 4} - {_name(origin.author or "")}
+        credits = {_name(c) for c in (m.author, m.sitename) if c and len(c) >= 4} - authors
         credit = next((c for c in credits if c in header_text), None)
         if m is not origin and credit and credit not in _name(" ".join(headers[m.article_id])):
             return m, f"its header credits {credit!r}, the parent's {'author' if credit == _name(m.author or '') else 'site'}"
@@ -312,7 +317,8 @@ def place(members: Sequence[Member], similarity: Callable[[Member, Member], floa
     pointed = {m.article_id: pointed_at(m, members) for m in members}
     cited = {article_id: reason for article_id, (_, reason) in pointed.items()}
     byline_names = set().union(*(bylines(m.text) for m in members))
-    ordered = sorted(members, key=functools.cmp_to_key(lambda a, b: _compare(a, b, cited, byline_names)))
+    named = {target.article_id for target, _ in pointed.values() if target is not None}
+    ordered = sorted(members, key=functools.cmp_to_key(lambda a, b: _compare(a, b, cited, named, byline_names)))
     origin = ordered[0]
     origin_lines = set(text_lines(origin.text))
     headers = {m.article_id: header_lines(m.text, origin_lines) for m in members}
