@@ -75,7 +75,7 @@ class SourceProgress:
         if self.failed:
             self.status = "failed"
         elif reason is not None:
-            self.status = _status(reason)
+            self.status = _status(crawler, reason)
 
     def crawler_counts(self, crawler: Crawler) -> dict[str, int]:
         stats = _stats(crawler)
@@ -90,8 +90,14 @@ def _stats(crawler: Crawler) -> StatsCollector | None:
         return None
 
 
-def _status(finish_reason: str) -> str:
-    return {"finished": "finished", "shutdown": "interrupted"}.get(finish_reason, finish_reason)
+def _status(crawler: Crawler, finish_reason: str) -> str:
+    """How a source's crawl ended. One that ran to its end with none of its feeds, sitemaps or start
+    pages answering (each was a warning line: no connection, out of scope) crawled nothing: failed."""
+    status = {"finished": "finished", "shutdown": "interrupted"}.get(finish_reason, finish_reason)
+    stats = _stats(crawler)
+    if status == "finished" and stats is not None and not stats.get_value("syndicrawl/entry_points_answered"):
+        return "failed"
+    return status
 
 
 def run_crawl(
@@ -225,7 +231,7 @@ def _finisher(channel: ArchiveChannel, crawler: Crawler, progress: SourceProgres
     """A spider_closed handler: tell the writer how the crawl ended, and wait until it has all of it."""
 
     async def finish(spider: Spider, reason: str) -> None:
-        channel.send("finish", progress.name, _status(reason), progress.crawler_counts(crawler))
+        channel.send("finish", progress.name, _status(crawler, reason), progress.crawler_counts(crawler))
         await channel.flush()
 
     return finish

@@ -80,6 +80,9 @@ def scrapy_settings(settings: Settings, source: Source) -> dict[str, Any]:
         "CONCURRENT_ITEMS": 4,
         # One retry: a flaky page is captured twice at most (each attempt lands in the WARC).
         "RETRY_TIMES": 1,
+        # The spider reports a request that failed for good, one line naming the source (one per
+        # host it cannot connect to); Scrapy's error line for each is noise on top.
+        "RETRY_GIVE_UP_LOG_LEVEL": "DEBUG",
         "STATS_CLASS": "crawler.stats.CrawlStats",
         "DOWNLOADER_MIDDLEWARES_BASE": _base("DOWNLOADER_MIDDLEWARES_BASE"),
         "DOWNLOADER_MIDDLEWARES": DOWNLOADER_MIDDLEWARES,

@@ -22,12 +22,11 @@ from archive import runs
 from archive.db import Database
 from archive.errors import SyndicrawlError
 from scheduler.schedules import CrawlTarget
+from syndicrawl import exitcodes
 from syndicrawl.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)
 
-#: ``syndicrawl crawl`` exits with this when another process crawls the source (syndicrawl.cli.crawl).
-EXIT_LOCKED = 3
 #: After a forced stop (second SIGINT), seconds before a crawl is killed.
 _KILL_AFTER = 10.0
 #: A source's crawl log is rotated (to .1) past this size.
@@ -186,7 +185,7 @@ def crawl(source: str, config_file: str, data_dir: str, settings_file: str | Non
                 status, detail = "skipped", "the daemon is stopping"
             elif done.returncode == 0:
                 status, detail = "finished", None
-            elif done.returncode == EXIT_LOCKED:
+            elif done.returncode == exitcodes.LOCKED:
                 status, detail = "skipped", done.error
             elif made is not None and made.status in {"failed", "interrupted"}:
                 status, detail = made.status, done.error

@@ -33,10 +33,11 @@ from archive.db import Database
 from archive.errors import SyndicrawlError
 from archive.locks import Locks
 from scheduler.durations import format_duration
-from scheduler.jobs import CHILDREN, EXIT_LOCKED, crawl_command, log_path
+from scheduler.jobs import CHILDREN, crawl_command, log_path
 from scheduler.outcomes import apply_outcomes
 from scheduler.polling import PollPolicy
 from scheduler.schedules import EXECUTOR, STORE, CrawlTarget, Scheduler, job_store
+from syndicrawl import exitcodes
 from syndicrawl.sources import Source, load_sources
 
 if TYPE_CHECKING:
@@ -173,7 +174,7 @@ class Daemon:
             if done is None:
                 return  # this daemon crawls the source right now, which fetches its feeds; or it is stopping
             with self.database.session() as s, s.begin():
-                if done.returncode == EXIT_LOCKED:
+                if done.returncode == exitcodes.LOCKED:
                     until = _now() + timedelta(seconds=self.policy.min_interval)
                     feedpolls.postpone(s, target.source, feeds, until)
                     logger.info("poll %s skipped: %s", target.source, done.error)

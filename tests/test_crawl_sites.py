@@ -13,6 +13,7 @@ from sqlalchemy import select
 from archive import catalog
 from archive.db import Database, sqlite_url
 from archive.models import Article, Capture
+from syndicrawl import exitcodes
 from tests.fixtures.cli import run_syndicrawl, write_sources
 from tests.fixtures.servers import BLOGGER_POSTS, WORDPRESS_POSTS
 from tests.warcs import read_warcs
@@ -189,7 +190,7 @@ def test_interrupted_crawl_closes_its_files_and_says_so(tmp_path, blogger_server
         time.sleep(0.1)
     os.killpg(process.pid, getattr(signal, signum))
     out, err = process.communicate(timeout=60)
-    assert process.returncode == 2, err
+    assert process.returncode == exitcodes.INTERRUPTED, err
     assert re.search(r"│ diary +│ interrupted +│", out), out
     files = list((data / "warcs").iterdir())
     assert files and all(p.name.endswith(".warc.gz") for p in files)
@@ -239,7 +240,7 @@ def test_ctrl_c_while_the_crawl_starts_up_stops_it_before_any_fetch(tmp_path, bl
         [sys.executable, "-c", ctrl_c_at_start, "crawl", "--config", str(sources), "--data-dir", str(data)],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
-    assert result.returncode == 2, result.stderr
+    assert result.returncode == exitcodes.INTERRUPTED, result.stderr
     assert re.search(r"│ diary +│ interrupted +│ +0 │", result.stdout), result.stdout
     assert "Traceback" not in result.stderr, result.stderr
     assert blogger_server.requests == []
@@ -305,7 +306,7 @@ def test_a_source_whose_crawl_cannot_start_fails_alone_in_one_line(
          "--settings", str(fast_settings)],
         capture_output=True, text=True, timeout=240,
     )  # fmt: skip
-    assert result.returncode == 2, result.stderr
+    assert result.returncode == exitcodes.PARTLY_FAILED, result.stderr
     assert "Traceback" not in result.stderr and "Unhandled error" not in result.stderr, result.stderr
     assert "diary: the crawl failed: RuntimeError: the extension cannot load: no module named x\n" in result.stderr
     assert re.search(r"│ diary +│ failed +│ +0 │", result.stdout), result.stdout

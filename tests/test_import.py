@@ -26,6 +26,7 @@ from archive.db import Database
 from archive.http import archived_body
 from archive.models import Article, Syndication
 from archive.records import verify_file
+from syndicrawl import exitcodes
 from syndicrawl.demo.server import SiteServer
 from syndicrawl.demo.sites import Post, blogger_site, wordpress_site
 from tests.fixtures.cli import run_syndicrawl, write_sources
@@ -113,7 +114,7 @@ def test_import_of_a_warcio_file_skips_the_damage_and_imports_the_rest(tmp_path:
 
     result = invoke("import", str(built.path), data=data, db_url=db_url)
 
-    assert result.returncode == 2, result.stderr  # records were skipped
+    assert result.returncode == exitcodes.PARTLY_FAILED, result.stderr  # records were skipped
     # records, captures (A, B, the revisit, C), known, articles (A, B, C), no article, skipped
     assert summary_row(result.stdout, "harbour.warc.gz") == ["harbour.warc.gz", "harbour-archive", "6", "4", "0", "3",
                                                              "0", "3"]
@@ -229,7 +230,7 @@ def test_import_keeps_other_files_of_the_same_name(tmp_path: Path, db_url: str) 
         (tmp_path / folder).mkdir()
         built = build_warc(tmp_path / folder / "harbour.warc.gz")  # new record IDs: another file
         result = invoke("import", str(built.path), "--source", "harbour", data=data, db_url=db_url)
-        assert result.returncode == 2, result.stderr
+        assert result.returncode == exitcodes.PARTLY_FAILED, result.stderr
     imported = sorted(p.name for p in (data / "warcs").iterdir() if not re.search(r"-\d{20}-\d{5}\.warc\.gz$", p.name))
     assert imported == ["harbour-2.warc.gz", "harbour.warc.gz"]  # and our own files of metadata records
     assert (data / "warcs" / "harbour-2.warc.gz").read_bytes() == built.path.read_bytes()

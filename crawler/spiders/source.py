@@ -5,23 +5,26 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import scrapy
-from scrapy.exceptions import IgnoreRequest
+from scrapy import signals
+from scrapy.exceptions import CannotResolveHostError, DownloadConnectionRefusedError, IgnoreRequest
 from scrapy.http import HtmlResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap
+from twisted.internet.error import ConnectError
 
 from crawler import polls
 from crawler.feeds import parse_feed
 from crawler.items import CapturedPage, FeedPage
 from crawler.links import article_links, feed_links, older_page
-from crawler.middlewares import CAPTURE, METADATA
+from crawler.middlewares import CAPTURE, ENTRY_POINT, METADATA
 from crawler.polls import POLL_FEED, PolledSource
 
 if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
     from twisted.python.failure import Failure
 
     from crawler.context import ArchiveContext
@@ -30,6 +33,23 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _FEED_FIRST = 10  # feeds before pages: their entries carry dates and authors as evidence
+
+
+def connect_failure(exc: BaseException) -> str | None:
+    """Why no connection could be made to a host (refused, no such host, unreachable); None if one was."""
+    if isinstance(exc, DownloadConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, CannotResolveHostError):
+        return "host name not found (DNS lookup failed)"
+    if isinstance(exc, ConnectError):
+        return " ".join(str(exc).split())
+    return None
+
+
+def in_scope(url: str, domains: tuple[str, ...]) -> bool:
+    """Whether Scrapy's offsite filter lets ``url`` through: its host is one of ``domains`` or under one."""
+    host = (urlsplit(url).hostname or "").lower()
+    return not domains or any(host == d or host.endswith(f".{d}") for d in map(str.lower, domains))
 
 
 class SourceSpider(scrapy.Spider):
@@ -42,6 +62,13 @@ class SourceSpider(scrapy.Spider):
         self.source = source
         self.archive = archive
         self.allowed_domains = list(source.allowed_domains)
+        self._unreachable: set[str] = set()  # hosts already reported as unreachable
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SourceSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.on_dropped, signal=signals.request_dropped)
+        return spider
 
     @property
     def backfill_pages(self) -> int:
@@ -64,21 +91,31 @@ class SourceSpider(scrapy.Spider):
         )
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        """The source's entry points. One outside its own ``allowed_domains`` is one warning: Scrapy's
+        offsite filter drops it without a word, and a source left with none crawled nothing."""
         plans = self.plans
-        for url in self.source.feeds:
+        requests = [
             # A 304 reaches parse_feed: it is the answer a conditional poll hopes for.
-            yield self._request(
+            self._request(
                 url, "feed", self.parse_feed, polls.conditional_headers(plans.get(url)),
                 **{POLL_FEED: url, "handle_httpstatus_list": [304]},
             )
-        for url in self.source.sitemaps:
-            yield self._request(url, "sitemap", self.parse_sitemap)
+            for url in self.source.feeds
+        ]
+        requests += [self._request(url, "sitemap", self.parse_sitemap) for url in self.source.sitemaps]
         listings = list(self.source.start_urls)
         if self.backfill_pages and not listings:
             # A feed-only source: its archive pages hang off the site's front page.
             listings = [urljoin(url, "/") for url in self.source.feeds]
-        for url in dict.fromkeys(listings):
-            yield self._request(url, "listing", self.parse_listing, syndicrawl_page=0)
+        requests += [self._request(url, "listing", self.parse_listing, syndicrawl_page=0) for url in dict.fromkeys(listings)]
+        configured = {*self.source.feeds, *self.source.sitemaps, *self.source.start_urls}
+        for request in requests:
+            if in_scope(request.url, self.source.allowed_domains):
+                request.meta[ENTRY_POINT] = True
+                yield request
+            elif request.url in configured:  # a front page derived from a feed goes with its feed
+                self.problem(f"{request.url}: outside the source's allowed_domains "
+                             f"({', '.join(self.source.allowed_domains)}); not fetched")
 
     def parse_feed(self, response: scrapy.http.Response) -> Iterator[Any]:
         polled = POLL_FEED in response.meta
@@ -95,10 +132,10 @@ class SourceSpider(scrapy.Spider):
             if isinstance(response, HtmlResponse) and response.body.strip():
                 yield from self.parse_listing(response)
             else:
-                self._problem(f"{response.url}: {reason}")
+                self.problem(f"{response.url}: {reason}")
             return
         for problem in feed.problems:
-            self._problem(problem)
+            self.problem(problem)
         plan = self.plans.get(response.meta.get(POLL_FEED, ""))
         for entry in feed.entries:
             if plan is not None and entry["url"] in plan.known_entries:
@@ -121,7 +158,7 @@ class SourceSpider(scrapy.Spider):
         try:
             sitemap = Sitemap(body)
         except Exception as exc:  # lxml raises several types on garbage; the crawl goes on
-            self._problem(f"{response.url}: unreadable sitemap ({exc})")
+            self.problem(f"{response.url}: unreadable sitemap ({exc})")
             return
         for entry in sitemap:
             loc = entry.get("loc")
@@ -137,7 +174,7 @@ class SourceSpider(scrapy.Spider):
 
     def parse_listing(self, response: scrapy.http.Response) -> Iterator[Any]:
         if not isinstance(response, HtmlResponse):
-            self._problem(f"{response.url}: not an HTML page")
+            self.problem(f"{response.url}: not an HTML page")
             return
         for url in feed_links(response):
             yield self._request(url, "feed", self.parse_feed, syndicrawl_from=response.url)
@@ -163,16 +200,28 @@ class SourceSpider(scrapy.Spider):
     def parse_article(self, response: scrapy.http.Response) -> None:
         """Nothing to do here: the archive writer extracts article pages (see WarcCaptureMiddleware)."""
         if not isinstance(response, HtmlResponse):
-            self._problem(f"{response.url}: not an HTML page ({response.headers.get('Content-Type', b'?').decode()})")
+            self.problem(f"{response.url}: not an HTML page ({response.headers.get('Content-Type', b'?').decode()})")
 
     def on_error(self, failure: Failure) -> Iterator[FeedPage]:
-        """One line per failed request (HTTP error status, timeout, refused connection); the crawl goes on.
+        """One line per failed request (HTTP error status, timeout, too many redirects), one per host
+        that cannot be connected to (refused, no such host); the crawl goes on.
 
         A configured feed's failure is also an outcome for its polling state.
         """
         request = failure.request  # type: ignore[attr-defined]
         if POLL_FEED in request.meta:
             yield FeedPage(request.url, "unknown", None, [], polls.failed(request, failure))
+        unreachable = connect_failure(failure.value)
+        if unreachable is not None:
+            host = urlsplit(request.url).netloc
+            if host not in self._unreachable:
+                self._unreachable.add(host)
+                self.problem(f"cannot connect to {host}: {unreachable}")
+            return
+        redirects = request.meta.get("redirect_urls", [])
+        if failure.check(IgnoreRequest) and request.meta.get("redirect_times", 0) >= self.settings.getint("REDIRECT_MAX_TIMES"):
+            self.problem(f"{redirects[0]}: more than {len(redirects)} redirects; not followed")
+            return
         if failure.check(IgnoreRequest) and not failure.check(HttpError):
             # robots.txt disallows it, or it (or a redirect to it) is out of the source's scope.
             logger.info("%s: not fetched: %s (%s)", self.source.name, request.url, failure.getErrorMessage())
@@ -184,9 +233,17 @@ class SourceSpider(scrapy.Spider):
             logger.info("%s: end of the archive pages at %s", self.source.name, request.url)
             return
         reason = f"HTTP {response.status}" if response is not None else failure.getErrorMessage()
-        self._problem(f"{request.url}: {reason}")
+        self.problem(f"{request.url}: {reason}")
 
-    def _problem(self, message: str) -> None:
+    def on_dropped(self, request: scrapy.Request) -> None:
+        """A redirect back to a URL of its own chain is dropped as a duplicate request: Scrapy says
+        nothing, so the loop is one warning here."""
+        redirects = request.meta.get("redirect_urls", [])
+        if request.url in redirects:
+            self.problem(f"{redirects[0]}: redirect loop ({' -> '.join([*redirects, request.url])}); not followed")
+
+    def problem(self, message: str) -> None:
+        """One warning line naming the source, counted in its errors."""
         logger.warning("%s: %s", self.source.name, message)
         assert self.crawler.stats is not None
         self.crawler.stats.inc_value("syndicrawl/errors")

@@ -15,6 +15,7 @@ import click
 
 from archive.errors import ConfigError, LockHeld
 from archive.locks import LockRequest
+from syndicrawl import exitcodes
 from syndicrawl.cli import cli, settings_options, stderr, stdout
 from syndicrawl.cli.progress import LiveProgress, PlainProgress, progress_table
 from syndicrawl.settings import Settings
@@ -27,12 +28,10 @@ DEFAULT_SOURCES = Path("sources.toml")
 DEMO_MARKER = ".syndicrawl-demo"
 #: The user's example: the RBN repost of Stephen Lendman's Aleppo article.
 DEMO_SEED_SLUG = "us-supported-terrorists-fail-to-break-aleppo-siege"
-#: Exit code of ``crawl`` when another process is crawling one of the sources (the daemon skips the run).
-EXIT_LOCKED = 3
 
 
 class SourceBusy(click.ClickException):
-    exit_code = EXIT_LOCKED
+    exit_code = exitcodes.LOCKED  # the daemon skips the run
 
 
 def sources_option(func):  # type: ignore[no-untyped-def]
@@ -117,8 +116,19 @@ def crawl(
     Feeds, sitemaps and start pages of each source are fetched politely (robots.txt,
     per-host delay), every response is written to WARC, and every article page is
     extracted into the database. A source is crawled by one process at a time (the
-    scheduler daemon's included). Exit code 1 on a config error, 2 if a source failed,
-    3 if a source is being crawled by another process.
+    scheduler daemon's included).
+
+    \b
+    Exit codes:
+      0  every source finished
+      1  an error, one Error: line: a bad sources or settings file, an archive that
+         cannot be opened
+      2  a usage error (an unknown option)
+      3  a source is being crawled by another process: nothing was crawled
+      4  the crawl ran to its end, but a source failed: none of its feeds, sitemaps
+         and start pages could be fetched (no connection, out of its allowed_domains),
+         or its crawl could not start
+      5  interrupted (Ctrl-C, SIGTERM): what was fetched is stored
 
     Example: syndicrawl crawl --config sources.toml rbn
     """
@@ -138,8 +148,10 @@ def crawl(
         results = crawl_with_progress(settings, sources, locks)
     except LockHeld as exc:
         raise SourceBusy(str(exc)) from exc
-    if any(r.status not in {"finished"} for r in results):
-        raise SystemExit(2)
+    if any(r.status == "interrupted" for r in results):
+        raise SystemExit(exitcodes.INTERRUPTED)
+    if any(r.status != "finished" for r in results):
+        raise SystemExit(exitcodes.PARTLY_FAILED)
 
 
 @cli.command()

@@ -11,13 +11,10 @@ import click
 from archive.cdxj import index_name
 from archive.db import Database
 from archive.syndication.matching import extraction_pool
-from syndicrawl import __version__
+from syndicrawl import __version__, exitcodes
 from syndicrawl.cli import cli, settings_options, stderr, stdout
 from syndicrawl.cli.progress import ImportBar, ImportLines, import_table
 from syndicrawl.settings import Settings
-
-#: Exit code when records were skipped (damaged, or making no capture); the rest was imported.
-EXIT_SKIPPED = 2
 
 
 @cli.command("import")
@@ -34,7 +31,7 @@ def import_warcs(files: tuple[Path, ...], source: str | None, settings: Settings
     pages are extracted and matched for syndication like crawled pages. Damaged records
     are reported with their offset and skipped; records already archived (same
     WARC-Record-ID) are counted as known, so importing a file twice adds nothing. Exit
-    code 2 if any record was skipped.
+    code 4 if any record was skipped.
 
     Example: syndicrawl import gazette.warc.gz --source gazette --data-dir syndicrawl-demo
     """
@@ -63,4 +60,4 @@ def import_warcs(files: tuple[Path, ...], source: str | None, settings: Settings
     for report in reports:
         stdout.print(f"  {report.path} -> {settings.warc_dir / report.warc_file}")
     if any(report.skipped for report in reports):
-        sys.exit(EXIT_SKIPPED)
+        sys.exit(exitcodes.PARTLY_FAILED)  # records skipped (damaged, or making no capture)
