@@ -184,3 +184,32 @@ def test_the_site_a_copy_credits_is_the_origin_among_same_day_pages() -> None:
                     text=LONG + "\nThis article originally appeared at The Courier.")
     placed = place([relay, courier, digest], flat)
     assert (placed[0].article_id, placed[0].relation) == (2, "origin")
+
+
+def test_a_relay_that_lacks_the_link_texts_an_aggregator_stripped_copied_the_aggregator() -> None:
+    # The relay (no aggregator: it strips nothing itself) reposts the wire's text a few hours
+    # later, without its dateline; the only trace is the e-mail address the wire removed.
+    text = LONG + "\nHe can be reached at henrik@lantern.example."
+    stripped = LONG + "\nHe can be reached at."
+    origin = member(1, "http://lantern.example/a/", "origin", "2021-02-03", text=text)
+    wire = member(2, "http://wire.example/a/", "repost", "2021-02-04",
+                  text="February 4, 2021 in News by Staffwire Staff\nby Henrik Maas\n" + stripped)
+    relay = member(3, "http://relay.example/story/a", "unknown", "2021-02-04", text="by Henrik Maas\n" + stripped)
+    placed = {p.article_id: p for p in place([origin, wire, relay], flat)}
+    assert placed[3].parent_id == 2
+    assert "lacks the same 3 words" in placed[3].evidence[0]
+    assert placed[2].parent_id == 1
+    # An aggregator that strips links itself proves nothing by lacking them.
+    other_wire = member(3, "http://global.example/a/", "repost", "2021-02-04", text=stripped)
+    placed = {p.article_id: p for p in place([origin, wire, other_wire], flat)}
+    assert placed[3].parent_id == 1
+
+
+def test_a_column_the_author_archived_backdated_is_no_parent_of_an_aggregators_copy() -> None:
+    # The blog's copy carries the magazine's date: nothing says the aggregator found it there.
+    magazine = member(1, "http://ledger.example/column/", "unknown", "2016-11-01", text=LONG)
+    blog = member(2, "http://blog.example/column.html", "origin", "2016-11-01",
+                  text=LONG + "\nThis column first appeared in The Weekly Ledger.")
+    aggregator = member(3, "http://rbn.example/column/", "repost", "2016-11-03", text=LONG)
+    placed = {p.article_id: p for p in place([magazine, blog, aggregator], flat)}
+    assert placed[3].parent_id == 1

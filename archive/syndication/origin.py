@@ -275,6 +275,7 @@ def source_among(
     return None, None
 
 
+_NEVER = datetime.min.replace(tzinfo=UTC)
 #: Share of a candidate parent's edits a copy must have made too: a copy inherits all of
 #: its parent's, and extraction can add a stray one (a caption kept on one site).
 INHERITED = 0.9
@@ -287,9 +288,11 @@ def inherited(member: Member, earlier: Sequence[Member], changes: dict[int, alig
     this copy made nearly all of its edits too (``INHERITED``). That alone proves little:
     aggregators that strip links all drop the same link texts. A note or credit the parent
     added, or a paragraph it dropped (``Edits.telling``), does: the candidate sharing most
-    of those is the parent. Without such edits, a copy crediting nobody is taken to come
-    from the author's own site (kind ``origin``) published last before it, if any, else
-    from the origin. ``earlier`` starts with the origin.
+    of those is the parent. Shared deletions alone decide for a copy on a site that is no
+    aggregator (kind ``repost``): a mirror or relay does not strip links, so the link texts
+    it lacks were gone where it copied. Without such edits, a copy crediting nobody is taken
+    to come from the author's own site (kind ``origin``) that had the text after the origin
+    and last before the copy, if any, else from the origin. ``earlier`` starts with the origin.
     """
     mine = changes[member.article_id]
     fitting = [
@@ -305,11 +308,40 @@ def inherited(member: Member, earlier: Sequence[Member], changes: dict[int, alig
             f"kept the parent's own edits of the origin's text ({telling[parent.article_id]} notes, credits or cuts), "
             "and nearly all its other edits"
         )
-    blogs = [candidate for candidate in fitting if candidate.kind == "origin" and not changes[candidate.article_id]]
+    # Aggregators strip links by habit, so two of them drop the same words independently;
+    # a mirror, a relay or a blog copies what it finds: what it lacks, its source lacked.
+    lacking = [c for c in fitting if changes[c.article_id].shared_with(mine)] if member.kind != "repost" else []
+    if lacking:
+        parent = max(lacking, key=lambda m: (changes[m.article_id].shared_with(mine), m.published or _NEVER, m.first_seen))
+        return parent, (
+            f"lacks the same {changes[parent.article_id].shared_with(mine)} words of the origin's text as the parent "
+            f"(its stripped links), and a site of kind {member.kind} copies what it finds"
+        )
+    # Only a blog that had it later than the origin: an author archiving a column on his
+    # blog backdates it to the day it first appeared, and then the two cannot be told apart.
+    first = earlier[0].published
+    blogs = [
+        candidate
+        for candidate in fitting
+        if candidate.kind == "origin" and not changes[candidate.article_id]
+        and first and candidate.published and candidate.published.date() > first.date()
+    ]
     if blogs:
-        parent = max(blogs, key=lambda m: (m.published or datetime.min.replace(tzinfo=UTC), m.first_seen))
+        parent = max(blogs, key=lambda m: (m.published or _NEVER, m.first_seen))
         return parent, "has the origin's text, as the parent does: the author's own site, published last before it"
     return earlier[0], None
+
+
+def _before(member: Member, ordered: Sequence[Member], rank: int) -> list[Member]:
+    """The origin, then every other member that can have been copied before ``member``: by
+    date where both have one (two sites of one kind on one day are not ordered by rank),
+    else by rank."""
+    return [ordered[0]] + [
+        m
+        for n, m in enumerate(ordered[1:], start=1)
+        if m is not member
+        and (m.published <= member.published if m.published and member.published else n < rank)
+    ]
 
 
 def place(members: Sequence[Member], similarity: Callable[[Member, Member], float]) -> list[Placement]:
@@ -343,7 +375,7 @@ def place(members: Sequence[Member], similarity: Callable[[Member, Member], floa
         if target is not None and not (reason or "").startswith("canonical") and ancestor is not None:
             target, reason = ancestor, because
         elif target is None:
-            target, reason = (ancestor, because) if ancestor is not None else inherited(member, ordered[:rank], changes)
+            target, reason = (ancestor, because) if ancestor is not None else inherited(member, _before(member, ordered, rank), changes)
         parents[member.article_id], reasons[member.article_id] = target, reason
     _break_cycles(parents, origin)
     for member in ordered[1:]:
