@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 CONTENT = Path(__file__).resolve().parents[1] / "syndicrawl" / "demo" / "content"
 _records = count()
+KINDS = {"author": "origin"}  # the author's own site; every other site is of kind unknown
 
 
 def paragraphs(name: str) -> list[str]:
@@ -39,7 +40,7 @@ HAITI = paragraphs("blog-hurricane-matthew-ravages-haiti")
 
 def store(s, site: str, path: str, text: str, *, canonical: str | None = None) -> Article:
     """One captured page of ``site`` and its extracted ``text``, as the archive writer stores them."""
-    source = catalog.ensure_source(s, site, "unknown")
+    source = catalog.ensure_source(s, site, KINDS.get(site, "unknown"))
     capture = catalog.add_capture(
         s, source_id=source.id, url=f"http://{site}.test{path}", timestamp=catalog.utcnow(), status=200,
         mime="text/html", warc_file=f"{site}.warc.gz", warc_offset=0, warc_length=1,
@@ -227,3 +228,19 @@ def test_an_excerpt_is_no_copy_of_a_shorter_copy_of_its_source(database: Databas
         (max(ids["rbn/mosul"], ids["blog/mosul"]), min(ids["rbn/mosul"], ids["blog/mosul"]), "copy"),
     }
     assert placements(database)[ids["scraper/mosul"]][0] == "excerpt"
+
+
+def test_the_sign_off_under_each_of_an_authors_articles_counts_in_what_an_excerpt_keeps(database: Database) -> None:
+    # The author's site ends every article with the same two lines; a scraper keeps the first
+    # 57 % of one, sign-off included: without the sign-off it would keep over 60 %.
+    words = "\n".join(MOSUL).split()
+    article = " ".join(words[:150]) + "\n" + BIO
+    cut = " ".join(article.split()[: len(article.split()) * 57 // 100])
+    assert alignment.shares(cut, " ".join(words[:150])).covered > 0.6
+    ids = match(
+        database,
+        *(("author", f"/other-{n}", f"{HAITI[n]}\n{BIO}") for n in (1, 2)),
+        ("author", "/mosul", article),
+        ("scraper", "/mosul", cut),
+    )
+    assert placements(database)[ids["scraper/mosul"]] == ("excerpt", ids["author/mosul"])

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from archive.db import upsert
-from archive.models import SiteLine
+from archive.models import SiteLine, Source
 from archive.syndication.fingerprint import lines
 
 if TYPE_CHECKING:
@@ -49,6 +49,7 @@ class SiteLines:
     def __init__(self, session: Session) -> None:
         self._session = session
         self._added: Counter[tuple[int, int]] = Counter()
+        self._kinds: dict[int, str] = {}
 
     def add(self, source_id: int | None, text: str, sign: int = 1) -> None:
         """Count (or, with ``sign`` -1, uncount) the lines of one article of ``source_id``."""
@@ -61,15 +62,23 @@ class SiteLines:
         Whatever share of the text they are: a theme whose comment section extraction keeps
         gives pages that are nine tenths the same comments. Only when every counted line
         repeats is the text kept whole: that is one article the site posted at several
-        addresses, not boilerplate.
+        addresses, not boilerplate. An author's own site (kind ``origin``) keeps its lines:
+        the sign-off under each of its articles is part of the article as published, and
+        what a scraper's excerpt keeps of it is measured against the whole.
         """
         found = counted(text)
-        if source_id is None or not found:
+        if source_id is None or not found or self._kind(source_id) == "origin":
             return text
         repeated = {key for key, n in self._counts(source_id, found).items() if n >= REPEATS}
         if not repeated or repeated == found.keys():
             return text
         return "\n".join(line for line in lines(text) if line_hash(line) not in repeated)
+
+    def _kind(self, source_id: int) -> str:
+        if source_id not in self._kinds:
+            source = self._session.get(Source, source_id)
+            self._kinds[source_id] = source.kind if source is not None else "unknown"
+        return self._kinds[source_id]
 
     def _counts(self, source_id: int, keys: dict[int, str]) -> Counter[int]:
         stored = self._session.execute(

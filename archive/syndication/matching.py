@@ -83,6 +83,8 @@ SHORT_COPY = 0.8
 #: keeps 0.8 of its text in its source, which its shingles cannot fall so far below).
 SURE = 0.8
 FLOOR = 0.5
+#: A copy link this clear of the line survives an excerpt link into the same cluster.
+CLEAR_COPY = 0.7
 #: Articles matched together by ``rebuild``.
 REBUILD_BATCH = 64
 
@@ -329,7 +331,8 @@ def _link(
 ) -> bool:
     """Add the copy and excerpt links between an article and its candidates; return whether any."""
     linked = False
-    excerpts: list[tuple[int, int]] = []
+    copies: list[int] = []
+    excerpts: list[int] = []
     for other_id, other in others:
         if other_id == article_id:
             continue
@@ -349,22 +352,32 @@ def _link(
         session.add(
             ArticleLink(article_id=first, other_id=second, kind=kind, contained=shares.contained, covered=shares.covered)
         )
-        if kind == "excerpt":
-            excerpts.append((first, second))
+        (excerpts if kind == "excerpt" else copies).append(other_id)
         linked = True
-    for excerpt_id, source_id in excerpts:
-        _unmerge_excerpt(session, excerpt_id, source_id)
+    if copies or excerpts:
+        # Excerpts of this article, and of the copies it now joins, leave the cluster.
+        session.flush()
+        near = [article_id, *copies]
+        for excerpt_id, source_id in session.execute(
+            select(ArticleLink.article_id, ArticleLink.other_id).where(
+                ArticleLink.kind == "excerpt", or_(ArticleLink.article_id.in_(near), ArticleLink.other_id.in_(near))
+            )
+        ).all():
+            _unmerge_excerpt(session, excerpt_id, source_id)
     return linked
 
 
 def _unmerge_excerpt(session: Session, excerpt_id: int, source_id: int) -> None:
     """An article cut from one member of a cluster is the cluster's excerpt, even where it
-    keeps over ``COPY`` of a shorter copy in it (one that dropped a paragraph or the bio):
-    its copy links into that cluster go."""
+    keeps just over ``COPY`` of a shorter copy in it (one that dropped a paragraph or the
+    bio): its copy links into that cluster that are that close to the line (under
+    ``CLEAR_COPY``) go. A copy of a copy that each kept 70 % keeps half the origin's text,
+    and stays its parent's copy."""
     cluster = cluster_of(session, source_id) - {excerpt_id}
     session.execute(
         delete(ArticleLink).where(
             ArticleLink.kind == "copy",
+            or_(ArticleLink.contained < CLEAR_COPY, ArticleLink.covered < CLEAR_COPY),
             or_(
                 (ArticleLink.article_id == excerpt_id) & ArticleLink.other_id.in_(cluster),
                 (ArticleLink.other_id == excerpt_id) & ArticleLink.article_id.in_(cluster),

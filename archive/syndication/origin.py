@@ -127,6 +127,16 @@ def cited_urls(text: str) -> list[str]:
     return found
 
 
+def first_publication(text: str) -> str | None:
+    """The place a text says it first appeared ("originally appeared at The Courier"), which
+    names the origin, where "Read more at" or "Source:" name only the page it was copied from."""
+    for line in text.splitlines():
+        found = ATTRIBUTION[-1].search(line)
+        if found:
+            return found.group("where").strip(" .:;,-–—()") or None
+    return None
+
+
 def bylines(text: str, lines: int = 6) -> set[str]:
     """Names in "by NAME" lines at the top of a text (a repost's credit to the author)."""
     names = set()
@@ -177,7 +187,8 @@ def _compare(a: Member, b: Member, cited: dict[int, str | None], named: set[int]
         return -1 if a.published < b.published else 1
     if _KIND_RANK.get(a.kind, 1) != _KIND_RANK.get(b.kind, 1):
         return _KIND_RANK.get(a.kind, 1) - _KIND_RANK.get(b.kind, 1)
-    # A member another one credits ("originally appeared at The Courier") had it first.
+    # A member another one names as the first publication ("originally appeared at The
+    # Courier") had it first.
     if (a.article_id in named) != (b.article_id in named):
         return -1 if a.article_id in named else 1
     a_named = bool(a.author) and _name(a.author or "") in byline_names
@@ -349,7 +360,13 @@ def place(members: Sequence[Member], similarity: Callable[[Member, Member], floa
     pointed = {m.article_id: pointed_at(m, members) for m in members}
     cited = {article_id: reason for article_id, (_, reason) in pointed.items()}
     byline_names = set().union(*(bylines(m.text) for m in members))
-    named = {target.article_id for target, _ in pointed.values() if target is not None}
+    named = {
+        other.article_id
+        for m in members
+        if (phrase := first_publication(m.text))
+        for other in members
+        if other is not m and _names_member(phrase, other)
+    }
     ordered = sorted(members, key=functools.cmp_to_key(lambda a, b: _compare(a, b, cited, named, byline_names)))
     origin = ordered[0]
     origin_lines = set(text_lines(origin.text))
