@@ -15,6 +15,7 @@ derives every index from the WARC files again, so the index directory is disposa
 from __future__ import annotations
 
 import heapq
+import json
 import logging
 import os
 from contextlib import ExitStack, contextmanager
@@ -130,7 +131,7 @@ def rebuild(warc_dir: Path, index_dir: Path) -> RebuildReport:
     Each file is first read to its end (``records.verify_file``): warcio stops quietly at a
     truncated last record, which would leave an index that looks whole. A damaged file is
     reported (in the returned report, with its offset) and skipped; the others are indexed. Indexes whose WARC file
-    is gone are removed.
+    is gone are removed if they are ours: those of another tool (pywb's ``index.cdxj``) are left alone.
     """
     report = RebuildReport()
     warcs = sorted(p for p in warc_dir.glob("*") if p.name.endswith(WARC_SUFFIXES)) if warc_dir.is_dir() else []
@@ -142,10 +143,22 @@ def rebuild(warc_dir: Path, index_dir: Path) -> RebuildReport:
             report.failed.append(str(exc))
     wanted = {index_name(p.name) for p in warcs}
     for stale in sorted(index_dir.glob("*.cdxj")) if index_dir.is_dir() else []:
-        if stale.name not in wanted:
+        if stale.name not in wanted and _indexes_its_namesake(stale):
             stale.unlink()
             report.removed.append(stale)
     return report
+
+
+def _indexes_its_namesake(index: Path) -> bool:
+    """Whether ``index`` is the index of one WARC file named after it (``NAME.cdxj`` of
+    ``NAME.warc.gz``), as each index written here is; its first line tells."""
+    with index.open(encoding="utf-8", errors="replace") as fh:
+        first = fh.readline()
+    try:
+        filename = json.loads(first.split(" ", 2)[2])["filename"]
+        return isinstance(filename, str) and index_name(filename) == index.name
+    except (IndexError, ValueError, KeyError, TypeError, WarcError):
+        return False
 
 
 def merged_lines(index_paths: Iterable[Path]) -> Iterator[str]:

@@ -8,11 +8,13 @@ only by Alembic (``archive/migrations``), driven from here without an ``alembic.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from sqlalchemy import (
     Column,
@@ -93,20 +95,38 @@ def _set_sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: Connectio
         cursor.close()
 
 
-def create_engine_for(url: str) -> Engine:
+def _set_sqlite_read_pragmas(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
+    """The pragmas of a read-only connection: switching to WAL mode is a write, left to writers."""
+    for pragma in _SQLITE_PRAGMAS:
+        dbapi_connection.execute(pragma)
+
+
+def create_engine_for(url: str, *, read_only: bool = False) -> Engine:
     """Create an engine for ``url``; for SQLite, set the pragmas on every new connection.
 
     The parent directory of a SQLite file is created so a fresh data directory works.
+    ``read_only``: a SQLite file is opened with ``mode=ro``, so a reader never creates it or
+    writes to it (it may belong to another user); SQLite itself refuses any write. A reader of
+    a WAL database needs its ``-shm`` file, which exists while any connection is open: with
+    none open and a directory this user cannot write (so cannot create it), no one is writing
+    and the file is opened ``immutable``.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         # pre_ping: the scheduler keeps connections for days; the server may have restarted.
         return create_engine(parsed, pool_pre_ping=True)
     database = parsed.database
-    if database and database != ":memory:" and not database.startswith("file:"):
+    on_disk = database and database != ":memory:" and not database.startswith("file:")
+    if on_disk and read_only:
+        path = Path(database).expanduser().absolute()
+        shm = path.with_name(path.name + "-shm")
+        idle = not shm.exists() and not os.access(path.parent, os.W_OK)
+        mode = "mode=ro&immutable=1" if idle else "mode=ro"
+        parsed = parsed.set(database=f"file:{quote(path.as_posix())}?{mode}", query={"uri": "true"})
+    elif on_disk:
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(parsed)
-    event.listen(engine, "connect", _set_sqlite_pragmas)
+    event.listen(engine, "connect", _set_sqlite_read_pragmas if read_only else _set_sqlite_pragmas)
     return engine
 
 
@@ -242,14 +262,16 @@ class Database:
 
     With ``auto_upgrade`` the schema is brought to head before the first session is
     handed out, so every command works on a fresh data directory without a separate
-    ``db upgrade`` step; the check runs once per process.
+    ``db upgrade`` step; the check runs once per process. ``read_only`` (read commands)
+    writes nothing, not even an upgrade: a schema that is not at head is an error.
     """
 
-    def __init__(self, url: str, *, auto_upgrade: bool = True) -> None:
+    def __init__(self, url: str, *, auto_upgrade: bool = True, read_only: bool = False) -> None:
         self.url = url
-        self.engine: Engine = create_engine_for(url)
+        self.engine: Engine = create_engine_for(url, read_only=read_only)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._needs_upgrade = auto_upgrade
+        self._needs_upgrade = auto_upgrade or read_only
+        self._read_only = read_only
         self._upgrade_lock = threading.Lock()
 
     def session(self) -> Session:
@@ -274,8 +296,20 @@ class Database:
             with self._upgrade_lock:
                 if self._needs_upgrade:
                     if not is_current(self.engine):
+                        if self._read_only:
+                            raise self._not_current()
                         upgrade(self.engine)
                     self._needs_upgrade = False
+
+    def _not_current(self) -> SyndicrawlError:
+        shown = make_url(self.url).render_as_string(hide_password=True)
+        revision = current_revision(self.engine)
+        if revision is None:
+            return SyndicrawlError(f"no syndicrawl archive in the database {shown}")
+        return SyndicrawlError(
+            f"the database {shown} is at schema revision {revision}, this syndicrawl reads {head_revision()}: "
+            "run `syndicrawl db upgrade`"
+        )
 
     def dispose(self) -> None:
         """Close every pooled connection (call before a process exits or forks)."""

@@ -25,16 +25,24 @@ def run(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def test_out_where_no_file_can_be_written(tmp_path: Path) -> None:
+@pytest.fixture
+def archive(tmp_path: Path) -> Path:
+    """An empty archive: read commands refuse a directory without one."""
+    data = tmp_path / "data"
+    assert run("db", "upgrade", "--data-dir", str(data))[0] == 0
+    return data
+
+
+def test_out_where_no_file_can_be_written(tmp_path: Path, archive: Path) -> None:
     (tmp_path / "a-file").write_text("")
     out = tmp_path / "a-file" / "articles.csv"
-    assert run("export", "articles", "--format", "csv", "--out", str(out), "--data-dir", str(tmp_path / "data")) == (
+    assert run("export", "articles", "--format", "csv", "--out", str(out), "--data-dir", str(archive)) == (
         1, f"Error: {out}: Not a directory\n"
     )
 
 
-def test_serve_on_a_port_in_use(tmp_path: Path, busy_port: int) -> None:
-    assert run("serve", "--port", str(busy_port), "--data-dir", str(tmp_path)) == (
+def test_serve_on_a_port_in_use(archive: Path, busy_port: int) -> None:
+    assert run("serve", "--port", str(busy_port), "--data-dir", str(archive)) == (
         1, f"Error: cannot listen on 127.0.0.1:{busy_port}: Address already in use\n"
     )
 

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -106,3 +112,90 @@ def test_unreachable_database_is_one_error_line(tmp_path) -> None:
     assert result.exit_code == 1
     assert result.output.startswith("Error: database ") and "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+READ_COMMANDS = [
+    ("stats",),
+    ("sources", "--config", "{sources}"),
+    ("captures", "http://127.0.0.1:1/a/"),
+    ("article", "http://127.0.0.1:1/a/"),
+    ("chain", "http://127.0.0.1:1/a/"),
+    ("clusters",),
+    ("clusters", "export", "--format", "csv"),
+    ("feeds", "status"),
+    ("snapshot", "http://127.0.0.1:1/a/"),
+    ("export", "articles", "--format", "csv"),
+    ("export", "wacz", "--out", "{tmp}/out.wacz"),
+    ("serve", "--port", "0"),
+    ("index", "rebuild"),
+    ("dedup", "rebuild"),
+]
+
+
+@pytest.mark.parametrize("command", READ_COMMANDS, ids=[" ".join(c[:2]) for c in READ_COMMANDS])
+def test_a_directory_without_an_archive_is_refused_and_left_alone(crawled, tmp_path, command) -> None:
+    """A mistyped --data-dir made a directory and an empty database; another tool's directory
+    (a pywb collection) lost its index.cdxj to `index rebuild`. Now: one line, nothing touched."""
+    _, sources = crawled
+    args = [arg.format(sources=sources, tmp=tmp_path) for arg in command]
+    mistyped = tmp_path / "syndicrawl-dta"
+    result = run_syndicrawl(*args, data_dir=mistyped, timeout=60)
+    assert (result.returncode, result.stderr) == (1, f"Error: no archive at {mistyped}\n")
+    assert not mistyped.exists()
+
+    pywb = tmp_path / "collections" / "news"
+    (pywb / "archive").mkdir(parents=True)
+    (pywb / "indexes").mkdir()
+    index = pywb / "indexes" / "index.cdxj"
+    index.write_text('org,example)/ 20240101000000 {"url": "http://example.org/", "filename": "a.warc.gz"}\n')
+    result = run_syndicrawl(*args, data_dir=pywb, timeout=60)
+    assert (result.returncode, result.stderr) == (1, f"Error: no archive at {pywb}\n")
+    assert sorted(p.relative_to(pywb).as_posix() for p in pywb.rglob("*")) == ["archive", "indexes", "indexes/index.cdxj"]
+
+
+@pytest.fixture
+def read_only_copy(crawled) -> Iterator[Path]:
+    """The crawled archive (and its sources file) copied where another user can reach it, every
+    file and directory of it read-only, as an archive of another user's is to this one."""
+    data, sources = crawled
+    parent = Path(tempfile.mkdtemp(prefix="syndicrawl-ro-"))
+    parent.chmod(0o755)
+    shutil.copy(sources, parent / "sources.toml")
+    copy = parent / "data"
+    shutil.copytree(data, copy)
+    for path in [copy, *copy.rglob("*")]:
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    yield copy
+    for path in [copy, *copy.rglob("*")]:
+        path.chmod(0o755)
+    shutil.rmtree(parent)
+
+
+def as_another_user(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    """``syndicrawl ARGS`` as user nobody when the tests run as root, whom file modes do not bind."""
+    if os.geteuid() != 0:
+        return run_syndicrawl(*args, data_dir=data_dir)
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv: file modes cannot be tested")
+    command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+               sys.executable, "-m", "syndicrawl", *args, "--data-dir", str(data_dir)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, env={**os.environ, "HOME": "/"},
+                          check=False)
+
+
+def test_read_commands_read_an_archive_they_cannot_write(read_only_copy, wordpress_server) -> None:
+    """Reads on another user's archive failed with 'attempt to write a readonly database'."""
+    sources = read_only_copy.parent / "sources.toml"
+    before = {p: p.read_bytes() for p in read_only_copy.rglob("*") if p.is_file()}
+    url = wordpress_server.site.permalink(wordpress_server.site.posts[0])
+    for args, expected in [
+        (("stats",), "gazette"),
+        (("sources", "--config", str(sources)), "finished"),
+        (("captures", url), "│ 200    │ response │ gazette-"),
+        (("article", url), f"url: {url}\n"),
+        (("export", "articles", "--format", "csv"), url),
+    ]:
+        result = as_another_user(*args, data_dir=read_only_copy)
+        assert result.returncode == 0, (args, result.stderr)
+        assert expected in result.stdout, (args, result.stdout)
+    assert {p: p.read_bytes() for p in read_only_copy.rglob("*") if p.is_file()} == before

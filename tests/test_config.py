@@ -183,9 +183,12 @@ def test_messages_naming_the_database_mask_its_password(tmp_path: Path, postgres
     # PostgreSQL here trusts loopback, so any password connects.
     with_password = postgres_url.replace("postgresql+psycopg://postgres@", "postgresql+psycopg://postgres:s3cret@")
     assert "s3cret" in with_password
+    env = {"SYNDICRAWL_DATABASE_URL": with_password}
+    empty = CliRunner().invoke(cli, ["stats", "--data-dir", str(tmp_path)], env=env)
+    assert empty.output.startswith("Error: no syndicrawl archive in the database postgresql+psycopg://postgres:***@")
+    assert CliRunner().invoke(cli, ["db", "upgrade", "--data-dir", str(tmp_path)], env=env).exit_code == 0
     result = CliRunner().invoke(
-        cli, ["captures", "http://127.0.0.1:9/nothing/", "--data-dir", str(tmp_path)],
-        env={"SYNDICRAWL_DATABASE_URL": with_password},
+        cli, ["captures", "http://127.0.0.1:9/nothing/", "--data-dir", str(tmp_path)], env=env
     )
     assert result.exit_code == 1, result.output
     assert result.output.startswith("Error: http://127.0.0.1:9/nothing/: no captures in postgresql+psycopg://postgres:***@")

@@ -10,6 +10,7 @@ import gzip
 import http.client
 import json
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -184,11 +185,31 @@ def test_index_rebuild_matches_the_cdx_api_and_reports_a_truncated_file(archive:
 
     broken = tmp_path / "data"
     (broken / "warcs").mkdir(parents=True)
+    shutil.copy(archive.data / "syndicrawl.sqlite3", broken)
     cut = broken / "warcs" / warcs[0].name
     cut.write_bytes(warcs[0].read_bytes()[:-100])
     code, out, err = invoke("index", "rebuild", "--data-dir", str(broken))
     assert code == 1
     assert re.fullmatch(rf"Error: {re.escape(str(cut))}: damaged WARC record at offset \d+: .*\n", err)
+
+
+def test_index_rebuild_removes_only_indexes_it_wrote(archive: Archive, tmp_path: Path) -> None:
+    """Stale indexes are removed only if they are ours (``NAME.cdxj`` of ``NAME.warc.gz``): an
+    index another tool keeps beside them (pywb's index.cdxj of its whole collection) stays."""
+    data = tmp_path / "data"
+    shutil.copytree(archive.data, data)
+    [gone, *kept] = sorted((data / "warcs").glob("*.warc.gz"))
+    gone.unlink()
+    pywb = data / "indexes" / "index.cdxj"
+    pywb.write_text("".join(f'{line.split(" {")[0]} {{"url": "x", "filename": "{gone.name}"}}\n'
+                            for line in (data / "indexes" / cdxj.index_name(gone.name)).read_text().splitlines()))
+    notes = data / "indexes" / "notes.cdxj"
+    notes.write_text("not an index\n")
+    code, out, err = invoke("index", "rebuild", "--data-dir", str(data))
+    assert code == 0, err
+    assert out.endswith("; removed 1 stale indexes\n"), out
+    assert sorted(p.name for p in (data / "indexes").glob("*.cdxj")) == sorted(
+        [cdxj.index_name(p.name) for p in kept] + ["index.cdxj", "notes.cdxj"])
 
 
 # --- serve ----------------------------------------------------------------------------

@@ -12,16 +12,20 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
 from rich.logging import RichHandler
 
-from archive.errors import SyndicrawlError
+from archive.embedded import DB_FILENAME
+from archive.errors import ConfigError, SyndicrawlError
 from archive.memory import keep_large_blocks
 from syndicrawl import __version__
 from syndicrawl.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from archive.db import Database
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -54,6 +58,27 @@ def settings_options(func: F) -> F:
         return func(*args, settings=settings, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def require_archive(settings: Settings) -> None:
+    """Refuse a data directory that holds no archive (a mistyped --data-dir, another tool's
+    directory) before anything is read or written in it: its SQLite database marks one; with
+    the database elsewhere (PostgreSQL), its ``warcs/`` directory."""
+    marker = settings.warc_dir if settings.database_url else settings.data_dir / DB_FILENAME
+    if not marker.exists():
+        raise ConfigError(f"no archive at {settings.data_dir}")
+
+
+def open_archive(settings: Settings) -> Database:
+    """The archive's database for a command that only reads it: never created or upgraded, and
+    opened read-only, so that an archive this user cannot write (another user's) can be read.
+    A database elsewhere (PostgreSQL) is checked for the archive's tables instead of the
+    data directory, which such a command may not need."""
+    from archive.db import Database
+
+    if not settings.database_url:
+        require_archive(settings)
+    return Database(settings.db_url, read_only=True)
 
 
 def configure_logging(verbose: int) -> None:
@@ -154,4 +179,4 @@ def main() -> None:
 
 # Commands register themselves on `cli` when their modules are imported (see COMMAND_MODULES).
 
-__all__ = ["Settings", "cli", "main", "settings_options", "stderr", "stdout"]
+__all__ = ["Settings", "cli", "main", "open_archive", "require_archive", "settings_options", "stderr", "stdout"]

@@ -11,7 +11,7 @@ from rich.tree import Tree
 
 from archive.syndication import chains as chains_api
 from archive.db import Database
-from syndicrawl.cli import cli, settings_options, stdout
+from syndicrawl.cli import cli, open_archive, require_archive, settings_options, stdout
 from syndicrawl.cli.rows import format_options, write_rows
 from syndicrawl.settings import Settings
 
@@ -51,7 +51,7 @@ def chain(url: str, as_json: bool, settings: Settings) -> None:
 
     Example: syndicrawl chain http://127.0.0.3:8480/2016/11/01/us-supported-terrorists-fail-to-break-aleppo-siege/ --data-dir syndicrawl-demo
     """
-    with Database(settings.db_url) as database, database.session() as s:
+    with open_archive(settings) as database, database.session() as s:
         root = chains_api.chain(s, url)
     if as_json:
         click.echo(json.dumps(root.to_dict(), ensure_ascii=False, indent=2))
@@ -71,7 +71,7 @@ def clusters(ctx: click.Context, source: str | None, min_size: int, settings: Se
     """
     if ctx.invoked_subcommand is not None:
         return
-    with Database(settings.db_url) as database, database.session() as s:
+    with open_archive(settings) as database, database.session() as s:
         rows = chains_api.clusters(s, source=source, min_size=min_size)
     table = Table()
     for column in ("cluster", "size", "origin site", "title", "sites", "origin URL"):
@@ -95,7 +95,7 @@ def clusters_export(fmt: str, out: Path | None, settings: Settings) -> None:
 
     Example: syndicrawl clusters export --format csv --out clusters.csv --data-dir syndicrawl-demo
     """
-    with Database(settings.db_url) as database, database.session() as s:
+    with open_archive(settings) as database, database.session() as s:
         write_rows(chains_api.export_rows(s), chains_api.EXPORT_FIELDS, fmt, out)
 
 
@@ -118,6 +118,7 @@ def dedup_rebuild(settings: Settings) -> None:
     from archive.syndication import matching
     from archive.syndication.neardup import NearDupIndex
 
+    require_archive(settings)  # it writes the clusters, into an archive that exists
     with Database(settings.db_url) as database, database.session() as s, s.begin():
         count = matching.rebuild(s, NearDupIndex(database))
         sizes = chains_api.clusters(s, min_size=2)

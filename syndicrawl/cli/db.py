@@ -16,7 +16,7 @@ def db() -> None:
 @db.command("upgrade")
 @settings_options
 def db_upgrade(settings: Settings) -> None:
-    """Apply the schema migrations (also done automatically on first use).
+    """Apply the schema migrations (crawl, import and the scheduler do too; read commands never do).
 
     Example: syndicrawl db upgrade --data-dir syndicrawl-demo
     """

@@ -8,11 +8,10 @@ import click
 
 from archive import catalog, wacz
 from archive.syndication import chains
-from archive.db import Database
 from archive.errors import NotFoundError
 from archive.timestamps import TIME_HELP, parse_time
 from syndicrawl import __version__
-from syndicrawl.cli import cli, settings_options, stdout
+from syndicrawl.cli import cli, open_archive, settings_options, stdout
 from syndicrawl.cli.rows import format_options, write_rows
 from syndicrawl.settings import Settings
 
@@ -38,7 +37,7 @@ def export_wacz(out: Path, source: str | None, start: str | None, end: str | Non
     """
     since = parse_time(start) if start else None
     until = parse_time(end, end=True) if end else None
-    with Database(settings.db_url) as database, database.session() as s:
+    with open_archive(settings) as database, database.session() as s:
         summary = wacz.write_wacz(
             s, settings.warc_dir, settings.index_dir, out, source=source, start=since, end=until,
             software=f"syndicrawl {__version__}",
@@ -64,7 +63,7 @@ def export_articles(fmt: str, out: Path | None, source: str | None, with_text: b
     Example: syndicrawl export articles --format csv --out articles.csv --source rbn --data-dir syndicrawl-demo
     """
     fields = (*chains.ARTICLE_FIELDS, "text") if with_text else chains.ARTICLE_FIELDS
-    with Database(settings.db_url) as database, database.session() as s:
+    with open_archive(settings) as database, database.session() as s:
         if source is not None and catalog.source_kind(s, source) is None:
             raise NotFoundError(f"--source {source}: no such source in the archive")
         write_rows(chains.article_rows(s, source=source, with_text=with_text), fields, fmt, out)

@@ -6,9 +6,8 @@ import click
 from rich.table import Table
 
 from archive import feedpolls
-from archive.db import Database
 from scheduler.durations import format_duration
-from syndicrawl.cli import cli, settings_options, stdout
+from syndicrawl.cli import cli, open_archive, settings_options, stdout
 from syndicrawl.cli.inspect import _when
 from syndicrawl.settings import Settings
 
@@ -34,7 +33,7 @@ def feeds_status(source_name: str | None, settings: Settings) -> None:
 
     Example: syndicrawl feeds status --source rbn
     """
-    with Database(settings.db_url) as database, database.session() as s:
+    with open_archive(settings) as database, database.session() as s:
         rows = feedpolls.feed_statuses(s, source_name)
     table = Table()
     for column in ("source", "feed", "last success", "last new entry", "errors", "last error", "interval",

@@ -7,7 +7,7 @@ import sys
 import click
 
 from archive import cdxj
-from syndicrawl.cli import cli, settings_options, stdout
+from syndicrawl.cli import cli, require_archive, settings_options, stdout
 from syndicrawl.settings import Settings
 
 
@@ -26,6 +26,7 @@ def index_rebuild(settings: Settings) -> None:
 
     Example: syndicrawl index rebuild --data-dir syndicrawl-demo
     """
+    require_archive(settings)
     report = cdxj.rebuild(settings.warc_dir, settings.index_dir)
     lines = sum(1 for path in report.indexed for _ in path.open(encoding="utf-8"))
     stdout.print(

@@ -10,10 +10,9 @@ from rich.filesize import decimal
 from rich.table import Table
 
 from archive import catalog
-from archive.db import Database
 from archive.errors import NotFoundError
 from archive.models import Capture
-from syndicrawl.cli import cli, settings_options, stdout
+from syndicrawl.cli import cli, open_archive, settings_options, stdout
 from syndicrawl.cli.crawl import read_sources, sources_option
 from syndicrawl.settings import Settings
 
@@ -31,7 +30,7 @@ def sources(config_file: Path, settings: Settings) -> None:
     Example: syndicrawl sources --config demo-sources.toml
     """
     configured = read_sources(config_file)
-    with Database(settings.db_url) as database, database.session() as s:
+    with open_archive(settings) as database, database.session() as s:
         summaries = {row.name: row for row in catalog.source_summaries(s)}
     table = Table()
     for column in ("source", "kind", "feeds", "sitemaps", "start urls", "last crawl", "status", "articles"):
@@ -61,7 +60,7 @@ def captures(url: str, settings: Settings) -> None:
 
     Example: syndicrawl captures http://127.0.0.3:8480/2016/11/01/us-supported-terrorists-fail-to-break-aleppo-siege/ --data-dir syndicrawl-demo
     """
-    with Database(settings.db_url) as database, database.session() as s:
+    with open_archive(settings) as database, database.session() as s:
         rows = catalog.captures_for_url(s, url)
     if not rows:
         raise NotFoundError(f"{url}: no captures in {settings.db_url_shown}")
@@ -95,7 +94,7 @@ def article(url: str, as_json: bool, settings: Settings) -> None:
 
     Example: syndicrawl article http://127.0.0.1:8480/2016/11/us-supported-terrorists-fail-to-break.html --data-dir syndicrawl-demo --json
     """
-    with Database(settings.db_url) as database, database.session() as s:
+    with open_archive(settings) as database, database.session() as s:
         row = catalog.latest_article(s, url)
         capture = row.capture if row is not None else None
     if row is None or capture is None:
@@ -118,7 +117,7 @@ def stats(settings: Settings) -> None:
 
     Example: syndicrawl stats --data-dir syndicrawl-demo
     """
-    with Database(settings.db_url) as database, database.session() as s:
+    with open_archive(settings) as database, database.session() as s:
         rows = catalog.source_summaries(s)
     table = Table()
     for column in ("source", "kind", "captures", "articles", "failed", "WARC bytes", "feeds", "last crawl"):

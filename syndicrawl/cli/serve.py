@@ -8,10 +8,9 @@ import logging
 import click
 import waitress
 
-from archive.db import Database
 from archive.errors import cannot_listen
 from archive.webapi import ArchiveApp
-from syndicrawl.cli import cli, settings_options, stderr
+from syndicrawl.cli import cli, open_archive, settings_options, stderr
 from syndicrawl.settings import Settings
 
 
@@ -32,7 +31,7 @@ def serve(host: str, port: int, threads: int, settings: Settings) -> None:
     # waitress warns on every request that waits for a free thread: under load that is the
     # queue doing its job, and the warning floods the terminal.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-    database = Database(settings.db_url)
+    database = open_archive(settings)
     try:
         server = waitress.create_server(ArchiveApp(database, settings.warc_dir), host=host, port=port, threads=threads)
     except OSError as exc:

@@ -7,10 +7,9 @@ from pathlib import Path
 import click
 
 from archive import catalog, snapshots
-from archive.db import Database
 from archive.errors import ConfigError, NotFoundError
 from archive.timestamps import TIME_HELP, parse_time, timestamp14
-from syndicrawl.cli import cli, settings_options, stderr, stdout
+from syndicrawl.cli import cli, open_archive, settings_options, stderr, stdout
 from syndicrawl.cli.inspect import captures_table
 from syndicrawl.settings import Settings
 
@@ -46,7 +45,7 @@ def snapshot(
     if sum((out is not None, show_headers, show_text, show_list)) > 1:
         raise ConfigError("give at most one of --out, --headers, --text, --list")
     at = parse_time(at_text) if at_text else None
-    with Database(settings.db_url) as database, database.session() as s:
+    with open_archive(settings) as database, database.session() as s:
         if show_list:
             rows = catalog.captures_for_url(s, url)
             if not rows:
