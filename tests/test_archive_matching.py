@@ -244,3 +244,63 @@ def test_the_sign_off_under_each_of_an_authors_articles_counts_in_what_an_excerp
         ("scraper", "/mosul", cut),
     )
     assert placements(database)[ids["scraper/mosul"]] == ("excerpt", ids["author/mosul"])
+
+
+def test_a_brief_on_a_site_whose_comments_extraction_keeps_is_found_by_its_repost(database: Database) -> None:
+    # A theme whose comment section trafilatura keeps: every page is one short brief and the
+    # same long comments. Learned from the site, the comments go before fingerprinting, so
+    # the brief's repost is a candidate and a copy; two briefs of the site stay apart.
+    comments = "\n".join(HAITI)
+    briefs = [" ".join(MOSUL[n].split()[:40]) for n in (0, 2, 3)]
+    ids = match(
+        database,
+        *(("courier", f"/brief-{n}", f"{brief}\n{comments}") for n, brief in enumerate(briefs)),
+        ("digest", "/brief-2", f"by Greta Nowak\n{briefs[2]}"),
+    )
+    assert links(database) == {(ids["digest/brief-2"], ids["courier/brief-2"], "copy")}
+
+
+def test_dedup_rebuild_gives_what_the_crawls_gave(database: Database) -> None:
+    # Pages matched one batch at a time, as a crawl stores them, then all again in one
+    # rebuild: site boilerplate, citations and excerpts are learned in the same order.
+    comments = "\n".join(HAITI)
+    words = "\n".join(MOSUL).split()
+    ids = match(
+        database,
+        ("scraper", "/teaser", " ".join(words[:35]) + "\nRead more at http://blog.test/mosul"),
+        *(("courier", f"/brief-{n}", f"{' '.join(MOSUL[n].split()[:40])}\n{comments}") for n in (0, 2, 3)),
+        ("digest", "/brief", " ".join(MOSUL[3].split()[:40])),
+        ("blog", "/mosul", " ".join(words)),
+        ("rbn", "/mosul", "\n".join(MOSUL[:3] + MOSUL[5:])),
+        ("cut", "/mosul", " ".join(words[: len(words) * 57 // 100])),
+    )
+    crawled = links(database), placements(database)
+    assert len(crawled[0]) >= 4
+    with database.session() as s, s.begin():
+        matching.rebuild(s, NearDupIndex(database))
+    assert (links(database), placements(database)) == crawled
+    assert len(ids) == 8
+
+
+def test_a_copy_of_a_copy_that_keeps_half_the_origin_is_no_excerpt_of_it(database: Database) -> None:
+    # Origin -> aggregator (drops a paragraph and the last one) -> a repost of that (drops
+    # another, strips links): half of the origin is left, lost all through it, not cut off.
+    parent = MOSUL[:2] + MOSUL[3:6]
+    copy = " ".join(strip_links(" ".join(parent[:2] + parent[3:]).split()))
+    assert alignment.shares(copy, "\n".join(MOSUL)).covered < 0.6
+    ids = match(database, ("blog", "/mosul", "\n".join(MOSUL)), ("wire", "/mosul", "\n".join(parent)),
+                ("relay", "/mosul", copy))
+    assert links(database) == {(ids["wire/mosul"], ids["blog/mosul"], "copy"), (ids["relay/mosul"], ids["wire/mosul"], "copy")}
+
+
+def test_a_bio_both_copies_keep_is_compared_though_one_site_repeats_it(database: Database) -> None:
+    # Two aggregators paste the author's box under his reposts; one has done it often
+    # enough for the box to be its boilerplate. Both copies keep it: taking it from one
+    # only would make that one look cut from the other.
+    ids = match(
+        database,
+        *(("wire", f"/other-{n}", f"{MOSUL[n]}\n{BIO}") for n in (3, 4)),
+        ("global", "/haiti", f"{HAITI[1]}\n{BIO}"),
+        ("wire", "/haiti", f"{HAITI[1]}\n{BIO}"),
+    )
+    assert placements(database)[ids["wire/haiti"]] == ("copy", ids["global/haiti"])

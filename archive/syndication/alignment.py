@@ -27,6 +27,8 @@ LEAD_WORDS = 12
 LEAD_SHARE = 0.1
 #: A shared run shorter than this ("the", "of the") says nothing about where the texts meet.
 _RUN = 5
+#: Share of what an excerpt lacks of its source that lies after the part it kept.
+CUT = 0.75
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +45,18 @@ class Shares:
     contained: float
     covered: float
     lead: bool = True
+    #: Share of A's and of B's text after the last run they share: what a cut left out.
+    tails: tuple[float, float] = (0.0, 0.0)
+
+    def cut_from_b(self) -> bool:
+        """Whether A is B's first part: most of what A lacks of B is B's end (``CUT``), as
+        a scraper's "first half, then Read more" is, and a copy of a copy, which lost a
+        little everywhere (links, a paragraph, the bio), is not."""
+        return self.tails[1] >= CUT * (1 - self.covered)
+
+    def cut_from_a(self) -> bool:
+        """Whether B is A's first part (``cut_from_b`` the other way)."""
+        return self.tails[0] >= CUT * (1 - self.contained)
 
 
 def _kept(words: list[str], runs: list[tuple[int, int]]) -> float:
@@ -64,12 +78,14 @@ def shares(a: str, b: str) -> Shares:
     if not words_a or not words_b:
         return Shares(0.0, 0.0)
     blocks = _matcher(words_a, words_b).get_matching_blocks()
-    first = next((block for block in blocks if block.size >= _RUN), None)
-    lead = first is not None and first.a <= _lead(len(words_a)) and first.b <= _lead(len(words_b))
+    runs = [block for block in blocks if block.size >= _RUN]
+    lead = bool(runs) and runs[0].a <= _lead(len(words_a)) and runs[0].b <= _lead(len(words_b))
+    end_a, end_b = (runs[-1].a + runs[-1].size, runs[-1].b + runs[-1].size) if runs else (0, 0)
     return Shares(
         _kept(words_a, [(block.a, block.a + block.size) for block in blocks]),
         _kept(words_b, [(block.b, block.b + block.size) for block in blocks]),
         lead,
+        (_kept(words_a, [(end_a, len(words_a))]), _kept(words_b, [(end_b, len(words_b))])),
     )
 
 

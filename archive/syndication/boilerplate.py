@@ -56,23 +56,28 @@ class SiteLines:
         if source_id is not None:
             self._added.update({(source_id, key): sign for key in counted(text)})
 
-    def strip(self, source_id: int | None, text: str) -> str:
-        """``text`` without the lines its site repeats.
+    def repeated(self, source_id: int | None, text: str) -> frozenset[str]:
+        """The lines of ``text`` (as ``fingerprint.lines`` folds them) that its site repeats.
 
         Whatever share of the text they are: a theme whose comment section extraction keeps
-        gives pages that are nine tenths the same comments. Only when every counted line
-        repeats is the text kept whole: that is one article the site posted at several
-        addresses, not boilerplate. An author's own site (kind ``origin``) keeps its lines:
-        the sign-off under each of its articles is part of the article as published, and
-        what a scraper's excerpt keeps of it is measured against the whole.
+        gives pages that are nine tenths the same comments. None when every counted line
+        repeats: that is one article the site posted at several addresses, not boilerplate.
+        None on an author's own site (kind ``origin``): the sign-off under each of its
+        articles is part of the article as published, and what a scraper's excerpt keeps of
+        it is measured against the whole.
         """
         found = counted(text)
         if source_id is None or not found or self._kind(source_id) == "origin":
-            return text
+            return frozenset()
         repeated = {key for key, n in self._counts(source_id, found).items() if n >= REPEATS}
-        if not repeated or repeated == found.keys():
-            return text
-        return "\n".join(line for line in lines(text) if line_hash(line) not in repeated)
+        if repeated == found.keys():
+            return frozenset()
+        return frozenset(found[key] for key in repeated)
+
+    def strip(self, source_id: int | None, text: str) -> str:
+        """``text`` without the lines its site repeats (``repeated``)."""
+        drop = self.repeated(source_id, text)
+        return without(text, drop) if drop else text
 
     def _kind(self, source_id: int) -> str:
         if source_id not in self._kinds:
@@ -103,3 +108,8 @@ class SiteLines:
                 rows,
             )
         self._added.clear()
+
+
+def without(text: str, drop: frozenset[str] | set[str]) -> str:
+    """The folded lines of ``text`` less those in ``drop``."""
+    return "\n".join(line for line in lines(text) if line not in drop)

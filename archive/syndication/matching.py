@@ -9,7 +9,8 @@ Pairs, by the share of each matching text (boilerplate lines removed) kept in th
 
 - copy: each keeps at least ``COPY`` of the other's text: the same article;
 - excerpt: the shorter is mostly (``EXCERPT``) contained in the longer but keeps less than
-  ``COPY`` of it: a partial copy, linked to the page it was cut from, never merged.
+  ``COPY`` of it, and what it lacks is mostly the longer's end: its first part, linked to
+  the page it was cut from, never merged.
 
 Shares are measured on word shingles first (stored, cheap) and, for pairs whose shingles
 do not settle it, on the aligned texts (``alignment.shares``): shingles undercount a text
@@ -43,7 +44,7 @@ from archive.models import (
     Syndication,
 )
 from archive.syndication import alignment
-from archive.syndication.boilerplate import SiteLines
+from archive.syndication.boilerplate import SiteLines, without
 from archive.syndication.origin import (
     Member,
     Placement,
@@ -154,26 +155,30 @@ def _classify(measured: alignment.Shares, pair: _Pair, *, same_site: bool, short
         return "copy", shares
     if short and not cited:
         return None
-    if shares.contained >= EXCERPT and shares.covered < COPY:
+    if shares.contained >= EXCERPT and shares.covered < COPY and shares.cut_from_b():
         return "excerpt", shares
-    if shares.covered >= EXCERPT and shares.contained < COPY:
+    if shares.covered >= EXCERPT and shares.contained < COPY and shares.cut_from_a():
         return "source", shares
     return None
 
 
 @dataclass(frozen=True)
 class _Pair:
-    """Two articles' texts (their site's boilerplate left out), aligned when a rule asks."""
+    """Two articles' texts (less the site boilerplate only one kept), aligned when a rule asks."""
 
     texts: _Texts
     a: int
     b: int
 
+    def _texts(self) -> tuple[str, str]:
+        a, b = self.texts[self.a], self.texts[self.b]
+        return a.against(b), b.against(a)
+
     def shares(self) -> alignment.Shares:
-        return alignment.shares(self.texts[self.a], self.texts[self.b])
+        return alignment.shares(*self._texts())
 
     def same_start(self) -> bool:
-        return alignment.same_start(self.texts[self.a], self.texts[self.b])
+        return alignment.same_start(*self._texts())
 
 
 def match(session: Session, index: NearDupIndex, article: Article, fp: Fingerprint | None = None) -> None:
@@ -197,6 +202,9 @@ def match_many(session: Session, index: NearDupIndex, items: Sequence[tuple[Arti
         match_many(session, index, pending[repeat:])
         return
     previous = _indexed_same_urls(session, pending, keys)
+    sources = _sources(session, [article.id for article, _ in pending])
+    # Each article is fingerprinted without the lines its site repeats, counted up to it.
+    counting = SiteLines(session)
     todo: list[tuple[Article, Fingerprint, str]] = []
     for (article, fp), key in zip(pending, keys, strict=True):
         earlier = previous.get(key)
@@ -204,7 +212,9 @@ def match_many(session: Session, index: NearDupIndex, items: Sequence[tuple[Arti
             if earlier.text_hash == article.text_hash:
                 continue  # the same page captured again: its placement stands
             _forget(session, index, earlier.id)
-        fp = fp or Fingerprint.of(article.text)
+        counting.add(sources.get(article.id), article.text)
+        text = counting.strip(sources.get(article.id), article.text)
+        fp = Fingerprint.of(text) if fp is None or text != article.text else fp
         if len(fp.shingles) >= MIN_SHINGLES:
             todo.append((article, fp, key))
     if not todo:
@@ -216,15 +226,8 @@ def match_many(session: Session, index: NearDupIndex, items: Sequence[tuple[Arti
         {c for found in candidates for c in found} | {c for found in by_citation.values() for c in found},
         session=session,
     )
-    sources = dict(
-        session.execute(
-            select(Article.id, Capture.source_id)
-            .join(Capture, Capture.id == Article.capture_id)
-            .where(Article.id.in_([*stored, *(article.id for article, _, _ in todo)]))
-        ).all()
-    )
+    sources.update(_sources(session, list(stored)))
     site_lines = SiteLines(session)
-    texts = _Texts(session, site_lines, sources)
     # Earlier articles of the batch, by band key, by URL key and by the URL keys they cite.
     in_batch: dict[int, list[tuple[int, np.ndarray]]] = {}
     at_url: dict[str, list[tuple[int, np.ndarray]]] = {}
@@ -239,6 +242,7 @@ def match_many(session: Session, index: NearDupIndex, items: Sequence[tuple[Arti
             cited.update(found)
         others.update(cited)
         site_lines.add(sources.get(article.id), article.text)
+        texts = _Texts(session, site_lines, sources)  # as the site's boilerplate is known now
         if _link(session, article.id, fp.shingles, list(others.items()), sources, set(cited), texts):
             linked.append(article.id)
         for band in bands:
@@ -255,6 +259,17 @@ def match_many(session: Session, index: NearDupIndex, items: Sequence[tuple[Arti
     session.flush()
     for article_id in linked:
         recompute(session, index, article_id)
+
+
+def _sources(session: Session, article_ids: list[int]) -> dict[int, int]:
+    """The source of each article."""
+    return dict(
+        session.execute(
+            select(Article.id, Capture.source_id)
+            .join(Capture, Capture.id == Article.capture_id)
+            .where(Article.id.in_(article_ids))
+        ).all()
+    )
 
 
 def citations(article: Article, key: str) -> set[str]:
@@ -294,9 +309,23 @@ def _cited_or_citing(session: Session, cites: dict[int, set[str]], own: dict[str
     return found
 
 
-class _Texts(dict[int, str]):
-    """Article texts by id without their site's boilerplate, loaded when a pair first needs
-    aligning (most pairs never do)."""
+@dataclass(frozen=True)
+class _Text:
+    """An article's folded lines, and those of them its site repeats."""
+
+    lines: frozenset[str]
+    text: str
+    repeated: frozenset[str]
+
+    def against(self, other: _Text) -> str:
+        """The text less the site's repeated lines the other text lacks: boilerplate only
+        one side kept (an author box an aggregator pastes, comments one theme leaves in)."""
+        drop = self.repeated - other.lines
+        return without(self.text, drop) if drop else self.text
+
+
+class _Texts(dict[int, _Text]):
+    """Article texts by id, loaded when a pair first needs aligning (most pairs never do)."""
 
     def __init__(self, session: Session, site_lines: SiteLines, sources: dict[int, int]) -> None:
         super().__init__()
@@ -304,11 +333,13 @@ class _Texts(dict[int, str]):
         self._site_lines = site_lines
         self._sources = sources
 
-    def __missing__(self, article_id: int) -> str:
+    def __missing__(self, article_id: int) -> _Text:
         article = self._session.get(Article, article_id)
-        text = self._site_lines.strip(self._sources.get(article_id), article.text) if article is not None else ""
-        self[article_id] = text
-        return text
+        text = article.text if article is not None else ""
+        self[article_id] = found = _Text(
+            frozenset(fingerprint.lines(text)), text, self._site_lines.repeated(self._sources.get(article_id), text)
+        )
+        return found
 
 
 def _keys_in_common(index: NearDupIndex, items: list[tuple[Article, Fingerprint, str]]) -> list[list[int]]:
