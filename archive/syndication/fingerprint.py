@@ -147,6 +147,19 @@ BOILERPLATE_LINES: tuple[re.Pattern[str], ...] = (
 )
 
 
+# How an excerpt says it is one: a "Read more" line, or a text that stops on an ellipsis.
+_CUT_LINE = re.compile(r"\b(?:read more|continue reading|read the (?:full|rest|original|whole)|keep reading)\b")
+_CUT_END = re.compile(r"(?:\.\.\.|\[\.\.\.\]|\[…\]|…)\s*$")
+
+
+def marks_a_cut(text: str) -> bool:
+    """Whether a text says it is cut short: a "Read more ..." or "Continue reading" line
+    among its last lines, or one of them ending on an ellipsis ("…", "[...]"), as
+    scrapers' and WordPress's excerpts do."""
+    last = [line.strip() for line in text.splitlines() if line.strip()][-3:]
+    return any(_CUT_LINE.search(line.casefold()) or _CUT_END.search(line) for line in last)
+
+
 # Every pattern above describes a short line; a longer one is a paragraph and is not checked.
 _MAX_BOILERPLATE_CHARS = 420
 _ANY_BOILERPLATE = re.compile("|".join(f"(?:{pattern.pattern})" for pattern in BOILERPLATE_LINES))

@@ -86,6 +86,10 @@ SURE = 0.8
 FLOOR = 0.5
 #: A copy link this clear of the line survives an excerpt link into the same cluster.
 CLEAR_COPY = 0.7
+#: Near the line a shorter text is an excerpt only if it says so ("Read more at", "…"):
+#: one that keeps this much and does not is a copy whose partner kept more of its page
+#: (an author box, a related-posts list) than extraction took from the shorter one's.
+UNMARKED = 0.5
 #: Articles matched together by ``rebuild``.
 REBUILD_BATCH = 64
 
@@ -156,9 +160,9 @@ def _classify(measured: alignment.Shares, pair: _Pair, *, same_site: bool, short
     if short and not cited:
         return None
     if shares.contained >= EXCERPT and shares.covered < COPY and shares.cut_from_b():
-        return "excerpt", shares
+        return ("copy", shares) if shares.covered >= UNMARKED and not pair.marked(pair.a) else ("excerpt", shares)
     if shares.covered >= EXCERPT and shares.contained < COPY and shares.cut_from_a():
-        return "source", shares
+        return ("copy", shares) if shares.contained >= UNMARKED and not pair.marked(pair.b) else ("source", shares)
     return None
 
 
@@ -179,6 +183,9 @@ class _Pair:
 
     def same_start(self) -> bool:
         return alignment.same_start(*self._texts())
+
+    def marked(self, article_id: int) -> bool:
+        return fingerprint.marks_a_cut(self.texts[article_id].text)
 
 
 def match(session: Session, index: NearDupIndex, article: Article, fp: Fingerprint | None = None) -> None:
@@ -548,7 +555,7 @@ def _place_excerpt(session: Session, excerpt_id: int) -> None:
     links = session.scalars(
         select(ArticleLink).where(ArticleLink.kind == "excerpt", ArticleLink.article_id == excerpt_id)
     ).all()
-    best = max(links, key=lambda link: (round(link.contained, 2), -link.other_id))
+    best = max(links, key=lambda link: (round(link.contained, 2), round(link.covered, 2), -link.other_id))
     members = _members(session, cluster_of(session, best.other_id))
     placed = {row.article_id: row for row in session.scalars(
         select(Syndication).where(Syndication.article_id.in_([m.article_id for m in members])))}

@@ -224,7 +224,7 @@ def text_lines(text: str) -> list[str]:
     return [" ".join(line.casefold().split()) for line in text.splitlines() if line.strip()]
 
 
-def header_lines(text: str, origin_lines: set[str], limit: int = 4) -> tuple[str, ...]:
+def header_lines(text: str, origin_lines: set[str], limit: int = 8) -> tuple[str, ...]:
     """The lines a copy put above the origin's text: its site's header, its byline, a credit.
 
     Stops at the first line of the origin's text, or at one the copy edited (a line
