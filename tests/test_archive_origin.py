@@ -213,3 +213,18 @@ def test_a_column_the_author_archived_backdated_is_no_parent_of_an_aggregators_c
     aggregator = member(3, "http://rbn.example/column/", "repost", "2016-11-03", text=LONG)
     placed = {p.article_id: p for p in place([magazine, blog, aggregator], flat)}
     assert placed[3].parent_id == 1
+
+
+def test_a_headline_extraction_keeps_on_top_is_neither_a_header_nor_an_edit() -> None:
+    # Same day, same kind: the courier's extraction starts with its headline, which the
+    # relay's and the wire's do not; the digest's "Source:" line names the courier.
+    headline = "A new public library opens downtown"
+    courier = Member(**{**member(1, "http://courier.example/news/a.html", "unknown", "2021-02-24",
+                                 sitename="The Courier", text=f"{headline}\n{LONG}").__dict__, "title": headline})
+    relay = member(2, "http://relay.example/story/a", "unknown", "2021-02-24", first_seen="2026-11-25T09:00:00+00:00",
+                   text=LONG)
+    wire = member(3, "http://wire.example/a/", "repost", "2021-02-24", text=LONG.replace("the siege and ", ""))
+    digest = member(4, "http://digest.example/archives/1", "repost", "2021-02-24", text=f"{LONG}\nSource: The Courier")
+    placed = place([relay, courier, wire, digest], flat)
+    assert (placed[0].article_id, placed[0].relation) == (1, "origin")
+    assert {p.article_id: p.parent_id for p in placed[1:]} == {2: 1, 3: 1, 4: 1}

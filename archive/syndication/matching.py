@@ -502,6 +502,7 @@ def _members(session: Session, ids: set[int]) -> list[Member]:
             first_seen=first_seen[key],
             canonical_url=article.canonical_url,
             text=article.text,
+            title=article.title,
         )
         for article, key, source in rows
     ]

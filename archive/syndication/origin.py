@@ -62,6 +62,7 @@ class Member:
     first_seen: datetime
     canonical_url: str | None
     text: str
+    title: str | None = None
 
     @property
     def host(self) -> str:
@@ -179,7 +180,9 @@ def pointed_at(member: Member, others: Sequence[Member]) -> tuple[Member | None,
     return None, None
 
 
-def _compare(a: Member, b: Member, cited: dict[int, str | None], named: set[int], byline_names: set[str]) -> int:
+def _compare(
+    a: Member, b: Member, cited: dict[int, str | None], named: set[int], credited: set[int], byline_names: set[str]
+) -> int:
     """Negative when ``a`` is more likely than ``b`` to be the origin."""
     if bool(cited[a.article_id]) != bool(cited[b.article_id]):
         return 1 if cited[a.article_id] else -1
@@ -196,12 +199,15 @@ def _compare(a: Member, b: Member, cited: dict[int, str | None], named: set[int]
     if a_named != b_named:
         return -1 if a_named else 1
     # The one that put its own header lines above the other's text is the copy.
-    a_adds = bool(_distinctive(header_lines(a.text, set(text_lines(b.text)))))
-    b_adds = bool(_distinctive(header_lines(b.text, set(text_lines(a.text)))))
+    a_adds = bool(_added(a, b))
+    b_adds = bool(_added(b, a))
     if a_adds != b_adds:
         return 1 if a_adds else -1
     if a.published and b.published and a.published != b.published:
         return -1 if a.published < b.published else 1
+    # Still level: the one another member credits as its source ("Source: The Courier").
+    if (a.article_id in credited) != (b.article_id in credited):
+        return -1 if a.article_id in credited else 1
     if a.first_seen != b.first_seen:
         return -1 if a.first_seen < b.first_seen else 1
     return a.article_id - b.article_id
@@ -240,6 +246,19 @@ def header_lines(text: str, origin_lines: set[str], limit: int = 8) -> tuple[str
             break
         header.append(line)
     return tuple(header)
+
+
+def _body(member: Member) -> str:
+    """The member's text without its headline, which some themes' extraction keeps on top:
+    the copies that lack it did not delete it."""
+    title = set(text_lines(member.title or ""))
+    return "\n".join(line for line in member.text.splitlines() if " ".join(line.casefold().split()) not in title)
+
+
+def _added(member: Member, other: Member) -> set[str]:
+    """The distinctive lines ``member`` has above ``other``'s text, less its own title (a
+    theme whose extraction starts with the headline adds nothing to the article)."""
+    return _distinctive(header_lines(member.text, set(text_lines(other.text)))) - set(text_lines(member.title or ""))
 
 
 def _distinctive(header: tuple[str, ...]) -> set[str]:
@@ -367,7 +386,10 @@ def place(members: Sequence[Member], similarity: Callable[[Member, Member], floa
         for other in members
         if other is not m and _names_member(phrase, other)
     }
-    ordered = sorted(members, key=functools.cmp_to_key(lambda a, b: _compare(a, b, cited, named, byline_names)))
+    credited = {target.article_id for target, _ in pointed.values() if target is not None}
+    ordered = sorted(
+        members, key=functools.cmp_to_key(lambda a, b: _compare(a, b, cited, named, credited, byline_names))
+    )
     origin = ordered[0]
     origin_lines = set(text_lines(origin.text))
     headers = {m.article_id: header_lines(m.text, origin_lines) for m in members}
@@ -380,7 +402,7 @@ def place(members: Sequence[Member], similarity: Callable[[Member, Member], floa
     }
     parents: dict[int, Member] = {}
     reasons: dict[int, str | None] = {}
-    changes = {m.article_id: alignment.edits(origin.text, m.text) for m in ordered[1:]}
+    changes = {m.article_id: alignment.edits(_body(origin), _body(m)) for m in ordered[1:]}
     changes[origin.article_id] = alignment.NO_EDITS
     for rank, member in enumerate(ordered[1:], start=1):
         # Most specific first: a canonical link, then the header lines it kept from a copy,
