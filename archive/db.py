@@ -12,6 +12,8 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -29,7 +31,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from archive.embedded import sqlite_url as sqlite_url  # re-exported: what opens the default database
@@ -53,6 +55,8 @@ _PG_MIGRATION_LOCK = 0x5359_4E44_4943_5257  # "SYNDICRW"
 _ALEMBIC_LOCK = threading.Lock()
 
 _SQLITE_BUSY_TIMEOUT_MS = 10_000
+#: While another process holds SQLite's write lock, a writer waiting for it says so this often.
+_WRITE_WAIT_REPORT = 60.0
 _SQLITE_PRAGMAS = (
     f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}",
     "PRAGMA foreign_keys=ON",
@@ -281,6 +285,40 @@ class Database:
         """
         self._ensure_schema()
         return self._sessions()
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        """A session in a transaction that holds the write lock from its start; committed at the end.
+
+        On SQLite the lock is taken first (``BEGIN IMMEDIATE``), and taken again for as long as
+        another process holds it past the busy timeout (a long write, a backup), saying so
+        every ``_WRITE_WAIT_REPORT`` seconds: none of the transaction's statements can then
+        fail on the lock half way, after the WARC records its rows describe were written. The
+        crawl is held back meanwhile (its messages wait in the writer's queue). PostgreSQL
+        waits for row locks by itself.
+        """
+        started, report_at = time.monotonic(), None
+        while True:
+            s = self.session()
+            transaction = s.begin()
+            if self.engine.dialect.name != "sqlite":
+                break
+            try:
+                s.connection().exec_driver_sql("BEGIN IMMEDIATE")
+                break
+            except OperationalError as exc:
+                s.close()
+                if "locked" not in str(exc.orig):
+                    raise
+                now = time.monotonic()
+                if report_at is None or now >= report_at:
+                    logger.warning("the database is locked by another process: waiting to write (%.0f s so far)",
+                                   now - started)
+                    report_at = now + _WRITE_WAIT_REPORT
+        if report_at is not None:
+            logger.warning("the database could be written again after %.0f s", time.monotonic() - started)
+        with s, transaction:
+            yield s
 
     def connect(self) -> Connection:
         """Return a Core connection, for lookups that read rows and need no ORM objects.

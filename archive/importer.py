@@ -319,7 +319,7 @@ class _Run:
         """Store a batch of captures in one transaction, then send its HTML pages to the extractor."""
         if not batch:
             return
-        with self._db.session() as s, s.begin():
+        with self._db.writing() as s:
             known = catalog.captures_by_record_id(s, [c.row["record_id"] for c in batch])
             fresh = [c for c in batch if c.row["record_id"] not in known]
             self._report.known += len(batch) - len(fresh)

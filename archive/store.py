@@ -183,7 +183,7 @@ class CaptureStore:
             info={"isPartOf": source},
             on_close=self._closed.append if index_dir is not None else None,
         )
-        with db.session() as s, s.begin():
+        with db.writing() as s:
             row = catalog.ensure_source(s, source, kind)
             self.source_id = row.id
             self.crawl_id = catalog.start_crawl(s, row).id
@@ -199,7 +199,7 @@ class CaptureStore:
     def store_exchanges(self, batch: Sequence[Fetched]) -> list[StoredCapture]:
         """Write exchanges and their rows in one transaction; a payload already archived (or
         earlier in the batch) becomes a revisit record (exact dedup)."""
-        with self.db.session() as s, s.begin():
+        with self.db.writing() as s:
             digests = [payload_digest(fetched.exchange.body) for fetched in batch]
             originals = catalog.find_original_captures(s, digests)
             stored: list[StoredCapture] = []
@@ -278,7 +278,7 @@ class CaptureStore:
             )
         from archive.syndication import matching  # with the index, on the first article
 
-        with self.db.session() as s, s.begin():
+        with self.db.writing() as s:
             articles = catalog.add_articles(s, rows)
             matching.match_many(
                 s,
@@ -297,7 +297,7 @@ class CaptureStore:
 
         ``poll``: the fetch's outcome, recorded first (entries not stored yet count as new).
         """
-        with self.db.session() as s, s.begin():
+        with self.db.writing() as s:
             feed = catalog.ensure_feed(s, self.source_id, url, kind, title)
             if poll is not None:
                 feedpolls.record_poll(s, self.source_id, poll, entries, feed.id)
@@ -316,7 +316,7 @@ class CaptureStore:
     def finish(self, status: str, counts: Mapping[str, int]) -> list[Path]:
         """Close the WARC file (renaming it from .open) and record how the crawl ended."""
         files = self.warc.close()
-        with self.db.session() as s, s.begin():
+        with self.db.writing() as s:
             catalog.finish_crawl(
                 s,
                 self.crawl_id,
