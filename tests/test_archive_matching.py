@@ -337,3 +337,14 @@ def test_a_bio_both_copies_keep_is_compared_though_one_site_repeats_it(database:
 )
 def test_an_excerpt_says_it_is_cut_short(text: str, marked: bool) -> None:
     assert fingerprint.marks_a_cut(text) is marked
+
+
+def test_an_excerpt_below_a_themes_teaser_block_is_linked_to_the_page_it_cites(database: Database) -> None:
+    # The scraper's theme puts another post's teaser above the excerpt, and extraction keeps
+    # it: the shared text starts too far down to be the lead, but the excerpt names its source.
+    words = "\n".join(MOSUL).split()
+    teaser = " ".join(HAITI[0].split()[:30])
+    excerpt = f"{teaser}\n" + " ".join(words[:120]) + "\nRead more at http://blog.test/mosul"
+    assert not alignment.shares(excerpt, " ".join(words)).lead
+    ids = match(database, ("blog", "/mosul", " ".join(words)), ("scraper", "/mosul", excerpt))
+    assert placements(database)[ids["scraper/mosul"]] == ("excerpt", ids["blog/mosul"])

@@ -151,7 +151,7 @@ def _classify(measured: alignment.Shares, pair: _Pair, *, same_site: bool, short
     if high < FLOOR and not cited:
         return None
     shares = pair.shares()
-    if not shares.lead:
+    if not shares.lead and not cited:  # a page that names the other by URL needs no lead
         return None
     if same_site:
         return ("copy", shares) if min(shares.contained, shares.covered) >= copy and pair.same_start() else None
