@@ -2,8 +2,9 @@
 
 A refused connection or an unknown host was 81 lines of Scrapy errors and tracebacks, then
 'finished' and exit code 0; a redirect loop and a source whose ``allowed_domains`` excludes its
-own feed were silent (the latter a 0-page 'finished'). The unknown host fails inside the test
-network guard, which answers every name lookup but ``localhost`` itself: no DNS query is sent.
+own feed were silent (the latter a 0-page 'finished'); a robots.txt timeout was an error with a
+traceback. The unknown host fails inside the test network guard, which refuses every name
+lookup but ``localhost``'s: no DNS query is sent.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -45,6 +47,16 @@ def redirects_server() -> Iterator[SiteServer[FixedSite]]:
 
 
 @pytest.fixture(scope="module")
+def slow_robots_server() -> Iterator[SiteServer[FixedSite]]:
+    """A site whose robots.txt never comes in time; its pages do."""
+    with SiteServer(lambda base: FixedSite(
+        {}, fallback=wordpress_site("Slow robots", WORDPRESS_POSTS[:1], base_url=base), delays={"/robots.txt": 60.0}
+    )) as server:
+        yield server
+        server.site.release()
+
+
+@pytest.fixture(scope="module")
 def closed_port() -> Iterator[int]:
     """A loopback port bound by no listener: every connection to it is refused."""
     with socket.socket() as sock:
@@ -64,7 +76,7 @@ class Crawl:
 
 
 @pytest.fixture(scope="module")
-def crawl(tmp_path_factory, redirects_server, closed_port, fast_settings) -> Crawl:
+def crawl(tmp_path_factory, redirects_server, slow_robots_server, closed_port, fast_settings) -> Crawl:
     base = redirects_server.base_url
     tmp = tmp_path_factory.mktemp("failures")
     refused = f"http://127.0.0.1:{closed_port}"
@@ -74,33 +86,43 @@ def crawl(tmp_path_factory, redirects_server, closed_port, fast_settings) -> Cra
         {"name": "redirects", "kind": "origin", "feeds": [f"{base}/feed/"],
          "start_urls": [f"{base}/loop/a", f"{base}/chain/0"]},
         {"name": "scope", "kind": "origin", "feeds": [f"{base}/feed/"], "allowed_domains": ["example.org"]},
+        {"name": "slow-robots", "kind": "origin", "feeds": [slow_robots_server.url("/feed/")]},
     ])  # fmt: skip
     data_dir = tmp / "data"
     result = run_syndicrawl("crawl", "--config", str(sources), data_dir=data_dir, settings=fast_settings)
     return Crawl(result, data_dir)
 
 
-def test_each_failure_is_one_warning_line_naming_its_source(crawl: Crawl, redirects_server, closed_port) -> None:
+def test_each_failure_is_one_warning_line_naming_its_source(
+    crawl: Crawl, redirects_server, slow_robots_server, closed_port
+) -> None:
     base = redirects_server.base_url
     lines = crawl.result.stderr.splitlines()
-    messages = [re.sub(r"^\S+ \S+ WARNING ", "", line) for line in lines]
-    assert sorted(messages) == sorted([
+    messages = [line.split(" WARNING ", 1)[1] for line in lines if " WARNING " in line]
+    progress = re.compile(r"[\w-]+: \w+, \d+ pages, \d+ articles, ")  # a line every 5 s when not on a terminal
+    assert all(" WARNING " in line or progress.match(line) for line in lines), crawl.result.stderr
+    # A robots.txt that timed out: one line with Scrapy's reason, not its error line and traceback.
+    robots = slow_robots_server.url("/robots.txt")
+    slow = [m for m in messages if m.startswith("slow-robots: ")]
+    assert len(slow) == 1 and re.fullmatch(
+        rf"slow-robots: robots.txt of {re.escape(urlsplit(robots).netloc)}: Getting {re.escape(robots)} took "
+        r"longer than 3(\.0)? seconds\.*; its pages are fetched as if it allowed them", slow[0]), slow
+    assert sorted(m for m in messages if m not in slow) == sorted([
         f"refused: cannot connect to 127.0.0.1:{closed_port}: connection refused",
         "unknown-host: cannot connect to nowhere.invalid: host name not found (DNS lookup failed)",
         f"redirects: {base}/loop/a: redirect loop ({base}/loop/a -> {base}/loop/b -> {base}/loop/a); not followed",
         f"redirects: {base}/chain/0: more than {MAX_REDIRECTS} redirects; not followed",
         f"scope: {base}/feed/: outside the source's allowed_domains (example.org); not fetched",
     ]), crawl.result.stderr
-    assert all(" WARNING " in line for line in lines), crawl.result.stderr
 
 
 def test_a_source_that_fetched_none_of_its_entry_points_is_failed(crawl: Crawl) -> None:
     out = crawl.result.stdout
-    for name, status in [("refused", "failed"), ("unknown-host", "failed"), ("scope", "failed"),
-                         ("redirects", "finished")]:
+    expected = {"refused": "failed", "unknown-host": "failed", "scope": "failed", "redirects": "finished",
+                "slow-robots": "finished"}
+    for name, status in expected.items():
         assert re.search(rf"│ {name} +│ {status} +│", out), out
-    assert crawl.statuses() == {"refused": "failed", "unknown-host": "failed", "scope": "failed",
-                                "redirects": "finished"}
+    assert crawl.statuses() == expected
 
 
 def test_failed_sources_have_their_own_exit_code(crawl: Crawl) -> None:
