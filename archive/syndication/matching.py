@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
@@ -32,7 +32,6 @@ from urllib.parse import urlsplit
 import numpy as np
 from sqlalchemy import delete, func, or_, select
 
-from archive.syndication import fingerprint
 from archive.models import (
     Article,
     ArticleCitation,
@@ -43,7 +42,7 @@ from archive.models import (
     Source,
     Syndication,
 )
-from archive.syndication import alignment
+from archive.syndication import alignment, fingerprint
 from archive.syndication.boilerplate import SiteLines, without
 from archive.syndication.origin import (
     Member,

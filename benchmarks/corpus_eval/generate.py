@@ -393,7 +393,7 @@ def _build(gen: _Seed, plan: Plan, texts: list[Text], foreign: dict[str, Text]) 
     cases += ["plain"] * (len(rest) - len(cases) if plan.plain is None else plan.plain)
     if len(cases) > len(rest):
         raise ValueError(f"seed {gen.seed}: {len(rest)} texts for {len(cases)} clusters")
-    jobs: list[tuple[str, Text | tuple[Text, ...]]] = list(zip(cases, rest))
+    jobs: list[tuple[str, Text | tuple[Text, ...]]] = list(zip(cases, rest, strict=False))  # texts to spare
     jobs += [(f"lang-{lang}", text) for lang, text in foreign.items()] + [("series", pair) for pair in series]
     rng.shuffle(jobs)
     members: dict[str, list[str]] = {}
