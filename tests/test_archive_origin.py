@@ -228,3 +228,16 @@ def test_a_headline_extraction_keeps_on_top_is_neither_a_header_nor_an_edit() ->
     placed = place([relay, courier, wire, digest], flat)
     assert (placed[0].article_id, placed[0].relation) == (1, "origin")
     assert {p.article_id: p.parent_id for p in placed[1:]} == {2: 1, 3: 1, 4: 1}
+
+
+def test_a_relay_that_added_no_header_of_its_own_copied_the_earlier_page_with_that_header() -> None:
+    # The digest puts its reading-list line on top and a credit below; a day later a relay
+    # posts the digest's page as it is, credit and all: the credit names the origin, the
+    # header names the digest.
+    origin = member(1, "http://lantern.example/a/", "origin", "2021-02-13", sitename="The Lantern Review", text=LONG)
+    page = f"From the Weekly Digest reading list\n{LONG}\nSource: The Lantern Review"
+    digest = member(2, "http://digest.example/archives/7", "repost", "2021-02-13", text=page)
+    relay = member(3, "http://relay.example/story/a", "unknown", "2021-02-14", text=page)
+    placed = {p.article_id: p for p in place([origin, digest, relay], flat)}
+    assert (placed[2].parent_id, placed[3].parent_id) == (1, 2)
+    assert "keeps its header lines" in placed[3].evidence[0]

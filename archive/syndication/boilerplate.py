@@ -56,6 +56,14 @@ class SiteLines:
         if source_id is not None:
             self._added.update({(source_id, key): sign for key in counted(text)})
 
+    def learned(self, source_id: int | None, text: str) -> set[int]:
+        """The lines of ``text`` (by hash) that became its site's boilerplate when it was
+        counted: those it is the ``REPEATS``-th article to contain."""
+        found = counted(text)
+        if source_id is None or not found or self._kind(source_id) == "origin":
+            return set()
+        return {key for key, n in self._counts(source_id, found).items() if n == REPEATS}
+
     def repeated(self, source_id: int | None, text: str) -> frozenset[str]:
         """The lines of ``text`` (as ``fingerprint.lines`` folds them) that its site repeats.
 

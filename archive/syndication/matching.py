@@ -43,7 +43,7 @@ from archive.models import (
     Syndication,
 )
 from archive.syndication import alignment, fingerprint
-from archive.syndication.boilerplate import SiteLines, without
+from archive.syndication.boilerplate import SiteLines, counted, without
 from archive.syndication.origin import (
     Member,
     Placement,
@@ -192,25 +192,32 @@ def match(session: Session, index: NearDupIndex, article: Article, fp: Fingerpri
     match_many(session, index, [(article, fp)])
 
 
-def match_many(session: Session, index: NearDupIndex, items: Sequence[tuple[Article, Fingerprint | None]]) -> None:
+def match_many(
+    session: Session, index: NearDupIndex, items: Sequence[tuple[Article, Fingerprint | None]], *, count: bool = True
+) -> None:
     """``match`` each article, in order, with a few queries for the whole batch.
 
     The same links and placements as one ``match`` after another: an article is compared with
     the archive's candidates and with the earlier articles of the batch that share a band
     with it or cite it (or that it cites), as if those had been indexed before it.
+
+    Each article is fingerprinted without the lines its site repeats, as counted up to it
+    (``count`` False: its lines are counted already). When lines become a site's boilerplate,
+    the articles fingerprinted with them are matched again (``_relearn``).
     """
     pending = [(article, fp) for article, fp in items if article.status == "ok"]
     keys = [url_key(article.url) for article, _ in pending]
     # A page twice in one batch: its second version must find the first one placed.
     repeat = next((i for i in range(1, len(keys)) if keys[i] in keys[:i]), None)
     if repeat is not None:
-        match_many(session, index, pending[:repeat])
-        match_many(session, index, pending[repeat:])
+        match_many(session, index, pending[:repeat], count=count)
+        match_many(session, index, pending[repeat:], count=count)
         return
     previous = _indexed_same_urls(session, pending, keys)
     sources = _sources(session, [article.id for article, _ in pending])
-    # Each article is fingerprinted without the lines its site repeats, counted up to it.
     counting = SiteLines(session)
+    stripped: dict[int, frozenset[str]] = {}  # the site lines left out of each fingerprint
+    learning: list[tuple[int, int, set[int]]] = []  # (article, its source, the lines it made boilerplate)
     todo: list[tuple[Article, Fingerprint, str]] = []
     for (article, fp), key in zip(pending, keys, strict=True):
         earlier = previous.get(key)
@@ -218,9 +225,12 @@ def match_many(session: Session, index: NearDupIndex, items: Sequence[tuple[Arti
             if earlier.text_hash == article.text_hash:
                 continue  # the same page captured again: its placement stands
             _forget(session, index, earlier.id)
-        counting.add(sources.get(article.id), article.text)
-        text = counting.strip(sources.get(article.id), article.text)
-        fp = Fingerprint.of(text) if fp is None or text != article.text else fp
+        if count:
+            counting.add(sources.get(article.id), article.text)
+            if found := counting.learned(sources.get(article.id), article.text):
+                learning.append((article.id, sources[article.id], found))
+        stripped[article.id] = counting.repeated(sources.get(article.id), article.text)
+        fp = Fingerprint.of(without(article.text, stripped[article.id])) if fp is None or stripped[article.id] else fp
         if len(fp.shingles) >= MIN_SHINGLES:
             todo.append((article, fp, key))
     if not todo:
@@ -247,7 +257,8 @@ def match_many(session: Session, index: NearDupIndex, items: Sequence[tuple[Arti
         for found in (*(at_url.get(c, ()) for c in cites[article.id]), citing.get(key, ())):
             cited.update(found)
         others.update(cited)
-        site_lines.add(sources.get(article.id), article.text)
+        if count:
+            site_lines.add(sources.get(article.id), article.text)
         texts = _Texts(session, site_lines, sources)  # as the site's boilerplate is known now
         if _link(session, article.id, fp.shingles, list(others.items()), sources, set(cited), texts):
             linked.append(article.id)
@@ -265,6 +276,40 @@ def match_many(session: Session, index: NearDupIndex, items: Sequence[tuple[Arti
     session.flush()
     for article_id in linked:
         recompute(session, index, article_id)
+    if learning:
+        _relearn(session, index, learning, stripped)
+
+
+#: How many of a site's articles before the one that made a line its boilerplate are looked
+#: at for that line: a theme's boilerplate is on every page, so its earlier occurrences are
+#: the pages just before.
+RELEARN_WINDOW = 20
+
+
+def _relearn(
+    session: Session, index: NearDupIndex, learning: list[tuple[int, int, set[int]]], stripped: dict[int, frozenset[str]]
+) -> None:
+    """Match again the articles fingerprinted with lines their site has since been found to
+    repeat: the first pages of a theme whose comments extraction keeps were indexed with the
+    comments, and their copies elsewhere, which lack them, would never find them. Their
+    lines stay counted. ``stripped``: what this batch's articles were fingerprinted without."""
+    stale: dict[int, Article] = {}
+    site_lines = SiteLines(session)
+    for article_id, source_id, keys in learning:
+        for earlier in session.scalars(
+            select(Article)
+            .join(Capture, Capture.id == Article.capture_id)
+            .join(ArticleFingerprint, ArticleFingerprint.article_id == Article.id)
+            .where(Capture.source_id == source_id, Article.id < article_id)
+            .order_by(Article.id.desc())
+            .limit(RELEARN_WINDOW)
+        ):
+            kept = {line for key, line in counted(earlier.text).items() if key in keys}
+            if kept - stripped.get(earlier.id, frozenset()) and site_lines.repeated(source_id, earlier.text):
+                stale[earlier.id] = earlier
+    for article_id in stale:
+        _forget(session, index, article_id, uncount=False)
+    match_many(session, index, [(stale[article_id], None) for article_id in sorted(stale)], count=False)
 
 
 def _sources(session: Session, article_ids: list[int]) -> dict[int, int]:
@@ -436,15 +481,17 @@ def _indexed_same_urls(session: Session, articles: list[tuple[Article, Fingerpri
     return {key: article for key, article in rows}
 
 
-def _forget(session: Session, index: NearDupIndex, article_id: int) -> None:
-    """Take a superseded version of a page out of the index, its links and its cluster."""
+def _forget(session: Session, index: NearDupIndex, article_id: int, *, uncount: bool = True) -> None:
+    """Take a superseded version of a page out of the index, its links and its cluster
+    (and, with ``uncount``, its lines out of its site's counts)."""
     neighbours = _linked(session, [article_id])
-    article, source_id = session.execute(
-        select(Article, Capture.source_id).join(Capture, Capture.id == Article.capture_id).where(Article.id == article_id)
-    ).one()
-    site_lines = SiteLines(session)
-    site_lines.add(source_id, article.text, -1)
-    site_lines.flush()
+    if uncount:
+        article, source_id = session.execute(
+            select(Article, Capture.source_id).join(Capture, Capture.id == Article.capture_id).where(Article.id == article_id)
+        ).one()
+        site_lines = SiteLines(session)
+        site_lines.add(source_id, article.text, -1)
+        site_lines.flush()
     index.remove(article_id, session=session)
     session.execute(delete(ArticleCitation).where(ArticleCitation.article_id == article_id))
     session.execute(delete(ArticleLink).where(or_(ArticleLink.article_id == article_id, ArticleLink.other_id == article_id)))

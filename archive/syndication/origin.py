@@ -286,7 +286,11 @@ def source_among(
         if m is not origin
         and _distinctive(headers[m.article_id])
         and set(headers[m.article_id]) <= lines
-        and set(headers[m.article_id]) < set(own)
+        and (
+            set(headers[m.article_id]) < set(own)
+            # a relay that added no header of its own has exactly its parent's: the earlier one
+            or (set(headers[m.article_id]) == set(own) and published and m.published and m.published < published)
+        )
         and not (published and m.published and m.published - published > DATE_SLACK)
     ]
     if ancestors:
