@@ -89,6 +89,10 @@ CLEAR_COPY = 0.7
 #: one that keeps this much and does not is a copy whose partner kept more of its page
 #: (an author box, a related-posts list) than extraction took from the shorter one's.
 UNMARKED = 0.5
+#: An excerpt that names its source by URL may carry more of its own page: a scraper's
+#: theme whose teaser block or sidebar extraction keeps above the excerpt, on a site too
+#: new for that block to be learned as its boilerplate.
+CITED_EXCERPT = 0.5
 #: Articles matched together by ``rebuild``.
 REBUILD_BATCH = 64
 
@@ -158,9 +162,10 @@ def _classify(measured: alignment.Shares, pair: _Pair, *, same_site: bool, short
         return "copy", shares
     if short and not cited:
         return None
-    if shares.contained >= EXCERPT and shares.covered < COPY and shares.cut_from_b():
+    excerpt = CITED_EXCERPT if cited else EXCERPT
+    if shares.contained >= excerpt and shares.covered < COPY and shares.cut_from_b():
         return ("copy", shares) if shares.covered >= UNMARKED and not pair.marked(pair.a) else ("excerpt", shares)
-    if shares.covered >= EXCERPT and shares.contained < COPY and shares.cut_from_a():
+    if shares.covered >= excerpt and shares.contained < COPY and shares.cut_from_a():
         return ("copy", shares) if shares.contained >= UNMARKED and not pair.marked(pair.b) else ("source", shares)
     return None
 
