@@ -296,6 +296,7 @@ class SiteLine(Base):
     standing note) is that site's boilerplate, not part of any one article."""
 
     __tablename__ = "site_lines"
+    __table_args__ = {"sqlite_with_rowid": False}  # the key is the row: one B-tree, not two
 
     source_id: Mapped[int] = mapped_column(Id, ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True)
     line_hash: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)

@@ -271,10 +271,14 @@ def test_a_brief_on_a_site_whose_comments_extraction_keeps_is_found_by_its_repos
     # the brief's repost is a candidate and a copy; two briefs of the site stay apart.
     comments = "\n".join(HAITI)
     briefs = [" ".join(MOSUL[n].split()[:40]) for n in (0, 2, 3)]
+    # Only short posts show the comments: the site's longer ones come in between.
+    longer = [("courier", f"/post-{n}", " ".join(f"w{n}x{i}" for i in range(80))) for n in range(30)]
     ids = match(
         database,
         ("digest", "/brief-0", f"by Greta Nowak\n{briefs[0]}"),
-        *(("courier", f"/brief-{n}", f"{brief}\n{comments}") for n, brief in enumerate(briefs)),
+        *(("courier", f"/brief-{n}", f"{brief}\n{comments}") for n, brief in enumerate(briefs[:2])),
+        *longer,
+        ("courier", "/brief-2", f"{briefs[2]}\n{comments}"),
         ("digest", "/brief-2", f"by Greta Nowak\n{briefs[2]}"),
     )
     # The first two were indexed with the comments and matched again once they were learned.

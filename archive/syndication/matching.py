@@ -43,7 +43,7 @@ from archive.models import (
     Syndication,
 )
 from archive.syndication import alignment, fingerprint
-from archive.syndication.boilerplate import SiteLines, counted, without
+from archive.syndication.boilerplate import REPEATS, SiteLines, counted, without
 from archive.syndication.origin import (
     Member,
     Placement,
@@ -232,9 +232,11 @@ def match_many(
             _forget(session, index, earlier.id)
         if count:
             counting.add(sources.get(article.id), article.text)
-            if found := counting.learned(sources.get(article.id), article.text):
-                learning.append((article.id, sources[article.id], found))
         stripped[article.id] = counting.repeated(sources.get(article.id), article.text)
+        # Lines this article made boilerplate, unless they are all of it (a page the site
+        # posted again, whose earlier copies lose nothing either).
+        if count and stripped[article.id] and (found := counting.learned(sources.get(article.id), article.text)):
+            learning.append((article.id, sources[article.id], found))
         fp = Fingerprint.of(without(article.text, stripped[article.id])) if fp is None or stripped[article.id] else fp
         if len(fp.shingles) >= MIN_SHINGLES:
             todo.append((article, fp, key))
@@ -285,10 +287,11 @@ def match_many(
         _relearn(session, index, learning, stripped)
 
 
-#: How many of a site's articles before the one that made a line its boilerplate are looked
-#: at for that line: a theme's boilerplate is on every page, so its earlier occurrences are
-#: the pages just before.
-RELEARN_WINDOW = 20
+#: How far back, in a site's articles, the earlier pages with a line that has just become
+#: the site's boilerplate are looked for (in pages of ``_RELEARN_PAGE``): a theme shows some
+#: blocks only on some pages (comments under short posts), so they need not be the last ones.
+RELEARN_SCAN = 500
+_RELEARN_PAGE = 50
 
 
 def _relearn(
@@ -298,23 +301,32 @@ def _relearn(
     repeat: the first pages of a theme whose comments extraction keeps were indexed with the
     comments, and their copies elsewhere, which lack them, would never find them. Their
     lines stay counted. ``stripped``: what this batch's articles were fingerprinted without."""
-    stale: dict[int, Article] = {}
+    stale: set[int] = set()
     site_lines = SiteLines(session)
     for article_id, source_id, keys in learning:
-        for earlier in session.scalars(
-            select(Article)
-            .join(Capture, Capture.id == Article.capture_id)
-            .join(ArticleFingerprint, ArticleFingerprint.article_id == Article.id)
-            .where(Capture.source_id == source_id, Article.id < article_id)
-            .order_by(Article.id.desc())
-            .limit(RELEARN_WINDOW)
-        ):
-            kept = {line for key, line in counted(earlier.text).items() if key in keys}
-            if kept - stripped.get(earlier.id, frozenset()) and site_lines.repeated(source_id, earlier.text):
-                stale[earlier.id] = earlier
+        missing = dict.fromkeys(keys, REPEATS - 1)  # earlier pages with each line still to find
+        before = article_id
+        for _ in range(RELEARN_SCAN // _RELEARN_PAGE):
+            rows = session.execute(
+                select(Article.id, Article.text)
+                .join(Capture, Capture.id == Article.capture_id)
+                .join(ArticleFingerprint, ArticleFingerprint.article_id == Article.id)
+                .where(Capture.source_id == source_id, Article.id < before)
+                .order_by(Article.id.desc())
+                .limit(_RELEARN_PAGE)
+            ).all()
+            for earlier_id, text in rows:
+                found = {key: line for key, line in counted(text).items() if missing.get(key)}
+                for key in found:
+                    missing[key] -= 1
+                if set(found.values()) - stripped.get(earlier_id, frozenset()) and site_lines.repeated(source_id, text):
+                    stale.add(earlier_id)
+            if len(rows) < _RELEARN_PAGE or not any(missing.values()):
+                break
+            before = rows[-1][0]
     for article_id in stale:
         _forget(session, index, article_id, uncount=False)
-    match_many(session, index, [(stale[article_id], None) for article_id in sorted(stale)], count=False)
+    match_many(session, index, [(session.get(Article, article_id), None) for article_id in sorted(stale)], count=False)
 
 
 def _sources(session: Session, article_ids: list[int]) -> dict[int, int]:

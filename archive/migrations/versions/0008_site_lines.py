@@ -33,6 +33,7 @@ def upgrade() -> None:
             ["source_id"], ["sources.id"], name=op.f("fk_site_lines_source_id_sources"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("source_id", "line_hash", name=op.f("pk_site_lines")),
+        sqlite_with_rowid=False,
     )
 
 
