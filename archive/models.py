@@ -303,6 +303,17 @@ class SiteLine(Base):
     articles: Mapped[int] = mapped_column(Integer)
 
 
+class SiteName(Base):
+    """A name a source's site goes by (its source name, the site name its pages give), as
+    matching keys it (``site:free press digest``): a page crediting "Free Press Digest" with
+    no URL is compared with that site's articles."""
+
+    __tablename__ = "site_names"
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    source_id: Mapped[int] = mapped_column(Id, ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True)
+
+
 class Syndication(Base):
     """The current answer for one article: its cluster, relation, origin and parent, with evidence.
 

@@ -51,6 +51,7 @@ TABLES = {
     "article_links",
     "article_citations",
     "site_lines",
+    "site_names",
     "syndication",
     "feed_polling",
     "feed_poll_outcomes",

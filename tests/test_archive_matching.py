@@ -358,3 +358,21 @@ def test_an_excerpt_below_a_themes_teaser_block_is_linked_to_the_page_it_cites(d
     assert not shares.lead and shares.contained < 0.8
     ids = match(database, ("blog", "/mosul", " ".join(words)), ("scraper", "/mosul", excerpt))
     assert placements(database)[ids["scraper/mosul"]] == ("excerpt", ids["blog/mosul"])
+
+
+@pytest.mark.parametrize("credited_first", [True, False])
+def test_an_excerpt_crediting_its_source_by_site_name_is_linked(database: Database, credited_first: bool) -> None:
+    # "Read more at Free Press Digest": a fifth of the article, too little for the LSH index,
+    # and no URL; the site's name leads to its articles, whichever is archived first.
+    article = "\n".join(MOSUL + HAITI)
+    excerpt = " ".join(article.split()[:110]) + " …\nRead more at Free Press Digest"
+    assert fingerprint.jaccard(fingerprint.shingles(excerpt), fingerprint.shingles(article)) < 0.2
+    pages = [("digest", "/mosul", article), ("scraper", "/mosul", excerpt)]
+    ids = {}
+    for site, path, text in pages if credited_first else pages[::-1]:
+        with database.session() as s, s.begin():
+            row = store(s, site, path, text)
+            row.sitename = "Free Press Digest" if site == "digest" else "NewsFeedr"
+            matching.match_many(s, NearDupIndex(database), [(row, None)])
+            ids[site] = row.id
+    assert placements(database)[ids["scraper"]] == ("excerpt", ids["digest"])

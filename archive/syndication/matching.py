@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 import numpy as np
 from sqlalchemy import delete, func, or_, select
 
+from archive.db import upsert
 from archive.models import (
     Article,
     ArticleCitation,
@@ -39,6 +40,7 @@ from archive.models import (
     ArticleLink,
     Capture,
     SiteLine,
+    SiteName,
     Source,
     Syndication,
 )
@@ -47,6 +49,7 @@ from archive.syndication.boilerplate import REPEATS, SiteLines, counted, without
 from archive.syndication.origin import (
     Member,
     Placement,
+    attribution,
     cited_urls,
     header_lines,
     parse_published,
@@ -243,18 +246,23 @@ def match_many(
     if not todo:
         return
     cites = {article.id: citations(article, key) for article, _, key in todo}
+    names = _site_names(session, [article for article, _, _ in todo])
+    credits = {article.id: credited_sites(article) - names[article.id] for article, _, _ in todo}
     candidates = index.query_many([fp.signature for _, fp, _ in todo], session=session)
     by_citation = _cited_or_citing(session, cites, {key: article.id for article, _, key in todo})
+    by_credit = _credited_or_crediting(session, credits, names)
     stored = index.fingerprints(
-        {c for found in candidates for c in found} | {c for found in by_citation.values() for c in found},
-        session=session,
+        {c for found in (*candidates, *by_citation.values(), *by_credit.values()) for c in found}, session=session
     )
     sources.update(_sources(session, list(stored)))
     site_lines = SiteLines(session)
-    # Earlier articles of the batch, by band key, by URL key and by the URL keys they cite.
+    # Earlier articles of the batch, by band key, by URL key and the URL keys they cite, and
+    # by the names of their site and the sites they credit.
     in_batch: dict[int, list[tuple[int, np.ndarray]]] = {}
     at_url: dict[str, list[tuple[int, np.ndarray]]] = {}
     citing: dict[str, list[tuple[int, np.ndarray]]] = {}
+    at_site: dict[str, list[tuple[int, np.ndarray]]] = {}
+    crediting: dict[str, list[tuple[int, np.ndarray]]] = {}
     linked = []
     for k, ((article, fp, key), bands) in enumerate(zip(todo, _keys_in_common(index, todo), strict=True)):
         others = {c: stored[c].shingles for c in candidates[k] if c in stored and stored[c].shingles is not None}
@@ -264,6 +272,9 @@ def match_many(
         for found in (*(at_url.get(c, ()) for c in cites[article.id]), citing.get(key, ())):
             cited.update(found)
         others.update(cited)
+        others.update({c: stored[c].shingles for c in by_credit[article.id] if c in stored and stored[c].shingles is not None})
+        for found in (*(at_site.get(c, ()) for c in credits[article.id]), *(crediting.get(c, ()) for c in names[article.id])):
+            others.update(found)
         if count:
             site_lines.add(sources.get(article.id), article.text)
         texts = _Texts(session, site_lines, sources)  # as the site's boilerplate is known now
@@ -274,9 +285,23 @@ def match_many(
         at_url.setdefault(key, []).append((article.id, fp.shingles))
         for cited_key in cites[article.id]:
             citing.setdefault(cited_key, []).append((article.id, fp.shingles))
+        for name in names[article.id]:
+            at_site.setdefault(name, []).append((article.id, fp.shingles))
+        for name in credits[article.id]:
+            crediting.setdefault(name, []).append((article.id, fp.shingles))
     site_lines.flush()
     index.add_many([(article.id, fp.signature, fp.shingles) for article, fp, _ in todo], session=session)
-    session.add_all(ArticleCitation(url_key=c, article_id=article_id) for article_id, keys in cites.items() for c in keys)
+    session.add_all(
+        ArticleCitation(url_key=c, article_id=article_id)
+        for article_id in cites
+        for c in cites[article_id] | credits[article_id]
+    )
+    known = {(name, sources[article_id]) for article_id, keys in names.items() for name in keys if article_id in sources}
+    if known:
+        session.execute(
+            upsert(session, SiteName).on_conflict_do_nothing(),
+            [{"name": name, "source_id": source_id} for name, source_id in sorted(known)],
+        )
     session.add_all(  # most articles: nothing to re-place
         _syndication(Placement(article.id, "unique"), article.id, None) for article, _, _ in todo if article.id not in linked
     )
@@ -374,6 +399,70 @@ def _cited_or_citing(session: Session, cites: dict[int, set[str]], own: dict[str
         select(ArticleCitation.url_key, ArticleCitation.article_id).where(ArticleCitation.url_key.in_(own))
     ):
         found[own[key]].add(citing_id)
+    return found
+
+
+#: How many of a credited site's articles (the latest) a page crediting it is compared with,
+#: and how many pages crediting a site an article of it is compared with.
+CREDITED = 100
+_SITE = "site:"
+
+
+def _site_key(name: str) -> str:
+    return _SITE + " ".join(name.casefold().split())
+
+
+def credited_sites(article: Article) -> set[str]:
+    """The site a page credits by name, with no URL ("Source: The Courier", "Read more at
+    Free Press Digest"), as a citation key."""
+    phrase = attribution(article.text)
+    if not phrase or cited_urls(article.text) or len(phrase) > 80:
+        return set()
+    return {_site_key(phrase)}
+
+
+def _site_names(session: Session, articles: list[Article]) -> dict[int, set[str]]:
+    """The names each article's site goes by, as citation keys: its source's and its own site name."""
+    source_names = dict(
+        session.execute(
+            select(Article.id, Source.name)
+            .join(Capture, Capture.id == Article.capture_id)
+            .join(Source, Source.id == Capture.source_id)
+            .where(Article.id.in_([article.id for article in articles]))
+        ).all()
+    )
+    return {
+        article.id: {_site_key(name) for name in (source_names.get(article.id), article.sitename) if name}
+        for article in articles
+    }
+
+
+def _credited_or_crediting(session: Session, credits: dict[int, set[str]], names: dict[int, set[str]]) -> dict[int, set[int]]:
+    """For each article, the latest indexed articles of the sites it credits by name, and the
+    latest pages crediting its site by name (``CREDITED`` of each): the excerpt that keeps a
+    fifth of its source and says only "Read more at Free Press Digest" is among them."""
+    found: dict[int, set[int]] = {article_id: set() for article_id in credits}
+    for article_id, keys in credits.items():
+        if keys:
+            found[article_id].update(
+                session.scalars(
+                    select(Article.id)
+                    .join(Capture, Capture.id == Article.capture_id)
+                    .join(ArticleFingerprint, ArticleFingerprint.article_id == Article.id)
+                    .where(Capture.source_id.in_(select(SiteName.source_id).where(SiteName.name.in_(keys))))
+                    .order_by(Article.id.desc())
+                    .limit(CREDITED)
+                )
+            )
+    for article_id, keys in names.items():
+        found[article_id].update(
+            session.scalars(
+                select(ArticleCitation.article_id)
+                .where(ArticleCitation.url_key.in_(keys))
+                .order_by(ArticleCitation.article_id.desc())
+                .limit(CREDITED)
+            )
+        )
     return found
 
 
@@ -669,6 +758,7 @@ def rebuild(session: Session, index: NearDupIndex) -> int:
     session.execute(delete(ArticleLink))
     session.execute(delete(ArticleCitation))
     session.execute(delete(SiteLine))
+    session.execute(delete(SiteName))
     index.clear(session=session)
     session.flush()
     articles = session.scalars(select(Article).where(Article.status == "ok").order_by(Article.id)).all()

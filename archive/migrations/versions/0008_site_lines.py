@@ -1,11 +1,12 @@
-"""Create the per-site line counts from which matching learns each site's boilerplate.
+"""Create the per-site line counts from which matching learns each site's boilerplate, and
+the names each site goes by, through which a page crediting a site by name finds its articles.
 
 Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-06
 
-Counts start with the articles matched from now on; ``syndicrawl dedup rebuild`` counts
-every stored article.
+Both start with the articles matched from now on; ``syndicrawl dedup rebuild`` fills them
+from every stored article.
 """
 
 from __future__ import annotations
@@ -37,5 +38,17 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        "site_names",
+        sa.Column("name", sa.Text(), nullable=False),
+        sa.Column("source_id", Id, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["source_id"], ["sources.id"], name=op.f("fk_site_names_source_id_sources"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("name", "source_id", name=op.f("pk_site_names")),
+    )
+
+
 def downgrade() -> None:
+    op.drop_table("site_names")
     op.drop_table("site_lines")
