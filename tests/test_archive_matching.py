@@ -362,17 +362,21 @@ def test_an_excerpt_below_a_themes_teaser_block_is_linked_to_the_page_it_cites(d
 
 @pytest.mark.parametrize("credited_first", [True, False])
 def test_an_excerpt_crediting_its_source_by_site_name_is_linked(database: Database, credited_first: bool) -> None:
-    # "Read more at Free Press Digest": a fifth of the article, too little for the LSH index,
+    # "Read more at Free Press Digest": a short excerpt, too little for the LSH index,
     # and no URL; the site's name leads to its articles, whichever is archived first.
     article = "\n".join(MOSUL + HAITI)
-    excerpt = " ".join(article.split()[:110]) + " …\nRead more at Free Press Digest"
+    excerpt = " ".join(article.split()[:35]) + " …\nRead more at Free Press Digest"
     assert fingerprint.jaccard(fingerprint.shingles(excerpt), fingerprint.shingles(article)) < 0.2
-    pages = [("digest", "/mosul", article), ("scraper", "/mosul", excerpt)]
+    # This page's metadata gives the host as the site name; only later pages give its name,
+    # and the source is configured as "digest".
+    pages = [("digest", "/mosul", article, "digest.test"),
+             ("scraper", "/mosul", excerpt, "NewsFeedr")]
     ids = {}
-    for site, path, text in pages if credited_first else pages[::-1]:
+    other = ("digest", "/haiti", "\n".join(HAITI[:4]), "Free Press Digest: Haiti")
+    for site, path, text, sitename in [*(pages if credited_first else pages[::-1]), other]:
         with database.session() as s, s.begin():
             row = store(s, site, path, text)
-            row.sitename = "Free Press Digest" if site == "digest" else "NewsFeedr"
+            row.sitename = sitename
             matching.match_many(s, NearDupIndex(database), [(row, None)])
-            ids[site] = row.id
-    assert placements(database)[ids["scraper"]] == ("excerpt", ids["digest"])
+            ids[site + path] = row.id
+    assert placements(database)[ids["scraper/mosul"]] == ("excerpt", ids["digest/mosul"])

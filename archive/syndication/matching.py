@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -143,7 +144,9 @@ def extraction_pool(workers: int, timeout: float, *, fast: bool, max_bytes: int)
     )
 
 
-def _classify(measured: alignment.Shares, pair: _Pair, *, same_site: bool, short: bool, cited: bool) -> tuple[str, alignment.Shares] | None:
+def _classify(
+    measured: alignment.Shares, pair: _Pair, *, same_site: bool, short: bool, cited: bool, credited: bool = False
+) -> tuple[str, alignment.Shares] | None:
     """What a pair (A, B) is, from its shingle shares and, when they do not settle it, its
     aligned text's: ``copy``, ``excerpt`` (A was cut from B), ``source`` (B from A) or None.
 
@@ -163,7 +166,7 @@ def _classify(measured: alignment.Shares, pair: _Pair, *, same_site: bool, short
         return ("copy", shares) if min(shares.contained, shares.covered) >= copy and pair.same_start() else None
     if shares.contained >= copy and shares.covered >= copy:
         return "copy", shares
-    if short and not cited:
+    if short and not (cited or credited):  # a short excerpt names its source, by URL or site
         return None
     excerpt = CITED_EXCERPT if cited else EXCERPT
     if shares.contained >= excerpt and shares.covered < COPY and shares.cut_from_b():
@@ -246,7 +249,7 @@ def match_many(
     if not todo:
         return
     cites = {article.id: citations(article, key) for article, _, key in todo}
-    names = _site_names(session, [article for article, _, _ in todo])
+    names = _site_names(session, [article for article, _, _ in todo], sources)
     credits = {article.id: credited_sites(article) - names[article.id] for article, _, _ in todo}
     candidates = index.query_many([fp.signature for _, fp, _ in todo], session=session)
     by_citation = _cited_or_citing(session, cites, {key: article.id for article, _, key in todo})
@@ -272,13 +275,14 @@ def match_many(
         for found in (*(at_url.get(c, ()) for c in cites[article.id]), citing.get(key, ())):
             cited.update(found)
         others.update(cited)
-        others.update({c: stored[c].shingles for c in by_credit[article.id] if c in stored and stored[c].shingles is not None})
+        credited = {c: stored[c].shingles for c in by_credit[article.id] if c in stored and stored[c].shingles is not None}
         for found in (*(at_site.get(c, ()) for c in credits[article.id]), *(crediting.get(c, ()) for c in names[article.id])):
-            others.update(found)
+            credited.update(found)
+        others.update(credited)
         if count:
             site_lines.add(sources.get(article.id), article.text)
         texts = _Texts(session, site_lines, sources)  # as the site's boilerplate is known now
-        if _link(session, article.id, fp.shingles, list(others.items()), sources, set(cited), texts):
+        if _link(session, article.id, fp.shingles, list(others.items()), sources, set(cited), texts, frozenset(credited)):
             linked.append(article.id)
         for band in bands:
             in_batch.setdefault(band, []).append((article.id, fp.shingles))
@@ -406,6 +410,8 @@ def _cited_or_citing(session: Session, cites: dict[int, set[str]], own: dict[str
 #: and how many pages crediting a site an article of it is compared with.
 CREDITED = 100
 _SITE = "site:"
+#: Longer "site names" are a page's headline or tagline that its metadata gave instead.
+MAX_SITE_NAME = 60
 
 
 def _site_key(name: str) -> str:
@@ -414,27 +420,40 @@ def _site_key(name: str) -> str:
 
 def credited_sites(article: Article) -> set[str]:
     """The site a page credits by name, with no URL ("Source: The Courier", "Read more at
-    Free Press Digest"), as a citation key."""
+    Free Press Digest"), as citation keys: the name, and each of its longer words, which is
+    how a source configured as "digest" is found by a page crediting "Free Press Digest"."""
     phrase = attribution(article.text)
     if not phrase or cited_urls(article.text) or len(phrase) > 80:
         return set()
-    return {_site_key(phrase)}
+    return {_site_key(phrase)} | {_site_key(word) for word in re.findall(r"\w{4,}", phrase)}
 
 
-def _site_names(session: Session, articles: list[Article]) -> dict[int, set[str]]:
-    """The names each article's site goes by, as citation keys: its source's and its own site name."""
-    source_names = dict(
-        session.execute(
-            select(Article.id, Source.name)
-            .join(Capture, Capture.id == Article.capture_id)
-            .join(Source, Source.id == Capture.source_id)
-            .where(Article.id.in_([article.id for article in articles]))
-        ).all()
-    )
+def _site_names(session: Session, articles: list[Article], sources: dict[int, int]) -> dict[int, set[str]]:
+    """The names each article's site goes by, as citation keys: its source's, its own site
+    name, and those its site's other pages gave (a page whose metadata gives a headline as
+    its site name is still of "Free Press Digest")."""
+    ids = {sources[article.id] for article in articles if article.id in sources}
+    known: dict[int, set[str]] = {}
+    for name, source_id in session.execute(select(SiteName.name, SiteName.source_id).where(SiteName.source_id.in_(ids))):
+        known.setdefault(source_id, set()).add(name)
+    source_names = dict(session.execute(select(Source.id, Source.name).where(Source.id.in_(ids))).all())
     return {
-        article.id: {_site_key(name) for name in (source_names.get(article.id), article.sitename) if name}
+        article.id: {_site_key(name) for name in _names(source_names.get(sources.get(article.id)), article.sitename)}
+        | known.get(sources.get(article.id), set())
         for article in articles
     }
+
+
+#: What themes put between a site's name and a headline: "Free Press Digest: Title", "Title | Site".
+_NAME_SEPARATOR = re.compile(r"\s+[|–—-]\s+|:\s+")
+
+
+def _names(*names: str | None) -> set[str]:
+    """Site names, and the parts of a name that metadata gave with a headline joined to it."""
+    found = set()
+    for name in filter(None, names):
+        found.update(part for part in (name, *_NAME_SEPARATOR.split(name)) if 3 <= len(part) <= MAX_SITE_NAME)
+    return found
 
 
 def _credited_or_crediting(session: Session, credits: dict[int, set[str]], names: dict[int, set[str]]) -> dict[int, set[int]]:
@@ -516,6 +535,7 @@ def _link(
     sources: dict[int, int],
     cited: set[int],
     texts: _Texts,
+    credited: frozenset[int] = frozenset(),
 ) -> bool:
     """Add the copy and excerpt links between an article and its candidates; return whether any."""
     linked = False
@@ -530,6 +550,7 @@ def _link(
             same_site=sources.get(other_id) == sources.get(article_id),
             short=min(len(shingles), len(other)) < SHORT_SHINGLES,
             cited=other_id in cited,
+            credited=other_id in credited,
         )
         if found is None:
             continue
