@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -24,6 +25,8 @@ from archive.models import SiteLine, Source
 from archive.syndication.fingerprint import lines
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from sqlalchemy.orm import Session
 
 #: A line in this many of a site's articles is the site's, not an article's.
@@ -31,6 +34,8 @@ REPEATS = 3
 #: Lines shorter than this many words are not counted: the fixed patterns cover short
 #: labels, and short lines ("Photo", "Related") recur by chance.
 MIN_WORDS = 4
+#: Line hashes per ``IN`` list (SQLite allows 32766 bound parameters).
+_IN_CHUNK = 5000
 
 
 def line_hash(line: str) -> int:
@@ -38,18 +43,45 @@ def line_hash(line: str) -> int:
     return int.from_bytes(hashlib.blake2b(line.encode("utf-8"), digest_size=8).digest(), "little", signed=True)
 
 
+@lru_cache(maxsize=256)
 def counted(text: str) -> dict[int, str]:
-    """The lines of ``text`` that are counted, by hash."""
+    """The lines of ``text`` that are counted, by hash (kept for the texts of a batch, which
+    are counted, looked up and compared several times; not to be changed)."""
     return {line_hash(line): line for line in lines(text) if len(line.split()) >= MIN_WORDS}
 
 
 class SiteLines:
-    """The counts of one transaction: read from the database, added to in order, written by ``flush``."""
+    """The counts of one transaction: read from the database, added to in order, written by ``flush``.
 
-    def __init__(self, session: Session) -> None:
+    ``stored``: counts already read from the database (``prefetch``), shared by the
+    instances that read the same state.
+    """
+
+    def __init__(self, session: Session, stored: dict[tuple[int, int], int] | None = None) -> None:
         self._session = session
         self._added: Counter[tuple[int, int]] = Counter()
         self._kinds: dict[int, str] = {}
+        self.stored = {} if stored is None else stored
+
+    def prefetch(self, texts: Iterable[tuple[int | None, str]]) -> None:
+        """Read the stored counts of all these texts' lines at once (a batch's, by source)."""
+        wanted: dict[int, set[int]] = {}
+        for source_id, text in texts:
+            if source_id is not None:
+                wanted.setdefault(source_id, set()).update(counted(text))
+        for source_id, keys in wanted.items():
+            self._fetch(source_id, keys)
+
+    def _fetch(self, source_id: int, keys: Iterable[int]) -> None:
+        missing = sorted(key for key in keys if (source_id, key) not in self.stored)
+        self.stored.update(dict.fromkeys(((source_id, key) for key in missing), 0))
+        for start in range(0, len(missing), _IN_CHUNK):
+            for key, n in self._session.execute(
+                select(SiteLine.line_hash, SiteLine.articles).where(
+                    SiteLine.source_id == source_id, SiteLine.line_hash.in_(missing[start : start + _IN_CHUNK])
+                )
+            ):
+                self.stored[source_id, key] = n
 
     def add(self, source_id: int | None, text: str, sign: int = 1) -> None:
         """Count (or, with ``sign`` -1, uncount) the lines of one article of ``source_id``."""
@@ -94,24 +126,25 @@ class SiteLines:
         return self._kinds[source_id]
 
     def _counts(self, source_id: int, keys: dict[int, str]) -> Counter[int]:
-        stored = self._session.execute(
-            select(SiteLine.line_hash, SiteLine.articles).where(
-                SiteLine.source_id == source_id, SiteLine.line_hash.in_(keys)
-            )
-        )
-        counts: Counter[int] = Counter(dict(stored.all()))
+        self._fetch(source_id, keys)
+        counts: Counter[int] = Counter({key: self.stored[source_id, key] for key in keys})
         counts.update({key: self._added[source_id, key] for key in keys if (source_id, key) in self._added})
         return counts
 
     def flush(self) -> None:
         """Write the counts added since the last flush."""
         rows = [{"source_id": s, "line_hash": k, "articles": n} for (s, k), n in self._added.items() if n]
-        if rows:
-            insert = upsert(self._session, SiteLine)
-            self._session.execute(
+        for row in rows:  # what is written is what is stored now
+            key = (row["source_id"], row["line_hash"])
+            if key in self.stored:
+                self.stored[key] += row["articles"]
+        if rows:  # through Core: the ORM's bulk path spent more on each row than SQLite did
+            table = SiteLine.__table__
+            insert = upsert(self._session, table)
+            self._session.connection().execute(
                 insert.on_conflict_do_update(
-                    index_elements=[SiteLine.source_id, SiteLine.line_hash],
-                    set_={"articles": SiteLine.articles + insert.excluded.articles},
+                    index_elements=[table.c.source_id, table.c.line_hash],
+                    set_={"articles": table.c.articles + insert.excluded.articles},
                 ),
                 rows,
             )

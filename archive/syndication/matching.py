@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -33,7 +32,6 @@ from urllib.parse import urlsplit
 import numpy as np
 from sqlalchemy import delete, func, or_, select
 
-from archive.db import upsert
 from archive.models import (
     Article,
     ArticleCitation,
@@ -47,10 +45,10 @@ from archive.models import (
 )
 from archive.syndication import alignment, fingerprint
 from archive.syndication.boilerplate import REPEATS, SiteLines, counted, without
+from archive.syndication.credits import SiteCredits
 from archive.syndication.origin import (
     Member,
     Placement,
-    attribution,
     cited_urls,
     header_lines,
     parse_published,
@@ -225,17 +223,21 @@ def match_many(
         match_many(session, index, pending[repeat:], count=count)
         return
     previous = _indexed_same_urls(session, pending, keys)
-    sources = _sources(session, [article.id for article, _ in pending])
-    counting = SiteLines(session)
-    stripped: dict[int, frozenset[str]] = {}  # the site lines left out of each fingerprint
-    learning: list[tuple[int, int, set[int]]] = []  # (article, its source, the lines it made boilerplate)
-    todo: list[tuple[Article, Fingerprint, str]] = []
+    new = []
     for (article, fp), key in zip(pending, keys, strict=True):
         earlier = previous.get(key)
         if earlier is not None:
             if earlier.text_hash == article.text_hash:
                 continue  # the same page captured again: its placement stands
             _forget(session, index, earlier.id)
+        new.append((article, fp, key))
+    sources = _sources(session, [article.id for article, _, _ in new])
+    counting = SiteLines(session)
+    counting.prefetch((sources.get(article.id), article.text) for article, _, _ in new)
+    stripped: dict[int, frozenset[str]] = {}  # the site lines left out of each fingerprint
+    learning: list[tuple[int, int, set[int]]] = []  # (article, its source, the lines it made boilerplate)
+    todo: list[tuple[Article, Fingerprint, str]] = []
+    for article, fp, key in new:
         if count:
             counting.add(sources.get(article.id), article.text)
         stripped[article.id] = counting.repeated(sources.get(article.id), article.text)
@@ -249,23 +251,20 @@ def match_many(
     if not todo:
         return
     cites = {article.id: citations(article, key) for article, _, key in todo}
-    names = _site_names(session, [article for article, _, _ in todo], sources)
-    credits = {article.id: credited_sites(article) - names[article.id] for article, _, _ in todo}
+    site_credits = SiteCredits(session, [article for article, _, _ in todo], sources)
     candidates = index.query_many([fp.signature for _, fp, _ in todo], session=session)
     by_citation = _cited_or_citing(session, cites, {key: article.id for article, _, key in todo})
-    by_credit = _credited_or_crediting(session, credits, names)
+    by_credit = site_credits.stored()
     stored = index.fingerprints(
         {c for found in (*candidates, *by_citation.values(), *by_credit.values()) for c in found}, session=session
     )
     sources.update(_sources(session, list(stored)))
-    site_lines = SiteLines(session)
-    # Earlier articles of the batch, by band key, by URL key and the URL keys they cite, and
-    # by the names of their site and the sites they credit.
+    site_lines = SiteLines(session, counting.stored)  # counting up to each article again, from the same state
+    # Earlier articles of the batch, by band key, by URL key and by the URL keys they cite
+    # (and, in ``site_credits``, by site and the sites they credit).
     in_batch: dict[int, list[tuple[int, np.ndarray]]] = {}
     at_url: dict[str, list[tuple[int, np.ndarray]]] = {}
     citing: dict[str, list[tuple[int, np.ndarray]]] = {}
-    at_site: dict[str, list[tuple[int, np.ndarray]]] = {}
-    crediting: dict[str, list[tuple[int, np.ndarray]]] = {}
     linked = []
     for k, ((article, fp, key), bands) in enumerate(zip(todo, _keys_in_common(index, todo), strict=True)):
         others = {c: stored[c].shingles for c in candidates[k] if c in stored and stored[c].shingles is not None}
@@ -276,8 +275,7 @@ def match_many(
             cited.update(found)
         others.update(cited)
         credited = {c: stored[c].shingles for c in by_credit[article.id] if c in stored and stored[c].shingles is not None}
-        for found in (*(at_site.get(c, ()) for c in credits[article.id]), *(crediting.get(c, ()) for c in names[article.id])):
-            credited.update(found)
+        credited.update(site_credits.earlier(article.id))
         others.update(credited)
         if count:
             site_lines.add(sources.get(article.id), article.text)
@@ -289,23 +287,11 @@ def match_many(
         at_url.setdefault(key, []).append((article.id, fp.shingles))
         for cited_key in cites[article.id]:
             citing.setdefault(cited_key, []).append((article.id, fp.shingles))
-        for name in names[article.id]:
-            at_site.setdefault(name, []).append((article.id, fp.shingles))
-        for name in credits[article.id]:
-            crediting.setdefault(name, []).append((article.id, fp.shingles))
+        site_credits.add(article.id, fp.shingles)
     site_lines.flush()
     index.add_many([(article.id, fp.signature, fp.shingles) for article, fp, _ in todo], session=session)
-    session.add_all(
-        ArticleCitation(url_key=c, article_id=article_id)
-        for article_id in cites
-        for c in cites[article_id] | credits[article_id]
-    )
-    known = {(name, sources[article_id]) for article_id, keys in names.items() for name in keys if article_id in sources}
-    if known:
-        session.execute(
-            upsert(session, SiteName).on_conflict_do_nothing(),
-            [{"name": name, "source_id": source_id} for name, source_id in sorted(known)],
-        )
+    session.add_all(ArticleCitation(url_key=c, article_id=article_id) for article_id, keys in cites.items() for c in keys)
+    site_credits.save(cites)
     session.add_all(  # most articles: nothing to re-place
         _syndication(Placement(article.id, "unique"), article.id, None) for article, _, _ in todo if article.id not in linked
     )
@@ -403,85 +389,6 @@ def _cited_or_citing(session: Session, cites: dict[int, set[str]], own: dict[str
         select(ArticleCitation.url_key, ArticleCitation.article_id).where(ArticleCitation.url_key.in_(own))
     ):
         found[own[key]].add(citing_id)
-    return found
-
-
-#: How many of a credited site's articles (the latest) a page crediting it is compared with,
-#: and how many pages crediting a site an article of it is compared with.
-CREDITED = 100
-_SITE = "site:"
-#: Longer "site names" are a page's headline or tagline that its metadata gave instead.
-MAX_SITE_NAME = 60
-
-
-def _site_key(name: str) -> str:
-    return _SITE + " ".join(name.casefold().split())
-
-
-def credited_sites(article: Article) -> set[str]:
-    """The site a page credits by name, with no URL ("Source: The Courier", "Read more at
-    Free Press Digest"), as citation keys: the name, and each of its longer words, which is
-    how a source configured as "digest" is found by a page crediting "Free Press Digest"."""
-    phrase = attribution(article.text)
-    if not phrase or cited_urls(article.text) or len(phrase) > 80:
-        return set()
-    return {_site_key(phrase)} | {_site_key(word) for word in re.findall(r"\w{4,}", phrase)}
-
-
-def _site_names(session: Session, articles: list[Article], sources: dict[int, int]) -> dict[int, set[str]]:
-    """The names each article's site goes by, as citation keys: its source's, its own site
-    name, and those its site's other pages gave (a page whose metadata gives a headline as
-    its site name is still of "Free Press Digest")."""
-    ids = {sources[article.id] for article in articles if article.id in sources}
-    known: dict[int, set[str]] = {}
-    for name, source_id in session.execute(select(SiteName.name, SiteName.source_id).where(SiteName.source_id.in_(ids))):
-        known.setdefault(source_id, set()).add(name)
-    source_names = dict(session.execute(select(Source.id, Source.name).where(Source.id.in_(ids))).all())
-    return {
-        article.id: {_site_key(name) for name in _names(source_names.get(sources.get(article.id)), article.sitename)}
-        | known.get(sources.get(article.id), set())
-        for article in articles
-    }
-
-
-#: What themes put between a site's name and a headline: "Free Press Digest: Title", "Title | Site".
-_NAME_SEPARATOR = re.compile(r"\s+[|–—-]\s+|:\s+")
-
-
-def _names(*names: str | None) -> set[str]:
-    """Site names, and the parts of a name that metadata gave with a headline joined to it."""
-    found = set()
-    for name in filter(None, names):
-        found.update(part for part in (name, *_NAME_SEPARATOR.split(name)) if 3 <= len(part) <= MAX_SITE_NAME)
-    return found
-
-
-def _credited_or_crediting(session: Session, credits: dict[int, set[str]], names: dict[int, set[str]]) -> dict[int, set[int]]:
-    """For each article, the latest indexed articles of the sites it credits by name, and the
-    latest pages crediting its site by name (``CREDITED`` of each): the excerpt that keeps a
-    fifth of its source and says only "Read more at Free Press Digest" is among them."""
-    found: dict[int, set[int]] = {article_id: set() for article_id in credits}
-    for article_id, keys in credits.items():
-        if keys:
-            found[article_id].update(
-                session.scalars(
-                    select(Article.id)
-                    .join(Capture, Capture.id == Article.capture_id)
-                    .join(ArticleFingerprint, ArticleFingerprint.article_id == Article.id)
-                    .where(Capture.source_id.in_(select(SiteName.source_id).where(SiteName.name.in_(keys))))
-                    .order_by(Article.id.desc())
-                    .limit(CREDITED)
-                )
-            )
-    for article_id, keys in names.items():
-        found[article_id].update(
-            session.scalars(
-                select(ArticleCitation.article_id)
-                .where(ArticleCitation.url_key.in_(keys))
-                .order_by(ArticleCitation.article_id.desc())
-                .limit(CREDITED)
-            )
-        )
     return found
 
 

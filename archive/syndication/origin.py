@@ -31,15 +31,18 @@ from archive.syndication import alignment
 #: Lines that say where a text came from; group "where" is the named place. The copier's own
 #: credit ("Read more at", "Source:") comes first: "first appeared in" may be inherited
 #: from the copy it was taken from, and names the first publication, not the parent.
-ATTRIBUTION = tuple(
-    re.compile(pattern, re.IGNORECASE)
-    for pattern in (
-        r"\bread (?:more|the rest|the full article) (?:at|on)\s+(?P<where>.+)",
-        r"^\s*(?:source|via)\s*:\s*(?P<where>.+)",
-        r"^\s*(?:reprinted|republished|reposted) from\s+(?P<where>.+)",
-        r"\bis reprinted (?:with permission )?from\s+(?P<where>.+)",
-        r"\b(?:originally|first)\s+(?:appeared|published|posted|ran)\s+(?:at|in|on|by)\s+(?P<where>.+)",
-    )
+#: Each is searched in the whole text at once (MULTILINE): "where" ends with its line.
+_ATTRIBUTION_PATTERNS = (
+    r"\bread (?:more|the rest|the full article) (?:at|on)[ \t]+(?P<where>.+)",
+    r"^[ \t]*(?:source|via)[ \t]*:[ \t]*(?P<where>.+)",
+    r"^[ \t]*(?:reprinted|republished|reposted) from[ \t]+(?P<where>.+)",
+    r"\bis reprinted (?:with permission )?from[ \t]+(?P<where>.+)",
+    r"\b(?:originally|first)[ \t]+(?:appeared|published|posted|ran)[ \t]+(?:at|in|on|by)[ \t]+(?P<where>.+)",
+)
+ATTRIBUTION = tuple(re.compile(pattern, re.IGNORECASE | re.MULTILINE) for pattern in _ATTRIBUTION_PATTERNS)
+_ANY_ATTRIBUTION = re.compile(
+    "|".join(f"(?:{pattern.replace('(?P<where>', '(')})" for pattern in _ATTRIBUTION_PATTERNS),
+    re.IGNORECASE | re.MULTILINE,
 )
 _BYLINE = re.compile(r"^\s*by\s+(?P<name>[A-Z][\w.'-]+(?:\s+[A-Z][\w.'-]+){0,3})\s*$", re.IGNORECASE)
 _KIND_RANK = {"origin": 0, "unknown": 1, "repost": 2}
@@ -95,14 +98,29 @@ def parse_published(value: str | None) -> datetime | None:
 _VIA = re.compile(r"\bvia\s+(?P<where>[A-Z][^,.;]{2,60})\s*$")
 
 
+#: Credit lines stand above or below the article, and are short: the first and last lines
+#: of up to ``_CREDIT_CHARS`` characters are searched.
+_HEAD, _TAIL, _CREDIT_CHARS = 5, 10, 300
+
+
+def credit_lines(text: str) -> str:
+    """The lines of ``text`` where a credit stands: the short ones among its first ``_HEAD``
+    and last ``_TAIL`` (searching every paragraph of every article for credits cost the
+    archive writer 0.7 ms a page)."""
+    lines = text.splitlines()
+    if len(lines) > _HEAD + _TAIL:
+        lines = lines[:_HEAD] + lines[-_TAIL:]
+    return "\n".join(line for line in lines if len(line) <= _CREDIT_CHARS)
+
+
 def attribution(text: str) -> str | None:
     """The place a text says it came from, if one of its lines says so."""
-    lines = text.splitlines()
+    text = credit_lines(text)
     for pattern in ATTRIBUTION:
-        for line in lines:
-            found = pattern.search(line)
-            if found:
-                return found.group("where").strip(" .:;,-–—()") or line.strip()
+        found = pattern.search(text)
+        if found:
+            return found.group("where").strip(" .:;,-–—()") or found.group().strip()
+    lines = text.splitlines()
     for line in lines[:4] + lines[-4:]:
         found = _VIA.search(line.strip())
         if found:
@@ -120,22 +138,25 @@ def cited_urls(text: str) -> list[str]:
     """The URLs a text's credit lines name ("This article originally appeared at URL",
     "Read more at URL", "Source: URL"), with a scheme, in order."""
     found = []
-    for line in text.splitlines():
-        if any(pattern.search(line) for pattern in ATTRIBUTION):
-            for url in _CITED_URL.findall(line):
-                url = url.rstrip(".,;:!?)]}'\"")
-                found.append(url if url.lower().startswith("http") else f"http://{url}")
+    starts = []
+    text = credit_lines(text)
+    for credit in _ANY_ATTRIBUTION.finditer(text):
+        start = text.rfind("\n", 0, credit.start()) + 1
+        if start in starts:
+            continue
+        starts.append(start)
+        end = text.find("\n", credit.end())
+        for url in _CITED_URL.findall(text, start, len(text) if end < 0 else end):
+            url = url.rstrip(".,;:!?)]}'\"")
+            found.append(url if url.lower().startswith("http") else f"http://{url}")
     return found
 
 
 def first_publication(text: str) -> str | None:
     """The place a text says it first appeared ("originally appeared at The Courier"), which
     names the origin, where "Read more at" or "Source:" name only the page it was copied from."""
-    for line in text.splitlines():
-        found = ATTRIBUTION[-1].search(line)
-        if found:
-            return found.group("where").strip(" .:;,-–—()") or None
-    return None
+    found = ATTRIBUTION[-1].search(credit_lines(text))
+    return (found.group("where").strip(" .:;,-–—()") or None) if found else None
 
 
 def bylines(text: str, lines: int = 6) -> set[str]:
