@@ -59,6 +59,10 @@ def release(s: Session, name: str, token: str) -> None:
     s.execute(delete(Lease).where(Lease.name == name, Lease.token == token))
 
 
+def as_holder(row: Lease) -> Holder:
+    return Holder(row.token, row.holder, row.pid, row.host, row.acquired_at.isoformat())
+
+
 class DatabaseBackend:
     """Leases in the ``leases`` table of the archive database."""
 
@@ -76,11 +80,19 @@ class DatabaseBackend:
             row = acquire(s, name, **self._values(me, now))  # type: ignore[arg-type]
             if row.token == me.token:
                 return None
-            current = Holder(row.token, row.holder, row.pid, row.host, row.acquired_at.isoformat())
+            current = as_holder(row)
             if current.is_dead() and take_over(s, name, row.token, **self._values(me, now)):  # type: ignore[arg-type]
                 logger.info("lock %s: took over from %s, whose process is gone", name, current.describe())
                 return None
             return current
+
+    def holder(self, name: str) -> Holder | None:
+        with self.db.session() as s:
+            row = s.get(Lease, name)
+        if row is None or row.expires_at < datetime.now(UTC):
+            return None
+        current = as_holder(row)
+        return None if current.is_dead() else current
 
     def renew(self, name: str, me: Holder) -> bool:
         with self.db.session() as s, s.begin():

@@ -96,6 +96,9 @@ class Backend(Protocol):
     def try_acquire(self, name: str, me: Holder) -> Holder | None:
         """Take ``name``; None when taken, else the current holder."""
 
+    def holder(self, name: str) -> Holder | None:
+        """Who holds ``name`` now, read without taking it; None when free, lapsed or its holder is dead."""
+
     def renew(self, name: str, me: Holder) -> bool: ...
 
     def release(self, name: str, me: Holder) -> None: ...
@@ -134,6 +137,11 @@ class RedisBackend:
             logger.info("lock %s: removed the lock of %s, whose process is gone", name, current.describe())
         return current
 
+    def holder(self, name: str) -> Holder | None:
+        raw = self.client.get(f"{self.prefix}lock:{name}")  # a lapsed key is gone already
+        current = Holder(**json.loads(raw)) if raw is not None else None
+        return None if current is None or current.is_dead() else current
+
     def _delete_if_unchanged(self, key: str, value: bytes) -> bool:
         import redis
 
@@ -170,6 +178,15 @@ class RedisBackend:
 
     def close(self) -> None:
         self.client.close()
+
+
+def live_holder(config: LockConfig, name: str) -> Holder | None:
+    """Who holds lock ``name``, alive, without taking it: what a look that must change nothing needs."""
+    backend = backend_for(config)
+    try:
+        return backend.holder(name)
+    finally:
+        backend.close()
 
 
 def backend_for(config: LockConfig) -> Backend:

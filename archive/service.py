@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from archive.db import Database
+from archive.doctor import repair_sources
 from archive.errors import LockHeld
 from archive.http import HttpBody
 from archive.memory import keep_large_blocks
@@ -120,6 +121,9 @@ class ArchiveService:
     def __init__(self, config: ArchiveConfig, report: Callable[[tuple[Any, ...]], None]) -> None:
         self._report = report
         self._db = Database(config.db_url)
+        if config.locks is not None:  # this process holds the sources' locks: what dead crawls left is ours
+            for finding in repair_sources(self._db, config.warc_dir, config.index_dir, [name for name, _ in config.sources]):
+                (logger.error if finding.failed else logger.warning)("%s", finding.line(dry_run=False))
         self._stores = {
             name: CaptureStore(
                 self._db,

@@ -16,3 +16,5 @@ LOCKED = 3
 PARTLY_FAILED = 4
 #: ``crawl``: stopped by Ctrl-C or SIGTERM before its end; what was fetched is stored.
 INTERRUPTED = 5
+#: ``doctor``: problems were found and are still there (``--dry-run``, or a repair failed).
+UNHEALTHY = 6

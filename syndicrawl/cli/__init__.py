@@ -116,6 +116,7 @@ COMMAND_MODULES = {
     "crawl": "crawl",
     "db": "db",
     "dedup": "chains",
+    "doctor": "doctor",
     "demo": "crawl",
     "export": "export",
     "feeds": "feeds",

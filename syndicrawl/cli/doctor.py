@@ -1,0 +1,53 @@
+"""``syndicrawl doctor``: find and repair what crashed crawls and daemons left in an archive."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from syndicrawl import exitcodes
+from syndicrawl.cli import cli, require_archive, settings_options, stdout
+from syndicrawl.settings import Settings
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Only report: change nothing.")
+@settings_options
+def doctor(dry_run: bool, settings: Settings) -> None:
+    """Repair what a crash left: .open WARC files, 'running' crawls and runs, stale leases.
+
+    An .open WARC file that no live crawl writes is cut to its last whole record that the
+    catalog knows (the bytes cut are kept in DATA_DIR/quarantine/), renamed to .warc.gz and
+    indexed; one with no whole record moves to quarantine/. Capture rows pointing at records
+    no longer there are removed. A source being crawled is left alone. `crawl` does the same
+    for its sources before it starts.
+
+    \b
+    Exit codes:
+      0  the archive is healthy, or was repaired
+      1  an error, one Error: line (no archive at DATA_DIR)
+      6  problems were found and are still there (--dry-run, or a repair failed)
+
+    Example: syndicrawl doctor --dry-run --data-dir syndicrawl-data
+    """
+    from archive.db import Database
+    from archive.doctor import doctor as examine
+
+    require_archive(settings)
+    with Database(settings.db_url) as database:
+        report = examine(database, settings.warc_dir, settings.index_dir, settings.locks, dry_run=dry_run)
+    for line in report.busy:
+        stdout.print(line)
+    for finding in report.findings:
+        stdout.print(finding.line(dry_run=dry_run))
+    found = len(report.findings)
+    failed = sum(finding.failed is not None for finding in report.findings)
+    if not found:
+        stdout.print("Healthy: nothing to repair.")
+    elif dry_run:
+        stdout.print(f"Found {found} problems; nothing changed (--dry-run).")
+    else:
+        stdout.print(f"Repaired {found - failed} of {found} problems.")
+    if not report.healthy:
+        sys.exit(exitcodes.UNHEALTHY)
