@@ -85,7 +85,18 @@ class Holder:
             return True
         except PermissionError:
             return False
+        return _zombie(self.pid)
+
+
+def _zombie(pid: int) -> bool:
+    """A process killed but not yet reaped by its parent (``kill -9`` of a crawl whose parent lives
+    on) still answers ``kill(pid, 0)``; Linux's /proc tells it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+    except OSError:
         return False
+    return stat[stat.rfind(b")") + 2 :].startswith(b"Z")
 
 
 def new_holder(purpose: str) -> Holder:
