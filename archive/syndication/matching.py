@@ -63,7 +63,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from archive.extract import ExtractedArticle, ExtractorPool, Html
-
+    from archive.syndication.neardup import Fingerprint as StoredFingerprint
     from archive.syndication.neardup import NearDupIndex
 
 logger = logging.getLogger(__name__)
@@ -267,14 +267,14 @@ def match_many(
     citing: dict[str, list[tuple[int, np.ndarray]]] = {}
     linked = []
     for k, ((article, fp, key), bands) in enumerate(zip(todo, _keys_in_common(index, todo), strict=True)):
-        others = {c: stored[c].shingles for c in candidates[k] if c in stored and stored[c].shingles is not None}
+        others = _shingles(stored, candidates[k])
         for band in bands:
             others.update(in_batch.get(band, ()))
-        cited = {c: stored[c].shingles for c in by_citation[article.id] if c in stored and stored[c].shingles is not None}
+        cited = _shingles(stored, by_citation[article.id])
         for found in (*(at_url.get(c, ()) for c in cites[article.id]), citing.get(key, ())):
             cited.update(found)
         others.update(cited)
-        credited = {c: stored[c].shingles for c in by_credit[article.id] if c in stored and stored[c].shingles is not None}
+        credited = _shingles(stored, by_credit[article.id])
         credited.update(site_credits.earlier(article.id))
         others.update(credited)
         if count:
@@ -291,7 +291,7 @@ def match_many(
     site_lines.flush()
     index.add_many([(article.id, fp.signature, fp.shingles) for article, fp, _ in todo], session=session)
     session.add_all(ArticleCitation(url_key=c, article_id=article_id) for article_id, keys in cites.items() for c in keys)
-    site_credits.save(cites)
+    site_credits.save(article.id for article, _, _ in todo)
     session.add_all(  # most articles: nothing to re-place
         _syndication(Placement(article.id, "unique"), article.id, None) for article, _, _ in todo if article.id not in linked
     )
@@ -300,6 +300,11 @@ def match_many(
         recompute(session, index, article_id)
     if learning:
         _relearn(session, index, learning, stripped)
+
+
+def _shingles(stored: dict[int, StoredFingerprint], ids: Iterable[int]) -> dict[int, np.ndarray]:
+    """The stored shingles of these articles (those indexed with them)."""
+    return {c: stored[c].shingles for c in ids if c in stored and stored[c].shingles is not None}
 
 
 #: How far back, in a site's articles, the earlier pages with a line that has just become
