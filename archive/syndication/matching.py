@@ -148,12 +148,12 @@ def _classify(
     """What a pair (A, B) is, from its shingle shares and, when they do not settle it, its
     aligned text's: ``copy``, ``excerpt`` (A was cut from B), ``source`` (B from A) or None.
 
-    Two pages of one site are always aligned and must start alike: a theme whose comments or
-    sidebar extraction keeps makes its short pages nine tenths the same text.
+    Two pages of one site must start alike: a theme whose comments or sidebar extraction
+    keeps makes its short pages nine tenths the same text.
     """
     copy = SAME_SITE_COPY if same_site else SHORT_COPY if short else COPY
     low, high = sorted((measured.contained, measured.covered))
-    if low >= max(copy, SURE) and not same_site:
+    if low >= max(copy, SURE) and (not same_site or pair.same_start()):
         return "copy", measured
     if high < FLOOR and not cited:
         return None

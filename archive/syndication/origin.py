@@ -427,7 +427,12 @@ def place(members: Sequence[Member], similarity: Callable[[Member, Member], floa
     }
     parents: dict[int, Member] = {}
     reasons: dict[int, str | None] = {}
-    changes = {m.article_id: alignment.edits(_body(origin), _body(m)) for m in ordered[1:]}
+    source = _body(origin)
+    changes = {
+        m.article_id: alignment.NO_EDITS if body == source else alignment.edits(source, body)
+        for m in ordered[1:]
+        for body in (_body(m),)
+    }
     changes[origin.article_id] = alignment.NO_EDITS
     for rank, member in enumerate(ordered[1:], start=1):
         # Most specific first: a canonical link, then the header lines it kept from a copy,
