@@ -41,6 +41,13 @@ UNUSED = frozenset({
     "scrapy.extensions.remote_control.RemoteControl",
 })  # fmt: skip
 
+#: The only URL schemes a crawl fetches. Scrapy's other download handlers (ftp, file, data, s3)
+#: are left out of its base list: its FTP handler times only the connect, so an ``ftp://`` link
+#: to a port that accepts and never answers kept a crawl open forever; ``file:`` would read the
+#: crawling machine's own files. The spider drops links to any other scheme with a warning
+#: (``archive.urls.fetch_problem``); a request that still got through fails as unsupported.
+FETCHED_SCHEMES = ("http", "https")
+
 DOWNLOADER_MIDDLEWARES = {
     "crawler.robots.RobotsTxtMiddleware": 100,
     "crawler.refresh.MetaRefreshMiddleware": 580,
@@ -88,6 +95,9 @@ def scrapy_settings(settings: Settings, source: Source) -> dict[str, Any]:
         "DOWNLOADER_MIDDLEWARES": DOWNLOADER_MIDDLEWARES,
         "SPIDER_MIDDLEWARES_BASE": _base("SPIDER_MIDDLEWARES_BASE"),
         "EXTENSIONS_BASE": _base("EXTENSIONS_BASE"),
+        "DOWNLOAD_HANDLERS_BASE": {
+            scheme: path for scheme, path in default_settings.DOWNLOAD_HANDLERS_BASE.items() if scheme in FETCHED_SCHEMES
+        },
         "ITEM_PIPELINES": ITEM_PIPELINES,
         "SYNDICRAWL_BACKFILL_PAGES": settings.backfill_pages if source.backfill_pages is None else source.backfill_pages,
         "LOG_LEVEL": "WARNING",

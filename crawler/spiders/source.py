@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap
 from twisted.internet.error import ConnectError
 
+from archive.urls import fetch_problem
 from crawler import polls
 from crawler.feeds import parse_feed
 from crawler.items import CapturedPage, FeedPage
@@ -63,6 +65,7 @@ class SourceSpider(scrapy.Spider):
         self.archive = archive
         self.allowed_domains = list(source.allowed_domains)
         self._unreachable: set[str] = set()  # hosts already reported as unreachable
+        self._unfetchable: set[str] = set()  # links already reported as not fetchable
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SourceSpider:
@@ -89,6 +92,17 @@ class SourceSpider(scrapy.Spider):
             meta=meta,
             priority=_FEED_FIRST if kind in {"feed", "sitemap"} else 0,
         )
+
+    def _follow(self, url: str, kind: str, callback: Any, **meta: Any) -> Iterator[scrapy.Request]:
+        """The request for a link found on a page (``meta["syndicrawl_from"]``), or nothing and one
+        warning per URL when a crawl cannot fetch it: only http(s) is fetched (an ``ftp://`` link
+        to a port that never answered kept a crawl open forever), and a bad port stopped the writer."""
+        problem = fetch_problem(url)
+        if problem is None:
+            yield self._request(url, kind, callback, **meta)
+        elif url not in self._unfetchable:
+            self._unfetchable.add(url)
+            self.problem(f"{meta.get('syndicrawl_from')}: links to {url!r}: {problem}; skipped")
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         """The source's entry points. One outside its own ``allowed_domains`` is one warning: Scrapy's
@@ -165,10 +179,10 @@ class SourceSpider(scrapy.Spider):
             if not loc:
                 continue
             if sitemap.type == "sitemapindex":
-                yield self._request(loc, "sitemap", self.parse_sitemap, syndicrawl_from=response.url)
+                yield from self._follow(loc, "sitemap", self.parse_sitemap, syndicrawl_from=response.url)
             else:
                 evidence = {"via": "sitemap", "updated": entry.get("lastmod")}
-                yield self._request(
+                yield from self._follow(
                     loc, "article", self.parse_article, syndicrawl_from=response.url, syndicrawl_evidence=evidence
                 )
 
@@ -177,15 +191,15 @@ class SourceSpider(scrapy.Spider):
             self.problem(f"{response.url}: not an HTML page")
             return
         for url in feed_links(response):
-            yield self._request(url, "feed", self.parse_feed, syndicrawl_from=response.url)
+            yield from self._follow(url, "feed", self.parse_feed, syndicrawl_from=response.url)
         links = article_links(response)
         for url in links:
-            yield self._request(url, "article", self.parse_article, syndicrawl_from=response.url)
+            yield from self._follow(url, "article", self.parse_article, syndicrawl_from=response.url)
         page = response.meta.get("syndicrawl_page", 0)
         if page < self.backfill_pages:
             url = older_page(response)
             if url:
-                yield self._request(url, "listing", self.parse_listing, syndicrawl_from=response.url, syndicrawl_page=page + 1)
+                yield from self._follow(url, "listing", self.parse_listing, syndicrawl_from=response.url, syndicrawl_page=page + 1)
         # A start URL (or a redirect to one) may be an article itself rather than a list of them.
         if CAPTURE in response.meta:
             is_article = not links or response.css('meta[property="og:type"]::attr(content)').get() == "article"
@@ -229,6 +243,16 @@ class SourceSpider(scrapy.Spider):
             self.crawler.stats.inc_value("syndicrawl/skipped")
             return
         response = getattr(failure.value, "response", None)
+        location = response.headers.get("Location") if response is not None and 300 <= response.status < 400 else None
+        if location:
+            # Scrapy's redirect middleware follows http(s) only and hands back the redirect itself.
+            target = location.decode("latin-1")
+            with contextlib.suppress(ValueError):  # 'http://[x': fetch_problem says why
+                target = urljoin(request.url, target)
+            problem = fetch_problem(target)
+            if problem is not None:
+                self.problem(f"{request.url}: redirects to {target!r}: {problem}; not followed")
+                return
         if response is not None and response.status == 404 and request.meta.get("syndicrawl_kind") == "listing":
             logger.info("%s: end of the archive pages at %s", self.source.name, request.url)
             return
