@@ -13,7 +13,7 @@ BODY = "Paragraph one of the article.\nParagraph two of the article.\n"
 
 def member(article_id: int, url: str, kind: str, published: str | None, *, text: str = BODY, author: str | None = None,
            first_seen: str = "2026-11-25T10:00:00+00:00", canonical: str | None = None, sitename: str | None = None,
-           source: str | None = None) -> Member:
+           source: str | None = None, title: str | None = None) -> Member:
     return Member(
         article_id=article_id,
         url=url,
@@ -26,6 +26,7 @@ def member(article_id: int, url: str, kind: str, published: str | None, *, text:
         first_seen=datetime.fromisoformat(first_seen),
         canonical_url=canonical,
         text=text,
+        title=title,
     )
 
 
@@ -219,8 +220,8 @@ def test_a_headline_extraction_keeps_on_top_is_neither_a_header_nor_an_edit() ->
     # Same day, same kind: the courier's extraction starts with its headline, which the
     # relay's and the wire's do not; the digest's "Source:" line names the courier.
     headline = "A new public library opens downtown"
-    courier = Member(**{**member(1, "http://courier.example/news/a.html", "unknown", "2021-02-24",
-                                 sitename="The Courier", text=f"{headline}\n{LONG}").__dict__, "title": headline})
+    courier = member(1, "http://courier.example/news/a.html", "unknown", "2021-02-24", sitename="The Courier",
+                     text=f"{headline}\n{LONG}", title=headline)
     relay = member(2, "http://relay.example/story/a", "unknown", "2021-02-24", first_seen="2026-11-25T09:00:00+00:00",
                    text=LONG)
     wire = member(3, "http://wire.example/a/", "repost", "2021-02-24", text=LONG.replace("the siege and ", ""))

@@ -114,11 +114,6 @@ class SiteLines:
             return frozenset()
         return frozenset(found[key] for key in repeated)
 
-    def strip(self, source_id: int | None, text: str) -> str:
-        """``text`` without the lines its site repeats (``repeated``)."""
-        drop = self.repeated(source_id, text)
-        return without(text, drop) if drop else text
-
     def _kind(self, source_id: int) -> str:
         if source_id not in self._kinds:
             source = self._session.get(Source, source_id)
