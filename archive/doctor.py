@@ -30,20 +30,20 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, func, select, update
 
-from archive.cdxj import index_closed_warc
+from archive.db.leases import as_holder, release
+from archive.db.locks import Locks, live_holder
+from archive.db.models import Capture, Crawl, Lease, ScheduleRun, Source
 from archive.errors import LockHeld, WarcError
-from archive.leases import as_holder, release
-from archive.locks import Locks, live_holder
-from archive.models import Capture, Crawl, Lease, ScheduleRun, Source
-from archive.records import Damage, scan_records
-from archive.warc import OPEN_SUFFIX
+from archive.warc.cdxj import index_closed_warc
+from archive.warc.records import Damage, scan_records
+from archive.warc.writer import OPEN_SUFFIX
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
     from pathlib import Path
 
-    from archive.db import Database
-    from archive.locks import LockConfig
+    from archive.db.engine import Database
+    from archive.db.locks import LockConfig
 
 logger = logging.getLogger(__name__)
 

@@ -37,4 +37,4 @@ class QueryError(SyndicrawlError):
 
 
 class LockHeld(SyndicrawlError):
-    """Another process holds a lock (``archive.locks``): a source is being crawled elsewhere."""
+    """Another process holds a lock (``archive.db.locks``): a source is being crawled elsewhere."""

@@ -9,7 +9,7 @@ listing them all and a ``/robots.txt``. Then, in one run:
        syndicrawl would use (same concurrency, robots, timeouts, retries), in its own process;
   (b)  ``syndicrawl crawl`` (the real CLI) with WARC capture on and extraction off;
   (c)  ``syndicrawl crawl`` with extraction on (trafilatura in the pebble worker pool);
-  (L0) ``archive.extract.extract_article(html, url, fast=True)`` alone, in this process, on the
+  (L0) ``archive.ingest.extract.extract_article(html, url, fast=True)`` alone, in this process, on the
        same pages before (c) and after each run of (c); L uses the mean, as the machine's speed
        drifts (by up to 45% within a minute on the machine of session 6). Then, as a diagnostic,
        L0 in two processes at once ("on both cores"), against the L0 alone just before it.
@@ -742,7 +742,7 @@ def run_l0(site: Site, count: int) -> tuple[float, dict[int, str]]:
     """CPU seconds per page of extract_article(fast=True) alone, on ``count`` pages spread over the
     site (every corpus page and text variant in proportion), and the pages it fails on."""
     from archive.errors import ExtractionError
-    from archive.extract import extract_article
+    from archive.ingest.extract import extract_article
 
     extract_article(site.text(0), "http://127.0.0.1/warmup.html", fast=True)  # imports, caches
     failed: dict[int, str] = {}

@@ -52,8 +52,8 @@ from typing import Any
 import numpy as np
 from sqlalchemy import event, text
 
+from archive.db.engine import Database, sqlite_url
 from archive.syndication import fingerprint as fp
-from archive.db import Database, sqlite_url
 from archive.syndication.neardup import NearDupIndex
 
 VOCABULARY = 50_000

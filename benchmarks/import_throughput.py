@@ -25,7 +25,7 @@ from pathlib import Path
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from archive.warc import payload_digest
+from archive.warc.writer import payload_digest
 
 BIN = Path(sys.executable).parent
 

@@ -27,7 +27,7 @@ the years, and article URLs in four site styles (WordPress, Blogger, news sectio
 each captured 1 + geometric times (mean 3), the first capture at a random time 2005-2025, the next
 ones weeks to months apart; half the re-captures of a 200 page are revisits; 3% of URLs redirect,
 2% are 404. Rows go in in time order (ids as a crawl assigns them) with the project's schema
-(``archive.db.Database`` runs the migrations; the captures indexes are dropped for the bulk insert
+(``archive.db.engine.Database`` runs the migrations; the captures indexes are dropped for the bulk insert
 and recreated from their own DDL). ``--real`` captures (all captures of randomly chosen article
 URLs) are real records, written by the project's ``WarcWriter`` with the corpus pages as bodies
 (half gzip-encoded): their rows carry the real record ids, digests and offsets. Every other row
@@ -282,8 +282,8 @@ def _corpus_bodies(corpus: Path) -> list[bytes]:
 
 def _warc_sample(pop: Population, real_urls: np.ndarray, warc_dir: Path, corpus: Path) -> dict[int, Any]:
     """Write every capture of ``real_urls`` with the project's WarcWriter; return capture index -> written record."""
-    from archive.exchange import HttpExchange
-    from archive.warc import RevisitTarget, WarcWriter
+    from archive.warc.exchange import HttpExchange
+    from archive.warc.writer import RevisitTarget, WarcWriter
 
     bodies = _corpus_bodies(corpus)
     caps = np.sort(np.concatenate([pop.url_caps[pop.url_start[u]:pop.url_start[u + 1]] for u in real_urls]))
@@ -407,8 +407,8 @@ def _query_sample(pop: Population, urls: np.ndarray, rng: np.random.Generator) -
 
 def build(size: int, work: Path, args: argparse.Namespace) -> Build:
     """Build (or reuse) the archive of ``size`` captures in ``work``."""
-    from archive.db import Database, sqlite_url
-    from archive.urls import url_key
+    from archive.db.engine import Database, sqlite_url
+    from archive.db.urls import url_key
 
     data = work / f"captures-{size}"
     params = {"format": BUILD_FORMAT, "size": size, "seed": args.seed, "real": args.real, "queries": args.queries}
@@ -470,7 +470,7 @@ def build(size: int, work: Path, args: argparse.Namespace) -> Build:
 
 def write_cdxj(built: Build) -> float:
     """The captures as one sorted CDXJ file for pywb, each line formatted by ``cdx.row_of``; return seconds."""
-    from archive.cdx import row_of
+    from archive.lookup.cdx import row_of
 
     if built.cdxj.exists():
         return 0.0
@@ -594,10 +594,10 @@ def measure_in_process(built: Build, warmup: int) -> list[Result]:
     """The project's query functions against the build, one connection per lookup (as the HTTP API opens them), and the bare baselines."""
     from warcio.archiveiterator import ArchiveIterator
 
-    from archive import cdx, snapshots
-    from archive.db import Database, sqlite_url
-    from archive.memory import keep_large_blocks
-    from archive.urls import url_key
+    from archive.db.engine import Database, sqlite_url
+    from archive.db.urls import url_key
+    from archive.ingest.memory import keep_large_blocks
+    from archive.lookup import cdx, snapshots
 
     keep_large_blocks()  # as syndicrawl's main() does in every command's process
     for path in (built.db_path, built.warc):
@@ -903,7 +903,7 @@ def measure_indexing(warc: Path, work: Path, repeats: int) -> list[Result]:
     """Read the same WARC file with warcio (the baseline), FastWARC and the project's read-heavy paths."""
     from warcio.archiveiterator import ArchiveIterator
 
-    from archive import cdxj, records
+    from archive.warc import cdxj, records
 
     def warcio_iterate() -> int:
         with warc.open("rb") as fh:
@@ -923,8 +923,8 @@ def measure_indexing(warc: Path, work: Path, repeats: int) -> list[Result]:
     except ImportError:
         print("  FastWARC is not installed (.venv/bin/pip install fastwarc): no FastWARC row")
     index_dir = work / "bench-indexes"
-    operations.append(("archive.cdxj.index_closed_warc", lambda: cdxj.index_closed_warc(warc, index_dir)))
-    operations.append(("archive.records.verify_file (index rebuild reads each file first)",
+    operations.append(("archive.warc.cdxj.index_closed_warc", lambda: cdxj.index_closed_warc(warc, index_dir)))
+    operations.append(("archive.warc.records.verify_file (index rebuild reads each file first)",
                        lambda: records.verify_file(warc)))  # fmt: skip
     results: list[Result] = []
     for name, operation in operations:

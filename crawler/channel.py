@@ -1,10 +1,10 @@
-"""The crawl's end of the archive writer process (``archive/service.py``).
+"""The crawl's end of the archive writer process (``archive/ingest/service.py``).
 
 The writer is started before anything else of the crawl: it loads its modules, opens the
 database and takes the crawl's locks on the machine's other core while this process loads
 Scrapy, and the crawl waits for its ``ready`` (``wait_ready``) only before fetching.
 
-Messages are pickled onto a pipe (framed by ``archive.messages.dump``, page bodies out of
+Messages are pickled onto a pipe (framed by ``archive.ingest.messages.dump``, page bodies out of
 band) through an asyncio write transport: the reactor never blocks on a write, and when
 the writer process falls behind the transport's buffer fills, ``drain()`` waits, and the
 item pipeline (so Scrapy's scraper, so the downloader) slows down.
@@ -23,12 +23,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archive.errors import LockHeld, SyndicrawlError
-from archive.messages import ArchiveConfig, dump, widen_pipe
+from archive.ingest.messages import ArchiveConfig, dump, widen_pipe
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from archive.locks import LockRequest
+    from archive.db.locks import LockRequest
     from syndicrawl.settings import Settings
     from syndicrawl.sources import Source
 
@@ -68,7 +68,7 @@ class ArchiveChannel(asyncio.Protocol):
         self._replies, reply_end = Pipe(duplex=False)
         fds = (receive.fileno(), reply_end.fileno())
         self._process = subprocess.Popen(
-            [sys.executable, "-c", f"from archive.service import main; main{fds}"], pass_fds=fds
+            [sys.executable, "-c", f"from archive.ingest.service import main; main{fds}"], pass_fds=fds
         )
         receive.close()
         reply_end.close()

@@ -17,7 +17,7 @@ from urllib.parse import urljoin
 
 import feedparser
 
-from archive.urls import fetch_problem
+from archive.db.urls import fetch_problem
 
 logger = logging.getLogger(__name__)
 

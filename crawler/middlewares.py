@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from archive.exchange import HttpExchange
-from archive.messages import Fetched
+from archive.ingest.messages import Fetched
+from archive.warc.exchange import HttpExchange
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -51,7 +51,7 @@ def to_exchange(request: Request, response: Response, fetched_at: datetime) -> H
 
 def _evidence(meta: dict[str, Any], response: Response) -> dict[str, Any]:
     """What the feed or sitemap entry said of a page, and its ``Last-Modified`` header: the
-    archive's last resort for its date (see ``archive.store._published``)."""
+    archive's last resort for its date (see ``archive.ingest.store._published``)."""
     evidence = dict(meta.get("syndicrawl_evidence", {}))
     last_modified = response.headers.get("Last-Modified")
     if last_modified:

@@ -1,7 +1,7 @@
 """Feed polls: the conditional request for a feed, and the outcome of fetching it as plain data.
 
 The outcome travels with the feed's item to the archive writer (``FeedPage.poll``), which
-records it (``archive.feedpolls.record_poll``); the scheduler daemon decides from it when to
+records it (``archive.db.feedpolls.record_poll``); the scheduler daemon decides from it when to
 poll next. Only the feeds of the sources file get outcomes: they are the ones polled.
 """
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     import scrapy
     from twisted.python.failure import Failure
 
-    from archive.feedpolls import FeedPlan
+    from archive.db.feedpolls import FeedPlan
 
 #: request.meta key: the configured feed URL this request polls (kept across redirects).
 POLL_FEED = "syndicrawl_poll_feed"

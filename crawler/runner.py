@@ -3,7 +3,7 @@
 Twisted's reactor cannot be restarted, so a process runs one crawl: the CLI calls this once;
 the scheduler starts a subprocess per crawl. All sources crawl concurrently, each with its
 own spider, scope, delay and WARC files; what they fetch goes to one archive writer process
-(``archive/service.py``), which writes, extracts and matches while this one only fetches.
+(``archive/ingest/service.py``), which writes, extracts and matches while this one only fetches.
 The caller starts that process (``crawler.channel``) before importing this module, so that
 it starts up while this process loads Scrapy.
 """

@@ -45,7 +45,7 @@ UNUSED = frozenset({
 #: are left out of its base list: its FTP handler times only the connect, so an ``ftp://`` link
 #: to a port that accepts and never answers kept a crawl open forever; ``file:`` would read the
 #: crawling machine's own files. The spider drops links to any other scheme with a warning
-#: (``archive.urls.fetch_problem``); a request that still got through fails as unsupported.
+#: (``archive.db.urls.fetch_problem``); a request that still got through fails as unsupported.
 FETCHED_SCHEMES = ("http", "https")
 
 DOWNLOADER_MIDDLEWARES = {

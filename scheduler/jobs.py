@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from archive import runs
-from archive.db import Database
+from archive.db import runs
+from archive.db.engine import Database
 from archive.errors import SyndicrawlError
 from scheduler.schedules import CrawlTarget
 from syndicrawl import exitcodes

@@ -6,7 +6,7 @@ import random
 from dataclasses import asdict, fields
 from typing import TYPE_CHECKING, TypeVar
 
-from archive import feedpolls
+from archive.db import feedpolls
 from scheduler.polling import Decisions, Outcome, PollPolicy, decide
 
 if TYPE_CHECKING:

@@ -16,8 +16,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from archive.db.models import POLL_ERROR_KINDS
 from archive.errors import ConfigError
-from archive.models import POLL_ERROR_KINDS
 
 if TYPE_CHECKING:
     from syndicrawl.settings import Settings
@@ -65,7 +65,7 @@ class PollPolicy:
 
 @dataclass(frozen=True)
 class Decisions:
-    """What the daemon decided for a feed (the decision columns of ``archive.models.FeedPolling``).
+    """What the daemon decided for a feed (the decision columns of ``archive.db.models.FeedPolling``).
 
     ``interval`` None: never decided, the minimum applies. ``conditional``: the next poll
     sends the stored validators.
@@ -82,7 +82,7 @@ class Decisions:
 
 @dataclass(frozen=True)
 class Outcome:
-    """One fetch of a feed, as recorded (``archive.models.FeedPollOutcome``).
+    """One fetch of a feed, as recorded (``archive.db.models.FeedPollOutcome``).
 
     ``same_validators`` / ``same_body``: a 200 compared with the previous 200 (None: nothing
     to compare). ``conditional``: the request carried validators.

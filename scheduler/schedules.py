@@ -28,7 +28,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from apscheduler.util import datetime_to_utc_timestamp
 from sqlalchemy import and_
 
-from archive.db import Database
+from archive.db.engine import Database
 from archive.errors import ConfigError, NotFoundError
 from scheduler.durations import format_duration, parse_duration
 

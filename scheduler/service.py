@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
 
-from archive import feedpolls, runs
-from archive.db import Database
+from archive.db import feedpolls, runs
+from archive.db.engine import Database
+from archive.db.locks import Locks
 from archive.errors import SyndicrawlError
-from archive.locks import Locks
 from scheduler.durations import format_duration
 from scheduler.jobs import CHILDREN, crawl_command, log_path
 from scheduler.outcomes import apply_outcomes
@@ -41,7 +41,7 @@ from syndicrawl import exitcodes
 from syndicrawl.sources import Source, load_sources
 
 if TYPE_CHECKING:
-    from archive.models import FeedPolling
+    from archive.db.models import FeedPolling
     from syndicrawl.settings import Settings
 
 logger = logging.getLogger(__name__)

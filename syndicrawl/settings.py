@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from archive.embedded import sqlite_url
+from archive.db.embedded import sqlite_url
+from archive.db.locks import LockConfig
 from archive.errors import ConfigError
-from archive.locks import LockConfig
 
 #: Environment variables and the settings they set.
 ENVIRONMENT = {

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from archive.db.urls import fetch_problem
 from archive.errors import ConfigError
-from archive.urls import fetch_problem
 
 Kind = Literal["origin", "repost", "unknown"]
 KINDS: tuple[Kind, ...] = ("origin", "repost", "unknown")

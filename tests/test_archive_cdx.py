@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from archive import catalog
-from archive.cdx import CdxQuery, query, search_range
-from archive.db import Database
+from archive.db import catalog
+from archive.db.engine import Database
 from archive.errors import NotFoundError, QueryError
-from archive.snapshots import closest_capture
+from archive.lookup.cdx import CdxQuery, query, search_range
+from archive.lookup.snapshots import closest_capture
 
 T0 = datetime(2016, 11, 1, 12, 0, tzinfo=UTC)
 # url, hours after T0, status, mime, revisit of (index into this list)

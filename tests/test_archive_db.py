@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-from pathlib import Path
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -17,8 +17,8 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import StatementError
 
 import archive.syndication.neardup  # noqa: F401  (its tables are part of Base.metadata and of the migrations)
-from archive import catalog
-from archive.db import (
+from archive.db import catalog
+from archive.db.engine import (
     MIGRATIONS_DIR,
     Database,
     create_engine_for,
@@ -28,9 +28,9 @@ from archive.db import (
     sqlite_url,
     upgrade,
 )
+from archive.db.models import Base, Capture, FeedEntry, Source
+from archive.db.urls import url_key
 from archive.errors import NotFoundError
-from archive.models import Base, Capture, FeedEntry, Source
-from archive.urls import url_key
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -63,7 +63,7 @@ T0 = datetime(2016, 11, 1, 12, 0, tzinfo=UTC)
 
 _UPGRADE_WHEN_TOLD = """
 import pathlib, sys, time
-from archive.db import create_engine_for, upgrade
+from archive.db.engine import create_engine_for, upgrade
 engine = create_engine_for(sys.argv[1])
 go = pathlib.Path(sys.argv[2])
 print("ready", flush=True)

@@ -1,4 +1,4 @@
-"""archive.extract: article extraction from HTML strings, and the worker pool around it."""
+"""archive.ingest.extract: article extraction from HTML strings, and the worker pool around it."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ import pytest
 import trafilatura
 
 from archive.errors import ExtractionError
-from archive.extract import ExtractedArticle, ExtractorPool, extract_article, implausible, text_hash
-from archive.http import HttpBody
-from archive.service import _ReportHandler
+from archive.ingest.extract import ExtractedArticle, ExtractorPool, extract_article, implausible, text_hash
+from archive.ingest.service import _ReportHandler
+from archive.warc.http import HttpBody
 
 WORDPRESS_URL = "https://janedoe.example/seed-library/"
 WORDPRESS = """<!DOCTYPE html>
@@ -606,7 +606,7 @@ def test_close_with_cancel_drops_queued_pages() -> None:
 
 @pytest.fixture
 def writer_logging() -> Iterator[multiprocessing.connection.Connection]:
-    """Logging as the crawl's archive writer sets it up (archive.service.main): the root logger
+    """Logging as the crawl's archive writer sets it up (archive.ingest.service.main): the root logger
     sends records to the crawl process on a pipe, and every forked child closes that pipe.
 
     Yields the crawl process's end of the pipe.

@@ -8,7 +8,7 @@ import zlib
 import pytest
 
 from archive.errors import ExtractionError
-from archive.http import decoded_body, header, response_text
+from archive.warc.http import decoded_body, header, response_text
 
 PAGE = "<html><head><title>Café</title></head><body><p>Grüße aus Aleppo</p></body></html>"
 

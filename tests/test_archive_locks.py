@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.locks import LockHeld, Locks
+from archive.db.locks import LockHeld, Locks
 from syndicrawl.settings import Settings, load_settings
 from tests.fixtures.cli import run_syndicrawl, write_sources
 from tests.fixtures.redis_server import RedisTarget
@@ -21,7 +21,7 @@ from tests.fixtures.redis_server import RedisTarget
 HOLD = """
 import sys, time
 from pathlib import Path
-from archive.locks import Locks
+from archive.db.locks import Locks
 from syndicrawl.settings import load_settings
 settings = load_settings(None, overrides={"data_dir": Path(sys.argv[1])})
 with Locks(settings.locks, ["crawl:gazette"], "crawl of gazette"):
@@ -169,8 +169,8 @@ def test_a_crawl_whose_archive_writer_dies_stops_and_says_so(tmp_path: Path, wor
 
 
 def _lease_pid(settings: Settings, name: str) -> int | None:
-    from archive.db import Database
-    from archive.models import Lease
+    from archive.db.engine import Database
+    from archive.db.models import Lease
 
     with Database(settings.db_url) as database, database.session() as s:
         lease = s.get(Lease, name)

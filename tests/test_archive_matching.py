@@ -14,16 +14,16 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import select
 
-from archive import catalog
-from archive.extract import text_hash
-from archive.models import Article, ArticleLink, Syndication
+from archive.db import catalog
+from archive.db.models import Article, ArticleLink, Syndication
+from archive.ingest.extract import text_hash
 from archive.syndication import alignment, fingerprint, matching
 from archive.syndication.boilerplate import SiteLines
 from archive.syndication.neardup import NearDupIndex
 from syndicrawl.demo.render import plain_text
 
 if TYPE_CHECKING:
-    from archive.db import Database
+    from archive.db.engine import Database
 
 CONTENT = Path(__file__).resolve().parents[1] / "syndicrawl" / "demo" / "content"
 _records = count()

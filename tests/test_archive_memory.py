@@ -1,4 +1,4 @@
-"""archive.memory: large buffers freed by one page are reused by the next, not faulted in again."""
+"""archive.ingest.memory: large buffers freed by one page are reused by the next, not faulted in again."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 # writer, and prints the page faults that cost; with keep_large_blocks() first when asked.
 FAULTS = """
 import pickle, resource, sys
-from archive.memory import keep_large_blocks
+from archive.ingest.memory import keep_large_blocks
 kept = keep_large_blocks() if sys.argv[1] == "keep" else None
 body = b"x" * 125_000
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt

@@ -1,4 +1,4 @@
-"""archive.messages: the crawl-to-writer framing keeps page bodies out of the pickle."""
+"""archive.ingest.messages: the crawl-to-writer framing keeps page bodies out of the pickle."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from archive.exchange import HttpExchange
-from archive.messages import Fetched, dump, load
+from archive.ingest.messages import Fetched, dump, load
+from archive.warc.exchange import HttpExchange
 
 BODY = b"<html>" + b"x" * 200_000 + b"</html>"
 

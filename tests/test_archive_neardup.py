@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from sqlalchemy import delete, func, select
 
-from archive import catalog
-from archive.syndication import fingerprint as fp
-from archive.db import Database
+from archive.db import catalog
+from archive.db.engine import Database
+from archive.db.models import Article, ArticleFingerprint, minhash_bands
 from archive.errors import ConfigError
-from archive.models import Article, ArticleFingerprint, minhash_bands
+from archive.syndication import fingerprint as fp
 from archive.syndication.neardup import NearDupIndex, band_keys, lsh_bands
 
 if TYPE_CHECKING:

@@ -1,5 +1,5 @@
 """An article's publication date and its source: the page, then its feed or sitemap entry, its
-URL's path and its Last-Modified header, in that order (``archive.store._published``)."""
+URL's path and its Last-Modified header, in that order (``archive.ingest.store._published``)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from archive.db import Database
-from archive.messages import Fetched
-from archive.models import Article
-from archive.store import CaptureStore, Extracted
-from archive.syndication.matching import extract_for_matching
+from archive.db.engine import Database
+from archive.db.models import Article
+from archive.ingest.extraction import extract_for_matching
+from archive.ingest.messages import Fetched
+from archive.ingest.store import CaptureStore, Extracted
 from tests.test_archive_extract import GERMAN, UNDATED_GERMAN
 from tests.test_archive_warc import exchange
 

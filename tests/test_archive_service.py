@@ -1,4 +1,4 @@
-"""The archive writer process (archive/service.py) on its own, through its pipes."""
+"""The archive writer process (archive/ingest/service.py) on its own, through its pipes."""
 
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from archive import service as service_module
-from archive.embedded import DB_FILENAME, sqlite_url
-from archive.exchange import HttpExchange
-from archive.messages import ArchiveConfig, Fetched, dump
-from archive.service import LINGER, ArchiveService
+from archive.db.embedded import DB_FILENAME, sqlite_url
+from archive.ingest import service as service_module
+from archive.ingest.messages import ArchiveConfig, Fetched, dump
+from archive.ingest.service import LINGER, ArchiveService
+from archive.warc.exchange import HttpExchange
 
 
 def test_a_writer_whose_crawl_is_gone_records_the_crawl_and_exits_quietly(tmp_path: Path) -> None:
@@ -38,7 +38,7 @@ def test_a_writer_whose_crawl_is_gone_records_the_crawl_and_exits_quietly(tmp_pa
     os.close(from_writer)  # ... and nobody reads the writer's replies
 
     result = subprocess.run(
-        [sys.executable, "-c", f"from archive.service import main; main({messages}, {replies})"],
+        [sys.executable, "-c", f"from archive.ingest.service import main; main({messages}, {replies})"],
         pass_fds=(messages, replies), capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
 

@@ -6,10 +6,10 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
-from archive import cdxj
-from archive.db import Database
-from archive.messages import Fetched
-from archive.store import CaptureStore
+from archive.db.engine import Database
+from archive.ingest.messages import Fetched
+from archive.ingest.store import CaptureStore
+from archive.warc import cdxj
 from tests.test_archive_warc import exchange
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic import command
 from sqlalchemy import text
 
-from archive.db import _alembic_config, create_engine_for, upgrade
-from archive.urls import url_key
+from archive.db.engine import _alembic_config, create_engine_for, upgrade
+from archive.db.urls import url_key
 
 
 def test_keys_are_pywb_surts_shared_by_url_variants() -> None:

@@ -1,4 +1,4 @@
-"""Tests for archive.warc (the writer) and archive.records (the reader), read back with warcio itself."""
+"""Tests for archive.warc.writer (the writer) and archive.warc.records (the reader), read back with warcio itself."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from archive.errors import WarcError
-from archive.exchange import HttpExchange
-from archive.records import iter_records, read_record, verify_file
-from archive.warc import RevisitTarget, WarcWriter, payload_digest
+from archive.warc.exchange import HttpExchange
+from archive.warc.records import iter_records, read_record, verify_file
+from archive.warc.writer import RevisitTarget, WarcWriter, payload_digest
 
 WARCIO = Path(sys.executable).parent / "warcio"
 # Random text, so that gzip cannot shrink it much and a few exchanges fill a small file.

@@ -15,7 +15,7 @@ import time
 from contextlib import closing
 from pathlib import Path
 
-from archive.db import _SQLITE_BUSY_TIMEOUT_MS
+from archive.db.engine import _SQLITE_BUSY_TIMEOUT_MS
 from tests.fixtures.cli import write_sources
 from tests.warcs import read_warcs
 

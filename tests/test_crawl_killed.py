@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.records import read_record, verify_file
+from archive.warc.records import read_record, verify_file
 from syndicrawl import exitcodes
 from syndicrawl.demo.server import SiteServer
 from syndicrawl.demo.sites import BloggerSite, Post

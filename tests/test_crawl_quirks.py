@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.records import verify_file
+from archive.warc.records import verify_file
 from tests.fixtures.cli import run_syndicrawl, write_sources
 from tests.warcs import Record, only, read_warcs
 
@@ -251,13 +251,13 @@ def test_every_warc_file_passes_warcio_check_and_index(crawl: Crawl) -> None:
 
 
 def open_records(path: Path):
-    from archive.records import iter_records
+    from archive.warc.records import iter_records
 
     return iter_records(path)
 
 
 def test_captures_in_db_point_at_their_records(crawl: Crawl) -> None:
-    from archive.records import read_record
+    from archive.warc.records import read_record
 
     rows = crawl.rows("SELECT url, warc_file, warc_offset, record_id FROM captures")
     assert len(rows) == len([r for r in crawl.records if r.type in {"response", "revisit"}])

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from archive import catalog
-from archive.db import Database, sqlite_url
-from archive.models import Article, Capture
+from archive.db import catalog
+from archive.db.engine import Database, sqlite_url
+from archive.db.models import Article, Capture
 from syndicrawl import exitcodes
 from tests.fixtures.cli import run_syndicrawl, write_sources
 from tests.fixtures.servers import BLOGGER_POSTS, WORDPRESS_POSTS
@@ -170,8 +170,8 @@ def test_interrupted_crawl_closes_its_files_and_says_so(tmp_path, blogger_server
     import signal
     import time
 
-    from archive.cdxj import index_name
-    from archive.records import verify_file
+    from archive.warc.cdxj import index_name
+    from archive.warc.records import verify_file
 
     slow = tmp_path / "slow.toml"
     slow.write_text("[crawl]\ndownload_delay = 1.0\nautothrottle = false\n")

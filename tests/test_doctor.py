@@ -13,16 +13,16 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from archive import cdxj
-from archive.db import Database
+from archive.db.engine import Database
+from archive.db.leases import acquire
+from archive.db.locks import LockConfig, Locks
+from archive.db.models import Capture, Crawl, Lease, ScheduleRun
+from archive.db.runs import start_run
 from archive.doctor import doctor, quarantine_dir
-from archive.leases import acquire
-from archive.locks import LockConfig, Locks
-from archive.messages import Fetched
-from archive.models import Capture, Crawl, Lease, ScheduleRun
-from archive.records import read_record, verify_file
-from archive.runs import start_run
-from archive.store import CaptureStore
+from archive.ingest.messages import Fetched
+from archive.ingest.store import CaptureStore
+from archive.warc import cdxj
+from archive.warc.records import read_record, verify_file
 from tests.test_archive_warc import exchange
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from archive.extract import text_hash
-from archive.records import read_record
+from archive.ingest.extract import text_hash
+from archive.warc.records import read_record
 from syndicrawl.demo.sites import blogger_site
 from tests.fixtures.cli import run_syndicrawl, write_sources
 from tests.fixtures.servers import WORDPRESS_POSTS

@@ -21,11 +21,11 @@ from warcio.recordloader import ArcWarcRecord
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from archive import catalog
-from archive.db import Database
-from archive.http import archived_body
-from archive.models import Article, Syndication
-from archive.records import verify_file
+from archive.db import catalog
+from archive.db.engine import Database
+from archive.db.models import Article, Syndication
+from archive.warc.http import archived_body
+from archive.warc.records import verify_file
 from syndicrawl import exitcodes
 from syndicrawl.demo.server import SiteServer
 from syndicrawl.demo.sites import Post, blogger_site, wordpress_site

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from archive.cdx import CdxQuery, query
-from archive.db import Database, sqlite_url
-from archive.records import iter_records
+from archive.db.engine import Database, sqlite_url
+from archive.lookup.cdx import CdxQuery, query
+from archive.warc.records import iter_records
 from tests.fixtures.cli import run_syndicrawl, write_sources
 from tests.fixtures.servers import WORDPRESS_POSTS
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from archive import feedpolls
-from archive.db import Database, sqlite_url
-from archive.models import Crawl, FeedPolling, Lease, ScheduleRun
+from archive.db import feedpolls
+from archive.db.engine import Database, sqlite_url
+from archive.db.models import Crawl, FeedPolling, Lease, ScheduleRun
 from scheduler.schedules import open_schedules
 from syndicrawl.settings import load_settings
 from tests.fixtures.cli import run_syndicrawl, write_sources

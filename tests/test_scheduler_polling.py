@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from archive.db.models import POLL_ERROR_KINDS
 from archive.errors import ConfigError
-from archive.models import POLL_ERROR_KINDS
 from scheduler.polling import Decisions, Outcome, PollPolicy, decide
 from syndicrawl.settings import load_settings
 

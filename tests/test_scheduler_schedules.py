@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import inspect
 
-from archive.db import create_engine_for
+from archive.db.engine import create_engine_for
 from syndicrawl.cli import cli
 from tests.fixtures.cli import write_sources
 

@@ -22,11 +22,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from archive import catalog, cdxj
-from archive.cdx import CdxQuery, query
-from archive.db import Database, sqlite_url
-from archive.models import Capture
-from archive.timestamps import http_date, timestamp14
+from archive.db import catalog
+from archive.db.engine import Database, sqlite_url
+from archive.db.models import Capture
+from archive.db.timestamps import http_date, timestamp14
+from archive.lookup.cdx import CdxQuery, query
+from archive.warc import cdxj
 from syndicrawl.cli import cli
 from syndicrawl.demo.base import Reply
 from syndicrawl.demo.server import SiteServer

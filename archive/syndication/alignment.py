@@ -18,7 +18,6 @@ from difflib import SequenceMatcher
 
 from archive.syndication.fingerprint import is_boilerplate, lines, tokens
 
-
 #: Where two texts' shared part must begin for them to be one article: within this many
 #: words, or this share, of the start of each (whichever is more). A repost keeps the lead
 #: and a scraper cuts its excerpt from it; two short notes that share only the author's bio

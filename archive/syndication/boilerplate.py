@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from archive.db import upsert
-from archive.models import SiteLine, Source
+from archive.db.engine import upsert
+from archive.db.models import SiteLine, Source
 from archive.syndication.fingerprint import lines
 
 if TYPE_CHECKING:

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
+from archive.db.models import Article, Capture, Source, Syndication
+from archive.db.urls import url_key
 from archive.errors import NotFoundError
-from archive.models import Article, Capture, Source, Syndication
-from archive.urls import url_key
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

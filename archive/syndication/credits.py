@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from archive.db import upsert
-from archive.models import Article, ArticleCitation, ArticleFingerprint, Capture, SiteName, Source
+from archive.db.engine import upsert
+from archive.db.models import Article, ArticleCitation, ArticleFingerprint, Capture, SiteName, Source
 from archive.syndication.origin import attribution, cited_urls
 
 if TYPE_CHECKING:

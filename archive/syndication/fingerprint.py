@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from datasketch import LeanMinHash
     from collections.abc import Sequence
 
+    from datasketch import LeanMinHash
     from numpy.typing import NDArray
 
 SHINGLE_SIZE = 5

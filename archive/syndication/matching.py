@@ -25,14 +25,13 @@ import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import numpy as np
 from sqlalchemy import delete, func, or_, select
 
-from archive.models import (
+from archive.db.models import (
     Article,
     ArticleCitation,
     ArticleFingerprint,
@@ -43,6 +42,7 @@ from archive.models import (
     Source,
     Syndication,
 )
+from archive.db.urls import url_key
 from archive.syndication import alignment, fingerprint
 from archive.syndication.boilerplate import REPEATS, SiteLines, counted, without
 from archive.syndication.credits import SiteCredits
@@ -57,12 +57,10 @@ from archive.syndication.origin import (
     source_among,
     text_lines,
 )
-from archive.urls import url_key
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from archive.extract import ExtractedArticle, ExtractorPool, Html
     from archive.syndication.neardup import Fingerprint as StoredFingerprint
     from archive.syndication.neardup import NearDupIndex
 
@@ -110,36 +108,6 @@ class Fingerprint:
     def of(cls, text: str) -> Fingerprint:
         shingles = fingerprint.shingles(text)  # applies matching_text itself
         return cls(shingles, fingerprint.signature(shingles))
-
-
-@dataclass(frozen=True)
-class Extraction:
-    """An extracted article with its fingerprint, both computed in the extraction worker."""
-
-    article: ExtractedArticle
-    fingerprint: Fingerprint
-
-
-def extract_for_matching(html: Html, url: str, *, fast: bool = True, max_bytes: int = 5_000_000) -> Extraction:
-    """Extraction plus fingerprinting: both CPU-bound, so both belong in the worker process."""
-    from archive.extract import extract_article  # trafilatura: loaded where pages are extracted, not where they are matched
-
-    article = extract_article(html, url, fast=fast, max_bytes=max_bytes)
-    return Extraction(article, Fingerprint.of(article.text))
-
-
-def extraction_pool(workers: int, timeout: float, *, fast: bool, max_bytes: int) -> ExtractorPool:
-    """An extractor pool whose workers extract and fingerprint pages (``extract_for_matching``).
-
-    Its workers fork from this process: loading trafilatura and the MinHash permutations
-    first means each worker inherits them instead of loading them again.
-    """
-    from archive.extract import ExtractorPool
-
-    fingerprint.permutations()
-    return ExtractorPool(
-        workers, timeout, max_bytes=max_bytes, function=partial(extract_for_matching, fast=fast, max_bytes=max_bytes)
-    )
 
 
 def _classify(

@@ -34,10 +34,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sqlalchemy import select
 
-from archive.db import Database
+from archive.db.engine import Database
+from archive.db.models import ArticleFingerprint, minhash_bands
 from archive.errors import ConfigError
 from archive.syndication.fingerprint import EMPTY_HASH, NUM_PERM, fmix64
-from archive.models import ArticleFingerprint, minhash_bands
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray

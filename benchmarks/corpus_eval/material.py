@@ -233,7 +233,7 @@ def usable(template: Template) -> bool:
     kept on every page, would only measure the extractor.
     """
     from archive.errors import ExtractionError
-    from archive.extract import extract_article
+    from archive.ingest.extract import extract_article
 
     main = '<article><h1>Ferry timetable</h1><div class="entry-content">' + "".join(f"<p>{p}</p>" for p in _SAMPLE) + "</div></article>"
     try:

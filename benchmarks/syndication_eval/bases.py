@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 
 from archive.errors import ExtractionError
-from archive.extract import extract_article
+from archive.ingest.extract import extract_article
 from benchmarks.syndication_eval.text import html_text, words
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "pages"

@@ -24,8 +24,8 @@ import random
 import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from functools import cached_property
 from datetime import datetime, timedelta, timezone
+from functools import cached_property
 from html import escape
 from pathlib import Path
 from typing import Literal

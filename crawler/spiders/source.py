@@ -17,7 +17,7 @@ from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap
 from twisted.internet.error import ConnectError
 
-from archive.urls import fetch_problem
+from archive.db.urls import fetch_problem
 from crawler import polls
 from crawler.feeds import parse_feed
 from crawler.items import CapturedPage, FeedPage

@@ -18,14 +18,14 @@ import click
 from rich.console import Console
 from rich.logging import RichHandler
 
-from archive.embedded import DB_FILENAME
+from archive.db.embedded import DB_FILENAME
 from archive.errors import ConfigError, SyndicrawlError
-from archive.memory import keep_large_blocks
+from archive.ingest.memory import keep_large_blocks
 from syndicrawl import __version__
 from syndicrawl.settings import Settings, load_settings
 
 if TYPE_CHECKING:
-    from archive.db import Database
+    from archive.db.engine import Database
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -74,7 +74,7 @@ def open_archive(settings: Settings) -> Database:
     opened read-only, so that an archive this user cannot write (another user's) can be read.
     A database elsewhere (PostgreSQL) is checked for the archive's tables instead of the
     data directory, which such a command may not need."""
-    from archive.db import Database
+    from archive.db.engine import Database
 
     if not settings.database_url:
         require_archive(settings)

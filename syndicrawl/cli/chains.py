@@ -9,8 +9,8 @@ import click
 from rich.table import Table
 from rich.tree import Tree
 
+from archive.db.engine import Database
 from archive.syndication import chains as chains_api
-from archive.db import Database
 from syndicrawl.cli import cli, open_archive, require_archive, settings_options, stdout
 from syndicrawl.cli.rows import format_options, write_rows
 from syndicrawl.settings import Settings

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from archive.db.locks import LockRequest
 from archive.errors import ConfigError, LockHeld
-from archive.locks import LockRequest
 from syndicrawl import exitcodes
 from syndicrawl.cli import cli, settings_options, stderr, stdout
 from syndicrawl.cli.progress import LiveProgress, PlainProgress, progress_table
@@ -78,8 +78,8 @@ def crawl_with_progress(
 def poll_sources(settings: Settings, sources: Sequence[Source], feed_urls: Sequence[str]) -> list[Source]:
     """The sources reduced to their feeds (those in ``feed_urls`` when given), each with its poll plans."""
     # Only polls read the database here (a crawl's writer process opens it for the rest).
-    from archive import feedpolls
-    from archive.db import Database
+    from archive.db import feedpolls
+    from archive.db.engine import Database
     from crawler.polls import poll_source
 
     configured = {url for source in sources for url in source.feeds}
@@ -174,8 +174,8 @@ def demo(port: int, serve: bool, settings: Settings) -> None:
 
     Example: syndicrawl demo --data-dir /tmp/demo
     """
+    from archive.db.engine import Database
     from archive.syndication.chains import chain
-    from archive.db import Database
     from syndicrawl.cli.chains import render_chain
     from syndicrawl.demo.server import serve_demo_sites
 

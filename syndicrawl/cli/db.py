@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-
-from archive.db import Database, current_revision, upgrade
+from archive.db.engine import Database, current_revision, upgrade
 from syndicrawl.cli import cli, settings_options, stdout
 from syndicrawl.settings import Settings
 

@@ -31,7 +31,7 @@ def doctor(dry_run: bool, settings: Settings) -> None:
 
     Example: syndicrawl doctor --dry-run --data-dir syndicrawl-data
     """
-    from archive.db import Database
+    from archive.db.engine import Database
     from archive.doctor import doctor as examine
 
     require_archive(settings)

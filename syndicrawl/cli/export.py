@@ -6,10 +6,11 @@ from pathlib import Path
 
 import click
 
-from archive import catalog, wacz
-from archive.syndication import chains
+from archive.db import catalog
+from archive.db.timestamps import TIME_HELP, parse_time
 from archive.errors import NotFoundError
-from archive.timestamps import TIME_HELP, parse_time
+from archive.lookup import wacz
+from archive.syndication import chains
 from syndicrawl import __version__
 from syndicrawl.cli import cli, open_archive, settings_options, stdout
 from syndicrawl.cli.rows import format_options, write_rows

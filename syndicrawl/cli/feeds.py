@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from archive import feedpolls
+from archive.db import feedpolls
 from scheduler.durations import format_duration
 from syndicrawl.cli import cli, open_archive, settings_options, stdout
 from syndicrawl.cli.inspect import _when

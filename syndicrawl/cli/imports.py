@@ -8,9 +8,8 @@ from pathlib import Path
 
 import click
 
-from archive.cdxj import index_name
-from archive.db import Database
-from archive.syndication.matching import extraction_pool
+from archive.db.engine import Database
+from archive.warc.cdxj import index_name
 from syndicrawl import __version__, exitcodes
 from syndicrawl.cli import cli, settings_options, stderr, stdout
 from syndicrawl.cli.progress import ImportBar, ImportLines, import_table
@@ -35,7 +34,8 @@ def import_warcs(files: tuple[Path, ...], source: str | None, settings: Settings
 
     Example: syndicrawl import gazette.warc.gz --source gazette --data-dir syndicrawl-demo
     """
-    from archive.importer import Importer  # loads the matching code (numpy, datasketch): only here
+    from archive.ingest.extraction import extraction_pool  # loads trafilatura and the matching code: only here
+    from archive.ingest.importer import Importer
 
     for path in files:
         index_name(path.name)  # every name checked before the first file is imported

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from archive import cdxj
+from archive.warc import cdxj
 from syndicrawl.cli import cli, require_archive, settings_options, stdout
 from syndicrawl.settings import Settings
 

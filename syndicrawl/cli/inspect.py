@@ -9,9 +9,9 @@ import click
 from rich.filesize import decimal
 from rich.table import Table
 
-from archive import catalog
+from archive.db import catalog
+from archive.db.models import Capture
 from archive.errors import NotFoundError
-from archive.models import Capture
 from syndicrawl.cli import cli, open_archive, settings_options, stdout
 from syndicrawl.cli.crawl import read_sources, sources_option
 from syndicrawl.settings import Settings

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from rich.console import Console
 
-    from archive.importer import ImportReport
+    from archive.ingest.importer import ImportReport
     from crawler.runner import SourceProgress
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from archive import runs
-from archive.db import Database
+from archive.db import runs
+from archive.db.engine import Database
 from scheduler.schedules import CrawlTarget, make_trigger, open_schedules, target_for
 from syndicrawl.cli import cli, configure_logging, settings_options, stdout
 from syndicrawl.cli.crawl import read_sources, sources_option

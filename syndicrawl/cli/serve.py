@@ -1,4 +1,4 @@
-"""``syndicrawl serve``: the read-only HTTP API (``archive.webapi``) under waitress."""
+"""``syndicrawl serve``: the read-only HTTP API (``syndicrawl.web.api``) under waitress."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import click
 import waitress
 
 from archive.errors import cannot_listen
-from archive.webapi import ArchiveApp
 from syndicrawl.cli import cli, open_archive, settings_options, stderr
 from syndicrawl.settings import Settings
+from syndicrawl.web.api import ArchiveApp
 
 
 @cli.command()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+
 import click
 
-from archive import catalog, snapshots
+from archive.db import catalog
+from archive.db.timestamps import TIME_HELP, parse_time, timestamp14
 from archive.errors import ConfigError, NotFoundError
-from archive.timestamps import TIME_HELP, parse_time, timestamp14
+from archive.lookup import snapshots
 from syndicrawl.cli import cli, open_archive, settings_options, stderr, stdout
 from syndicrawl.cli.inspect import captures_table
 from syndicrawl.settings import Settings

@@ -9,7 +9,6 @@ articles we control. Pages contain absolute links, so a site is built for a know
 
 from __future__ import annotations
 
-
 from syndicrawl.demo.articles import load_demo
 from syndicrawl.demo.base import Post, Reply, Site
 from syndicrawl.demo.blogger import BloggerSite

@@ -1,0 +1,1 @@
+"""The catalog: its tables, engines, migrations and the queries every wing shares."""

@@ -1,0 +1,267 @@
+"""Crawl locks: at most one crawl of a source at a time, across processes (and hosts).
+
+Every crawl (the daemon's scheduled crawls and feed polls, a manual ``syndicrawl crawl``)
+writes through an archive writer process (``archive/ingest/service.py``), which takes
+``crawl:SOURCE`` for each source before anything is fetched and holds it until its files
+are closed: the lock guards what that process writes. The daemon takes ``daemon``, so a
+second daemon on the same job store refuses to start.
+
+A lock is a lease: a database row (``archive.db.leases``) or, when ``[scheduler] redis_url`` is
+set, a Redis key (redis-py's ``Lock``: ``SET NX PX`` and token-checked scripts to renew and
+release). The holder renews it from a thread every third of ``lock_ttl``; a holder killed
+without releasing loses it when it lapses, or at once when the process asking runs on the
+same host and sees the holder's pid is gone (a daemon restarted after ``kill -9``).
+
+The crawl process reads ``LockConfig`` and ``LockRequest`` without loading SQLAlchemy or
+redis: the backends import them when they are built.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Protocol
+
+from archive.errors import LockHeld
+
+logger = logging.getLogger(__name__)
+
+#: How a refused lock is reported, unless the taker says otherwise.
+WHAT = "lock {lock} is held by {holder}"
+
+
+@dataclass(frozen=True)
+class LockConfig:
+    """Where locks live: Redis when ``redis_url`` is set, else the ``leases`` table at ``db_url``."""
+
+    db_url: str
+    ttl: float
+    redis_url: str = ""
+    redis_prefix: str = ""
+
+
+@dataclass(frozen=True)
+class LockRequest:
+    """Locks for another process to take (the archive writer of a crawl): ``Locks``' arguments."""
+
+    config: LockConfig
+    names: tuple[str, ...]
+    purpose: str
+    what: str = WHAT
+
+    def locks(self) -> Locks:
+        return Locks(self.config, self.names, self.purpose, self.what)
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who holds a lock: what for, which process on which host, since when (ISO 8601, UTC)."""
+
+    token: str
+    purpose: str
+    pid: int
+    host: str
+    since: str
+
+    def describe(self) -> str:
+        since = datetime.fromisoformat(self.since).strftime("%Y-%m-%d %H:%M:%S")
+        return f"{self.purpose} (pid {self.pid} on {self.host}, since {since} UTC)"
+
+    def is_dead(self) -> bool:
+        """True only when this host can see the holder's process is gone."""
+        if self.host != socket.gethostname():
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return _zombie(self.pid)
+
+
+def _zombie(pid: int) -> bool:
+    """A process killed but not yet reaped by its parent (``kill -9`` of a crawl whose parent lives
+    on) still answers ``kill(pid, 0)``; Linux's /proc tells it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+    except OSError:
+        return False
+    return stat[stat.rfind(b")") + 2 :].startswith(b"Z")
+
+
+def new_holder(purpose: str) -> Holder:
+    return Holder(uuid.uuid4().hex, purpose, os.getpid(), socket.gethostname(), datetime.now(UTC).isoformat())
+
+
+class Backend(Protocol):
+    def try_acquire(self, name: str, me: Holder) -> Holder | None:
+        """Take ``name``; None when taken, else the current holder."""
+
+    def holder(self, name: str) -> Holder | None:
+        """Who holds ``name`` now, read without taking it; None when free, lapsed or its holder is dead."""
+
+    def renew(self, name: str, me: Holder) -> bool: ...
+
+    def release(self, name: str, me: Holder) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class RedisBackend:
+    """Keys ``PREFIX lock:NAME`` holding the holder as JSON (the token redis-py's Lock compares)."""
+
+    def __init__(self, url: str, prefix: str, ttl: float) -> None:
+        import redis  # optional: pip install 'syndicrawl[redis]'
+
+        self.client = redis.Redis.from_url(url, socket_timeout=10)
+        self.prefix = prefix
+        self.ttl = ttl
+        self._locks: dict[str, redis.lock.Lock] = {}
+
+    def _lock(self, name: str):  # type: ignore[no-untyped-def]
+        return self.client.lock(f"{self.prefix}lock:{name}", timeout=self.ttl, thread_local=False)
+
+    def try_acquire(self, name: str, me: Holder) -> Holder | None:
+        lock = self._lock(name)
+        value = json.dumps(asdict(me))
+        current = None
+        for _ in range(3):  # the holder may release, or be found dead, between two steps
+            if lock.acquire(blocking=False, token=value):
+                self._locks[name] = lock
+                return None
+            raw = self.client.get(lock.name)
+            if raw is None:
+                continue
+            current = Holder(**json.loads(raw))
+            if not (current.is_dead() and self._delete_if_unchanged(lock.name, raw)):
+                return current
+            logger.info("lock %s: removed the lock of %s, whose process is gone", name, current.describe())
+        return current
+
+    def holder(self, name: str) -> Holder | None:
+        raw = self.client.get(f"{self.prefix}lock:{name}")  # a lapsed key is gone already
+        current = Holder(**json.loads(raw)) if raw is not None else None
+        return None if current is None or current.is_dead() else current
+
+    def _delete_if_unchanged(self, key: str, value: bytes) -> bool:
+        import redis
+
+        with self.client.pipeline() as pipe:
+            try:
+                pipe.watch(key)
+                if pipe.get(key) != value:
+                    return False
+                pipe.multi()
+                pipe.delete(key)
+                pipe.execute()
+            except redis.WatchError:
+                return False
+        return True
+
+    def renew(self, name: str, me: Holder) -> bool:
+        from redis.exceptions import LockError
+
+        try:
+            self._locks[name].extend(self.ttl, replace_ttl=True)
+        except LockError:
+            return False
+        return True
+
+    def release(self, name: str, me: Holder) -> None:
+        from redis.exceptions import LockError
+
+        lock = self._locks.pop(name, None)
+        if lock is not None:
+            try:
+                lock.release()
+            except LockError:
+                logger.warning("lock %s had lapsed before it was released", name)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def live_holder(config: LockConfig, name: str) -> Holder | None:
+    """Who holds lock ``name``, alive, without taking it: what a look that must change nothing needs."""
+    backend = backend_for(config)
+    try:
+        return backend.holder(name)
+    finally:
+        backend.close()
+
+
+def backend_for(config: LockConfig) -> Backend:
+    if config.redis_url:
+        return RedisBackend(config.redis_url, config.redis_prefix, config.ttl)
+    from archive.db.leases import DatabaseBackend
+
+    return DatabaseBackend(config.db_url, config.ttl)
+
+
+class Locks:
+    """Hold several locks for the length of a ``with`` block, renewed from a thread.
+
+    All or none: if one is held elsewhere, those taken are released and ``LockHeld`` says
+    who holds the other, in ``what`` (``{name}``: the lock's name after its ``kind:``,
+    ``{lock}``: its whole name, ``{holder}``: who holds it).
+    """
+
+    def __init__(self, config: LockConfig, names: Sequence[str], purpose: str, what: str = WHAT) -> None:
+        self.backend = backend_for(config)
+        self.names = list(names)
+        self.me = new_holder(purpose)
+        self.what = what
+        self.interval = config.ttl / 3
+        self._held: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._renew, name="lock-renewal", daemon=True)
+
+    def __enter__(self) -> Locks:
+        try:
+            for name in self.names:
+                current = self.backend.try_acquire(name, self.me)
+                if current is not None:
+                    short = name.partition(":")[2] or name
+                    raise LockHeld(self.what.format(name=short, lock=name, holder=current.describe()))
+                self._held.append(name)
+        except BaseException:
+            self._release()
+            raise
+        self._thread.start()
+        return self
+
+    def _renew(self) -> None:
+        while not self._stop.wait(self.interval):
+            for name in self._held:
+                try:
+                    if not self.backend.renew(name, self.me):
+                        logger.error("lock %s was lost: it lapsed and another process took it", name)
+                except Exception as exc:  # the database or Redis is away for a moment; try again next round
+                    logger.warning("lock %s: could not renew: %s", name, exc)
+
+    def _release(self) -> None:
+        for name in reversed(self._held):
+            try:
+                self.backend.release(name, self.me)
+            except Exception as exc:  # it lapses by itself after lock_ttl
+                logger.warning("lock %s: could not release: %s", name, exc)
+        self._held.clear()
+        self.backend.close()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self._release()

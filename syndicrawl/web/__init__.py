@@ -1,0 +1,1 @@
+"""The HTTP front end: the read-only API that ``syndicrawl serve`` runs."""
