@@ -14,7 +14,6 @@ from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from archive.db.embedded import sqlite_url
 from archive.db.locks import LockConfig
@@ -46,6 +45,7 @@ class Settings:
     download_timeout: float
     download_maxsize: int
     backfill_pages: int
+    max_feed_entries: int
     extract_enabled: bool
     extract_workers: int
     extract_timeout: float
@@ -117,6 +117,7 @@ RANGES = {
     "download_timeout": _POSITIVE,
     "download_maxsize": _AT_LEAST_0,  # Scrapy's 0: no limit
     "backfill_pages": _AT_LEAST_0,
+    "max_feed_entries": _AT_LEAST_1,
     "extract_workers": _AT_LEAST_1,
     "extract_timeout": _POSITIVE,
     "extract_max_bytes": _AT_LEAST_0,
@@ -147,17 +148,26 @@ URL_SCHEMES = {
 
 
 def mask_password(url: str) -> str:
-    """``url`` with its password, if any, replaced by ``***``: for every message that shows it."""
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        return url if "@" not in url else "***"
-    if not password:
+    """``url`` with what may be its password replaced by ``***``: for every message that shows it.
+
+    Everything from the first ``:`` after the scheme to the last ``@`` is hidden, as SQLAlchemy
+    reads a password (any characters but ``@``, ``/`` included): ``urlsplit`` would end it at a
+    ``/`` or ``#`` and show the rest. A value with no ``@`` has no password.
+    """
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        scheme, rest = "", url
+    userinfo, at, host = rest.rpartition("@")
+    if not at or ":" not in userinfo:
         return url
-    userinfo, _, host = parts.netloc.rpartition("@")
     user = userinfo.split(":", 1)[0]
-    return parts._replace(netloc=f"{user}:***@{host}").geturl()
+    return f"{scheme}{separator}{user}:***@{host}"
+
+
+def plain(name: str) -> str:
+    """A key as a message shows it: as written, with escapes if it has characters that would
+    break the one line (a quoted TOML key may hold a newline or a terminal escape)."""
+    return name if name.isprintable() else name.encode("unicode_escape").decode("ascii")
 
 
 def _flatten(document: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -165,21 +175,24 @@ def _flatten(document: Mapping[str, Any], where: str) -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for section, values in document.items():
         if not isinstance(values, Mapping):
-            raise ConfigError(f"{where}: '{section}' must be a [section] table")
+            raise ConfigError(f"{where}: '{plain(section)}' must be a [section] table")
         for key, value in values.items():
             name = SECTIONS.get(section, "") + key
             if section not in SECTIONS or name not in names:
-                raise ConfigError(f"{where}: unknown setting [{section}] {key}")
+                raise ConfigError(f"{where}: unknown setting [{plain(section)}] {plain(key)}")
             flat[name] = value
     return flat
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path, what: str) -> dict[str, Any]:
+    """The TOML document in ``path``; a file that cannot be read, is not UTF-8 or not TOML is
+    one ``ConfigError`` naming ``path`` (Python 3.11's ``tomllib.load`` lets a decoding error through)."""
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        return tomllib.loads(path.read_bytes().decode("utf-8"))
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+        raise ConfigError(f"{path}: cannot read {what}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text: byte {exc.start} is {exc.object[exc.start:exc.end]!r}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
 
@@ -221,7 +234,7 @@ def load_settings(
 
     layers: list[tuple[str, Mapping[str, Any]]] = []
     if settings_file is not None:
-        layers.append((str(settings_file), _flatten(_read_toml(settings_file), str(settings_file))))
+        layers.append((str(settings_file), _flatten(read_toml(settings_file, "settings file"), str(settings_file))))
     environ = os.environ if env is None else env
     layers.append(("environment", {ENVIRONMENT[k]: v for k, v in environ.items() if k in ENVIRONMENT}))
     layers.append(("command line", {k: v for k, v in (overrides or {}).items() if v is not None}))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,12 +16,13 @@ from urllib.parse import urlsplit
 
 from archive.db.urls import fetch_problem
 from archive.errors import ConfigError
+from syndicrawl.settings import plain, read_toml
 
 Kind = Literal["origin", "repost", "unknown"]
 KINDS: tuple[Kind, ...] = ("origin", "repost", "unknown")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # fullmatch: "$" also matches before a final newline
 _URL_LISTS = ("feeds", "sitemaps", "start_urls")
-_FIELDS = {"name", "kind", *_URL_LISTS, "allowed_domains", "backfill_pages", "download_delay"}
+_FIELDS = {"name", "kind", *_URL_LISTS, "allowed_domains", "backfill_pages", "download_delay", "private_addresses"}
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,8 @@ class Source:
     allowed_domains: tuple[str, ...] = ()
     backfill_pages: int | None = None
     download_delay: float | None = None
+    #: Its hosts may be on loopback, private or link-local addresses (see crawler/addresses.py).
+    private_addresses: bool = False
 
     @property
     def urls(self) -> tuple[str, ...]:
@@ -62,12 +64,12 @@ def parse_source(entry: Any, where: str) -> Source:
     if not isinstance(entry, dict):
         raise ConfigError(f"{where}: must be a [[source]] table")
     name = entry.get("name")
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ConfigError(f"{where}, field 'name': missing or not a plain name (letters, digits, - _ .)")
     where = f"{where} '{name}'"
     unknown = sorted(set(entry) - _FIELDS)
     if unknown:
-        raise ConfigError(f"{where}, field '{unknown[0]}': unknown key (known: {', '.join(sorted(_FIELDS))})")
+        raise ConfigError(f"{where}, field '{plain(unknown[0])}': unknown key (known: {', '.join(sorted(_FIELDS))})")
     kind = entry.get("kind")
     if kind not in KINDS:
         raise ConfigError(f"{where}, field 'kind': must be one of {', '.join(KINDS)}, got {kind!r}")
@@ -87,6 +89,9 @@ def parse_source(entry: Any, where: str) -> Source:
         isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay < math.inf
     ):
         raise ConfigError(f"{where}, field 'download_delay': must be a number of seconds >= 0")
+    private = entry.get("private_addresses", False)
+    if not isinstance(private, bool):
+        raise ConfigError(f"{where}, field 'private_addresses': must be true or false, got {private!r}")
     return Source(
         name=name,
         kind=kind,
@@ -96,21 +101,16 @@ def parse_source(entry: Any, where: str) -> Source:
         allowed_domains=tuple(domains),
         backfill_pages=backfill,
         download_delay=None if delay is None else float(delay),
+        private_addresses=private,
     )
 
 
 def load_sources(path: Path) -> list[Source]:
     """Read and validate a sources file; raise ConfigError on the first problem."""
-    try:
-        with path.open("rb") as fh:
-            document = tomllib.load(fh)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read sources file: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    document = read_toml(path, "sources file")
     extra = sorted(set(document) - {"source"})
     if extra:
-        raise ConfigError(f"{path}: unknown top-level key '{extra[0]}' (sources are [[source]] tables)")
+        raise ConfigError(f"{path}: unknown top-level key '{plain(extra[0])}' (sources are [[source]] tables)")
     entries = document.get("source", [])
     if not isinstance(entries, list) or not entries:
         raise ConfigError(f"{path}: no [[source]] tables")
