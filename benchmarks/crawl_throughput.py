@@ -661,6 +661,7 @@ def write_config(work: Path, base: str, args: argparse.Namespace, extract: bool)
             name = "bench"
             kind = "origin"
             sitemaps = ["{base}/sitemap.xml"]
+            private_addresses = true
             """
         )
     )

@@ -123,5 +123,6 @@ def poll_source(source: Source, feeds: tuple[str, ...], plans: Mapping[str, Feed
         allowed_domains=source.allowed_domains,
         backfill_pages=0,
         download_delay=source.download_delay,
+        private_addresses=source.private_addresses,
         plans=plans,
     )

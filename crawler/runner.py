@@ -29,7 +29,7 @@ from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.reactor import install_reactor
 
 from crawler.context import ArchiveContext
-from crawler.settings import scrapy_settings
+from crawler.settings import process_settings, scrapy_settings
 from crawler.spiders.source import SourceSpider
 
 if TYPE_CHECKING:
@@ -117,8 +117,7 @@ def run_crawl(
         try:
             # Each source gets its own Crawler (own settings); the reactor is installed once, here.
             install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
-            # The CLI configures logging; Scrapy must not install its own root handler.
-            process = CrawlerProcess({"TELNETCONSOLE_ENABLED": False, "LOG_INSTALL_ROOT_HANDLER": False})
+            process = CrawlerProcess(process_settings(sources))
             for source in sources:
                 crawler = Crawler(SourceSpider, scrapy_settings(settings, source))
                 progress = SourceProgress(source.name)

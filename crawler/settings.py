@@ -6,7 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.settings import default_settings
 
+from crawler.addresses import PRIVATE_DOMAINS
+
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from syndicrawl.settings import Settings
     from syndicrawl.sources import Source
 
@@ -21,6 +25,8 @@ UNUSED = frozenset({
     # first 4096 characters (see crawler/refresh.py).
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware",
     "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware",
+    # Replaced: Scrapy's offsite filter ignores ports (see crawler/scope.py).
+    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware",
     # Not needed, and each costs every response a pass: no HTTP auth is configured for a
     # source, and the crawl counts pages and bytes itself (``syndicrawl/*`` stats). An archive
     # crawl of public pages needs no session (the Set-Cookie headers are still archived), and
@@ -49,7 +55,12 @@ UNUSED = frozenset({
 FETCHED_SCHEMES = ("http", "https")
 
 DOWNLOADER_MIDDLEWARES = {
+    # Where Scrapy's offsite filter was: before robots.txt is fetched for a host out of scope.
+    "crawler.scope.ScopeMiddleware": 50,
     "crawler.robots.RobotsTxtMiddleware": 100,
+    # Above Retry (550) for exceptions, which also run from the highest number down: an address
+    # refused is not retried.
+    "crawler.addresses.AddressGuardMiddleware": 560,
     "crawler.refresh.MetaRefreshMiddleware": 580,
     # Above HttpCompression (590), Redirect (600) and Retry (550) for responses, which run from
     # the highest number down: it sees the body still content-encoded, every redirect hop and
@@ -60,6 +71,19 @@ DOWNLOADER_MIDDLEWARES = {
 ITEM_PIPELINES = {
     "crawler.pipelines.ArchivePipeline": 300,
 }
+
+
+def process_settings(sources: Sequence[Source]) -> dict[str, Any]:
+    """Settings of the crawl process, which hold for every source: its resolver refuses loopback,
+    private and link-local addresses except to the hosts of sources that allow them."""
+    private = sorted({domain for source in sources if source.private_addresses for domain in source.allowed_domains})
+    return {
+        "TELNETCONSOLE_ENABLED": False,
+        # The CLI configures logging; Scrapy must not install its own root handler.
+        "LOG_INSTALL_ROOT_HANDLER": False,
+        "TWISTED_DNS_RESOLVER": "crawler.addresses.GuardedResolver",
+        PRIVATE_DOMAINS: private,
+    }
 
 
 def _base(name: str) -> dict[str, int]:

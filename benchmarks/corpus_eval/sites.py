@@ -179,6 +179,7 @@ def source_entry(role: Role, base_url: str) -> dict[str, object]:
         "sitemaps": [base_url + SITEMAP_PATH],
         "start_urls": [base_url + "/", base_url + "/archive/"],
         "backfill_pages": 0,
+        "private_addresses": True,  # served on loopback
     }
 
 

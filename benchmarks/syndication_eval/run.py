@@ -90,6 +90,7 @@ def site_specs(dataset: Dataset | EvalSet) -> Sequence[SiteSpec]:
             "name": role.name,
             "kind": role.kind,
             "backfill_pages": math.ceil(len(posts) / PER_PAGE) + 1,
+            "private_addresses": True,  # served on loopback
         }
         specs.append(SiteSpec(
             role.name,
