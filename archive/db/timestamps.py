@@ -76,6 +76,6 @@ def parse_http_date(value: str) -> datetime:
     """Parse an ``Accept-Datetime`` header (an RFC 7231 date)."""
     try:
         moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (TypeError, ValueError, OverflowError):  # overflow: a zone pushing year 9999 or 1 out of range
         raise QueryError(f"bad Accept-Datetime {value!r}: give an HTTP date such as 'Thu, 03 Nov 2016 12:00:00 GMT'") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

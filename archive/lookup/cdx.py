@@ -8,6 +8,11 @@ file (key, time, then the line itself), or as JSON objects with ``output=json``.
 cannot be imported here (it pins old redis/fakeredis), so its query semantics are
 re-implemented; the tests compare the answers with pywb's own indexer.
 
+Everything a client sends is checked before any row is read: a bad value is a ``QueryError``
+naming the parameter and what to give. Regex filters run on RE2 (``google-re2``), whose
+matching time is linear in the text, so a pattern such as ``(.+)+X`` cannot pin a CPU as it
+does in Python's backtracking ``re``; RE2 refuses backreferences and lookaround instead.
+
 The database rather than the index files answers: one indexed range scan on
 (url_key, timestamp) instead of a binary search in every per-WARC index file. The rows
 are the captures (response and revisit records), exactly the records the index files hold.
@@ -20,11 +25,12 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from itertools import groupby, islice
 from typing import TYPE_CHECKING, Any
 
+import re2
 from sqlalchemy import Select, bindparam, select
 
 from archive.db.models import Capture
@@ -51,9 +57,22 @@ FIELD_ALIASES = {
     "k": "urlkey",
     "f": "filename",
 }
+#: The fields ``fl`` and ``filter`` may name: the CDXJ line's, plus CDX11's ``redirect`` and
+#: ``robotflags``, which pywb clients ask for and cdxj-indexer never writes (absent, as in pywb).
+FIELDS = ("urlkey", "timestamp", "url", "mime", "status", "digest", "length", "offset", "filename",
+          "redirect", "robotflags")
+SORTS = ("reverse", "closest")
+#: Longer regex filters are refused: RE2 compiles in time and memory proportional to the
+#: pattern (a 100,000-character one takes 50 ms), and no real filter needs more.
+MAX_REGEX = 1000
+_MAX_LIMIT_DIGITS = 18  # below sys.maxsize: int() of thousands of digits is itself slow, and refused
+_REGEX_OPTIONS = re2.Options()
+_REGEX_OPTIONS.log_errors = False  # a refused pattern is the client's 400, not a line on the server's stderr
+_REGEX_OPTIONS.never_capture = True
 # cdxj-indexer's mime: the Content-Type up to the first ";" or space.
 _MIME_END = re.compile(r"[;\s]")
 _TABLE = Capture.__table__.c
+_LAST_SECOND = datetime.max.replace(microsecond=0, tzinfo=UTC)
 _COLUMNS = (_TABLE.url_key, _TABLE.timestamp, _TABLE.url, _TABLE.mime, _TABLE.status, _TABLE.payload_digest,
             _TABLE.warc_length, _TABLE.warc_offset, _TABLE.warc_file, _TABLE.revisit_of)
 
@@ -108,12 +127,15 @@ class CdxFilter:
         self.mode = body[0] if body[:1] in ("=", "~") else ""
         body = body[1:] if self.mode else body
         name, sep, value = body.partition(":")
-        self.field, self.value = (FIELD_ALIASES.get(name, name), value) if sep else ("", body)
+        self.field, self.value = (field_name(name, f"filter {spec!r}"), value) if sep else ("", body)
         if self.mode == "~":
+            if len(self.value) > MAX_REGEX:
+                raise QueryError(f"bad filter {spec[:40]!r}...: a regex of at most {MAX_REGEX} characters")
             try:
-                self.regex = re.compile(self.value)
-            except re.error as exc:
-                raise QueryError(f"bad filter {spec!r}: {exc}") from None
+                self.regex = re2.compile(self.value, _REGEX_OPTIONS)
+            except re2.error as exc:
+                reason = exc.args[0].decode(errors="replace") if exc.args else "not a valid regex"
+                raise QueryError(f"bad filter {spec!r}: {reason} (RE2 syntax: no backreferences or lookaround)") from None
 
     def __call__(self, row: CdxRow) -> bool:
         value = row.line if not self.field else (row.get(self.field) or "")
@@ -126,9 +148,28 @@ class CdxFilter:
         return matched != self.invert
 
 
+def field_name(name: str, where: str) -> str:
+    """The field ``name`` (or its short or legacy alias) stands for; unknown names are refused,
+    where pywb would silently match or select nothing."""
+    field = FIELD_ALIASES.get(name, name)
+    if field not in FIELDS:
+        raise QueryError(f"bad field {name!r} in {where}: give one of {', '.join(FIELDS)}")
+    return field
+
+
+def checked_key(url: str) -> str:
+    """The URL key of a URL a client sent, or a ``QueryError`` saying why it has none."""
+    if any(c < " " or c == "\x7f" for c in url):
+        raise QueryError(f"bad url {url!r}: control characters")
+    try:
+        return url_key(url)
+    except ValueError as exc:  # surt: a port not a number or out of range, a host IDNA refuses, surrogates
+        raise QueryError(f"bad url {url!r}: {exc}") from None
+
+
 def search_range(url: str, match_type: str) -> tuple[str, str]:
     """The [start, end) key range of a query, as pywb's ``calc_search_range`` computes it."""
-    start = url_key(url)
+    start = checked_key(url)
     if match_type == "exact":
         return start, start + "!"
     if match_type == "prefix":
@@ -167,6 +208,13 @@ class CdxQuery:
             values = params.get(name)
             return values[-1] if values else None
 
+        def time(name: str, *, end: bool = False) -> datetime | None:
+            value = one(name)
+            try:
+                return parse_timestamp(value, end=end) if value else None
+            except QueryError as exc:
+                raise QueryError(f"{name}: {exc}") from None
+
         url = one("url")
         if not url:
             raise QueryError("a url= parameter is required, e.g. /cdx?url=http://example.com/page")
@@ -180,23 +228,26 @@ class CdxQuery:
         if match_type not in MATCH_TYPES:
             raise QueryError(f"bad matchType {match_type!r}: give one of {', '.join(MATCH_TYPES)}")
         limit_text = one("limit")
-        if limit_text is not None and not limit_text.isdigit():
-            raise QueryError(f"bad limit {limit_text!r}: give a whole number")
+        if limit_text is not None and not (limit_text.isascii() and limit_text.isdigit()
+                                           and len(limit_text) <= _MAX_LIMIT_DIGITS):
+            raise QueryError(f"bad limit {limit_text[:40]!r}: give a whole number of at most {_MAX_LIMIT_DIGITS} digits")
         output = one("output") or "cdxj"
         if output not in ("cdxj", "text", "json"):
             raise QueryError(f"bad output {output!r}: give json, or leave it out for CDXJ lines")
+        sort = one("sort")
+        if sort and sort not in SORTS:
+            raise QueryError(f"bad sort {sort!r}: give reverse, or closest (with closest=TIMESTAMP)")
         fields = one("fl") or one("fields")
-        start, end, closest = one("from"), one("to"), one("closest")
         return cls(
             url=url,
             match_type=match_type,
-            start=parse_timestamp(start) if start else None,
-            end=parse_timestamp(end, end=True) if end else None,
-            closest=parse_timestamp(closest) if closest else None,
-            reverse=one("sort") == "reverse" or (one("reverse") or "").lower() in ("1", "true"),
+            start=time("from"),
+            end=time("to", end=True),
+            closest=time("closest"),
+            reverse=sort == "reverse" or (one("reverse") or "").lower() in ("1", "true"),
             limit=int(limit_text) if limit_text is not None else None,
             filters=tuple(CdxFilter(spec) for spec in params.get("filter", [])),
-            fields=tuple(FIELD_ALIASES.get(f, f) for f in fields.split(",")) if fields else None,
+            fields=tuple(field_name(f, f"fl {fields!r}") for f in fields.split(",")) if fields else None,
             output="json" if output == "json" else "cdxj",
         )
 
@@ -221,8 +272,11 @@ def query(conn: Connection, q: CdxQuery) -> Iterator[CdxRow]:
 
 
 def _after(end: datetime | None) -> datetime | None:
-    """The exclusive bound after an inclusive end time (a timestamp covers its whole second)."""
-    return end + timedelta(seconds=1) if end is not None else None
+    """The exclusive bound after an inclusive end time (a timestamp covers its whole second);
+    none after the last second a datetime holds (``to=9999``)."""
+    if end is None or end >= _LAST_SECOND:
+        return None
+    return end + timedelta(seconds=1)
 
 
 def _keep(q: CdxQuery, rows: Iterable[CdxRow]) -> Iterator[CdxRow]:
@@ -243,7 +297,9 @@ def _closest(conn: Connection, q: CdxQuery, start: str, end: str) -> Iterator[Cd
         return abs((parse_timestamp(row.timestamp) - target).total_seconds())
 
     if q.match_type == "exact":
-        pivot = target + timedelta(seconds=1)  # the target's whole second counts as "before"
+        pivot = _after(target)  # the target's whole second counts as "before"
+        if pivot is None:  # closest=9999: everything is before
+            return _keep(q, _rows(conn, start, end, q.start, end_time, descending=True, groups_ascending=True))
         before_end = min(pivot, end_time) if end_time else pivot
         after_start = max(pivot, q.start) if q.start else pivot
         before = _rows(conn, start, end, q.start, before_end, descending=True, groups_ascending=True)

@@ -6,7 +6,10 @@ Routes (pywb's where pywb has one, without a collection name):
 - ``/timemap/link/URL``: Memento TimeMap (RFC 7089) in ``application/link-format``.
 - ``/timegate/URL``: Memento TimeGate: 302 to the memento nearest ``Accept-Datetime``.
 - ``/TIMESTAMPid_/URL`` (or ``/id_/URL`` for the latest): the capture nearest TIMESTAMP with
-  its archived status, headers and payload, bytes as archived, plus Memento headers.
+  its archived status and payload, bytes as archived, plus Memento headers. Archived headers
+  that would act on this server's origin or its client (cookies, CORS, redirects, policies)
+  are renamed ``X-Archive-Orig-<Name>``, and a sandboxing Content-Security-Policy keeps the
+  archived page's scripts away from the archive's origin (``_replay_headers``).
 - ``/api/article?url=``, ``/api/chain?url=``: what ``syndicrawl article --json`` and
   ``syndicrawl chain --json`` print.
 
@@ -46,12 +49,23 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
-_REPLAY = re.compile(r"/(\d{0,14})id_/(.+)")
+_REPLAY = re.compile(r"/([0-9]{0,14})id_/(.+)")
 _BLOCK = 64 * 1024
-# Hop-by-hop headers belong to the archived connection, not to this one (RFC 7230 §6.1);
-# Content-Length is recomputed from the stored payload.
-_NOT_REPLAYED = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
-                 "transfer-encoding", "upgrade", "content-length"}
+# Archived headers replayed under their own name: they only describe the payload as it is
+# sent. Every other one is renamed X-Archive-Orig-<Name> (pywb's prefix), an allow-list rather
+# than pywb's list of headers to rename, so a header browsers learn to act on later
+# (Set-Cookie, Access-Control-*, Location, Refresh, Content-Security-Policy, Strict-Transport-
+# Security, Clear-Site-Data, Link, Service-Worker-Allowed, ... today) cannot act on the
+# archive's origin or its client; hop-by-hop headers and Content-Length belonged to the
+# archived connection (this one's Content-Length is the stored payload's).
+_REPLAYED = {"content-type", "content-encoding", "content-language", "content-disposition", "content-range", "date"}
+ARCHIVED_PREFIX = "X-Archive-Orig-"
+# Raw replay does not rewrite the page, so nothing an archived page runs may reach this origin:
+# "sandbox" (no allow-scripts, no allow-same-origin) runs no scripts, forms, popups or plugins and
+# gives the document an opaque origin (no cookies or storage of the archive, no same-origin
+# requests to it). default-src keeps it from loading from the live web (the archived page's
+# absolute links point there), which would tell that site who reads the archive.
+SANDBOX = "sandbox; default-src 'self' 'unsafe-inline' data: blob:"
 
 
 class HttpError(Exception):
@@ -78,13 +92,13 @@ class ArchiveApp:
                 return self._api(path, environ, start_response)
             target = _target(environ)
             if path.startswith("/timemap/link/"):
-                return self._timemap(environ, target[len("/timemap/link/"):], start_response)
+                return self._timemap(environ, _url(target[len("/timemap/link/"):]), start_response)
             if path.startswith("/timegate/"):
-                return self._timegate(environ, target[len("/timegate/"):], start_response)
+                return self._timegate(environ, _url(target[len("/timegate/"):]), start_response)
             replay = _REPLAY.fullmatch(target)
             if replay:
-                return self._replay(environ, replay.group(1), replay.group(2), start_response)
-            raise HttpError("404 Not Found", f"no such endpoint: {path}; see /cdx, /timemap/link/, /timegate/, /id_/")
+                return self._replay(environ, replay.group(1), _url(replay.group(2)), start_response)
+            raise HttpError("404 Not Found", f"no such endpoint: {path!r}; see /cdx, /timemap/link/, /timegate/, /id_/")
         except HttpError as exc:
             return _json(start_response, exc.status, {"message": str(exc)})
         except QueryError as exc:
@@ -126,6 +140,7 @@ class ArchiveApp:
         url = (parse_qs(environ.get("QUERY_STRING", "")).get("url") or [""])[-1]
         if not url:
             raise QueryError(f"a url= parameter is required, e.g. {path}?url=http://example.com/page")
+        _url(url)
         with self.database.session() as s:
             if path == "/api/chain":
                 answer = chains.chain(s, url).to_dict()
@@ -176,8 +191,9 @@ class ArchiveApp:
                 capture = snapshots.closest_capture(conn, url, at)
                 # Opened before the status line is sent, so a missing file is still a clean error.
                 replay = files.enter_context(snapshots.open_replay(conn, self.warc_dir, capture))
-            headers = [(n, v) for n, v in replay.headers if n.lower() not in _NOT_REPLAYED]
+            headers = _replay_headers(replay.headers)
             headers += [
+                ("Content-Security-Policy", SANDBOX),
                 ("Content-Length", str(replay.payload_length)),
                 ("Memento-Datetime", http_date(capture.timestamp)),
                 ("Link", _links(base, url, capture)),
@@ -192,6 +208,17 @@ class ArchiveApp:
             files.close()
             return [b""]
         return _stream(files, replay.payload)
+
+
+def _replay_headers(archived: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The archived headers as replayed: the payload's own kept, every other one renamed."""
+    return [(name if name.lower() in _REPLAYED else ARCHIVED_PREFIX + name, value) for name, value in archived]
+
+
+def _url(url: str) -> str:
+    """A URL from the request path, checked to have a lookup key (a ``QueryError`` says why not)."""
+    cdx.checked_key(url)
+    return url
 
 
 def _status(line: str) -> str:
@@ -229,7 +256,9 @@ def _target(environ: dict[str, Any]) -> str:
     if raw:
         return str(raw)
     query = environ.get("QUERY_STRING")
-    return quote(environ.get("PATH_INFO", "")) + (f"?{query}" if query else "")
+    # PATH_INFO is decoded and, as WSGI strings are, holds its bytes as latin-1 (PEP 3333).
+    path = quote(environ.get("PATH_INFO", "").encode("latin-1"), safe="/:@!$&'()*+,;=~[]")
+    return path + (f"?{query}" if query else "")
 
 
 def _memento_url(base: str, capture: Capture | CaptureRow) -> str:
