@@ -38,3 +38,7 @@ class QueryError(SyndicrawlError):
 
 class LockHeld(SyndicrawlError):
     """Another process holds a lock (``archive.db.locks``): a source is being crawled elsewhere."""
+
+
+class LockLost(SyndicrawlError):
+    """A crawl's lock could not be renewed in time, or was taken: the crawl stopped."""

@@ -22,7 +22,7 @@ from multiprocessing import Pipe
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from archive.errors import LockHeld, SyndicrawlError
+from archive.errors import LockHeld, LockLost, SyndicrawlError
 from archive.ingest.messages import ArchiveConfig, dump, widen_pipe
 
 if TYPE_CHECKING:
@@ -82,6 +82,7 @@ class ArchiveChannel(asyncio.Protocol):
         self.failure: str | None = None
         self._ready = False
         self._busy: str | None = None
+        self._lost: str | None = None  # the writer lost the crawl's locks and stopped
 
     def wait_ready(self) -> None:
         """Block until the writer holds the crawl's locks and can store; raises ``LockHeld``
@@ -95,6 +96,8 @@ class ArchiveChannel(asyncio.Protocol):
                 ) from None
         if self._busy:
             raise LockHeld(self._busy)
+        if self._lost:
+            raise LockLost(self._lost)
         if self.failure:
             raise SyndicrawlError(f"the archive could not be opened: {self.failure}")
 
@@ -169,6 +172,8 @@ class ArchiveChannel(asyncio.Protocol):
             except EOFError:
                 break
         exit_code = self._process.wait()
+        if self._lost:
+            raise LockLost(f"{self._lost}; the crawl stopped")
         if self.failure is not None and not self._ready:
             raise SyndicrawlError(f"the archive could not be opened: {self.failure}")
         if exit_code:
@@ -186,6 +191,8 @@ class ArchiveChannel(asyncio.Protocol):
             self._ready = True
         elif kind == "busy":
             self._busy = args[0]
+        elif kind == "lost":  # the writer has stopped: so must the crawl
+            self._lost = self.failure = args[0]
         elif kind == "failed":  # before "ready": wait_ready raises it
             self.failure = args[0]
         elif kind == "finished":

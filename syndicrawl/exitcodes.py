@@ -18,3 +18,6 @@ PARTLY_FAILED = 4
 INTERRUPTED = 5
 #: ``doctor``: problems were found and are still there (``--dry-run``, or a repair failed).
 UNHEALTHY = 6
+#: ``crawl``: its lock could not be renewed within ``lock_ttl`` (or was taken), so it stopped at
+#: once, lest another crawl of the source run beside it; the next crawl repairs what it left.
+LOCK_LOST = 7

@@ -1,17 +1,22 @@
 """Crawl locks on SQLite, PostgreSQL and Redis: one holder, renewed while held, lapsed or freed
-when the holder dies; a manual crawl refuses a source that is being crawled."""
+when the holder dies; a manual crawl refuses a source that is being crawled; a crawl whose lock
+cannot be renewed in time, or expired, stops (a second crawl of its source ran beside one for 67 s)."""
 
 from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
+from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from archive.db.locks import LockHeld, Locks
 from syndicrawl.settings import Settings, load_settings
@@ -175,3 +180,147 @@ def _lease_pid(settings: Settings, name: str) -> int | None:
     with Database(settings.db_url) as database, database.session() as s:
         lease = s.get(Lease, name)
         return None if lease is None else lease.pid
+
+
+def test_a_lock_not_renewed_within_its_ttl_is_given_up_and_can_be_taken(tmp_path: Path) -> None:
+    """SQLite's write lock held by another process longer than the TTL: no renewal can be
+    written, so the holder gives the lock up (on_lost) before it lapses, and another takes it after."""
+    settings = replace(load_settings(None, env={}, overrides={"data_dir": tmp_path / "data"}), lock_ttl=1.5)
+    lost: list[tuple[float, str]] = []
+    with Locks(settings.locks, ["crawl:gazette"], "crawl of gazette", on_lost=lambda m: lost.append((time.monotonic(), m))):
+        taken = time.monotonic()
+        with closing(sqlite3.connect(settings.data_dir / "syndicrawl.sqlite3", isolation_level=None)) as other:
+            other.execute("BEGIN IMMEDIATE")  # a backup, an analyst's long write
+            time.sleep(settings.lock_ttl * 2)
+            other.execute("ROLLBACK")
+        assert len(lost) == 1, lost
+        [(when, message)] = lost
+        assert when - taken < settings.lock_ttl, "given up only after the lock could lapse"
+        assert message.startswith("lock crawl:gazette not renewed for 1 s (lock_ttl 1.5 s; last error: crawl:gazette: "
+                                  "database is locked): given up before another process may take it"), message
+        with Locks(settings.locks, ["crawl:gazette"], "second crawl"):  # lapsed: free for another
+            pass
+
+
+def test_a_renewal_is_not_starved_by_its_own_process_writing_without_pause(tmp_path: Path) -> None:
+    """A crawl's writer commits and begins its next transaction at once, batch after batch;
+    SQLite's busy handler, sleeping between tries, never got the lock for the renewal between two."""
+    from archive.db.engine import Database
+
+    settings = replace(load_settings(None, env={}, overrides={"data_dir": tmp_path / "data"}), lock_ttl=1.5)
+    lost: list[str] = []
+    stop = threading.Event()
+    with Database(settings.db_url) as database:
+        def write_without_pause() -> None:
+            while not stop.is_set():
+                with database.writing() as s:
+                    s.execute(text("CREATE TABLE IF NOT EXISTS busy (n INTEGER)"))
+                    s.execute(text("INSERT INTO busy VALUES (1)"))
+                    time.sleep(0.05)  # a batch of WARC records and rows
+
+        writer = threading.Thread(target=write_without_pause)
+        with Locks(settings.locks, ["crawl:gazette"], "crawl of gazette", on_lost=lost.append):
+            writer.start()
+            try:
+                time.sleep(settings.lock_ttl * 3)
+                with pytest.raises(LockHeld):
+                    with Locks(settings.locks, ["crawl:gazette"], "second crawl"):
+                        pass
+            finally:
+                stop.set()
+                writer.join()
+    assert lost == []
+
+
+@pytest.mark.redis
+def test_a_redis_lock_that_expired_is_given_up_at_once(redis_target: RedisTarget, tmp_path: Path) -> None:
+    import redis
+
+    settings = replace(load_settings(None, env={}, overrides={"data_dir": tmp_path / "data"}), lock_ttl=3.0,
+                       redis_url=redis_target.url, redis_prefix=redis_target.prefix)  # fmt: skip
+    lost: list[str] = []
+    with Locks(settings.locks, ["crawl:gazette"], "crawl of gazette", on_lost=lost.append):
+        with closing(redis.Redis.from_url(redis_target.url)) as client:
+            client.delete(f"{redis_target.prefix}lock:crawl:gazette")  # expired while the holder was paused
+        deadline = time.monotonic() + settings.lock_ttl
+        while not lost and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert lost == ["lock crawl:gazette was lost: it lapsed and another process took it"]
+
+
+LAPSE_SETTINGS = """\
+[crawl]
+download_delay = 0.5
+autothrottle = false
+download_timeout = 3
+[extract]
+workers = 1
+[scheduler]
+lock_ttl = {ttl}
+redis_prefix = "{prefix}"
+"""
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+def test_a_crawl_that_loses_its_lock_stops_and_the_next_takes_over(
+    tmp_path: Path, wordpress_server, backend: str, request: pytest.FixtureRequest
+) -> None:
+    """The crawl's lock cannot be renewed (SQLite's write lock held elsewhere past the TTL) or
+    its Redis key expired: the crawl stops within seconds with exit code 7 and one line, instead
+    of crawling on beside a second crawl; the next crawl repairs what it left and finishes."""
+    ttl = 1.5
+    env, prefix = {}, ""
+    if backend == "redis":
+        target: RedisTarget = request.getfixturevalue("redis_target")
+        env, prefix = {"SYNDICRAWL_REDIS_URL": target.url}, target.prefix
+    slow = tmp_path / "slow.toml"
+    slow.write_text(LAPSE_SETTINGS.format(ttl=ttl, prefix=prefix))
+    sources = write_sources(tmp_path / "sources.toml", [
+        {"name": "gazette", "kind": "repost", "feeds": [wordpress_server.url("/feed/")], "backfill_pages": 3}])
+    data = tmp_path / "data"
+    db_file = data / "syndicrawl.sqlite3"
+    crawl = subprocess.Popen(
+        [sys.executable, "-m", "syndicrawl", "crawl", "--config", str(sources), "--data-dir", str(data),
+         "--settings", str(slow)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **env},
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not list((data / "warcs").glob("*.open")):  # fetching and writing
+            assert time.monotonic() < deadline and crawl.poll() is None, "the crawl never got going"
+            time.sleep(0.05)
+        cut = time.monotonic()
+        if backend == "redis":
+            import redis
+
+            with closing(redis.Redis.from_url(target.url)) as client:
+                client.delete(f"{prefix}lock:crawl:gazette")
+            _, err = crawl.communicate(timeout=60)
+        else:
+            with closing(sqlite3.connect(db_file, timeout=30, isolation_level=None)) as other:
+                other.execute("BEGIN IMMEDIATE")
+                while crawl.poll() is None and time.monotonic() < cut + 30:
+                    time.sleep(0.05)
+                other.execute("ROLLBACK")
+            _, err = crawl.communicate(timeout=60)
+        stopped = time.monotonic() - cut
+    finally:
+        if crawl.poll() is None:
+            crawl.kill()
+            crawl.wait()
+    assert crawl.returncode == 7, err
+    last = err.splitlines()[-1]
+    if backend == "redis":
+        assert last == "Error: lock crawl:gazette was lost: it lapsed and another process took it; the crawl stopped", err
+    else:
+        assert last.startswith("Error: lock crawl:gazette not renewed for 1 s (lock_ttl 1.5 s; last error: "), err
+        assert last.endswith(": given up before another process may take it; the crawl stopped"), err
+    assert "Traceback" not in err, err
+    assert stopped < 15, f"the crawl went on for {stopped:.1f} s after its lock could no longer be renewed"
+
+    again = run_syndicrawl("crawl", "--config", str(sources), data_dir=data, settings=slow, env=env)
+    assert again.returncode == 0, again.stderr
+    assert "left open by a crawl whose process is gone" in again.stderr, again.stderr
+    assert not list((data / "warcs").glob("*.open"))
+    with closing(sqlite3.connect(db_file)) as db:
+        assert db.execute("SELECT status FROM crawls ORDER BY id").fetchall() == [("interrupted",), ("finished",)]

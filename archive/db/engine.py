@@ -55,6 +55,10 @@ _PG_MIGRATION_LOCK = 0x5359_4E44_4943_5257  # "SYNDICRW"
 _ALEMBIC_LOCK = threading.Lock()
 
 _SQLITE_BUSY_TIMEOUT_MS = 10_000
+#: Lease renewals of this process waiting for SQLite's write lock (``Database.renewing``), under the
+#: condition that the process's other writers wait on before each ``BEGIN IMMEDIATE``.
+_renewals = 0
+_renewals_done = threading.Condition()
 #: While another process holds SQLite's write lock, a writer waiting for it says so this often.
 _WRITE_WAIT_REPORT = 60.0
 _SQLITE_PRAGMAS = (
@@ -299,6 +303,8 @@ class Database:
         """
         started, report_at = time.monotonic(), None
         while True:
+            with _renewals_done:
+                _renewals_done.wait_for(lambda: _renewals == 0)
             s = self.session()
             transaction = s.begin()
             if self.engine.dialect.name != "sqlite":
@@ -319,6 +325,37 @@ class Database:
             logger.warning("the database could be written again after %.0f s", time.monotonic() - started)
         with s, transaction:
             yield s
+
+    @contextmanager
+    def renewing(self, within: float) -> Iterator[Session]:
+        """A transaction for a lease renewal, which this process's other writers let go first.
+
+        SQLite's busy handler is no queue: it sleeps up to 100 ms between tries, and a writer
+        that commits and begins again at once wins every time (a crawl's writer lost its lock
+        after 90 s of failed renewals). While this waits, the process's ``writing()`` waits for
+        it; it gives up after ``within`` seconds (on PostgreSQL, as a lock and statement timeout).
+        """
+        global _renewals
+        with _renewals_done:
+            _renewals += 1
+        try:
+            with self.session() as s, s.begin():
+                conn = s.connection()
+                if self.engine.dialect.name == "sqlite":
+                    conn.exec_driver_sql(f"PRAGMA busy_timeout = {max(1, int(within * 1000))}")
+                    try:
+                        yield s
+                    finally:
+                        conn.exec_driver_sql(f"PRAGMA busy_timeout = {_SQLITE_BUSY_TIMEOUT_MS}")
+                else:
+                    milliseconds = max(1, int(within * 1000))
+                    conn.exec_driver_sql(f"SET LOCAL lock_timeout = {milliseconds}")
+                    conn.exec_driver_sql(f"SET LOCAL statement_timeout = {milliseconds}")
+                    yield s
+        finally:
+            with _renewals_done:
+                _renewals -= 1
+                _renewals_done.notify_all()
 
     def connect(self) -> Connection:
         """Return a Core connection, for lookups that read rows and need no ORM objects.

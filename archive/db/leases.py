@@ -75,8 +75,8 @@ class DatabaseBackend:
                 "expires_at": now + self.ttl}
 
     def try_acquire(self, name: str, me: Holder) -> Holder | None:
-        now = datetime.now(UTC)
         with self.db.session() as s, s.begin():
+            now = datetime.now(UTC)  # after the first session's schema upgrade, which may take a while
             row = acquire(s, name, **self._values(me, now))  # type: ignore[arg-type]
             if row.token == me.token:
                 return None
@@ -94,8 +94,8 @@ class DatabaseBackend:
         current = as_holder(row)
         return None if current.is_dead() else current
 
-    def renew(self, name: str, me: Holder) -> bool:
-        with self.db.session() as s, s.begin():
+    def renew(self, name: str, me: Holder, within: float) -> bool:
+        with self.db.renewing(within) as s:
             return renew(s, name, me.token, datetime.now(UTC) + self.ttl)
 
     def release(self, name: str, me: Holder) -> None:

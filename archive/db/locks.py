@@ -12,6 +12,13 @@ release). The holder renews it from a thread every third of ``lock_ttl``; a hold
 without releasing loses it when it lapses, or at once when the process asking runs on the
 same host and sees the holder's pid is gone (a daemon restarted after ``kill -9``).
 
+A holder that cannot renew for two thirds of ``lock_ttl`` (the database locked by another
+process, Redis away), or finds its lock taken, has lost it: another process may take it a
+third of ``lock_ttl`` later. ``Locks`` then calls its ``on_lost``, and a crawl's archive writer
+stops at once (as if killed: the next crawl or ``syndicrawl doctor`` repairs what it left),
+so that two crawls of a source never write side by side. On SQLite, a renewal goes before the
+other writes of its process (``Database.renewing``): a busy writer no longer starves it.
+
 The crawl process reads ``LockConfig`` and ``LockRequest`` without loading SQLAlchemy or
 redis: the backends import them when they are built.
 """
@@ -23,8 +30,9 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from types import TracebackType
@@ -57,8 +65,8 @@ class LockRequest:
     purpose: str
     what: str = WHAT
 
-    def locks(self) -> Locks:
-        return Locks(self.config, self.names, self.purpose, self.what)
+    def locks(self, on_lost: Callable[[str], None] | None = None) -> Locks:
+        return Locks(self.config, self.names, self.purpose, self.what, on_lost)
 
 
 @dataclass(frozen=True)
@@ -110,7 +118,8 @@ class Backend(Protocol):
     def holder(self, name: str) -> Holder | None:
         """Who holds ``name`` now, read without taking it; None when free, lapsed or its holder is dead."""
 
-    def renew(self, name: str, me: Holder) -> bool: ...
+    def renew(self, name: str, me: Holder, within: float) -> bool:
+        """Extend ``name``, giving up after about ``within`` seconds; False if another holds it now."""
 
     def release(self, name: str, me: Holder) -> None: ...
 
@@ -123,7 +132,8 @@ class RedisBackend:
     def __init__(self, url: str, prefix: str, ttl: float) -> None:
         import redis  # optional: pip install 'syndicrawl[redis]'
 
-        self.client = redis.Redis.from_url(url, socket_timeout=10)
+        # A renewal must give up in time to be retried before the key lapses.
+        self.client = redis.Redis.from_url(url, socket_timeout=min(10.0, ttl / 3))
         self.prefix = prefix
         self.ttl = ttl
         self._locks: dict[str, redis.lock.Lock] = {}
@@ -168,7 +178,7 @@ class RedisBackend:
                 return False
         return True
 
-    def renew(self, name: str, me: Holder) -> bool:
+    def renew(self, name: str, me: Holder, within: float) -> bool:
         from redis.exceptions import LockError
 
         try:
@@ -208,25 +218,38 @@ def backend_for(config: LockConfig) -> Backend:
     return DatabaseBackend(config.db_url, config.ttl)
 
 
+#: A held lock not renewed for this share of its TTL is given up: the rest is the holder's time to stop.
+GIVE_UP = 2 / 3
+#: Seconds before a failed renewal is tried again (unless that is past the lock's interval).
+RETRY = 1.0
+
+
 class Locks:
     """Hold several locks for the length of a ``with`` block, renewed from a thread.
 
     All or none: if one is held elsewhere, those taken are released and ``LockHeld`` says
     who holds the other, in ``what`` (``{name}``: the lock's name after its ``kind:``,
-    ``{lock}``: its whole name, ``{holder}``: who holds it).
+    ``{lock}``: its whole name, ``{holder}``: who holds it). ``on_lost(message)`` is called,
+    from the renewal thread, once the locks are lost (see the module's docstring).
     """
 
-    def __init__(self, config: LockConfig, names: Sequence[str], purpose: str, what: str = WHAT) -> None:
+    def __init__(
+        self, config: LockConfig, names: Sequence[str], purpose: str, what: str = WHAT,
+        on_lost: Callable[[str], None] | None = None,
+    ) -> None:  # fmt: skip
         self.backend = backend_for(config)
         self.names = list(names)
         self.me = new_holder(purpose)
         self.what = what
+        self.ttl = config.ttl
         self.interval = config.ttl / 3
+        self.on_lost = on_lost
         self._held: list[str] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._renew, name="lock-renewal", daemon=True)
 
     def __enter__(self) -> Locks:
+        self._taken_at = time.monotonic()
         try:
             for name in self.names:
                 current = self.backend.try_acquire(name, self.me)
@@ -241,13 +264,34 @@ class Locks:
         return self
 
     def _renew(self) -> None:
-        while not self._stop.wait(self.interval):
+        """Renew every held lock each interval; a failed round is retried sooner, until the
+        locks have gone unrenewed for GIVE_UP of their TTL: then they are lost."""
+        renewed = self._taken_at  # when the last round that renewed them all began
+        wait = self.interval
+        while not self._stop.wait(wait):
+            began = time.monotonic()
+            lost, error = None, None
             for name in self._held:
                 try:
-                    if not self.backend.renew(name, self.me):
-                        logger.error("lock %s was lost: it lapsed and another process took it", name)
-                except Exception as exc:  # the database or Redis is away for a moment; try again next round
-                    logger.warning("lock %s: could not renew: %s", name, exc)
+                    if not self.backend.renew(name, self.me, within=max(0.0, renewed + self.ttl * GIVE_UP - began)):
+                        lost = f"lock {name} was lost: it lapsed and another process took it"
+                except Exception as exc:  # the database or Redis is away for a moment: retried
+                    error = f"{name}: {' '.join(str(getattr(exc, 'orig', None) or exc).split())}"
+                    logger.warning("lock %s: could not renew: %s", name, error)
+            if lost is None and error is None:
+                renewed, wait = began, self.interval
+                continue
+            unrenewed = time.monotonic() - renewed
+            if lost is None and unrenewed < self.ttl * GIVE_UP:
+                wait = min(RETRY, self.interval)
+                continue
+            if lost is None:
+                lost = (f"lock {', '.join(self._held)} not renewed for {unrenewed:.0f} s (lock_ttl {self.ttl:g} s; "
+                        f"last error: {error}): given up before another process may take it")  # fmt: skip
+            logger.error("%s", lost)
+            if self.on_lost is not None:
+                self.on_lost(lost)
+            return
 
     def _release(self) -> None:
         for name in reversed(self._held):

@@ -10,7 +10,7 @@ order from one stream. This process reports back on its own pipe: ``("counts", {
 and then, ``("log", logger, level, message)`` for its log records, ``("failed", message)`` if
 it cannot start, ``("busy", message)`` if another crawl holds one of its sources, else
 ``("ready",)`` once it holds them and can write, and ``("finished", {source: [warc paths]})``
-last. It ignores SIGINT and SIGTERM, which a terminal, ``timeout`` and systemd send to the
+last; or ``("lost", message)`` if it lost its locks, and then it exits at once. It ignores SIGINT and SIGTERM, which a terminal, ``timeout`` and systemd send to the
 crawl's whole process group: the crawl process decides when to stop and closes the pipe, and
 everything sent before that is still written (its extractor workers are pebble's, which
 exit on SIGTERM: a page being extracted then may be recorded as failed).
@@ -410,6 +410,14 @@ def _serve(config: ArchiveConfig, stream: Any, report: Callable[[tuple[Any, ...]
     return service.run()
 
 
+def _stop_lost(report: Callable[[tuple[Any, ...]], None], message: str) -> None:
+    """The crawl's locks are lost: say so and end now, writing nothing more (another crawl
+    may hold them soon); what this left is repaired as after a kill."""
+    report(("lost", message))
+    logging.shutdown()
+    os._exit(1)
+
+
 def main(messages_fd: int, replies_fd: int) -> None:
     """Entry point of the writer process: the first message is the ``ArchiveConfig``, then the
     crawl's messages until it closes the pipe."""
@@ -438,7 +446,7 @@ def main(messages_fd: int, replies_fd: int) -> None:
         with contextlib.ExitStack() as held:
             try:
                 if config.locks is not None:
-                    held.enter_context(config.locks.locks())
+                    held.enter_context(config.locks.locks(on_lost=partial(_stop_lost, report)))
             except LockHeld as exc:
                 report(("busy", str(exc)))
                 files = None

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import click
 
 from archive.db.locks import LockRequest
-from archive.errors import ConfigError, LockHeld
+from archive.errors import ConfigError, LockHeld, LockLost
 from syndicrawl import exitcodes
 from syndicrawl.cli import cli, settings_options, stderr, stdout
 from syndicrawl.cli.progress import LiveProgress, PlainProgress, progress_table
@@ -32,6 +32,10 @@ DEMO_SEED_SLUG = "us-supported-terrorists-fail-to-break-aleppo-siege"
 
 class SourceBusy(click.ClickException):
     exit_code = exitcodes.LOCKED  # the daemon skips the run
+
+
+class LockGone(click.ClickException):
+    exit_code = exitcodes.LOCK_LOST
 
 
 def sources_option(func):  # type: ignore[no-untyped-def]
@@ -129,6 +133,9 @@ def crawl(
          and start pages could be fetched (no connection, out of its allowed_domains),
          or its crawl could not start
       5  interrupted (Ctrl-C, SIGTERM): what was fetched is stored
+      7  its lock could not be renewed within lock_ttl (the database locked by another
+         process, Redis away) or was taken: it stopped at once, so that no other crawl
+         of the source runs beside it; the next crawl (or doctor) repairs what it left
 
     Example: syndicrawl crawl --config sources.toml rbn
     """
@@ -148,6 +155,8 @@ def crawl(
         results = crawl_with_progress(settings, sources, locks)
     except LockHeld as exc:
         raise SourceBusy(str(exc)) from exc
+    except LockLost as exc:
+        raise LockGone(str(exc)) from exc
     if any(r.status == "interrupted" for r in results):
         raise SystemExit(exitcodes.INTERRUPTED)
     if any(r.status != "finished" for r in results):
