@@ -16,10 +16,19 @@ again without a duplicate. Rows that point at records no longer in the file are 
 A file is touched only when no live process holds its source's crawl lock (``crawl:SOURCE``):
 the ``syndicrawl doctor`` command takes that lock for the repair, and a crawl's archive writer,
 which holds it already, repairs its own sources first thing (``repair_sources``).
+
+``doctor`` also reads every finished file record by record: a response or revisit record with no
+capture row in the middle of a file (its batch's transaction failed after the records were
+written) is catalogued again, by the caller's ``recatalog`` (the importer, a layer above). Rows
+naming a file that is not there are reported, and removed only on request (``forget_missing``):
+the file may come back (a disk not mounted, a backup to restore), and removing a capture removes
+its article; the removed rows are kept as JSON lines in ``quarantine/``. Redis lock keys of dead
+processes are removed, as leases are.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -31,15 +40,15 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, func, select, update
 
 from archive.db.leases import as_holder, release
-from archive.db.locks import Locks, live_holder
-from archive.db.models import Capture, Crawl, Lease, ScheduleRun, Source
-from archive.errors import LockHeld, WarcError
+from archive.db.locks import Locks, dead_redis_holders, live_holder, remove_redis_lock
+from archive.db.models import Article, Capture, Crawl, Lease, ScheduleRun, Source
+from archive.errors import LockHeld, SyndicrawlError, WarcError
 from archive.warc.cdxj import index_closed_warc
 from archive.warc.records import Damage, scan_records
 from archive.warc.writer import OPEN_SUFFIX
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
     from pathlib import Path
 
     from archive.db.engine import Database
@@ -50,6 +59,7 @@ logger = logging.getLogger(__name__)
 QUARANTINE = "quarantine"  # beside warcs/ in the data directory
 #: ``{source}-{20-digit time}-{5-digit serial}.warc.gz.open``, as ``WarcWriter`` names files.
 _OPEN_NAME = re.compile(r"^(?P<source>.+)-\d{20}-\d{5}\.warc\.gz" + re.escape(OPEN_SUFFIX) + "$")
+_FINISHED_NAME = re.compile(r"^(?P<source>.+)-\d{20}-\d{5}\.warc\.gz$")
 _CATALOGUED = {"response", "revisit"}  # the record types that have capture rows
 
 
@@ -95,29 +105,39 @@ def open_files(warc_dir: Path) -> dict[str, list[Path]]:
     return found
 
 
-def doctor(db: Database, warc_dir: Path, index_dir: Path, locks: LockConfig, *, dry_run: bool) -> Report:
+def doctor(
+    db: Database, warc_dir: Path, index_dir: Path, locks: LockConfig, *, dry_run: bool,
+    recatalog: Callable[[Path], int] | None = None, forget_missing: bool = False,
+) -> Report:  # fmt: skip
     """Find, and unless ``dry_run`` repair, what dead crawls and daemons left in an archive.
 
-    Stale leases first (a dead holder's lease is what tells its crawl is dead), then each
-    source with ``.open`` files or ``running`` crawls whose crawl lock no live process holds,
+    Stale leases and Redis lock keys first (a dead holder's lock is what tells its crawl is
+    dead), then each source with ``.open`` files, ``running`` crawls or finished files whose
+    crawl lock no live process holds: its ``.open`` files, its crawls, and (with ``recatalog``)
+    the records of its finished files that have no row; then rows naming files that are gone,
     then scheduled runs left ``running`` by a daemon that is gone.
     """
     report = Report()
-    report.findings += _stale_leases(db, dry_run=dry_run)
+    report.findings += _stale_leases(db, dry_run=dry_run) + _stale_redis_locks(locks, dry_run=dry_run)
     with db.session() as s:
         running = set(s.scalars(select(Source.name).join(Crawl).where(Crawl.status == "running")))
-    for source in sorted(running | set(open_files(warc_dir))):
+    finished = _finished_files(warc_dir)
+    for source in sorted(running | set(open_files(warc_dir)) | set(finished)):
         holder = live_holder(locks, f"crawl:{source}")
+        files = finished.get(source, []) if recatalog is not None else []
         if holder is not None:
             report.busy.append(f"{source}: being crawled by {holder.describe()}; left alone")
         elif dry_run:
             report.findings += _repair_source(db, warc_dir, index_dir, source, dry_run=True)
+            report.findings += _orphans(db, files, recatalog, dry_run=True)
         else:
             try:
                 with Locks(locks, [f"crawl:{source}"], "syndicrawl doctor"):
                     report.findings += _repair_source(db, warc_dir, index_dir, source, dry_run=False)
+                    report.findings += _orphans(db, files, recatalog, dry_run=False)
             except LockHeld as exc:  # a crawl started meanwhile
                 report.busy.append(f"{source}: {exc}; left alone")
+    report.findings += _missing_files(db, warc_dir, dry_run=dry_run, forget=forget_missing)
     if live_holder(locks, "daemon") is None:
         report.findings += _interrupted_runs(db, dry_run=dry_run)
     return report
@@ -126,6 +146,101 @@ def doctor(db: Database, warc_dir: Path, index_dir: Path, locks: LockConfig, *, 
 def repair_sources(db: Database, warc_dir: Path, index_dir: Path, sources: Iterable[str]) -> list[Finding]:
     """Repair what dead crawls of ``sources`` left; the caller holds their crawl locks (a crawl's writer)."""
     return [finding for source in sources for finding in _repair_source(db, warc_dir, index_dir, source, dry_run=False)]
+
+
+def _finished_files(warc_dir: Path) -> dict[str, list[Path]]:
+    """The finished WARC files that crawls wrote in ``warc_dir``, by source (imported files keep
+    their own names: the importer leaves out some records on purpose, and they have no orphans)."""
+    found: dict[str, list[Path]] = {}
+    for path in sorted(warc_dir.glob("*.warc.gz")) if warc_dir.is_dir() else []:
+        match = _FINISHED_NAME.match(path.name)
+        if match:
+            found.setdefault(match["source"], []).append(path)
+    return found
+
+
+def _orphans(db: Database, files: list[Path], recatalog: Callable[[Path], int] | None, *, dry_run: bool) -> list[Finding]:
+    """Whole response and revisit records of finished files that no capture row names: catalogued."""
+    findings = []
+    for path in files:
+        with db.session() as s:
+            known = set(s.scalars(select(Capture.record_id).where(Capture.warc_file == path.name)))
+        orphans = sum(
+            1 for found in scan_records(path)
+            if not isinstance(found, Damage) and found.record.rec_type in _CATALOGUED
+            and found.record.rec_headers.get_header("WARC-Record-ID") not in known
+        )  # fmt: skip
+        if not orphans:
+            continue
+        finding = Finding(path.name, f"{orphans} whole response or revisit records have no capture row",
+                          f"catalogued ({orphans} capture rows added)")  # fmt: skip
+        if dry_run or recatalog is None:
+            findings.append(finding)
+            continue
+        try:
+            added = recatalog(path)
+        except (OSError, SyndicrawlError) as exc:
+            findings.append(replace(finding, failed=str(exc)))
+            continue
+        if added < orphans:
+            findings.append(replace(finding, failed=f"{orphans - added} of them could not be catalogued (see the lines above)"))
+        else:
+            findings.append(replace(finding, repaired=True))
+    return findings
+
+
+def _missing_files(db: Database, warc_dir: Path, *, dry_run: bool, forget: bool) -> list[Finding]:
+    """Capture rows naming a WARC file that is neither in ``warc_dir`` nor being written there.
+
+    Reported; removed (kept as JSON lines in quarantine/) only with ``forget``, and never while
+    ``warc_dir`` holds no WARC file at all: a disk not mounted is no reason to empty a catalog.
+    """
+    with db.session() as s:
+        counts = dict(s.execute(select(Capture.warc_file, func.count()).group_by(Capture.warc_file)).all())
+    present = {path.name.removesuffix(OPEN_SUFFIX) for path in warc_dir.glob("*.warc*")} if warc_dir.is_dir() else set()
+    missing = sorted(name for name in counts if name not in present)
+    if missing and not present:
+        return [Finding(f"{warc_dir}", f"no WARC file there, but {sum(counts.values())} capture rows point into "
+                        f"{len(missing)} files", "", failed="is the directory mounted? nothing is removed")]  # fmt: skip
+    quarantine = quarantine_dir(warc_dir)
+    findings = []
+    for name in missing:
+        where = " (a copy is in quarantine/)" if (quarantine / name).exists() else ""
+        kept = quarantine / f"{name}.rows.jsonl"
+        finding = Finding(name, f"{counts[name]} capture rows point into it, but it is not in {warc_dir.name}/{where}",
+                          f"{counts[name]} capture rows and their articles removed (kept in {QUARANTINE}/{kept.name})")  # fmt: skip
+        if not forget:
+            why = "it may come back (restore it); `syndicrawl doctor --forget-missing` removes the rows"
+            findings.append(finding if dry_run else replace(finding, failed=why))
+            continue
+        if dry_run:
+            findings.append(finding)
+            continue
+        try:
+            _forget(db, name, kept)
+        except OSError as exc:
+            findings.append(replace(finding, failed=str(exc)))
+            continue
+        findings.append(replace(finding, repaired=True))
+    return findings
+
+
+def _forget(db: Database, name: str, kept: Path) -> None:
+    """Write the rows naming ``name`` (captures, with their articles) to ``kept``, then remove them."""
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    with db.writing() as s, kept.open("a", encoding="utf-8") as out:
+        rows = s.execute(select(Capture, Article).outerjoin(Article, Article.capture_id == Capture.id)
+                         .where(Capture.warc_file == name)).all()  # fmt: skip
+        for capture, article in rows:
+            line = {"capture": _columns(capture), "article": _columns(article) if article is not None else None}
+            out.write(json.dumps(line, default=str, ensure_ascii=False) + "\n")
+        out.flush()
+        os.fsync(out.fileno())
+        s.execute(delete(Capture).where(Capture.warc_file == name))
+
+
+def _columns(row: object) -> dict[str, object]:
+    return {column.key: getattr(row, column.key) for column in row.__table__.columns}  # type: ignore[attr-defined]
 
 
 def _repair_source(db: Database, warc_dir: Path, index_dir: Path, source: str, *, dry_run: bool) -> list[Finding]:
@@ -275,6 +390,20 @@ def _interrupted_runs(db: Database, *, dry_run: bool) -> list[Finding]:
                             detail="the daemon stopped before the run ended (found by syndicrawl doctor)")
                 )  # fmt: skip
             finding = replace(finding, repaired=True)
+        findings.append(finding)
+    return findings
+
+
+def _stale_redis_locks(locks: LockConfig, *, dry_run: bool) -> list[Finding]:
+    """Redis lock keys whose holder's process is gone (same host): removed. A key that lapses
+    goes by itself; one whose holder died goes now, before the next crawl asks."""
+    if not locks.redis_url:
+        return []
+    findings = []
+    for name, holder, value in dead_redis_holders(locks):
+        finding = Finding(f"lock {name} (Redis)", f"held by {holder.describe()}, whose process is gone", "removed")
+        if not dry_run:
+            finding = replace(finding, repaired=remove_redis_lock(locks, name, value))
         findings.append(finding)
     return findings
 

@@ -210,6 +210,36 @@ def live_holder(config: LockConfig, name: str) -> Holder | None:
         backend.close()
 
 
+def dead_redis_holders(config: LockConfig) -> list[tuple[str, Holder, bytes]]:
+    """The Redis lock keys whose holder's process is gone: name, holder and the key's value."""
+    backend = RedisBackend(config.redis_url, config.redis_prefix, config.ttl)
+    marker = f"{config.redis_prefix}lock:"
+    try:
+        dead = []
+        for key in backend.client.scan_iter(match=f"{marker}*"):
+            raw = backend.client.get(key)
+            if raw is None:
+                continue
+            try:
+                holder = Holder(**json.loads(raw))
+            except (ValueError, TypeError):  # not a lock of ours
+                continue
+            if holder.is_dead():
+                dead.append((key.decode()[len(marker) :], holder, raw))
+        return dead
+    finally:
+        backend.close()
+
+
+def remove_redis_lock(config: LockConfig, name: str, value: bytes) -> bool:
+    """Delete a Redis lock key if it still holds ``value``; False if it changed meanwhile."""
+    backend = RedisBackend(config.redis_url, config.redis_prefix, config.ttl)
+    try:
+        return backend._delete_if_unchanged(f"{config.redis_prefix}lock:{name}", value)
+    finally:
+        backend.close()
+
+
 def backend_for(config: LockConfig) -> Backend:
     if config.redis_url:
         return RedisBackend(config.redis_url, config.redis_prefix, config.ttl)

@@ -13,15 +13,24 @@ from syndicrawl.settings import Settings
 
 @cli.command()
 @click.option("--dry-run", is_flag=True, help="Only report: change nothing.")
+@click.option("--forget-missing", is_flag=True,
+              help="Remove the capture rows (and articles) of WARC files that are gone; kept in quarantine/.")  # fmt: skip
 @settings_options
-def doctor(dry_run: bool, settings: Settings) -> None:
-    """Repair what a crash left: .open WARC files, 'running' crawls and runs, stale leases.
+def doctor(dry_run: bool, forget_missing: bool, settings: Settings) -> None:
+    """Repair what a crash left: .open WARC files, 'running' crawls and runs, stale leases and
+    Redis lock keys, records without capture rows, rows naming WARC files that are gone.
 
     An .open WARC file that no live crawl writes is cut to its last whole record that the
     catalog knows (the bytes cut are kept in DATA_DIR/quarantine/), renamed to .warc.gz and
     indexed; one with no whole record moves to quarantine/. Capture rows pointing at records
     no longer there are removed. A source being crawled is left alone. `crawl` does the same
     for its sources before it starts.
+
+    Every finished WARC file of a crawl is read record by record: whole response and revisit
+    records that no capture row names are catalogued (imported again; their pages are not
+    extracted). Capture rows naming a WARC file that is not in DATA_DIR/warcs are reported:
+    restore the file, or remove them with --forget-missing (their articles go with them; both
+    are kept as JSON lines in quarantine/FILE.rows.jsonl).
 
     \b
     Exit codes:
@@ -33,10 +42,16 @@ def doctor(dry_run: bool, settings: Settings) -> None:
     """
     from archive.db.engine import Database
     from archive.doctor import doctor as examine
+    from archive.ingest.importer import Importer
+    from syndicrawl import __version__
 
     require_archive(settings)
     with Database(settings.db_url) as database:
-        report = examine(database, settings.warc_dir, settings.index_dir, settings.locks, dry_run=dry_run)
+        importer = Importer(database, settings.warc_dir, settings.index_dir, extractor=None,
+                            max_bytes=settings.extract_max_bytes, software=f"syndicrawl {__version__}",
+                            warc_max_size=settings.warc_max_size)  # fmt: skip
+        report = examine(database, settings.warc_dir, settings.index_dir, settings.locks, dry_run=dry_run,
+                         recatalog=lambda path: importer.import_file(path).captures, forget_missing=forget_missing)  # fmt: skip
     for line in report.busy:
         stdout.print(line)
     for finding in report.findings:
