@@ -129,7 +129,7 @@ def extract_article(
         raise ExtractionError(f"{url}: not parseable as HTML")
     document = cast("Document | None", found)  # a dict only with the deprecated as_dict=True
     if document is None or not document.text:
-        raise ExtractionError(f"{url}: no main text found")
+        raise ExtractionError(f"{url}: no main text found{_too_deep(tree)}")
     text = document.text.strip()
     retried = implausible(text, tree) if fast else None
     if retried is not None:
@@ -212,19 +212,25 @@ def _declared_body(tree: HtmlElement) -> int | None:
         if "articleBody" in (script.text or ""):
             try:
                 declared += _json_values(json.loads(script.text), "articleBody")
-            except ValueError:
+            except (ValueError, RecursionError):  # not JSON, or arrays nested thousands deep
                 continue
     return len(" ".join(declared[0].split())) if len(declared) == 1 else None
 
 
-def _json_values(node: object, key: str) -> list[str]:
-    """Every string value of ``key`` anywhere in a JSON document."""
-    if isinstance(node, dict):
-        found = [node[key]] if isinstance(node.get(key), str) else []
-        return found + [value for child in node.values() for value in _json_values(child, key)]
-    if isinstance(node, list):
-        return [value for child in node for value in _json_values(child, key)]
-    return []
+def _json_values(document: object, key: str) -> list[str]:
+    """Every string value of ``key`` anywhere in a JSON document, walked with a stack: a
+    document nested as deep as ``json.loads`` goes would exceed the recursion limit."""
+    found: list[str] = []
+    stack = [document]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get(key), str):
+                found.append(node[key])
+            stack.extend(reversed(node.values()))
+        elif isinstance(node, list):
+            stack.extend(reversed(node))
+    return found
 
 
 def _full_text(tree: HtmlElement, url: str) -> str:
@@ -263,6 +269,19 @@ def _markup_date(tree: HtmlElement, params: dict[str, object]) -> str | None:
     return find_date(tree, url="", **params)  # type: ignore[arg-type]
 
 
+#: How deep libxml2 nests elements: below that it stops adding them. Its "huge" option lifts
+#: the limit to 2,048 but makes trafilatura quadratic (11 s for a page nested 2,000 deep).
+PARSER_DEPTH = 255
+
+
+def _too_deep(tree: HtmlElement) -> str:
+    """The reason a page without main text may have had some: elements nested as deep as the
+    parser goes (unclosed tags by the hundred), whatever was below them lost; else nothing."""
+    if tree.xpath("/*" * (PARSER_DEPTH + 1)):
+        return f" (elements nested {PARSER_DEPTH} deep, where the HTML parser stops)"
+    return ""
+
+
 def _oversize(html: Html, limit: int) -> int | None:
     """The size of ``html`` in bytes (UTF-8 for text, as fetched for a body) if it is over
     ``limit``, else None.
@@ -286,7 +305,10 @@ def _canonical_link(tree: HtmlElement, url: str) -> str | None:
     for link in tree.iter("link"):
         href = (link.get("href") or "").strip()
         if href and "canonical" in (link.get("rel") or "").lower().split():
-            return urljoin(url, href)
+            try:
+                return urljoin(url, href)
+            except ValueError:  # an IPv6 host not closed, in href or url: 'http://[::1'
+                continue
     return None
 
 
