@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import CannotResolveHostError, DownloadTimeoutError, IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError
 
@@ -103,9 +103,9 @@ def failed(request: scrapy.Request, failure: Failure) -> dict[str, Any]:
         outcome.update(status=response.status, retry_after=retry_after(response, now), error=f"HTTP {response.status}")
     elif failure.check(IgnoreRequest):
         kind = "blocked"
-    elif failure.check(DNSLookupError):
+    elif failure.check(DNSLookupError, CannotResolveHostError):  # Scrapy 2.19 wraps Twisted's in its own
         kind = "dns"
-    elif failure.check(TimeoutError, TCPTimedOutError):
+    elif failure.check(TimeoutError, TCPTimedOutError, DownloadTimeoutError):
         kind = "timeout"
     else:
         kind = "connection"

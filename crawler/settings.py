@@ -124,5 +124,6 @@ def scrapy_settings(settings: Settings, source: Source) -> dict[str, Any]:
         },
         "ITEM_PIPELINES": ITEM_PIPELINES,
         "SYNDICRAWL_BACKFILL_PAGES": settings.backfill_pages if source.backfill_pages is None else source.backfill_pages,
+        "SYNDICRAWL_MAX_FEED_ENTRIES": settings.max_feed_entries,
         "LOG_LEVEL": "WARNING",
     }
