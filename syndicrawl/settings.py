@@ -137,6 +137,12 @@ RANGES = {
     "lock_ttl": _POSITIVE,
 }
 
+#: Ten years: the most any setting in seconds may be. Longer is a typo, and overflows the timers
+#: and dates it reaches (tick = 1e300 was an OverflowError in APScheduler's interval trigger).
+LONGEST = 315_360_000
+SECONDS = ("download_delay", "download_timeout", "extract_timeout", "poll_min_interval", "poll_max_interval",
+           "tick", "misfire_grace_time", "stop_timeout", "lock_ttl")
+
 
 #: The URL schemes each URL setting accepts (an empty value is the default: SQLite in the
 #: data directory, locks in the database). SQLAlchemy's plain ``postgresql://`` means
@@ -253,6 +259,11 @@ def _check_ranges(values: Mapping[str, Any], origins: Mapping[str, str]) -> None
         value = values[name]
         if not (math.isfinite(value) and test(value)):
             raise ConfigError(f"{origins[name]}: setting '{name}' must be {rule}, got {value!r}")
+    for name in SECONDS:
+        if values[name] > LONGEST:
+            raise ConfigError(
+                f"{origins[name]}: setting '{name}' must be at most {LONGEST} seconds (ten years), got {values[name]!r}"
+            )
     for name, schemes in URL_SCHEMES.items():
         value = values[name]
         scheme, known, _ = value.partition("://")

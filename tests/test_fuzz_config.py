@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from archive.db.urls import fetch_problem
 from archive.errors import ConfigError
 from syndicrawl.cli import cli
-from syndicrawl.settings import ENVIRONMENT, RANGES, SECTIONS, URL_SCHEMES, Settings, load_settings
+from syndicrawl.settings import ENVIRONMENT, RANGES, SECONDS, SECTIONS, URL_SCHEMES, Settings, load_settings
 from syndicrawl.sources import KINDS, load_sources
 
 DEFAULTS = tomllib.loads((Path(__file__).parents[1] / "config" / "defaults.toml").read_text("utf-8"))
@@ -168,8 +168,11 @@ def assert_valid_settings(loaded: Settings) -> None:
     for name, (test, rule) in RANGES.items():
         value = getattr(loaded, name)
         assert math.isfinite(value) and test(value), f"{name} = {value!r} is not {rule}"
-    # The bounds of #17.3, stated again here: a worker pool of none, a daemon that never sleeps.
-    assert loaded.extract_workers >= 1 and loaded.tick > 0
+    # The bounds of #17.3, stated again here: a worker pool of none, a daemon that never sleeps,
+    # and waits no timer or date can hold.
+    assert loaded.extract_workers >= 1 and 0 < loaded.tick <= 315_360_000
+    for name in SECONDS:
+        assert getattr(loaded, name) <= 315_360_000, name
     assert loaded.poll_min_interval <= loaded.poll_max_interval
     for name, schemes in URL_SCHEMES.items():
         url = getattr(loaded, name)
@@ -183,6 +186,7 @@ def assert_valid_settings(loaded: Settings) -> None:
 @given(document=settings_documents(), junk=JUNK, where=st.integers(0, 10_000), env=ENVIRONMENTS)
 @example(document={"extract": {"workers": 0}}, junk=b"", where=0, env={})
 @example(document={"scheduler": {"tick": -1}}, junk=b"", where=0, env={})
+@example(document={"scheduler": {"tick": 1e300, "misfire_grace_time": 2**63 - 1}}, junk=b"", where=0, env={})
 @example(document={"crawl": {"download_delay": 1}}, junk=b"\xff", where=5, env={})
 @example(document={}, junk=b"", where=0, env={"SYNDICRAWL_DATABASE_URL": f"mysql://u:{PASSWORD}/x@h/db"})
 def test_settings_file_loads_within_range_or_is_one_error_line(
@@ -297,6 +301,8 @@ def test_bad_sources_file_is_one_error_line_and_exit_code_1(tmp_path: Path, body
     [
         (b"[extract]\nworkers = 0\n", {}, "FILE", "setting 'extract_workers' must be >= 1, got 0"),
         (b"[scheduler]\ntick = 1e999\n", {}, "FILE", "setting 'tick' must be > 0, got inf"),
+        (b"[scheduler]\ntick = 1e300\n", {}, "FILE",
+         "setting 'tick' must be at most 315360000 seconds (ten years), got 1e+300"),
         (b"[crawl]\n\xfe = 1\n", {}, "FILE", "not UTF-8 text: byte 8 is b'\\xfe'"),
         (b"[crawl]\n\"a\\nb\" = 1\n", {}, "FILE", "unknown setting [crawl] a\\nb"),
         (b"", {"SYNDICRAWL_DATABASE_URL": f"mysql://u:{PASSWORD}@127.0.0.1/db"},
