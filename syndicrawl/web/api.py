@@ -216,7 +216,7 @@ def _replay_headers(archived: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def _url(url: str) -> str:
-    """A URL from the request path, checked to have a lookup key (a ``QueryError`` says why not)."""
+    """A URL a client sent, checked to have a lookup key (a ``QueryError`` says why not)."""
     cdx.checked_key(url)
     return url
 
