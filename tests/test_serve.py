@@ -106,9 +106,14 @@ def server(archive: Archive) -> Iterator[str]:
     line = process.stderr.readline()
     found = re.search(r"on http://(127\.0\.0\.1:\d+)/", line)
     assert found, line
+    logged: list[str] = []  # read as it comes: a full pipe would stop the server
+    reader = threading.Thread(target=lambda: logged.extend(process.stderr), daemon=True)  # type: ignore[arg-type]
+    reader.start()
     yield found.group(1)
     process.terminate()
     process.wait(timeout=10)
+    reader.join(timeout=10)
+    assert not [line for line in logged if "Traceback" in line], "".join(logged)
 
 
 def get(address: str, target: str, headers: Mapping[str, str] | None = None, timeout: float = 10) -> tuple[
