@@ -6,7 +6,6 @@ field, so a typo in one source never half-runs a crawl.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from urllib.parse import urlsplit
 
 from archive.db.urls import fetch_problem
 from archive.errors import ConfigError
-from syndicrawl.settings import plain, read_toml
+from syndicrawl.settings import LONGEST, plain, read_toml
 
 Kind = Literal["origin", "repost", "unknown"]
 KINDS: tuple[Kind, ...] = ("origin", "repost", "unknown")
@@ -86,9 +85,11 @@ def parse_source(entry: Any, where: str) -> Source:
         raise ConfigError(f"{where}, field 'backfill_pages': must be a whole number >= 0")
     delay = entry.get("download_delay")
     if delay is not None and (
-        isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay < math.inf
+        isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay <= LONGEST
     ):
-        raise ConfigError(f"{where}, field 'download_delay': must be a number of seconds >= 0")
+        raise ConfigError(
+            f"{where}, field 'download_delay': must be a number of seconds >= 0, at most {LONGEST} (ten years)"
+        )
     private = entry.get("private_addresses", False)
     if not isinstance(private, bool):
         raise ConfigError(f"{where}, field 'private_addresses': must be true or false, got {private!r}")

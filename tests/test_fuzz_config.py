@@ -224,6 +224,8 @@ def source_entries(draw: st.DrawFn) -> dict[str, Any]:
         entry["backfill_pages"] = draw(NUMBERS | SCALARS)
     if draw(st.integers(0, 3)) == 0:
         entry["download_delay"] = draw(NUMBERS | SCALARS)
+    if draw(st.integers(0, 3)) == 0:
+        entry["private_addresses"] = draw(st.booleans() | SCALARS)
     if draw(st.integers(0, 9)) == 0:
         entry[draw(TEXT)] = draw(VALUES)
     return entry
@@ -252,7 +254,8 @@ def assert_valid_sources(path: Path) -> None:
             assert fetch_problem(url) is None, url
         assert source.allowed_domains and all(isinstance(d, str) and d for d in source.allowed_domains)
         assert source.backfill_pages is None or source.backfill_pages >= 0
-        assert source.download_delay is None or 0 <= source.download_delay < math.inf
+        assert source.download_delay is None or 0 <= source.download_delay <= 315_360_000
+        assert isinstance(source.private_addresses, bool)
 
 
 @FUZZ
@@ -261,6 +264,8 @@ def assert_valid_sources(path: Path) -> None:
 @example(text='[[source]]\nname = "a"\nkind = "origin"\nfeeds = ["http://x.test:99999/f"]\n', junk=b"", where=0)
 @example(text='[[source]]\nname = "a"\nkind = "origin"\nfeeds = ["http://x.test/f"]\n"b\\nc" = 1\n', junk=b"", where=0)
 @example(text='[[source]]\nname = "a"\nkind = "origin"\nfeeds = ["http://x.test/f"]\n', junk=b"\xff", where=12)
+@example(text='[[source]]\nname = "a"\nkind = "origin"\nfeeds = ["http://x.test/f"]\ndownload_delay = 1e300\n', junk=b"",
+         where=0)
 def test_sources_file_loads_valid_sources_or_is_one_error_line(
     tmp_path: Path, text: str, junk: bytes, where: int
 ) -> None:
