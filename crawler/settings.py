@@ -115,6 +115,8 @@ def scrapy_settings(settings: Settings, source: Source) -> dict[str, Any]:
         # host it cannot connect to); Scrapy's error line for each is noise on top.
         "RETRY_GIVE_UP_LOG_LEVEL": "DEBUG",
         "STATS_CLASS": "crawler.stats.CrawlStats",
+        # The delay holds per host across sources, not per source (see crawler/politeness.py).
+        "DOWNLOADER": "crawler.politeness.HostDownloader",
         "DOWNLOADER_MIDDLEWARES_BASE": _base("DOWNLOADER_MIDDLEWARES_BASE"),
         "DOWNLOADER_MIDDLEWARES": DOWNLOADER_MIDDLEWARES,
         "SPIDER_MIDDLEWARES_BASE": _base("SPIDER_MIDDLEWARES_BASE"),
