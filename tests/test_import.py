@@ -312,3 +312,70 @@ def test_archived_body_removes_chunks_and_keeps_a_body_stored_without_them() -> 
     assert archived_body(headers, chunked(html(A), 100)).text(max_bytes=10**6) == html(A).decode()
     # Some tools store the body de-chunked and keep the header: it is read as it is, as replay tools read it.
     assert archived_body(headers, html(A)).text(max_bytes=10**6) == html(A).decode()
+
+
+def test_a_file_compressed_whole_is_stored_a_gzip_member_per_record(tmp_path: Path, sqlite_url: str) -> None:
+    """``gzip file.warc`` makes a valid WARC whose records cannot be read at an offset (#17: it
+    crashed on a seek): stored recompressed, every record's bytes kept, all of it imported."""
+    out = BytesIO()
+    writer = WARCWriter(out, gzip=False, warc_version="WARC/1.1")
+    writer.write_record(writer.create_warcinfo_record("whole.warc", {"isPartOf": "harbour archive"}))
+    for post, date in ((A, "2016-09-02T10:00:00Z"), (B, "2016-09-06T10:00:00Z"), (C, "2016-09-19T10:00:00Z")):
+        writer.write_record(html_response(url(post), date, html(post)))
+    path = tmp_path / "whole.warc.gz"
+    path.write_bytes(gzip.compress(out.getvalue()))
+    data = tmp_path / "data"
+
+    result = invoke("import", str(path), data=data, db_url=sqlite_url)
+
+    assert result.returncode == 0, result.stderr
+    assert summary_row(result.stdout, "whole.warc.gz")[2:] == ["4", "3", "0", "3", "0", "0"]
+    [line] = result.stderr.splitlines()
+    assert line.endswith(f"WARNING {path}: one gzip member holds several records (the whole file compressed at once): "
+                         "stored recompressed, a gzip member per record")  # fmt: skip
+    copy = data / "warcs" / "whole.warc.gz"
+    assert gzip.decompress(copy.read_bytes()) == out.getvalue() and verify_file(copy) == 4
+    result = invoke("snapshot", url(C), "--decode", data=data, db_url=sqlite_url)
+    assert result.returncode == 0 and result.stdout.encode() == html(C), result.stderr
+
+
+def test_a_batch_goes_on_past_files_that_fail_and_leaves_none_of_them_behind(tmp_path: Path, sqlite_url: str) -> None:
+    """#17: a gzip member holding two records in the middle of a file looped for ever (warcio's
+    offsets there point back before it); a file that failed after its copy stayed in warcs/
+    and stopped the batch."""
+    pages = [html_response(f"{BASE}/page/{n}", "2016-09-02T10:00:00Z", html(A) + b"<!-- %d -->" % n) for n in range(14)]
+    shared = tmp_path / "shared.warc.gz"
+    members = [record_bytes(page) for page in pages[:12]]
+    out = BytesIO()
+    for page in pages[12:]:
+        WARCWriter(out, gzip=False, warc_version="WARC/1.1").write_record(page)
+    members.append(gzip.compress(out.getvalue()))
+    members.append(record_bytes(html_response(url(B), "2016-09-06T10:00:00Z", html(B))))
+    shared.write_bytes(b"".join(members))
+    notes = tmp_path / "notes.warc.gz"
+    notes.write_bytes(b"just some notes\n")
+    request = StatusAndHeaders("GET / HTTP/1.1", [("Host", "gazette.test")], is_http_request=True)
+    orphan = tmp_path / "orphan.warc.gz"  # nothing to name its source after
+    orphan.write_bytes(record_bytes(WARCWriter(BytesIO()).create_warc_record(
+        f"{BASE}/", "request", payload=BytesIO(b""), length=0, http_headers=request)))  # fmt: skip
+    data = tmp_path / "data"
+
+    result = run_syndicrawl("import", str(notes), str(shared), str(orphan), data_dir=data,
+                            env={"SYNDICRAWL_DATABASE_URL": sqlite_url}, timeout=120)  # fmt: skip
+
+    assert result.returncode == exitcodes.PARTLY_FAILED, result.stderr
+    copy = data / "warcs" / "shared.warc.gz"
+    at = sum(len(member) for member in members[:12])
+    assert result.stderr.splitlines() == [
+        f"Error: {notes}: no WARC record starts at offset 0 (an offset from another file?): "
+        "ArchiveLoadFailed: Unknown archive format, first line: ['just', 'some', 'notes']",
+        result.stderr.splitlines()[1].split(" WARNING ")[0] + f" WARNING {copy}: offset {at}: several records in one "
+        f"gzip member (`warcio recompress` gives each its own); resumed at offset {at + len(members[12])}",
+        f"Error: {data / 'warcs' / 'orphan.warc.gz'}: no warcinfo isPartOf and no HTTP response to name the source "
+        "after; give --source NAME",
+    ]
+    # records, captures (the 12 pages before the shared member and B after it), known, articles, no article, skipped
+    assert summary_row(result.stdout, "shared.warc.gz")[2:] == ["13", "13", "0", "13", "0", "1"]
+    assert sorted(p.name for p in (data / "warcs").glob("*.warc.gz") if not p.name.startswith("gazette.test-")) == [
+        "shared.warc.gz"
+    ]

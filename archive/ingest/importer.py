@@ -21,11 +21,12 @@ import os
 import re
 import shutil
 from collections import deque
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from warcio.timeutils import iso_date_to_datetime
 
@@ -35,7 +36,7 @@ from archive.errors import ConfigError, WarcError
 from archive.ingest.store import CaptureStore, Extracted, StoredCapture
 from archive.warc.cdxj import WARC_SUFFIXES, index_closed_warc, index_name
 from archive.warc.http import archived_body
-from archive.warc.records import Damage, iter_records, read_record, scan_records
+from archive.warc.records import Damage, read_record, recompress, scan_records, shares_gzip_members
 from archive.warc.writer import OPEN_SUFFIX
 
 if TYPE_CHECKING:
@@ -58,6 +59,8 @@ BATCH = 256
 MAX_PENDING = 64
 #: Records read, at most, to find a file's default source name.
 NAME_SEARCH = 1000
+#: Warning lines for the skipped records of one file; a count of the others follows.
+PROBLEM_LINES = 20
 HTML_TYPES = ("text/html", "application/xhtml")
 _NOT_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -100,22 +103,21 @@ def source_name(text: str) -> str:
 
 def default_source(path: Path) -> str:
     """The source a file's captures belong to: its warcinfo's ``isPartOf``, else the host of its first response."""
-    try:
-        for number, (record, _, _) in enumerate(iter_records(path)):
-            if number >= NAME_SEARCH:
-                break
-            if record.rec_type == "warcinfo":
-                fields = record.content_stream().read(65536).decode("utf-8", "replace")
-                part_of = next((line.split(":", 1)[1] for line in fields.splitlines()
-                                if line.lower().startswith("ispartof:")), "")
-                if source_name(part_of):
-                    return source_name(part_of)
-            elif record.rec_type == "response":
-                host = urlsplit(_target(record)).hostname
-                if host and urlsplit(_target(record)).scheme in {"http", "https"}:
-                    return source_name(host)
-    except WarcError:
-        pass  # damage early in the file: the import reports it
+    for number, found in enumerate(scan_records(path, keep=lambda record: 65536 * (record.rec_type == "warcinfo"))):
+        if number >= NAME_SEARCH:
+            break
+        if isinstance(found, Damage):
+            continue  # the import reports it
+        record = found.record
+        if record.rec_type == "warcinfo":
+            fields = found.payload.decode("utf-8", "replace")
+            part_of = next((line.split(":", 1)[1] for line in fields.splitlines()
+                            if line.lower().startswith("ispartof:")), "")  # fmt: skip
+            if source_name(part_of):
+                return source_name(part_of)
+        elif record.rec_type == "response" and (target := _split(_target(record))) is not None:
+            if target.hostname and target.scheme in {"http", "https"}:
+                return source_name(target.hostname)
     raise ConfigError(f"{path}: no warcinfo isPartOf and no HTTP response to name the source after; give --source NAME")
 
 
@@ -147,55 +149,84 @@ class Importer:
     ) -> ImportReport:
         """Copy, index and catalog one WARC file; ``on_progress(report, offset)`` as records are read."""
         index_name(path.name)  # a WARC file name, or WarcError
-        with read_record(path, 0):
-            pass  # it starts with a WARC record, or WarcError before anything is copied
+        try:
+            with read_record(path, 0):
+                pass  # it starts with a WARC record
+        except WarcError:
+            # or holds one further on, after damage; else nothing is copied
+            if all(isinstance(found, Damage) for found in scan_records(path)):
+                raise
         if source is not None and source_name(source) != source:
             raise ConfigError(f"--source {source!r}: not a plain name (letters, digits, - _ .)")
-        name = source or default_source(path)
-        with self._db.session() as s:
-            kind = catalog.source_kind(s, name) or "unknown"
-        target = self._place(path)
-        report = ImportReport(path, target.name, name, target.stat().st_size)
-        store = CaptureStore(
-            self._db, self._warc_dir, name, kind, max_size=self._warc_max_size, software=self._software,
-            index_dir=self._index_dir,
-        )
-        run = _Run(self._db, store, report, target, extractor=self._extractor, max_bytes=self._max_bytes)
-        status = "failed"
+        target, made, lost = self._place(path)
+        run: _Run | None = None
         try:
-            run.read(on_progress)
-            status = "finished"
-        except KeyboardInterrupt:
-            status = "interrupted"
+            name = source or default_source(target)
+            with self._db.session() as s:
+                kind = catalog.source_kind(s, name) or "unknown"
+            report = ImportReport(path, target.name, name, target.stat().st_size)
+            store = CaptureStore(
+                self._db, self._warc_dir, name, kind, max_size=self._warc_max_size, software=self._software,
+                index_dir=self._index_dir,
+            )
+            run = _Run(self._db, store, report, target, extractor=self._extractor, max_bytes=self._max_bytes)
+            for damage in lost:
+                run.problem(damage.offset, damage.problem, path)
+            status = "failed"
+            try:
+                run.read(on_progress)
+                status = "finished"
+            except KeyboardInterrupt:
+                status = "interrupted"
+                raise
+            finally:
+                run.finish(status)
+            try:
+                index_closed_warc(target, self._index_dir, spans=run.spans if run.damaged else None)
+            except WarcError as exc:  # the captures stand; `index rebuild` can index the file later
+                logger.error("not indexed for replay: %s", exc)
+        except BaseException:
+            # A copy made for this import goes unless captures already point into it.
+            if made and (run is None or not run.stored):
+                target.unlink(missing_ok=True)
             raise
-        finally:
-            run.finish(status)
-        try:
-            index_closed_warc(target, self._index_dir, spans=run.spans if run.damaged else None)
-        except WarcError as exc:  # the captures stand; `index rebuild` can index the file later
-            logger.error("not indexed for replay: %s", exc)
         return report
 
-    def _place(self, path: Path) -> Path:
-        """The file's copy in the WARC directory: made under its own name, or a free one if that is taken.
+    def _place(self, path: Path) -> tuple[Path, bool, list[Damage]]:
+        """The file's copy in the WARC directory, made under its own name, or a free one if that is
+        taken; whether it was made now; the gzip damage met making it.
 
-        A file already there (the same bytes under the same name, or the file itself) is not copied again.
+        A file already there (the same bytes under the same name, or the file itself) is not copied
+        again. A file whose gzip members hold several records (one member for the whole file, as
+        ``gzip`` makes it) is stored recompressed, a member per record, so that its records can
+        be read at their offsets; its records' bytes are kept.
         """
         self._warc_dir.mkdir(parents=True, exist_ok=True)
         stem, suffix = _split_name(path.name)
-        for number in range(1, 10_000):
-            target = self._warc_dir / (path.name if number == 1 else f"{stem}-{number}{suffix}")
-            if target.exists() and (target.samefile(path) or filecmp.cmp(target, path, shallow=False)):
-                return target
-            if not _taken(target):
-                partial = target.with_name(target.name + OPEN_SUFFIX)
-                try:
-                    shutil.copyfile(path, partial)
-                    os.replace(partial, target)
-                except OSError as exc:
-                    partial.unlink(missing_ok=True)
-                    raise WarcError(f"cannot copy {path} to {target}: {exc}") from exc
-                return target
+        with ExitStack() as cleanup:
+            source, lost = path, []
+            if shares_gzip_members(path):
+                logger.warning("%s: one gzip member holds several records (the whole file compressed at once): "
+                               "stored recompressed, a gzip member per record", path)  # fmt: skip
+                source = self._warc_dir / f".{path.name}.recompressed"
+                cleanup.callback(source.unlink, missing_ok=True)
+                lost = recompress(path, source)
+            for number in range(1, 10_000):
+                target = self._warc_dir / (path.name if number == 1 else f"{stem}-{number}{suffix}")
+                if target.exists() and (target.samefile(source) or filecmp.cmp(target, source, shallow=False)):
+                    return target, False, lost
+                if not _taken(target):
+                    partial = target.with_name(target.name + OPEN_SUFFIX)
+                    try:
+                        if source is path:
+                            shutil.copyfile(path, partial)
+                        else:
+                            os.replace(source, partial)
+                        os.replace(partial, target)
+                    except OSError as exc:
+                        partial.unlink(missing_ok=True)
+                        raise WarcError(f"cannot copy {path} to {target}: {exc}") from exc
+                    return target, True, lost
         raise WarcError(f"{path}: no free name for it in {self._warc_dir}")
 
 
@@ -231,7 +262,7 @@ class _Run:
         for found in scan_records(self._path, keep=self._keep):
             if isinstance(found, Damage):
                 resumed = f"; resumed at offset {found.resumed_at}" if found.resumed_at is not None else ""
-                self._problem(found.offset, found.problem + resumed)
+                self.problem(found.offset, found.problem + resumed)
                 self.damaged = True
                 if start is not None and start < found.offset:
                     self.spans.append((start, found.offset))
@@ -241,7 +272,7 @@ class _Run:
             try:
                 capture = self._capture(found)
             except _Unusable as exc:
-                self._problem(found.offset, str(exc))
+                self.problem(found.offset, str(exc))
                 continue
             if capture is not None:
                 batch.append(capture)
@@ -254,6 +285,8 @@ class _Run:
             self.spans.append((start, self._report.size))
         self._flush(batch)
         self._collect(wait=True)
+        if self._report.skipped > PROBLEM_LINES:
+            logger.warning("%s: %d more records skipped", self._path, self._report.skipped - PROBLEM_LINES)
 
     def finish(self, status: str) -> None:
         """Store what extraction has finished, close our WARC file and record the run as a crawl of the source."""
@@ -269,16 +302,28 @@ class _Run:
         """The payload bytes to keep: an HTML page's, for extraction."""
         return self._max_bytes if self._extractor is not None and _is_html(record) else 0
 
-    def _problem(self, offset: int, what: str) -> None:
-        logger.warning("%s: offset %d: %s", self._path, offset, what)
+    @property
+    def stored(self) -> bool:
+        """Whether captures of this file are in the catalog: it must then stay."""
+        return self._report.captures > 0
+
+    def problem(self, offset: int, what: str, path: Path | None = None) -> None:
+        """A record skipped: one warning line each, the first PROBLEM_LINES of a file, then a count."""
         self._report.skipped += 1
+        if self._report.skipped <= PROBLEM_LINES:
+            logger.warning("%s: offset %d: %s", path or self._path, offset, what)
 
     def _capture(self, found: WholeRecord) -> _Capture | None:
         """The capture a response or revisit record of an http(s) URL makes; None for other records."""
         record = found.record
         url = _target(record)
-        if record.rec_type not in {"response", "revisit"} or urlsplit(url).scheme not in {"http", "https"}:
-            return None  # warcinfo, request, metadata, resource; dns: and other non-web records
+        if record.rec_type not in {"response", "revisit"}:
+            return None  # warcinfo, request, metadata, resource
+        parts = _split(url)
+        if parts is None:
+            raise _Unusable(f"{record.rec_type} record: bad WARC-Target-URI {url!r}")
+        if parts.scheme not in {"http", "https"}:
+            return None  # dns: and other non-web records
         headers = record.rec_headers
         record_id = headers.get_header("WARC-Record-ID")
         if not record_id:
@@ -288,7 +333,7 @@ class _Run:
         self._seen.add(record_id)
         try:
             timestamp = iso_date_to_datetime(headers.get_header("WARC-Date") or "").replace(tzinfo=UTC)
-        except ValueError:
+        except (ValueError, TypeError):  # TypeError: warcio's parse of a date with no digits
             raise _Unusable(f"{record.rec_type} record of {url}: bad WARC-Date {headers.get_header('WARC-Date')!r}") from None
         http = record.http_headers
         status = http.get_statuscode() if http is not None else None
@@ -361,7 +406,7 @@ class _Run:
             while original is not None and original.revisit_of is not None:  # a revisit of a revisit
                 original = s.get(Capture, original.revisit_of)
             if original is None:
-                self._problem(row["warc_offset"], f"revisit record of {row['url']}: its original is not in the archive")
+                self.problem(row["warc_offset"], f"revisit record of {row['url']}: its original is not in the archive")
                 continue
             row["revisit_of"] = original.id
             row["status"] = row["status"] or original.status
@@ -397,6 +442,14 @@ class _Run:
 def _target(record: ArcWarcRecord) -> str:
     """WARC-Target-URI; some writers wrap it in <> (as the WARC 1.1 spec's grammar once said)."""
     return (record.rec_headers.get_header("WARC-Target-URI") or "").strip().removeprefix("<").removesuffix(">")
+
+
+def _split(url: str) -> SplitResult | None:
+    """``url``'s parts; None for what urlsplit refuses (a bad IPv6 host)."""
+    try:
+        return urlsplit(url)
+    except ValueError:
+        return None
 
 
 def _is_html(record: ArcWarcRecord) -> bool:

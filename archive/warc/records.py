@@ -8,30 +8,35 @@ from __future__ import annotations
 import io
 import logging
 import os
+import tempfile
 from contextlib import contextmanager, redirect_stderr
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
 from isal import isal_zlib
 from warcio.archiveiterator import ArchiveIterator
-from warcio.exceptions import ArchiveLoadFailed
 from warcio.utils import BUFF_SIZE, Digester
 
 from archive.errors import WarcError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
-    from pathlib import Path
 
     from warcio.recordloader import ArcWarcRecord
 
 logger = logging.getLogger(__name__)
+# warcio warns of each target URI with spaces it reads (it takes them as %20), at every read of
+# the record: not damage, and not worth a line per record.
+logging.getLogger("warcio.recordloader").setLevel(logging.ERROR)
 
 T = TypeVar("T")
 _GZIP_MAGIC = b"\x1f\x8b\x08"  # a gzip member, deflate: where a record of a .warc.gz file may start
 _WARC_MAGIC = b"\nWARC/1."  # a WARC 1.0 or 1.1 header at the start of a line
 _SEARCH_BLOCK = 1024 * 1024
 _GZIP_WBITS = 16 + 15  # a gzip member, with its header and trailer
+_GZIP_LEVEL = 2  # isal's levels are 0-3, as the writer's
+_SHARED_MEMBER = "several records in one gzip member (`warcio recompress` gives each its own)"
 
 
 def iter_records(path: Path) -> Iterator[tuple[ArcWarcRecord, int, int]]:
@@ -44,12 +49,19 @@ def iter_records(path: Path) -> Iterator[tuple[ArcWarcRecord, int, int]]:
     """
     with _open(path) as scan_fh, _open(path) as load_fh:
         scanner = ArchiveIterator(scan_fh, no_record_parse=True)
+        end = 0
         try:
             for _ in scanner:
                 offset, length = scanner.get_record_offset(), scanner.get_record_length()
+                if offset < end or length <= 0:  # warcio's offsets inside a gzip member holding several records
+                    raise WarcError(f"{path}: offset {end}: {_SHARED_MEMBER}")
+                end = offset + length
                 yield _load(load_fh, path, offset), offset, length
-        except ArchiveLoadFailed as exc:
-            raise WarcError(f"{path}: unreadable WARC record at offset {scanner.offset}: {exc}") from exc
+        except WarcError:
+            raise
+        # warcio raises assorted errors on damaged input (see scan_records)
+        except Exception as exc:  # noqa: BLE001
+            raise WarcError(f"{path}: unreadable WARC record at offset {end}: {_short(exc)}") from exc
 
 
 @contextmanager
@@ -117,9 +129,14 @@ def scan_records(path: Path, keep: Callable[[ArcWarcRecord], int] = lambda recor
         while start is not None:
             fh.seek(start)
             iterator = ArchiveIterator(fh, check_digests=True)
+            # Where the next record must start. warcio computes offsets from the file position
+            # less what it has buffered, which inside a damaged gzip member can point anywhere
+            # before it, even before the file: damage is placed here at the earliest, so each
+            # search for the next record starts further on and the scan ends.
+            floor = start
             start = None
             while True:
-                offset = iterator.offset
+                offset = max(iterator.offset, floor)
                 try:
                     record = _quietly(next, iterator, None)
                     if record is None:
@@ -130,15 +147,18 @@ def scan_records(path: Path, keep: Callable[[ArcWarcRecord], int] = lambda recor
                         break
                     payload, received, digest = _read_block(record, keep(record))
                     problem = _problem(record, iterator, received)
+                    if not problem and (iterator.get_record_offset() != offset or iterator.get_record_length() <= 0):
+                        problem = "not where the record before it ends (damaged gzip member?)"
                 # warcio raises assorted errors on damaged input (ArchiveLoadFailed,
                 # AttributeError, EOFError, zlib.error...): any of them means the record is unreadable.
                 except Exception as exc:  # noqa: BLE001
-                    problem = f"unreadable ({exc!r})"
+                    problem = f"unreadable ({_short(exc)})"
                 if problem:
                     start = _next_record(fh, path, offset + 1, magic)
                     yield Damage(offset, problem, start)
                     break
-                yield WholeRecord(record, offset, iterator.get_record_length(), payload, digest)
+                floor = offset + iterator.get_record_length()
+                yield WholeRecord(record, offset, floor - offset, payload, digest)
 
 
 def verify_file(path: Path) -> int:
@@ -156,6 +176,83 @@ def verify_file(path: Path) -> int:
         count += 1
     logger.debug("verified %s: %d records", path, count)
     return count
+
+
+def shares_gzip_members(path: Path) -> bool:
+    """Whether the gzip member a file starts with holds more than its first record.
+
+    Such a file (``gzip file.warc``: one member for the whole file) is valid, but no record
+    of it can be read at an offset; ``recompress`` makes one that can be.
+    """
+    with _open(path) as fh:
+        if fh.read(2) != _GZIP_MAGIC[:2]:
+            return False
+        fh.seek(0)
+        iterator = ArchiveIterator(fh, no_record_parse=True)
+        try:
+            if _quietly(next, iterator, None) is None:
+                return False
+            _quietly(iterator.read_to_end)
+        except Exception:  # noqa: BLE001  (a damaged first record: the scan reports it)
+            return False
+        return bool(iterator.next_line) and iterator.next_line.startswith(b"WARC/")
+
+
+def recompress(path: Path, target: Path) -> list[Damage]:
+    """Write ``path``, a gzip file whose members hold several records, to ``target`` with a
+    gzip member per record, as ``warcio recompress`` does, but keeping every record's bytes
+    (warcio writes the records it parsed anew); return where the gzip data was damaged.
+
+    The file is inflated front to back, members one after the other, never seeking in a
+    gzip stream; what cannot be inflated is lost (deflate has no point to resume from).
+    Bytes that hold no whole record are kept too, each run of them in a member of its own.
+    """
+    with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", suffix=".inflated") as plain:
+        damage = _inflate(path, plain)
+        plain.flush()
+        cuts = {0}  # where each record, and each run of bytes holding none, starts
+        for found in scan_records(Path(plain.name)):
+            cuts.add(found.offset)
+            if isinstance(found, Damage) and found.resumed_at is not None:
+                cuts.add(found.resumed_at)
+        starts = sorted(cuts)
+        ends = [*starts[1:], os.fstat(plain.fileno()).st_size]
+        plain.seek(0)
+        try:
+            with target.open("wb") as out:
+                for start, end in zip(starts, ends, strict=True):
+                    member = isal_zlib.compressobj(_GZIP_LEVEL, isal_zlib.DEFLATED, _GZIP_WBITS)
+                    for _ in range(start, end, BUFF_SIZE):
+                        out.write(member.compress(plain.read(min(BUFF_SIZE, end - plain.tell()))))
+                    out.write(member.flush())
+        except OSError as exc:
+            target.unlink(missing_ok=True)
+            raise WarcError(f"cannot write {target}: {exc}") from exc
+    return damage
+
+
+def _inflate(path: Path, out: BinaryIO) -> list[Damage]:
+    """Inflate every gzip member of ``path`` into ``out``, in order; stop at damage and say where."""
+    with _open(path) as fh:
+        size = os.fstat(fh.fileno()).st_size
+        inflater = isal_zlib.decompressobj(_GZIP_WBITS)
+        fed = False  # the current member has had input
+        position = 0  # of the block being inflated
+        while block := fh.read(BUFF_SIZE):
+            while block:
+                try:
+                    out.write(inflater.decompress(block))
+                except isal_zlib.error as exc:
+                    problem = f"gzip data damaged ({exc}): the {size - position} bytes from this block on are lost"
+                    return [Damage(position, problem, None)]
+                fed = True
+                block = inflater.unused_data if inflater.eof else b""
+                if inflater.eof:
+                    inflater, fed = isal_zlib.decompressobj(_GZIP_WBITS), False
+            position = fh.tell()
+        if fed:
+            return [Damage(size, "the gzip data ends before its member does (file cut short?)", None)]
+        return []
 
 
 def _read_block(record: ArcWarcRecord, keep: int) -> tuple[bytes, int, str | None]:
@@ -189,10 +286,16 @@ def _problem(record: ArcWarcRecord, iterator: ArchiveIterator, received: int) ->
     _quietly(iterator.get_record_length)  # reads past the record's trailing blank lines
     if iterator.err_count:
         return "not followed by a blank line (wrong Content-Length?)"
-    # Only the gzip decoder can tell that a member lost its trailer after the record's data.
     decompressor = iterator.reader.decompressor
-    if decompressor is not None and not decompressor.eof:
-        return "its gzip member is incomplete (cut short, or several records in one member)"
+    if decompressor is None:
+        return None
+    # In a gzip file, the record's member must end after its blank lines: the line read
+    # after them is the member's (the decoder can be at its end with that line buffered).
+    if iterator.next_line:
+        return _SHARED_MEMBER if iterator.next_line.startswith(b"WARC/") else "its gzip member goes on after it"
+    # Only the gzip decoder can tell that a member lost its trailer after the record's data.
+    if not decompressor.eof:
+        return "its gzip member is incomplete (cut short?)"
     return None
 
 
@@ -216,6 +319,12 @@ def _next_record(fh: BinaryIO, path: Path, start: int, magic: bytes) -> int | No
             position = candidate + 1
 
 
+def _short(exc: Exception) -> str:
+    """An exception as a few words on one line: warcio's messages run over lines and quote the bytes it found."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:100]}" if text else type(exc).__name__
+
+
 def _quietly(function: Callable[..., T], *args: object) -> T:
     """Call a warcio function that writes its warnings to stderr itself: ``_problem`` reports them."""
     with redirect_stderr(io.StringIO()):
@@ -234,10 +343,11 @@ def _parse(fh: BinaryIO, path: Path, offset: int, block_size: int = BUFF_SIZE) -
         record = next(ArchiveIterator(fh, block_size=block_size))
     except StopIteration:
         raise WarcError(f"{path}: no WARC record at offset {offset}: end of file") from None
-    except ArchiveLoadFailed as exc:
-        # warcio quotes the bytes it found; a line of compressed data is noise, so keep it short.
+    # warcio raises ArchiveLoadFailed, and on damaged headers AttributeError, ValueError...;
+    # it quotes the bytes it found, and a line of compressed data is noise: kept short.
+    except Exception as exc:  # noqa: BLE001
         raise WarcError(
-            f"{path}: no WARC record starts at offset {offset} (an offset from another file?): {str(exc)[:80]}"
+            f"{path}: no WARC record starts at offset {offset} (an offset from another file?): {_short(exc)[:80]}"
         ) from exc
     # warcio also takes a line of noise for an old-style ARC record header: that is no record of ours.
     if not record.rec_headers.get_header("WARC-Type"):

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from archive.db.engine import Database
+from archive.errors import SyndicrawlError
 from archive.warc.cdxj import index_name
 from syndicrawl import __version__, exitcodes
 from syndicrawl.cli import cli, settings_options, stderr, stdout
@@ -29,13 +30,15 @@ def import_warcs(files: tuple[Path, ...], source: str | None, settings: Settings
     taken), indexed (CDXJ and a capture per response and revisit record), and its HTML
     pages are extracted and matched for syndication like crawled pages. Damaged records
     are reported with their offset and skipped; records already archived (same
-    WARC-Record-ID) are counted as known, so importing a file twice adds nothing. Exit
-    code 4 if any record was skipped.
+    WARC-Record-ID) are counted as known, so importing a file twice adds nothing. A file
+    compressed whole (one gzip member) is stored recompressed, a member per record. A file
+    that cannot be imported is one error line, and the next file is imported. Exit code 4
+    if any record was skipped or any file not imported, 1 if no file was.
 
     Example: syndicrawl import gazette.warc.gz --source gazette --data-dir syndicrawl-demo
     """
     from archive.ingest.extraction import extraction_pool  # loads trafilatura and the matching code: only here
-    from archive.ingest.importer import Importer
+    from archive.ingest.importer import Importer, ImportReport
 
     for path in files:
         index_name(path.name)  # every name checked before the first file is imported
@@ -55,9 +58,18 @@ def import_warcs(files: tuple[Path, ...], source: str | None, settings: Settings
             warc_max_size=settings.warc_max_size,
         )
         progress = stack.enter_context(ImportBar(stderr) if stderr.is_terminal else ImportLines(stderr))
-        reports = [importer.import_file(path, source, on_progress=progress) for path in files]
+        reports: list[ImportReport] = []
+        refused = 0
+        for path in files:
+            try:
+                reports.append(importer.import_file(path, source, on_progress=progress))
+            except SyndicrawlError as exc:  # this file only: not a WARC, no source name, cannot be copied
+                stderr.print(f"Error: {exc}", markup=False, soft_wrap=True)
+                refused += 1
+    if not reports:
+        sys.exit(exitcodes.ERROR)
     stdout.print(import_table(reports))
     for report in reports:
         stdout.print(f"  {report.path} -> {settings.warc_dir / report.warc_file}")
-    if any(report.skipped for report in reports):
-        sys.exit(exitcodes.PARTLY_FAILED)  # records skipped (damaged, or making no capture)
+    if refused or any(report.skipped for report in reports):
+        sys.exit(exitcodes.PARTLY_FAILED)  # files refused, or records skipped (damaged, or making no capture)
