@@ -86,7 +86,7 @@ def refusal(address: str | Address) -> str | None:
 
 def _literal(name: str) -> Address | None:
     try:
-        return ipaddress.ip_address(name.strip("[]"))
+        return ipaddress.ip_address(name)
     except ValueError:
         return None
 
@@ -141,9 +141,8 @@ class GuardedResolver(CachingThreadedResolver):
         reason = refusal(address)
         if reason is None or in_domains(name, self.private_domains):
             return None
-        key = name.lower().strip("[]")
         message = f"{name} is {reason}" if _literal(name) is not None else f"{name} resolves to {address}, {reason}"
-        self.refused[key] = message
+        self.refused[name.lower()] = message
         return message
 
 
@@ -151,10 +150,6 @@ class AddressGuardMiddleware:
     """Gives a request the guard refused its reason (one line from the spider, as for a host that
     cannot be connected to) instead of "host name not found", and no retry: placed above Scrapy's
     retry middleware, whose turn for the exception never comes."""
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> Self:
-        return cls()
 
     def process_exception(self, request: Request, exception: Exception) -> None:
         from twisted.internet import reactor
