@@ -173,7 +173,7 @@ def test_wordpress_article_metadata_and_text() -> None:
 
     assert article.title == "How We Started a Seed Library"
     assert article.author == "Jane Doe"
-    assert article.published == "2016-11-02"  # article:published_time, not article:modified_time
+    assert article.published == "2016-11-02T09:15:00+00:00"  # article:published_time, not article:modified_time
     assert article.language == "en"
     assert article.sitename == "Jane Doe Writes"
     assert article.description == "A small town, a shoebox of envelopes and a year of swapping seeds."
@@ -199,7 +199,7 @@ def test_blogger_post() -> None:
 
     assert article.title == "The winter bird count"
     assert article.author == "Anna Lindqvist"
-    assert article.published == "2016-12-23"
+    assert article.published == "2016-12-23T08:30:00-08:00"
     assert article.canonical_url == BLOGGER_URL
     assert article.language is None  # no lang attribute, and trafilatura does not guess
     assert "forty-one species, including a kingfisher" in article.text
@@ -244,7 +244,7 @@ def test_german_page() -> None:
 
     assert article.language == "de"
     assert article.title == "Warum Stadtbäume im Sommer leiden"
-    assert article.published == "2018-07-14"
+    assert article.published == "2018-07-14T06:00:00+02:00"
     assert "\nStraßenbäume haben es schwer: Ihre Wurzeln finden unter dem Asphalt" in article.text
     assert "Impressum" not in article.text
 
@@ -261,12 +261,21 @@ def test_german_page_in_latin1_bytes_with_region_subtag() -> None:
 UNDATED_GERMAN = GERMAN.replace('<meta property="article:published_time" content="2018-07-14T06:00:00+02:00">', "")
 
 
+
+def test_a_stated_time_is_kept_with_its_zone_and_a_time_without_one_is_only_a_day() -> None:
+    # Copies made the day their origin appeared are ordered only by such times; a time
+    # without a zone is the site's local time, which orders nothing.
+    assert extract_article(GERMAN, GERMAN_URL).published == "2018-07-14T06:00:00+02:00"
+    naive = GERMAN.replace("2018-07-14T06:00:00+02:00", "2018-07-14T06:00:00")
+    assert extract_article(naive, GERMAN_URL).published == "2018-07-14"
+
+
 def test_a_slug_starting_with_a_number_is_not_a_day() -> None:
     """A German anniversary piece: ``/2019/03/15-jahre-...`` was read as 2019-03-15."""
     url = "https://zeitung.example/2019/03/15-jahre-stadtbaeume/"
 
     assert extract_article(UNDATED_GERMAN, url).published is None
-    assert extract_article(GERMAN, url).published == "2018-07-14"  # what the page states
+    assert extract_article(GERMAN, url).published == "2018-07-14T06:00:00+02:00"  # what the page states
 
 
 def test_a_canonical_on_another_site_does_not_date_the_page() -> None:
@@ -298,7 +307,7 @@ def test_a_dated_url_does_not_hide_the_dates_in_the_markup() -> None:
     """WordPress: the path says the day, the page says it too; the page's (original) date counts."""
     url = "https://janedoe.example/2014/01/05/seed-library/"
 
-    assert extract_article(with_canonical(url), url).published == "2016-11-02"
+    assert extract_article(with_canonical(url), url).published == "2016-11-02T09:15:00+00:00"
 
 
 # A Blogger template with class names of its own, and the usual sidebar widgets (archive,
@@ -392,7 +401,7 @@ def test_truncated_html_still_extracts() -> None:
     article = extract_article(WORDPRESS[:cut], WORDPRESS_URL)
 
     assert article.title == "How We Started a Seed Library"
-    assert article.published == "2016-11-02"
+    assert article.published == "2016-11-02T09:15:00+00:00"
     assert "Within a month the shoebox had become a cabinet." in article.text
     assert "second chance" not in article.text
 
@@ -450,7 +459,7 @@ def test_summary_is_small_and_json_able() -> None:
     assert json.loads(json.dumps(article.summary())) == {
         "title": "How We Started a Seed Library",
         "author": "Jane Doe",
-        "published": "2016-11-02",
+        "published": "2016-11-02T09:15:00+00:00",
         "language": "en",
         "chars": len(article.text),
         "text_hash": article.text_hash,
@@ -641,7 +650,7 @@ def test_a_warning_logged_in_a_worker_reaches_the_crawl_and_the_page_extracts(
         article = pool.submit(html, WORDPRESS_URL).result(timeout=20)
 
     assert article.title == "How We Started a Seed Library"
-    assert article.published == "2016-11-02"
+    assert article.published == "2016-11-02T09:15:00+00:00"
     assert writer_logging.poll(5)
     kind, name, level, message = writer_logging.recv()
     assert (kind, name, level) == ("log", "trafilatura.metadata", logging.WARNING)

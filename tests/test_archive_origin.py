@@ -27,6 +27,7 @@ def member(article_id: int, url: str, kind: str, published: str | None, *, text:
         canonical_url=canonical,
         text=text,
         title=title,
+        timed=published is not None and len(published) > len("YYYY-MM-DD"),
     )
 
 
@@ -146,6 +147,42 @@ def test_link_texts_two_aggregators_both_stripped_do_not_make_one_the_others_par
     second = member(3, "http://global.example/a/", "repost", "2016-11-03", text=stripped)
     placed = {p.article_id: p for p in place([origin, first, second], flat)}
     assert placed[3].parent_id == 1
+
+
+def test_pages_of_one_day_are_ordered_by_their_minutes() -> None:
+    # Two sites of no known kind copy nothing visibly; their feeds give the minute. The
+    # relay was crawled first, which alone would make it the origin.
+    courier = member(1, "http://courier.example/news/a.html", "unknown", "2021-03-30T08:10:00+00:00",
+                     first_seen="2026-11-25T10:00:09+00:00")
+    relay = member(2, "http://relay.example/story/a", "unknown", "2021-03-30T15:40:00+00:00",
+                   first_seen="2026-11-25T10:00:01+00:00")
+    assert place([relay, courier], flat)[0].article_id == 1
+
+
+def test_a_day_alone_does_not_order_a_minute_on_that_day() -> None:
+    # One page gives only its day: midnight UTC is no time, so its copy's 15:40 does not come
+    # after it; the next evidence (here the first capture) decides, either way.
+    for dated_first in (True, False):
+        dated = member(1, "http://courier.example/news/a.html", "unknown", "2021-03-30",
+                       first_seen="2026-11-25T10:00:0%d+00:00" % (1 if dated_first else 9))
+        timed = member(2, "http://relay.example/story/a", "unknown", "2021-03-30T15:40:00+00:00",
+                       first_seen="2026-11-25T10:00:05+00:00")
+        assert place([timed, dated], flat)[0].article_id == (1 if dated_first else 2)
+
+
+def test_a_relay_took_the_text_from_the_copy_published_last_before_it_that_day() -> None:
+    # Origin, then a wire and a digest that both strip the same link texts, then a relay
+    # that lacks them too, all within a day: the digest, minutes before the relay, is its parent.
+    text = LONG + "\nHe can be reached at henrik@lantern.example."
+    stripped = LONG + "\nHe can be reached at."
+    origin = member(1, "http://lantern.example/a/", "origin", "2021-04-21T06:00:00+00:00", text=text)
+    wire = member(2, "http://wire.example/a/", "repost", "2021-04-21T09:00:00+00:00", text=stripped,
+                  first_seen="2026-11-25T10:00:09+00:00")
+    digest = member(3, "http://digest.example/archives/1", "repost", "2021-04-21T13:00:00+00:00", text=stripped,
+                    first_seen="2026-11-25T10:00:01+00:00")
+    relay = member(4, "http://relay.example/story/a", "unknown", "2021-04-21T13:30:00+00:00", text=stripped)
+    placed = {p.article_id: p for p in place([origin, wire, digest, relay], flat)}
+    assert placed[4].parent_id == 3
 
 
 def test_an_aggregator_crediting_nobody_took_the_text_from_the_authors_blog_that_had_it_last() -> None:

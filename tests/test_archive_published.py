@@ -16,6 +16,8 @@ from archive.ingest.extraction import extract_for_matching
 from archive.ingest.messages import Fetched
 from archive.ingest.store import CaptureStore, Extracted
 from tests.test_archive_extract import GERMAN, UNDATED_GERMAN
+
+DAY_ONLY_GERMAN = GERMAN.replace("2018-07-14T06:00:00+02:00", "2018-07-14")  # a theme that prints the day
 from tests.test_archive_warc import exchange
 
 LAST_MODIFIED = "Fri, 20 May 2022 17:42:10 GMT"  # the page was edited long after it appeared
@@ -38,7 +40,17 @@ def stored_date(database: Database, tmp_path: Path, url: str, html: str, evidenc
         pytest.param(
             "https://zeitung.example/2014/01/05/stadtbaeume/", GERMAN,
             {"via": "feed", "published": "2018-07-15T06:00:00+00:00", "last_modified": LAST_MODIFIED},
-            ("2018-07-14", "page"), id="the-page-first",
+            ("2018-07-14T06:00:00+02:00", "page"), id="the-page-first",
+        ),
+        pytest.param(  # WordPress themes print the day, their feeds the minute
+            "https://zeitung.example/2014/01/05/stadtbaeume/", DAY_ONLY_GERMAN,
+            {"via": "feed", "published": "2018-07-14T06:30:00+02:00"},
+            ("2018-07-14T04:30:00+00:00", "page"), id="the-page-day-to-its-feed-entry-minute",
+        ),
+        pytest.param(  # a zone's offset put the entry on the next day in UTC: the page's day stands
+            "https://zeitung.example/2014/01/05/stadtbaeume/", DAY_ONLY_GERMAN,
+            {"via": "feed", "published": "2018-07-15T01:30:00+00:00"},
+            ("2018-07-14", "page"), id="a-feed-minute-of-another-day-leaves-the-pages-day",
         ),
         pytest.param(
             "https://zeitung.example/2014/01/05/stadtbaeume/", UNDATED_GERMAN,

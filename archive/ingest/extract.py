@@ -15,7 +15,7 @@ import json
 import logging
 import signal
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from functools import partial
 from multiprocessing.context import ForkContext
 from typing import TYPE_CHECKING, NamedTuple, cast
@@ -48,8 +48,8 @@ Html = str | bytes | HttpBody
 class ExtractedArticle:
     """The main text and metadata of one page, as trafilatura found them.
 
-    ``published`` is the original publication date (ISO ``YYYY-MM-DD``), not the date the page
-    was last modified: syndication chains are ordered by it. ``text_hash`` ignores whitespace
+    ``published`` is the original publication date (ISO ``YYYY-MM-DD``, or a datetime with
+    its offset where the page states the time), not the date the page was last modified: syndication chains are ordered by it. ``text_hash`` ignores whitespace
     layout, so re-extracting the same page after a trafilatura upgrade keeps the same hash
     unless the words changed.
     """
@@ -114,8 +114,11 @@ def extract_article(
         except ExtractionError as exc:
             raise ExtractionError(f"{url}: {exc}") from exc
     # Dates from markup only: htmldate's extensive search reads years out of the body text of
-    # undated themes, and a false early date makes a copy the origin.
-    date_params = {"original_date": True, "extensive_search": False, "max_date": date.today().isoformat()}
+    # undated themes, and a false early date makes a copy the origin. The time of day too,
+    # where the markup gives one (``_day_or_minute``).
+    date_params = {
+        "original_date": True, "extensive_search": False, "max_date": date.today().isoformat(), "outputformat": _MINUTE,
+    }
     try:
         # Parsed once here, read for <html lang> and <link rel=canonical>, and handed to
         # trafilatura, which works on its own copy (copying costs a quarter of a parse).
@@ -148,6 +151,7 @@ def extract_article(
             published = _markup_date(tree, date_params)
         except Exception as exc:
             raise ExtractionError(f"{url}: htmldate failed: {exc!r}") from exc
+    published = _day_or_minute(published)
     return ExtractedArticle(
         title=document.title,
         author=document.author,
@@ -280,6 +284,26 @@ def _too_deep(tree: HtmlElement) -> str:
     if tree.xpath("/*" * (PARSER_DEPTH + 1)):
         return f" (elements nested {PARSER_DEPTH} deep, where the HTML parser stops)"
     return ""
+
+
+#: htmldate keeps a time and its zone where the markup states them (``article:published_time``,
+#: JSON-LD ``datePublished``); otherwise the day comes out at a naive midnight.
+_MINUTE = "%Y-%m-%dT%H:%M:%S%z"
+
+
+def _day_or_minute(found: str | None) -> str | None:
+    """htmldate's date as stored: ISO with its offset when the page states a time in a zone,
+    else the day alone (a time without a zone is some site's local time, ordering nothing).
+
+    Copies made the day their origin appeared are told apart only by such times.
+    """
+    if not found:
+        return None
+    try:
+        moment = datetime.fromisoformat(found)
+    except ValueError:
+        return found[:10]
+    return moment.isoformat() if moment.tzinfo else moment.date().isoformat()
 
 
 def _oversize(html: Html, limit: int) -> int | None:

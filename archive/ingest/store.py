@@ -89,7 +89,8 @@ def _published(
 ) -> tuple[str | None, str | None]:
     """The publication date of the page at ``url`` and where it came from, best evidence first.
 
-    1. The page's markup ("page"); 2. its feed entry's publication date ("feed");
+    1. The page's markup ("page"), to its feed entry's minute when the page gives only that
+    day (``_to_the_minute``); 2. its feed entry's publication date ("feed");
     3. its own URL's path, ``/YYYY/MM/DD/`` ("url"); 4. its feed or sitemap entry's
     modification date (a sitemap's ``lastmod``), a modification date, so after the URL;
     when the path names only a month (Blogger's ``/YYYY/MM/``), only one within that month;
@@ -97,7 +98,7 @@ def _published(
     an origin edited after its copies were made would otherwise look newer than them.
     """
     if article is not None and article.published:
-        return article.published, "page"
+        return _to_the_minute(article.published, evidence.get("published")), "page"
     via = str(evidence.get("via", "feed"))
     if evidence.get("published"):
         return str(evidence["published"]), via
@@ -134,6 +135,22 @@ def _url_date(url: str) -> str | None:
     if when > date.today():
         return None
     return when.isoformat() if day else when.isoformat()[:7]
+
+
+def _to_the_minute(day: str, feed_time: object) -> str:
+    """The page's date, with its feed entry's time when the page gives only the day.
+
+    WordPress and Blogger themes print "March 30, 2021" while their feeds give the minute;
+    copies made on the day of their origin are ordered only by those minutes. The feed's
+    time (UTC) is taken only when it is on the page's day in UTC too: a zone's offset may
+    put it on the day before or after, and then the page's own day stands.
+    """
+    moment = _iso(feed_time)
+    if len(day) != len("YYYY-MM-DD") or moment is None or len(moment) <= len(day):
+        return day
+    instant = datetime.fromisoformat(moment)
+    instant = instant.astimezone(UTC) if instant.tzinfo else instant.replace(tzinfo=UTC)
+    return instant.isoformat() if instant.date().isoformat() == day else day
 
 
 def _iso(value: object) -> str | None:

@@ -556,6 +556,7 @@ def _members(session: Session, ids: set[int]) -> list[Member]:
             canonical_url=article.canonical_url,
             text=article.text,
             title=article.title,
+            timed=len(article.published or "") > len("YYYY-MM-DD"),
         )
         for article, key, source in rows
     ]

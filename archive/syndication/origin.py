@@ -66,6 +66,8 @@ class Member:
     canonical_url: str | None
     text: str
     title: str | None = None
+    #: Whether ``published`` gives the time of day, not only the day (then midnight UTC).
+    timed: bool = False
 
     @property
     def host(self) -> str:
@@ -81,6 +83,33 @@ class Placement:
     parent_id: int | None = None
     similarity: float | None = None
     evidence: list[str] = field(default_factory=list)
+
+
+#: A day's pages are published between its midnights in some time zone from UTC-12 to
+#: UTC+14: a time within these bounds of a date-only day's midnight UTC may be of that day.
+_DAY_STARTS, _DAY_ENDS = timedelta(hours=-14), timedelta(hours=36)
+
+
+def on_the_day(day: datetime, moment: datetime) -> bool:
+    """Whether ``moment`` may fall on the day that starts, in UTC, at ``day``."""
+    return day + _DAY_STARTS <= moment < day + _DAY_ENDS
+
+
+def published_order(a: Member, b: Member) -> int:
+    """Negative when ``a`` was published before ``b``, positive after, 0 when their dates
+    cannot tell: to the minute when both give a time, by day when one gives only a day.
+
+    Pages often print only the day while their feeds or meta tags give the minute, and
+    copies made the same day are ordered only by their times; a day alone says nothing
+    about the hours within it, so a time inside that day (in any time zone) is a tie.
+    """
+    if a.published is None or b.published is None:
+        return 0
+    if a.timed != b.timed:
+        day, moment = (b.published, a.published) if a.timed else (a.published, b.published)
+        if on_the_day(day, moment):
+            return 0
+    return (a.published > b.published) - (a.published < b.published)
 
 
 def parse_published(value: str | None) -> datetime | None:
@@ -224,8 +253,8 @@ def _compare(
     b_adds = bool(_added(b, a))
     if a_adds != b_adds:
         return 1 if a_adds else -1
-    if a.published and b.published and a.published != b.published:
-        return -1 if a.published < b.published else 1
+    if order := published_order(a, b):
+        return order
     # Still level: the one another member credits as its source ("Source: The Courier").
     if (a.article_id in credited) != (b.article_id in credited):
         return -1 if a.article_id in credited else 1
@@ -330,7 +359,6 @@ def source_among(
     return None, None
 
 
-_NEVER = datetime.min.replace(tzinfo=UTC)
 #: Share of a candidate parent's edits a copy must have made too: a copy inherits all of
 #: its parent's, and extraction can add a stray one (a caption kept on one site).
 INHERITED = 0.9
@@ -367,7 +395,7 @@ def inherited(member: Member, earlier: Sequence[Member], changes: dict[int, alig
     # a mirror, a relay or a blog copies what it finds: what it lacks, its source lacked.
     lacking = [c for c in fitting if changes[c.article_id].shared_with(mine)] if member.kind != "repost" else []
     if lacking:
-        parent = max(lacking, key=lambda m: (changes[m.article_id].shared_with(mine), m.published or _NEVER, m.first_seen))
+        parent = _latest(lacking, lambda m: changes[m.article_id].shared_with(mine))
         return parent, (
             f"lacks the same {changes[parent.article_id].shared_with(mine)} words of the origin's text as the parent "
             f"(its stripped links), and a site of kind {member.kind} copies what it finds"
@@ -382,9 +410,28 @@ def inherited(member: Member, earlier: Sequence[Member], changes: dict[int, alig
         and first and candidate.published and candidate.published.date() > first.date()
     ]
     if blogs:
-        parent = max(blogs, key=lambda m: (m.published or _NEVER, m.first_seen))
+        parent = _latest(blogs)
         return parent, "has the origin's text, as the parent does: the author's own site, published last before it"
     return earlier[0], None
+
+
+def _latest(members: Sequence[Member], first: Callable[[Member], int] = lambda m: 0) -> Member:
+    """The member highest by ``first``, then published last (``published_order``; undated
+    ones earliest), then captured last."""
+
+    def compare(a: Member, b: Member) -> int:
+        return (
+            _sign(first(a) - first(b))
+            or (a.published is not None) - (b.published is not None)
+            or published_order(a, b)
+            or _sign((a.first_seen - b.first_seen).total_seconds())
+        )
+
+    return max(members, key=functools.cmp_to_key(compare))
+
+
+def _sign(x: float) -> int:
+    return (x > 0) - (x < 0)
 
 
 def _before(member: Member, ordered: Sequence[Member], rank: int) -> list[Member]:
@@ -395,7 +442,7 @@ def _before(member: Member, ordered: Sequence[Member], rank: int) -> list[Member
         m
         for n, m in enumerate(ordered[1:], start=1)
         if m is not member
-        and (m.published <= member.published if m.published and member.published else n < rank)
+        and (published_order(m, member) <= 0 if m.published and member.published else n < rank)
     ]
 
 
