@@ -37,6 +37,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from archive.db import fulltext
+
 if TYPE_CHECKING:
     from sqlalchemy.engine import Dialect
 
@@ -110,6 +112,10 @@ class Base(DeclarativeBase):
     """Declarative base whose MetaData names every constraint."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+# The full-text index of articles is SQL the ORM cannot express: built after the tables.
+fulltext.attach(Base.metadata)
 
 
 class Source(Base):

@@ -18,6 +18,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 import archive.syndication.neardup  # noqa: F401  (its tables join Base.metadata)
+from archive.db import fulltext
 from archive.db.engine import create_engine_for
 from archive.db.models import Base
 from archive.errors import ConfigError
@@ -27,7 +28,9 @@ target_metadata = Base.metadata
 
 def _configure_and_run(connection: Connection) -> None:
     # render_as_batch: SQLite cannot ALTER most things; batch mode copies the table instead.
-    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    context.configure(
+        connection=connection, target_metadata=target_metadata, render_as_batch=True, include_name=fulltext.include_name
+    )
     with context.begin_transaction():
         context.run_migrations()
 

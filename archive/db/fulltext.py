@@ -1,0 +1,139 @@
+"""The full-text index of articles' titles and texts, kept current by the database itself.
+
+Triggers on ``articles`` maintain it, so every writer (the archive writer, the importer, the
+doctor removing rows) keeps it current without knowing it exists. Its tables are not in
+``models.py``: they are built from SQL the ORM cannot express (FTS5 virtual tables, tsvector),
+by these statements, from migration 0009 on an existing archive and after ``create_all`` on a
+new one. ``is_index_table`` names them for Alembic's comparison of models and schema.
+
+SQLite: ``search_articles``, an FTS5 table over ``articles`` (external content: the text is
+stored once) with the ``unicode61`` tokenizer, diacritics folded (``cafe`` finds ``café``).
+``unicode61`` splits at spaces and punctuation, so Chinese and Japanese, written without
+spaces, would be one token per sentence: articles holding such characters are also in
+``search_articles_cjk``, an FTS5 ``trigram`` table (substring search), which queries with
+such characters use. Only those articles: trigrams of every text would make the index three
+times larger and a common word's query read a list of nearly every article.
+
+PostgreSQL: ``search_articles`` holds each article's ``tsvector`` (title weighted A, text D)
+under a GIN index, with the ``simple`` configuration (no stemming or stop words: the archive
+holds every language, and one language's stemmer mangles the others). Chinese and Japanese
+characters are made one token each before parsing (``cjk_spaced``), so a query's run of them
+is searched as a phrase of single characters.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from sqlalchemy import event
+
+if TYPE_CHECKING:
+    from sqlalchemy import MetaData
+    from sqlalchemy.engine import Connection
+
+PREFIX = "search_articles"
+
+#: Characters of scripts written without spaces between words: hiragana, katakana, CJK
+#: ideographs (extension A, unified, compatibility). Hangul is written with spaces.
+CJK_CLASS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+CJK = re.compile(f"[{CJK_CLASS}]")
+# SQLite's GLOB compares code points in a [...] class; PostgreSQL's regexp does too.
+_SQLITE_HAS_CJK = f"GLOB '*[{CJK_CLASS}]*'"
+
+_SQLITE = (
+    f"""CREATE VIRTUAL TABLE {PREFIX} USING fts5(
+        title, text, content='articles', content_rowid='id', tokenize='unicode61 remove_diacritics 2')""",
+    # Ranking: a word in the title counts ten times one in the text (bm25's column weights).
+    f"INSERT INTO {PREFIX}({PREFIX}, rank) VALUES ('rank', 'bm25(10.0, 1.0)')",
+    f"""CREATE VIRTUAL TABLE {PREFIX}_cjk USING fts5(
+        title, text, content='articles', content_rowid='id', tokenize='trigram')""",
+    f"INSERT INTO {PREFIX}_cjk({PREFIX}_cjk, rank) VALUES ('rank', 'bm25(10.0, 1.0)')",
+    # External content: a row is removed by giving the values it was indexed with.
+    f"""CREATE TRIGGER {PREFIX}_insert AFTER INSERT ON articles BEGIN
+        INSERT INTO {PREFIX}(rowid, title, text) VALUES (new.id, new.title, new.text);
+        INSERT INTO {PREFIX}_cjk(rowid, title, text) SELECT new.id, new.title, new.text
+            WHERE coalesce(new.title, '') || new.text {_SQLITE_HAS_CJK};
+    END""",
+    f"""CREATE TRIGGER {PREFIX}_delete AFTER DELETE ON articles BEGIN
+        INSERT INTO {PREFIX}({PREFIX}, rowid, title, text) VALUES ('delete', old.id, old.title, old.text);
+        INSERT INTO {PREFIX}_cjk({PREFIX}_cjk, rowid, title, text) SELECT 'delete', old.id, old.title, old.text
+            WHERE coalesce(old.title, '') || old.text {_SQLITE_HAS_CJK};
+    END""",
+    f"""CREATE TRIGGER {PREFIX}_update AFTER UPDATE OF title, text ON articles BEGIN
+        INSERT INTO {PREFIX}({PREFIX}, rowid, title, text) VALUES ('delete', old.id, old.title, old.text);
+        INSERT INTO {PREFIX}_cjk({PREFIX}_cjk, rowid, title, text) SELECT 'delete', old.id, old.title, old.text
+            WHERE coalesce(old.title, '') || old.text {_SQLITE_HAS_CJK};
+        INSERT INTO {PREFIX}(rowid, title, text) VALUES (new.id, new.title, new.text);
+        INSERT INTO {PREFIX}_cjk(rowid, title, text) SELECT new.id, new.title, new.text
+            WHERE coalesce(new.title, '') || new.text {_SQLITE_HAS_CJK};
+    END""",
+    # Articles stored before the index existed.
+    f"INSERT INTO {PREFIX}({PREFIX}) VALUES ('rebuild')",
+    f"""INSERT INTO {PREFIX}_cjk(rowid, title, text) SELECT id, title, text FROM articles
+        WHERE coalesce(title, '') || text {_SQLITE_HAS_CJK}""",
+)
+
+#: The document of one article, as both the trigger and the query's snippet see it.
+_PG_SPACED = f"regexp_replace({{}}, '([{CJK_CLASS}])', ' \\1 ', 'g')"
+_PG = (
+    f"""CREATE TABLE {PREFIX} (
+        article_id BIGINT PRIMARY KEY REFERENCES articles (id) ON DELETE CASCADE,
+        document TSVECTOR NOT NULL)""",
+    f"CREATE INDEX ix_{PREFIX}_document ON {PREFIX} USING gin (document)",
+    f"""CREATE FUNCTION {PREFIX}_document(title TEXT, body TEXT) RETURNS TSVECTOR
+        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+        SELECT setweight(to_tsvector('simple', {_PG_SPACED.format("coalesce(title, '')")}), 'A')
+            || setweight(to_tsvector('simple', {_PG_SPACED.format("body")}), 'D') $$""",
+    f"""CREATE FUNCTION {PREFIX}_index() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+        INSERT INTO {PREFIX} (article_id, document) VALUES (NEW.id, {PREFIX}_document(NEW.title, NEW.text))
+            ON CONFLICT (article_id) DO UPDATE SET document = EXCLUDED.document;
+        RETURN NULL;
+    END $$""",
+    f"""CREATE TRIGGER {PREFIX}_index AFTER INSERT OR UPDATE OF title, text ON articles
+        FOR EACH ROW EXECUTE FUNCTION {PREFIX}_index()""",
+    f"""INSERT INTO {PREFIX} (article_id, document)
+        SELECT id, {PREFIX}_document(title, text) FROM articles""",
+)
+
+_DROP = {
+    "sqlite": (
+        f"DROP TRIGGER {PREFIX}_update", f"DROP TRIGGER {PREFIX}_delete", f"DROP TRIGGER {PREFIX}_insert",
+        f"DROP TABLE {PREFIX}_cjk", f"DROP TABLE {PREFIX}",
+    ),
+    "postgresql": (
+        f"DROP TRIGGER {PREFIX}_index ON articles", f"DROP FUNCTION {PREFIX}_index()", f"DROP TABLE {PREFIX}",
+        f"DROP FUNCTION {PREFIX}_document(TEXT, TEXT)",
+    ),
+}
+
+
+def is_index_table(name: str | None) -> bool:
+    """Whether ``name`` is one of the index's tables (FTS5 makes shadow tables ``<name>_data`` etc.)."""
+    return bool(name) and str(name).startswith(PREFIX)
+
+
+def include_name(name: str | None, type_: str, _parent_names: object) -> bool:
+    """Alembic's filter leaving the index's tables, which the models do not describe, out of autogenerate."""
+    return not (type_ == "table" and is_index_table(name))
+
+
+def create(conn: Connection) -> None:
+    """Create the index on ``conn``'s backend and fill it from the articles already stored."""
+    for statement in {"sqlite": _SQLITE, "postgresql": _PG}[conn.dialect.name]:
+        conn.exec_driver_sql(statement)
+
+
+def drop(conn: Connection) -> None:
+    for statement in _DROP[conn.dialect.name]:
+        conn.exec_driver_sql(statement)
+
+
+def cjk_spaced(text: str) -> str:
+    """``text`` with each Chinese or Japanese character a word of its own, as PostgreSQL's index has them."""
+    return CJK.sub(r" \g<0> ", text)
+
+
+def attach(metadata: MetaData) -> None:
+    """Build the index whenever ``metadata``'s tables are created (a new archive's schema in one step)."""
+    event.listen(metadata, "after_create", lambda _target, conn, **_kw: create(conn))
