@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import os
 import re
 import shutil
@@ -24,6 +25,7 @@ from warcio.warcwriter import WARCWriter
 from archive.db import catalog
 from archive.db.engine import Database
 from archive.db.models import Article, Syndication
+from archive.ingest.importer import PROBLEM_LINES, Importer
 from archive.warc.http import archived_body
 from archive.warc.records import verify_file
 from syndicrawl import exitcodes
@@ -379,3 +381,24 @@ def test_a_batch_goes_on_past_files_that_fail_and_leaves_none_of_them_behind(tmp
     assert sorted(p.name for p in (data / "warcs").glob("*.warc.gz") if not p.name.startswith("gazette.test-")) == [
         "shared.warc.gz"
     ]
+
+
+def test_a_file_of_many_damaged_records_is_twenty_lines_and_a_count(
+    tmp_path: Path, sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    bad = [html_response(f"{BASE}/page/{n}", "2016-09-02T10:00:00Z", html(A), WARC_Block_Digest="sha1:AAAA")
+           for n in range(30)]  # fmt: skip
+    path = tmp_path / "bad.warc.gz"
+    good = html_response(url(B), "2016-09-06T10:00:00Z", html(B))
+    path.write_bytes(b"".join(record_bytes(record) for record in [*bad, good]))
+    database = Database(sqlite_url)
+    importer = Importer(database, tmp_path / "warcs", tmp_path / "indexes", extractor=None, max_bytes=10**6,
+                        software="test", warc_max_size=10**9)  # fmt: skip
+
+    report = importer.import_file(path, "bad")
+
+    database.dispose()
+    assert (report.records, report.captures, report.skipped) == (1, 1, 30)
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(lines) == PROBLEM_LINES + 1 and all("block digest failed" in line for line in lines[:-1])
+    assert lines[-1] == f"{tmp_path / 'warcs' / 'bad.warc.gz'}: {30 - PROBLEM_LINES} more records skipped"
