@@ -1,10 +1,10 @@
 """Crash campaign (#17): a real multi-source crawl killed at random moments, restarted each time.
 
 Serves three generated sites on loopback (two Blogger blogs, one WordPress site; ``--posts`` posts
-each), crawls them once uninterrupted (the reference, which also gives the crawl's duration T),
-then into a second archive runs ``python -m syndicrawl crawl`` in its own process group and sends
-the group SIGKILL or SIGTERM at a moment drawn uniformly from [0, T) (seeded RNG), ``--kills`` times
-per signal, in a shuffled order. After each kill:
+each) and crawls them twice uninterrupted (the reference; the second crawl fetches everything
+again and stores revisits, as a restart does, and its duration is T). Then, into a second archive,
+it runs ``python -m syndicrawl crawl`` in its own process group and sends the group SIGKILL or
+SIGTERM at a moment drawn uniformly from [0, T) (seeded RNG), ``--kills`` times per signal, in a shuffled order. After each kill:
 
 - SIGTERM: the crawl must stop by itself (exit 5, or 0 if it had finished; killed by the signal
   only when it came before the command installed its handlers), leaving no ``.open`` file, no
@@ -46,19 +46,22 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import select  # noqa: E402
+from sqlalchemy.exc import DBAPIError  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
 
 from archive.db.engine import Database, sqlite_url  # noqa: E402
 from archive.db.models import Capture, Crawl, Lease  # noqa: E402
-from archive.errors import SyndicrawlError, WarcError  # noqa: E402
+from archive.errors import WarcError  # noqa: E402
 from archive.warc.records import read_record, verify_file  # noqa: E402
 from archive.warc.writer import OPEN_SUFFIX  # noqa: E402
 from syndicrawl import exitcodes  # noqa: E402
@@ -78,6 +81,7 @@ workers = 1
 """
 #: Seconds a crawl may take to stop after SIGTERM, or to run to its end.
 STOP_TIMEOUT = 120
+T = TypeVar("T")
 PG = {"host": "127.0.0.1", "port": 5432, "dbname": "test", "user": "postgres"}
 
 
@@ -147,23 +151,27 @@ class Archive:
         extra = ["--settings", str(settings)] if settings else []
         return [sys.executable, "-m", "syndicrawl", *args, "--data-dir", str(self.data), *extra]
 
-    def rows(self) -> list[Capture]:
+    def _read(self, query: Callable[[Session], list[T]]) -> list[T]:
+        """``query``'s rows; none when the crawl was killed before it made the database or its schema."""
         if self.db_url is None and not (self.data / "syndicrawl.sqlite3").exists():
             return []
-        try:
-            with Database(self.url, read_only=True) as db, db.session() as s:
-                return list(s.scalars(select(Capture).order_by(Capture.id)))
-        except SyndicrawlError:  # killed before its schema was made
+        try:  # not read_only: a read-only connection cannot recover the WAL a killed writer left
+            with Database(self.url, auto_upgrade=False) as db, db.session() as s:
+                return query(s)
+        except DBAPIError:  # no tables yet
             return []
+
+    def exists(self) -> bool:
+        """Whether the crawl got as far as making the archive (its database and tables)."""
+        return bool(self._read(lambda s: [True]))
+
+    def rows(self) -> list[Capture]:
+        return self._read(lambda s: list(s.scalars(select(Capture).order_by(Capture.id))))
 
     def leftovers(self) -> list[str]:
         """Crawls left ``running`` and leases held: what a stopped crawl must not leave."""
-        try:
-            with Database(self.url, read_only=True) as db, db.session() as s:
-                running = [f"crawl {i} running" for i in s.scalars(select(Crawl.id).where(Crawl.status == "running"))]
-                return running + [f"lease {name} held" for name in s.scalars(select(Lease.name))]
-        except SyndicrawlError:
-            return []
+        return self._read(lambda s: [f"crawl {i} running" for i in s.scalars(select(Crawl.id).where(Crawl.status == "running"))]
+                          + [f"lease {name} held" for name in s.scalars(select(Lease.name))])  # fmt: skip
 
 
 def check_archive(archive: Archive, *, repaired: bool) -> list[str]:
@@ -214,6 +222,7 @@ class Kill:
     signum: int
     at: float  # seconds after the crawl started
     exit_code: int | None = None
+    signalled: bool = False  # False: the crawl ended before the moment came
     stop_seconds: float = 0.0  # from the signal to the crawl's exit
     captures: int = 0
     left_open: int = 0
@@ -225,7 +234,9 @@ class Kill:
 @dataclass
 class Campaign:
     backend: str
-    reference_seconds: float
+    reference_seconds: float  # the first uninterrupted crawl
+    recrawl_seconds: float  # a second one on the same archive: the span the kill moments are drawn from
+    recrawl_writing: float  # when it began its first WARC file
     reference_pages: int
     kills: list[Kill]
     final_pages: int = 0
@@ -245,6 +256,25 @@ class Campaign:
         if self.duplicated:
             lines.append(f"{self.duplicated} pages stored twice")
         return lines
+
+
+def _timed_crawl(archive: Archive, sources: Path, settings: Path) -> tuple[float, float]:
+    """Crawl to the end: seconds until its first new WARC file appeared, and until it ended."""
+    warcs = archive.data / "warcs"
+    before = set(warcs.iterdir()) if warcs.is_dir() else set()
+    started = time.monotonic()
+    crawl = subprocess.Popen(archive.command("crawl", "--config", str(sources), settings=settings),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=archive.env)  # fmt: skip
+    first = None
+    while crawl.poll() is None:
+        if first is None and warcs.is_dir() and set(warcs.iterdir()) - before:
+            first = time.monotonic() - started
+        time.sleep(0.02)
+    ended = time.monotonic() - started
+    err = crawl.stderr.read() if crawl.stderr else ""
+    if crawl.returncode != 0:
+        raise SystemExit(f"the reference crawl failed (exit code {crawl.returncode}): {err.strip()}")
+    return first or 0.0, ended
 
 
 def _run(archive: Archive, *args: str, settings: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -268,6 +298,7 @@ def crawl_and_kill(archive: Archive, sources: Path, settings: Path, kill: Kill) 
         except subprocess.TimeoutExpired:
             sent = time.monotonic()
             os.killpg(crawl.pid, kill.signum)
+            kill.signalled = True
             _, err = crawl.communicate(timeout=STOP_TIMEOUT)
             kill.stop_seconds = time.monotonic() - sent
         else:
@@ -292,32 +323,38 @@ def _wait_group_gone(pgid: int, timeout: float = 10) -> None:
         time.sleep(0.02)
 
 
-def run_campaign(workdir: Path, sources: Path, *, kills: int, signals: Sequence[int], seed: int,
+def run_campaign(workdir: Path, sources: Path, *, kills: Sequence[int], seed: int,
                  db_urls: tuple[str | None, str | None] = (None, None), backend: str = "sqlite",
-                 echo: bool = False) -> Campaign:  # fmt: skip
-    """The whole campaign in ``workdir``: reference crawl, ``kills`` kills per signal, final crawl."""
+                 window: str = "crawl", echo: bool = False) -> Campaign:  # fmt: skip
+    """The whole campaign in ``workdir``: the reference, crawled twice uninterrupted; a kill with
+    each of ``kills`` (signals, sent in a shuffled order) at a moment drawn from the second crawl's
+    duration (what a restart does: fetch everything again, store revisits), or with ``window``
+    "writing" from the part after it began its first WARC file (start-up is most of a small
+    crawl on a busy machine); a last crawl to its end. ``db_urls``: the reference's and the
+    campaign's databases."""
     settings = workdir / "settings.toml"
     settings.write_text(SETTINGS, encoding="utf-8")
     reference, archive = Archive(workdir / "reference", db_urls[0]), Archive(workdir / "campaign", db_urls[1])
-    started = time.monotonic()
-    done = _run(reference, "crawl", "--config", str(sources), settings=settings)
-    duration = time.monotonic() - started
-    if done.returncode != 0:
-        raise SystemExit(f"the reference crawl failed (exit code {done.returncode}): {done.stderr.strip()}")
-    expected, _ = stored(reference)
+    durations = [_timed_crawl(reference, sources, settings) for _ in range(2)]
+    expected, twice = stored(reference)
+    if twice:
+        raise SystemExit(f"an uninterrupted recrawl stored {twice} pages a second time: the crawl's dedup is broken")
     rng = random.Random(seed)
-    order = [signum for signum in signals for _ in range(kills)]
+    order = list(kills)
     rng.shuffle(order)
-    campaign = Campaign(backend, duration, len(expected), [])
+    campaign = Campaign(backend, durations[0][1], durations[1][1], durations[1][0], len(expected), [])
     sigkills = 0
     for number, signum in enumerate(order, 1):
-        kill = Kill(number, signum, rng.uniform(0, duration))
+        first, end = durations[1]
+        kill = Kill(number, signum, rng.uniform(first if window == "writing" else 0.0, end))
         campaign.kills.append(kill)
         err = crawl_and_kill(archive, sources, settings, kill)
         kill.repairs = _repair_lines(err)  # what this crawl repaired at start (of the kill before)
         kill.captures = len(archive.rows())
         warcs = archive.data / "warcs"
         kill.left_open = len(list(warcs.glob(f"*{OPEN_SUFFIX}"))) if warcs.is_dir() else 0
+        if not kill.signalled and kill.exit_code != 0:
+            kill.problems.append(f"the crawl ended by itself with exit code {kill.exit_code}: {err.strip()[-500:]}")
         if signum == signal.SIGTERM:
             if kill.exit_code not in (0, exitcodes.INTERRUPTED, -signal.SIGTERM):
                 kill.problems.append(f"exit code {kill.exit_code}: {err.strip()[-500:]}")
@@ -326,11 +363,13 @@ def run_campaign(workdir: Path, sources: Path, *, kills: int, signals: Sequence[
         else:
             kill.problems += check_archive(archive, repaired=False)
             sigkills += 1
-            if sigkills % 2:
+            if not archive.exists():
+                kill.repaired_by = "none"  # killed before it made the archive: nothing to repair
+            elif sigkills % 2:
                 kill.repaired_by = "doctor"
                 repaired = _run(archive, "doctor")
                 if repaired.returncode != 0:
-                    kill.problems.append(f"doctor exit code {repaired.returncode}: {repaired.stdout.strip()[-500:]}")
+                    kill.problems.append(f"doctor exit code {repaired.returncode}: {(repaired.stdout + repaired.stderr).strip()[-500:]}")
                 kill.repairs += _repair_lines(repaired.stdout)
                 kill.problems += check_archive(archive, repaired=True)
             else:
@@ -360,12 +399,19 @@ def _row(kill: Kill) -> str:
             f"{'yes' if not kill.problems else 'NO: ' + kill.problems[0]}")  # fmt: skip
 
 
+def table(campaign: Campaign) -> str:
+    return "\n".join([HEADER, *map(_row, campaign.kills)])
+
+
 def report(campaign: Campaign) -> str:
     by_signal = Counter(signal.Signals(k.signum).name for k in campaign.kills)
     stops = [k.stop_seconds for k in campaign.kills if k.signum == signal.SIGTERM and k.stop_seconds]
     lines = [
-        f"backend {campaign.backend}: reference crawl {campaign.reference_seconds:.1f} s, {campaign.reference_pages} URLs "
-        f"stored; kills: {', '.join(f'{n} {name}' for name, n in sorted(by_signal.items()))}",
+        f"backend {campaign.backend}: reference crawl {campaign.reference_seconds:.1f} s, recrawl "
+        f"{campaign.recrawl_seconds:.1f} s (writing from {campaign.recrawl_writing:.1f} s), "
+        f"{campaign.reference_pages} URLs stored; kills: "
+        f"{', '.join(f'{n} {name}' for name, n in sorted(by_signal.items()))} "
+        f"({sum(k.signalled for k in campaign.kills)} came before the crawl ended)",
         f"SIGTERM stop time: max {max(stops, default=0):.2f} s, mean {sum(stops) / max(len(stops), 1):.2f} s",
         f"kills with a broken invariant: {sum(bool(k.problems) for k in campaign.kills)} of {len(campaign.kills)}",
         f"after the last crawl: {campaign.final_pages} URLs stored, {len(campaign.lost)} lost, "
@@ -382,6 +428,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=17)
     parser.add_argument("--posts", type=int, default=80, help="posts per site (three sites)")
     parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--window", choices=("crawl", "writing"), default="crawl",
+                        help="draw kill moments from the whole recrawl, or from when it began writing")
     parser.add_argument("--keep", type=Path, help="run in this directory and keep it (default: a temporary one)")
     args = parser.parse_args(argv)
     signals = [signal.Signals[f"SIG{name.strip().upper()}"] for name in args.signals.split(",")]
@@ -396,8 +444,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             db_urls = (stack.enter_context(postgres_schema()), stack.enter_context(postgres_schema()))
         sources = stack.enter_context(serve_sites(workdir, args.posts))
         print(HEADER, flush=True)
-        campaign = run_campaign(workdir, sources, kills=args.kills, signals=signals, seed=args.seed,
-                                db_urls=db_urls, backend=args.backend, echo=True)  # fmt: skip
+        campaign = run_campaign(workdir, sources, kills=[signum for signum in signals for _ in range(args.kills)],
+                                seed=args.seed, db_urls=db_urls, backend=args.backend, window=args.window, echo=True)  # fmt: skip
     print(report(campaign))
     for line in campaign.failures:
         print("FAILED:", line)

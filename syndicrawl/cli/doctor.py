@@ -7,7 +7,7 @@ import sys
 import click
 
 from syndicrawl import exitcodes
-from syndicrawl.cli import cli, require_archive, settings_options, stdout
+from syndicrawl.cli import cli, open_archive, require_archive, settings_options, stdout
 from syndicrawl.settings import Settings
 
 
@@ -45,7 +45,11 @@ def doctor(dry_run: bool, forget_missing: bool, settings: Settings) -> None:
     from archive.ingest.importer import Importer
     from syndicrawl import __version__
 
-    require_archive(settings)
+    if settings.database_url:  # the archive is its tables: a crawl killed before its first WARC made no warcs/
+        with open_archive(settings) as database, database.session():
+            pass
+    else:
+        require_archive(settings)
     with Database(settings.db_url) as database:
         importer = Importer(database, settings.warc_dir, settings.index_dir, extractor=None,
                             max_bytes=settings.extract_max_bytes, software=f"syndicrawl {__version__}",
