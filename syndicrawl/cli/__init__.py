@@ -123,6 +123,7 @@ COMMAND_MODULES = {
     "import": "imports",
     "index": "index",
     "schedule": "schedule",
+    "search": "search",
     "scheduler": "schedule",
     "serve": "serve",
     "snapshot": "snapshot",

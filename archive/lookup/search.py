@@ -1,0 +1,274 @@
+"""Full-text search over the archive's articles: ranked pages with a snippet, their cluster and its origin.
+
+The index is ``archive.db.fulltext``'s (kept current by triggers as articles are stored). A
+query is words and "quoted phrases", all of which a page must contain; its terms are passed
+to the database as quoted strings, never as query syntax, so no input is a syntax error of
+FTS5 or of ``to_tsquery``. Each page is listed once, with its latest capture's article (the
+same rule as ``export articles``).
+
+Ranking: BM25 on SQLite (a title word weighs ten text words), ``ts_rank`` on PostgreSQL
+(title weight A, text D). A query with Chinese or Japanese characters searches substrings:
+on SQLite in the trigram table (a term of one or two such characters, too short for
+trigrams, with ``LIKE`` there, newest first when no term can be ranked), on PostgreSQL as a
+phrase of single characters.
+
+The index ranks its matches; the pages' rows and the filters (source, author, dates, one
+page once) are applied to the best few times ``limit`` of them, then to more only when too
+few pass: a common word's ten thousand matches are ranked, but only a hundred rows are read.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Float, Integer, and_, exists, func, select, text
+from sqlalchemy.orm import aliased
+
+from archive.db.fulltext import CJK, PREFIX, cjk_spaced
+from archive.db.models import Article, Capture, Source, Syndication
+from archive.errors import NotFoundError, QueryError
+
+if TYPE_CHECKING:
+    from sqlalchemy import FromClause, TextClause
+    from sqlalchemy.engine import Connection
+
+#: How many of the index's best matches are read for each result wanted, round after round;
+#: ``None``: all of them (filters that few matches pass).
+_ROUNDS = (5, 100, None)
+_TERM = re.compile(r'"([^"]*)"|([^\s"]+)')
+_WORD = re.compile(r"\w")
+#: Marks around a match in a snippet (``**word**``, as in Markdown).
+MARK = "**"
+SNIPPET_CHARS = 240
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One page found: its latest article, where it was captured, and its place in a cluster of copies.
+
+    ``relation``, ``cluster_id`` and ``origin_url`` are None for a page in no cluster.
+    """
+
+    url: str
+    title: str | None
+    source: str | None
+    author: str | None
+    published: str | None
+    captured: str
+    snippet: str
+    cluster_id: int | None
+    relation: str | None
+    origin_url: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def parse_query(query: str) -> list[str]:
+    """Split ``query`` into its terms: words and "quoted phrases".
+
+    One ``QueryError`` line for what cannot be searched: an unclosed quote, no term, a term
+    with no letter or digit (the index holds words only). Written here rather than with
+    ``shlex``, whose escapes and single quotes would make "don't" an unclosed quote.
+    """
+    if query.count('"') % 2:
+        raise QueryError(f"bad query {query!r}: a quote is not closed")
+    terms = [" ".join((phrase or word).split()) for phrase, word in _TERM.findall(query)]
+    terms = [term for term in terms if term]
+    if not terms:
+        raise QueryError(f"bad query {query!r}: give words or \"quoted phrases\" to search for")
+    for term in terms:
+        if not _WORD.search(term):
+            raise QueryError(f"bad query {query!r}: {term!r} has no letter or digit to search for")
+    return terms
+
+
+def _quoted(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+def _like(term: str) -> str:
+    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _sqlite_matches(terms: list[str], limit: int | None) -> TextClause:
+    """The ids of matching articles, best first, as (id, score) with the lowest score best."""
+    bounded = "" if limit is None else f" LIMIT {limit}"
+    if not any(CJK.search(term) for term in terms):
+        return text(
+            f"SELECT rowid AS id, rank AS score FROM {PREFIX} WHERE {PREFIX} MATCH :match ORDER BY rank{bounded}"
+        ).bindparams(match=" ".join(map(_quoted, terms)))
+    table = f"{PREFIX}_cjk"
+    ranked = [term for term in terms if len(term) >= 3]
+    conditions, params = [], {}
+    if ranked:
+        conditions.append(f"{table} MATCH :match")
+        params["match"] = " ".join(map(_quoted, ranked))
+    for n, term in enumerate(t for t in terms if len(t) < 3):
+        conditions.append(f"({table}.title LIKE :like{n} ESCAPE '\\' OR {table}.text LIKE :like{n} ESCAPE '\\')")
+        params[f"like{n}"] = _like(term)
+    order = "rank" if ranked else "rowid DESC"
+    score = "rank" if ranked else "-rowid"
+    return text(
+        f"SELECT rowid AS id, {score} AS score FROM {table} WHERE {' AND '.join(conditions)} ORDER BY {order}{bounded}"
+    ).bindparams(**params)
+
+
+def _postgresql_matches(terms: list[str], limit: int | None) -> TextClause:
+    """As ``_sqlite_matches``: each term a phrase (``phraseto_tsquery``), all of them required."""
+    query = " && ".join(f"phraseto_tsquery('simple', :term{n})" for n in range(len(terms)))
+    bounded = "" if limit is None else f" LIMIT {limit}"
+    return text(
+        f"SELECT article_id AS id, -ts_rank(document, query) AS score "
+        f"FROM {PREFIX}, (SELECT {query} AS query) AS q WHERE document @@ query ORDER BY score{bounded}"
+    ).bindparams(**{f"term{n}": cjk_spaced(term) for n, term in enumerate(terms)})
+
+
+def _page_filters(source: str | None, author: str | None, since: date | None, until: date | None) -> list[Any]:
+    """The WHERE conditions on (article, capture, source) of a page's row."""
+    newer, newer_capture = aliased(Article), aliased(Capture)
+    conditions: list[Any] = [
+        Article.status == "ok",
+        # One page once: no later article of the same page (its captures share the URL key).
+        ~exists(
+            select(1)
+            .select_from(newer_capture)
+            .join(newer, newer.capture_id == newer_capture.id)
+            .where(newer_capture.url_key == Capture.url_key, newer.id > Article.id, newer.status == "ok")
+        ),
+    ]
+    if source is not None:
+        conditions.append(Source.name == source)
+    if author is not None:
+        conditions.append(func.lower(Article.author).like(_like(author.lower()), escape="\\"))
+    # The day the page gives (``published`` keeps the page's own ISO 8601 string).
+    day = func.substr(Article.published, 1, 10)
+    if since is not None:
+        conditions.append(day >= since.isoformat())
+    if until is not None:
+        conditions.append(day <= until.isoformat())
+    return conditions
+
+
+def _rows(conn: Connection, matches: FromClause, conditions: list[Any], limit: int) -> list[Any]:
+    origin = aliased(Article)
+    return conn.execute(
+        select(
+            Article.id, Article.url, Article.title, Article.author, Article.published, Article.text,
+            Capture.timestamp, Source.name, Syndication.cluster_id, Syndication.relation, origin.url,
+        )
+        .select_from(matches)
+        .join(Article, Article.id == matches.c.id)
+        .join(Capture, Capture.id == Article.capture_id)
+        .outerjoin(Source, Source.id == Capture.source_id)
+        .outerjoin(Syndication, Syndication.article_id == Article.id)
+        .outerjoin(origin, origin.id == Syndication.origin_id)
+        .where(and_(*conditions))
+        .order_by(matches.c.score, Article.id)
+        .limit(limit)
+    ).all()
+
+
+def search(
+    conn: Connection,
+    query: str,
+    *,
+    source: str | None = None,
+    author: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    limit: int = 20,
+) -> list[Hit]:
+    """The ``limit`` best pages matching ``query`` (see ``parse_query``), best first.
+
+    ``source``: pages of that source only; ``author``: whose author contains it (any case);
+    ``since``/``until``: published on or after / on or before that day.
+    """
+    terms = parse_query(query)
+    if limit < 1:
+        raise QueryError(f"bad limit {limit}: give 1 or more")
+    if source is not None and conn.execute(select(Source.id).where(Source.name == source)).first() is None:
+        raise NotFoundError(f"no source named {source!r} in the archive")
+    matching = _postgresql_matches if conn.dialect.name == "postgresql" else _sqlite_matches
+    conditions = _page_filters(source, author, since, until)
+    for per_result in _ROUNDS:
+        wanted = None if per_result is None else limit * per_result
+        matches = matching(terms, wanted).columns(id=Integer(), score=Float()).subquery("matches")
+        rows = _rows(conn, matches, conditions, limit)
+        if len(rows) == limit:
+            break
+    return [
+        Hit(
+            url=row[1],
+            title=row[2],
+            source=row[7],
+            author=row[3],
+            published=row[4],
+            captured=row[6].isoformat(),
+            snippet=snippet(row[5], terms),
+            cluster_id=row[8] if row[9] not in (None, "unique") else None,
+            relation=row[9] if row[9] != "unique" else None,
+            origin_url=row[10] if row[9] not in (None, "unique") else None,
+        )
+        for row in rows
+    ]
+
+
+def _fold(value: str) -> str:
+    """``value`` lowercased without diacritics, one character for one (so positions carry over)."""
+    folded = []
+    for char in value:
+        base = unicodedata.normalize("NFD", char)[0].lower()
+        folded.append(base if len(base) == 1 else char)
+    return "".join(folded)
+
+
+def _pattern(terms: list[str]) -> re.Pattern[str]:
+    """Where any term occurs in folded text: a phrase's words with anything but letters between them."""
+    alternatives = []
+    for term in terms:
+        words = re.findall(r"\w+", _fold(term))
+        phrase = r"\W+".join(map(re.escape, words))
+        # Chinese and Japanese have no word boundaries; a term is then a substring.
+        alternatives.append(phrase if CJK.search(term) else rf"(?<!\w){phrase}(?!\w)")
+    return re.compile("|".join(alternatives))
+
+
+def _densest(found: list[re.Match[str]], chars: int) -> int:
+    """Where the window of ``chars`` starting at a match holds the most different terms (the first such)."""
+    best, start = 0, found[0].start()
+    for n, match in enumerate(found[:100]):
+        within = {m.group() for m in found[n:] if m.end() <= match.start() + chars * 3 // 4}
+        if len(within) > best:
+            best, start = len(within), match.start()
+    return start
+
+
+def snippet(body: str, terms: list[str], chars: int = SNIPPET_CHARS) -> str:
+    """About ``chars`` characters of ``body`` around its first match, each match between ``MARK``s.
+
+    Found here rather than by FTS5's ``snippet()`` or PostgreSQL's ``ts_headline``: the
+    first cannot mark a substring (``LIKE``) match and the second parses the whole text of
+    each result again; one function marks pages alike on both back ends. Matching folds case
+    and diacritics as the index does. A page matched by its title alone starts at its text's start.
+    """
+    flat = " ".join(body.split())
+    found = list(_pattern(terms).finditer(_fold(flat)))
+    start = max(0, _densest(found, chars) - chars // 4) if found else 0
+    if start:
+        start = flat.find(" ", start) + 1 or start
+    end = min(len(flat), start + chars)
+    if end < len(flat):
+        end = flat.rfind(" ", start, end) if flat.rfind(" ", start, end) > start else end
+    parts, position = [], start
+    for match in found:
+        if match.start() < start or match.end() > end:
+            continue
+        parts += [flat[position:match.start()], MARK, flat[match.start():match.end()], MARK]
+        position = match.end()
+    parts.append(flat[position:end])
+    return ("… " if start else "") + "".join(parts) + (" …" if end < len(flat) else "")
