@@ -155,7 +155,7 @@ class Archive:
         """``query``'s rows; none when the crawl was killed before it made the database or its schema."""
         if self.db_url is None and not (self.data / "syndicrawl.sqlite3").exists():
             return []
-        try:  # not read_only: a read-only connection cannot recover the WAL a killed writer left
+        try:  # opened as the crawl opens it (a read-only open once found nothing right after a kill; not understood)
             with Database(self.url, auto_upgrade=False) as db, db.session() as s:
                 return query(s)
         except DBAPIError:  # no tables yet
