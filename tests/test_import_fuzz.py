@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from io import BytesIO
 from typing import TYPE_CHECKING
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from warcio.warcwriter import WARCWriter
@@ -180,7 +181,9 @@ def _loop(signum: int, frame: object) -> None:
     raise TimeoutError(f"an import ran over {LOOP} s: a loop?")
 
 
-def test_import_of_damaged_warcs_never_loops_crashes_or_floods(tmp_path: Path, sqlite_url: str) -> None:
+def test_import_of_damaged_warcs_never_loops_crashes_or_floods(
+    tmp_path: Path, sqlite_url: str, capfd: pytest.CaptureFixture[str]
+) -> None:
     data = tmp_path / "data"
     db = Database(sqlite_url)
     importer = Importer(db, data / "warcs", data / "indexes", extractor=None, max_bytes=10**6,
@@ -236,8 +239,11 @@ def test_import_of_damaged_warcs_never_loops_crashes_or_floods(tmp_path: Path, s
         signal.signal(signal.SIGALRM, previous)
         logging.getLogger().removeHandler(handler)
         db.dispose()
-    print(f"\nimport fuzz: {figures}")  # the figures #17 asks for (pytest -s)
+    # Nothing but the log lines counted above: warcio writes some warnings to stderr itself.
+    assert capfd.readouterr().err == ""
+    with capfd.disabled():
+        print(f"\nimport fuzz: {figures}")  # the figures #17 asks for (pytest -s)
     assert figures.inputs >= EXAMPLES
     assert figures.seconds < LOOP
     # The inputs are damaged in earnest: many lose records, some whole files.
-    assert figures.skipped > EXAMPLES // 3 and 0 < figures.refused < EXAMPLES // 3, figures
+    assert figures.skipped > EXAMPLES // 3 and 0 < figures.refused < EXAMPLES // 2, figures
