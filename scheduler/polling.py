@@ -124,6 +124,11 @@ def _clamp(policy: PollPolicy, seconds: float) -> float:
     return min(policy.max_interval, max(policy.min_interval, seconds))
 
 
+#: Back-off doublings past which every interval is over the maximum (a day's feed down for
+#: 340 polls in a row reached a score whose power of two overflows a float).
+_DOUBLINGS = 64
+
+
 def decide(
     policy: PollPolicy, before: Decisions, outcome: Outcome, rng: random.Random, *, has_validators: bool
 ) -> Decisions:
@@ -139,7 +144,7 @@ def decide(
         trust, checks, polls_since_audit = before.trust, before.trust_checks, before.polls_since_audit
         score = before.error_score + policy.weights[outcome.error_kind]
         floor = min(policy.max_interval, outcome.retry_after or 0.0)
-        wait = max(floor, min(policy.max_interval, interval * 2**score))
+        wait = max(floor, min(policy.max_interval, interval * 2 ** min(score, _DOUBLINGS)))
     low = max(policy.min_interval, floor if outcome.error_kind else 0.0, wait * (1 - policy.jitter))
     high = min(policy.max_interval, wait * (1 + policy.jitter))
     delay = rng.uniform(low, high) if low < high else wait

@@ -88,6 +88,10 @@ def stored_date(database: Database, tmp_path: Path, url: str, html: str, evidenc
             "https://zeitung.example/stadtbaeume/", UNDATED_GERMAN, {"last_modified": LAST_MODIFIED},
             ("2022-05-20T17:42:10+00:00", "last-modified"), id="last-modified-when-nothing-else",
         ),
+        pytest.param(  # past year 9999 in UTC: no date, and the page is still stored
+            "https://zeitung.example/stadtbaeume/", UNDATED_GERMAN, {"last_modified": "Fri, 31 Dec 9999 23:59:59 -1400"},
+            (None, None), id="a-last-modified-past-the-calendar",
+        ),
         pytest.param(
             "https://zeitung.example/stadtbaeume/", UNDATED_GERMAN,
             {"via": "sitemap", "updated": "not a date", "last_modified": "yesterday"},

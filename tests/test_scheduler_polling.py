@@ -81,6 +81,11 @@ def test_back_off_by_error_kind_grows_to_the_maximum_and_never_drops_the_feed(ki
     assert state.error_score == 0 and wait == 60 and state.next_poll_at == now + timedelta(seconds=60)
 
 
+def test_a_feed_down_for_thousands_of_polls_waits_the_maximum() -> None:
+    state, wait = wait_of(Decisions(interval=100, error_score=3000.0), error(T0, "dns"))
+    assert wait == 3600 and state.error_score == 3003.0
+
+
 def test_heavier_error_kinds_wait_longer() -> None:
     first = {kind: wait_of(Decisions(interval=60), error(T0, kind))[1] for kind in POLL_ERROR_KINDS}
     assert first["dns"] > first["connection"] > first["timeout"]

@@ -170,7 +170,7 @@ def _http_date(value: object) -> str | None:
         return None
     try:
         return parsedate_to_datetime(value).astimezone(UTC).isoformat()
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # "31 Dec 9999 23:59:59 -1400" is after year 9999 in UTC
         return None
 
 
