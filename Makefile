@@ -2,6 +2,11 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# ReplayWeb.page's static files (npm package replaywebpage) for tests/test_wacz_browser.py, fetched here
+# because tests run without network; without npm that test skips.
+REPLAYWEBPAGE := 2.5.3
+RWP := build/replaywebpage
+RWP_PACKAGE := $(RWP)/replaywebpage-$(REPLAYWEBPAGE).tgz
 
 .PHONY: demo test install bench clean
 
@@ -11,7 +16,14 @@ $(BIN)/syndicrawl: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test,postgres]'
 	touch $@
 
-install: $(BIN)/syndicrawl
+$(RWP_PACKAGE):
+	@if command -v npm >/dev/null; then \
+	  rm -rf $(RWP) && mkdir -p $(RWP) \
+	  && npm pack --silent --pack-destination $(RWP) replaywebpage@$(REPLAYWEBPAGE) >/dev/null \
+	  && tar xzf $@ -C $(RWP) --strip-components=1 package/index.html package/ui.js package/sw.js; \
+	else echo "npm not found: ReplayWeb.page is not installed, its browser test will skip"; fi
+
+install: $(BIN)/syndicrawl $(RWP_PACKAGE)
 
 demo: install
 	$(BIN)/syndicrawl demo

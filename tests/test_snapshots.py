@@ -11,10 +11,12 @@ import http.client
 import json
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import time
 import zipfile
+import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -323,9 +325,68 @@ def test_export_wacz_holds_warcs_index_and_pages(archive: Archive, tmp_path: Pat
         index = gzip.decompress(wacz.read("indexes/index.cdx.gz")).decode().splitlines()
     assert package["wacz_version"] == "1.1.1"
     assert {r["path"] for r in package["resources"]} == set(names) - {"datapackage.json", "datapackage-digest.json"}
-    assert pages[0]["format"] == "json-pages-1.0"
+    assert pages[0] == {"format": "json-pages-1.0", "id": "pages", "title": "All Pages", "hasText": True}
     assert [p["url"] for p in pages[1:] if p["url"] == archive.url] == [archive.url] * 3
+    assert all(p["text"] and p["title"] for p in pages[1:])
+    assert package["title"] == "syndicrawl: gazette"
+    assert (package["mainPageURL"], package["mainPageDate"]) == (pages[-1]["url"], pages[-1]["ts"])
     assert index == [line.rstrip("\n") for line in cdxj.merged_lines(sorted((archive.data / "indexes").glob("*.cdxj")))]
     assert stdout == f"Wrote {out}: {len(warcs)} WARC files, {len(index)} index lines, {len(pages) - 1} pages\n"
     code, _, err = invoke("export", "wacz", "--out", str(out), "--from", "2030-01-01", "--data-dir", str(archive.data))
     assert (code, err) == (1, "Error: no captures match the source and time range given: nothing to export\n")
+
+
+def _range_read(path: Path) -> dict[str, bytes]:
+    """Each entry of a ZIP as a range-reading client finds it (wabac.js's ZipRangeReader, how
+    ReplayWeb.page reads a WACZ): from the central directory alone, and when an entry's extra
+    field there is empty, its data right after the local header's name, as if that had none."""
+    data = path.read_bytes()
+    end = data.rindex(b"PK\x05\x06")
+    count, offset = struct.unpack_from("<H", data, end + 8)[0], struct.unpack_from("<I", data, end + 16)[0]
+    if offset == 0xFFFFFFFF or count == 0xFFFF:
+        assert data[end - 20:end - 16] == b"PK\x06\x07"
+        record = struct.unpack_from("<Q", data, end - 12)[0]
+        count, offset = struct.unpack_from("<Q", data, record + 32)[0], struct.unpack_from("<Q", data, record + 48)[0]
+    entries = {}
+    for _ in range(count):
+        assert data[offset:offset + 4] == b"PK\x01\x02"
+        method, _, _, _, compressed, size, name_length, extra_length, comment_length = struct.unpack_from(
+            "<HHHIIIHHH", data, offset + 10
+        )
+        local = struct.unpack_from("<I", data, offset + 42)[0]
+        name = data[offset + 46:offset + 46 + name_length].decode()
+        extra = data[offset + 46 + name_length:offset + 46 + name_length + extra_length]
+        wide = [v for v in (size, compressed, local) if v == 0xFFFFFFFF]
+        if wide:  # the ZIP64 extra field (tag 1) holds, in order, the fields set to 0xFFFFFFFF
+            assert extra[:2] == b"\x01\x00"
+            values = iter(struct.unpack_from(f"<{len(wide)}Q", extra, 4))
+            size = next(values) if size == 0xFFFFFFFF else size
+            compressed = next(values) if compressed == 0xFFFFFFFF else compressed
+            local = next(values) if local == 0xFFFFFFFF else local
+        start = local + 30 + name_length
+        if extra_length:
+            start += struct.unpack_from("<H", data, local + 28)[0]
+        raw = data[start:start + compressed]
+        entries[name] = zlib.decompress(raw, -15) if method == zipfile.ZIP_DEFLATED else raw
+        offset += 46 + name_length + extra_length + comment_length
+    return entries
+
+
+@pytest.mark.parametrize("zip64_limit", ["default", "largest WARC", 1000])
+def test_export_wacz_reads_right_by_range(
+    archive: Archive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, zip64_limit: str | int
+) -> None:
+    """ReplayWeb.page reads every entry of the WACZ right (zipfile's force_zip64 put a ZIP64 field in
+    the local headers only: it read each entry 20 bytes early). With zipfile's ZIP64 limit lowered,
+    entries over it carry the field, and one as large as the limit (where zipfile, told the size,
+    writes it in the local header only) does not."""
+    if zip64_limit == "largest WARC":
+        zip64_limit = max(p.stat().st_size for p in (archive.data / "warcs").glob("*.warc.gz"))
+    if isinstance(zip64_limit, int):
+        monkeypatch.setattr(zipfile, "ZIP64_LIMIT", zip64_limit)
+    out = tmp_path / "gazette.wacz"
+    code, _, err = invoke("export", "wacz", "--out", str(out), "--data-dir", str(archive.data))
+    assert code == 0, err
+    with zipfile.ZipFile(out) as wacz:
+        expected = {name: wacz.read(name) for name in wacz.namelist()}
+    assert _range_read(out) == expected

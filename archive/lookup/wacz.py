@@ -11,6 +11,13 @@ and written as cdxj-indexer's compressed index (``indexes/index.cdx.gz`` in bloc
 WARC files go in whole (their records are not cut apart) and stored uncompressed in the
 ZIP, so a reader can seek to a record; every entry is hashed as it is written, for
 ``datapackage.json``.
+
+Range-reading clients (ReplayWeb.page's wabac.js) find an entry's data from the central
+directory alone when its extra field there is empty, assuming the local header's is too. So
+each entry's size is measured first and a ZIP64 extra field asked for only when it is over
+``zipfile.ZIP64_LIMIT``, where zipfile puts one in the central directory too; zipfile is not told
+the size, since told one within 5% of the limit (or given ``force_zip64``) it writes the field in
+the local header only. The index and the pages go to a temporary file first for that.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import shutil
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,7 +47,10 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 WACZ_VERSION = "1.1.1"
-PAGES_HEADER = {"format": "json-pages-1.0", "id": "pages", "title": "All Pages"}
+#: ``hasText``: ReplayWeb.page builds its text search from the pages' ``text`` only when the header says so.
+PAGES_HEADER = {"format": "json-pages-1.0", "id": "pages", "title": "All Pages", "hasText": True}
+#: Index and pages beyond this many bytes are spooled to disk, not memory.
+_SPOOL_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -98,9 +108,13 @@ def write_wacz(
     source: str | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
+    title: str | None = None,
     software: str = "syndicrawl",
 ) -> WaczSummary:
-    """Write the WACZ of the captures chosen by source and time range to ``out``."""
+    """Write the WACZ of the captures chosen by source and time range to ``out``.
+
+    ``title`` names the collection in ReplayWeb.page (by default the source's name).
+    """
     names, pages = select_warcs(session, source=source, start=start, end=end)
     if not names:
         raise NotFoundError("no captures match the source and time range given: nothing to export")
@@ -116,20 +130,22 @@ def write_wacz(
                 entries.append(_write(wacz, f"archive/{path.name}", fh, zipfile.ZIP_STORED))
         idx = io.StringIO()
         lines = 0
-        with _HashingWriter(wacz, "indexes/index.cdx.gz", zipfile.ZIP_STORED) as data:
+        with tempfile.SpooledTemporaryFile(_SPOOL_BYTES) as data:
             writer = CompressedWriter(idx, data_out=data, data_out_name="index.cdx.gz")
             for line in cdxj.merged_lines(indexes):
                 writer.write(line)
                 lines += 1
             if writer.block:
                 writer.flush()
-        entries.append(data.entry)
+            entries.append(_write(wacz, "indexes/index.cdx.gz", data, zipfile.ZIP_STORED))
         entries.append(_write(wacz, "indexes/index.idx", io.BytesIO(idx.getvalue().encode())))
-        entries.append(_write(wacz, "pages/pages.jsonl", io.BytesIO(_pages_jsonl(pages))))
-        package = json.dumps(_datapackage(entries, software), indent=2).encode()
-        wacz.writestr(_info("datapackage.json"), package)
+        with tempfile.SpooledTemporaryFile(_SPOOL_BYTES) as jsonl:
+            _write_pages(jsonl, pages)
+            entries.append(_write(wacz, "pages/pages.jsonl", jsonl))
+        package = json.dumps(_datapackage(entries, pages, title or _title(source), software), indent=2).encode()
+        _write(wacz, "datapackage.json", io.BytesIO(package))
         digest = {"path": "datapackage.json", "hash": "sha256:" + hashlib.sha256(package).hexdigest()}
-        wacz.writestr(_info("datapackage-digest.json"), json.dumps(digest, indent=2))
+        _write(wacz, "datapackage-digest.json", io.BytesIO(json.dumps(digest, indent=2).encode()))
     return WaczSummary(out, names, len(pages), lines)
 
 
@@ -141,24 +157,35 @@ def _index_for(warc: Path, index_dir: Path) -> Path:
     return index
 
 
-def _pages_jsonl(pages: Iterable[tuple[Capture, Article]]) -> bytes:
+def _title(source: str | None) -> str:
+    return f"syndicrawl: {source}" if source is not None else "syndicrawl: all sources"
+
+
+def _page_ts(capture: Capture) -> str:
+    return capture.timestamp.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _write_pages(out: IO[bytes], pages: Iterable[tuple[Capture, Article]]) -> None:
     """pages/pages.jsonl: each extracted article with its capture time, title and text (for search)."""
-    lines = [json.dumps(PAGES_HEADER)]
+    out.write(json.dumps(PAGES_HEADER).encode() + b"\n")
     for capture, article in pages:
         page = {
             "id": f"{capture.id}",
             "url": capture.url,
-            "ts": capture.timestamp.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "ts": _page_ts(capture),
             "title": article.title or capture.url,
             "text": article.text,
         }
-        lines.append(json.dumps(page, ensure_ascii=False))
-    return ("\n".join(lines) + "\n").encode()
+        out.write(json.dumps(page, ensure_ascii=False).encode() + b"\n")
 
 
-def _datapackage(entries: list[_Entry], software: str) -> dict[str, object]:
-    return {
+def _datapackage(
+    entries: list[_Entry], pages: list[tuple[Capture, Article]], title: str, software: str
+) -> dict[str, object]:
+    """datapackage.json; its main page (``mainPageURL``, what py-wacz's ``--url`` sets) is the latest article."""
+    package: dict[str, object] = {
         "profile": "data-package",
+        "title": title,
         "resources": [
             {"name": e.path.rsplit("/", 1)[-1].lower(), "path": e.path, "hash": e.digest, "bytes": e.size}
             for e in entries
@@ -167,40 +194,26 @@ def _datapackage(entries: list[_Entry], software: str) -> dict[str, object]:
         "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "software": software,
     }
-
-
-def _info(name: str, compression: int = zipfile.ZIP_DEFLATED) -> zipfile.ZipInfo:
-    info = zipfile.ZipInfo(name, datetime.now(UTC).timetuple()[:6])
-    info.compress_type = compression
-    return info
-
-
-class _HashingWriter:
-    """A ZIP entry open for writing that hashes (SHA-256) and counts what passes through."""
-
-    def __init__(self, wacz: zipfile.ZipFile, name: str, compression: int) -> None:
-        self._name = name
-        self._fh = wacz.open(_info(name, compression), "w", force_zip64=True)
-        self._hash = hashlib.sha256()
-        self._size = 0
-
-    def write(self, data: bytes) -> int:
-        self._hash.update(data)
-        self._size += len(data)
-        return self._fh.write(data)
-
-    @property
-    def entry(self) -> _Entry:
-        return _Entry(self._name, "sha256:" + self._hash.hexdigest(), self._size)
-
-    def __enter__(self) -> _HashingWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._fh.close()
+    if pages:
+        main, _ = pages[-1]
+        package["mainPageURL"] = main.url
+        package["mainPageDate"] = _page_ts(main)
+    return package
 
 
 def _write(wacz: zipfile.ZipFile, name: str, source: IO[bytes], compression: int = zipfile.ZIP_DEFLATED) -> _Entry:
-    with _HashingWriter(wacz, name, compression) as target:
-        shutil.copyfileobj(source, target)  # type: ignore[misc]
-    return target.entry
+    """Copy ``source`` (read from its start to its end) into the entry ``name``, hashing it.
+
+    Its size is measured first: a ZIP64 extra field goes in only for an entry over the limit,
+    and then in the local header and the central directory alike (see the module's docstring).
+    """
+    size = source.seek(0, io.SEEK_END)
+    source.seek(0)
+    info = zipfile.ZipInfo(name, datetime.now(UTC).timetuple()[:6])
+    info.compress_type = compression
+    digest = hashlib.sha256()
+    with wacz.open(info, "w", force_zip64=size > zipfile.ZIP64_LIMIT) as target:
+        while chunk := source.read(1024 * 1024):
+            digest.update(chunk)
+            target.write(chunk)
+    return _Entry(name, "sha256:" + digest.hexdigest(), size)
