@@ -7,64 +7,22 @@ between requests holds per host across all the sources on it, not per source.
 
 from __future__ import annotations
 
+import signal
 import sqlite3
-import threading
+import subprocess
+import sys
 import time
-from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from benchmarks.feed_bounds import ROOT, TARGET_PSS_BYTES, TimedSite, measure, rss
 from syndicrawl.demo.base import Reply
 from syndicrawl.demo.server import SiteServer
 from tests.fixtures.cli import FAST_SETTINGS, run_syndicrawl, write_sources
 
 HTML = (("Content-Type", "text/html; charset=utf-8"),)
-ARTICLE = (
-    "<!DOCTYPE html><html><head><title>Post {n}</title></head><body><article><h1>Post {n}</h1>"
-    "<p>Harbour report number {n}: the tide came in at six and the ferry ran on time, as the harbour "
-    "master noted in the log the town keeps for every sailing.</p></article></body></html>"
-)
-
-
-def rss(base: str, count: int, path: str = "/post") -> bytes:
-    """RSS 2.0 with ``count`` entries, one a day, listed oldest first (the newest are last)."""
-    start = datetime(2020, 1, 1, tzinfo=UTC)
-    items = "".join(
-        f"<item><title>Post {n}</title><link>{base}{path}/{n}/</link>"
-        f"<pubDate>{format_datetime(start + timedelta(days=n))}</pubDate></item>\n"
-        for n in range(1, count + 1)
-    )
-    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>Big</title>{items}</channel></rss>'.encode()
-
-
-class TimedSite:
-    """Fixed replies by path, articles under /post/ and /steady/; every request logged with its time."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.replies: dict[str, Reply] = {"/robots.txt": Reply(200, (("Content-Type", "text/plain"),), b"")}
-        self.lock = threading.Lock()
-        self.log: list[tuple[float, str]] = []
-
-    def route(self, path: str, headers: Mapping[str, str]) -> Reply:
-        with self.lock:
-            self.log.append((time.monotonic(), path))
-        if path in self.replies:
-            return self.replies[path]
-        if path.startswith(("/post/", "/steady/")):
-            return Reply(200, HTML, ARTICLE.format(n=path.strip("/").rsplit("/", 1)[-1]).encode())
-        return Reply(404, (("Content-Type", "text/plain"),), b"not found\n")
-
-    def times(self, prefix: str) -> list[float]:
-        with self.lock:
-            return [at for at, path in self.log if path.startswith(prefix)]
-
-    def paths(self, prefix: str) -> list[str]:
-        with self.lock:
-            return [path for _, path in self.log if path.startswith(prefix)]
 
 
 @pytest.fixture
@@ -106,7 +64,7 @@ def test_a_feed_gives_its_newest_entries_and_later_polls_the_rest(tmp_path: Path
 
     fetched = []
     for poll, left in ((2, 2), (3, 0)):
-        one.site.log.clear()
+        one.site.clear()
         result = run_syndicrawl("crawl", "--poll", "--config", str(sources), data_dir=data_dir, settings=settings)
         assert result.returncode == 0, result.stderr
         assert warnings(result.stderr) == ([f"big: {feed}: 7 new entries; the newest 5 fetched (max_feed_entries), "
@@ -164,3 +122,38 @@ def test_the_delay_holds_per_host_across_sources(tmp_path: Path, servers) -> Non
     assert min(gaps) >= 0.5 * delay - 0.02, sorted(gaps)[:5]
     assert sum(gaps) / len(gaps) >= 0.8 * delay
     assert second[-1] < first[10], "the second host waited for the first"
+
+
+def test_a_big_feed_crawl_stays_within_its_memory(tmp_path: Path) -> None:
+    """The benchmark's measure (benchmarks/feed_bounds.py, 100,000 entries) on a smaller feed."""
+    run = measure(5_000, ROOT, 120, tmp_path / "run", "max_feed_entries = 20\n")
+    assert run.returncode == 0, run.warnings
+    assert run.requested == 20 and run.warnings == [
+        f"big: {run.feed}: 5000 new entries; the newest 20 fetched (max_feed_entries), "
+        "4980 left for later polls"
+    ]
+    assert 0 < run.peak_pss < TARGET_PSS_BYTES
+
+
+def test_a_crawl_stopped_during_a_big_parse_exits_at_once(tmp_path: Path, servers) -> None:
+    """The parse runs on a daemon thread: Python waited for an executor's thread at exit, so a
+    crawl sent SIGTERM during a long parse exited only once the parse was done."""
+    one, _ = servers
+    one.site.replies["/feed.xml"] = Reply(200, (("Content-Type", "application/rss+xml"),), rss(one.base_url, 60_000))
+    sources = write_sources(tmp_path / "sources.toml", [{"name": "big", "kind": "origin", "feeds": [one.url("/feed.xml")]}])
+    command = [sys.executable, "-m", "syndicrawl", "crawl", "--config", str(sources), "--data-dir", str(tmp_path / "data"),
+               "--settings", str(settings_file(tmp_path))]
+    crawl = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        while not one.site.times("/feed.xml") and crawl.poll() is None:
+            time.sleep(0.1)
+        time.sleep(2.0)  # the feed is being parsed (60,000 entries: a minute)
+        assert crawl.poll() is None and not one.site.times("/post/")
+        crawl.send_signal(signal.SIGTERM)
+        stopped = time.monotonic()
+        _, stderr = crawl.communicate(timeout=120)
+        waited = time.monotonic() - stopped
+    finally:
+        crawl.kill()
+    assert crawl.returncode == 5, stderr
+    assert waited < 15, f"exited {waited:.0f} s after SIGTERM"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import scrapy
@@ -34,13 +34,45 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 _FEED_FIRST = 10  # feeds before pages: their entries carry dates and authors as evidence
 
-#: Feeds and sitemaps are parsed here, off the reactor: feedparser takes about a millisecond an entry, and a
-#: feed of 100,000 entries parsed on the reactor stopped every source of the crawl for a minute.
-#: One thread: threads share the GIL, so more would not parse faster, and one big feed at a time
-#: bounds the memory parsing takes (about 3 KB an entry while feedparser holds it).
-_PARSER = ThreadPoolExecutor(1, thread_name_prefix="feed-parser")
+#: One feed or sitemap parsed at a time: threads share the GIL, so more would not parse faster,
+#: and one big feed at a time bounds the memory parsing takes (about 3 KB an entry in feedparser).
+_PARSING = asyncio.Semaphore(1)
+_STOP_CHECK = 0.5  # seconds between two looks, during a parse, at whether the crawl is stopping
+
+
+async def off_reactor(crawler: Crawler, func: Callable[..., T], *args: Any) -> T | None:
+    """``func(*args)`` on a thread of its own: feedparser takes about a millisecond an entry, and
+    a feed of 100,000 entries parsed on the reactor stopped every source of the crawl for minutes.
+
+    None, at once, when the crawl is told to stop meanwhile (Scrapy's stop would wait for the
+    callback, so for the parse); the thread is a daemon, which Python does not wait for at exit
+    (an executor's thread, Twisted's pool's too, it would).
+    """
+    async with _PARSING:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[T] = loop.create_future()
+
+        def settle(outcome: Callable[[], None]) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop closed: the crawl has stopped
+                loop.call_soon_threadsafe(lambda: done.done() or outcome())
+
+        def run() -> None:
+            try:
+                result = func(*args)
+            except Exception as exc:  # noqa: BLE001 - raised where the spider awaits it
+                settle(lambda exc=exc: done.set_exception(exc))
+            else:
+                settle(lambda: done.set_result(result))
+
+        threading.Thread(target=run, name="feed-parser", daemon=True).start()
+        while crawler.crawling:
+            with contextlib.suppress(TimeoutError):
+                return await asyncio.wait_for(asyncio.shield(done), _STOP_CHECK)
+        return None
 
 
 def connect_failure(exc: BaseException) -> str | None:
@@ -150,9 +182,11 @@ class SourceSpider(scrapy.Spider):
         content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None
         plan = self.plans.get(response.meta.get(POLL_FEED, ""))
         known = plan.known_entries if plan is not None else frozenset()  # a poll fetches only what it has not seen
-        read = await asyncio.get_running_loop().run_in_executor(
-            _PARSER, read_feed, response.body, response.url, content_type, known, self.max_feed_entries
+        read = await off_reactor(
+            self.crawler, read_feed, response.body, response.url, content_type, known, self.max_feed_entries
         )
+        if not self.crawler.crawling:  # stopping: the parse is left to itself
+            return
         if read is None:
             reason = "not a feed" if response.body.strip() else "not a feed (empty body)"
             if polled:
@@ -185,9 +219,10 @@ class SourceSpider(scrapy.Spider):
         yield FeedPage(response.url, feed.kind, feed.title, feed.entries, polls.fetched(response) if polled else None)
 
     async def parse_sitemap(self, response: scrapy.http.Response) -> AsyncIterator[scrapy.Request]:
-        sitemap = await asyncio.get_running_loop().run_in_executor(
-            _PARSER, parse_sitemap, response.body, response.url, self.settings.getint("DOWNLOAD_MAXSIZE")
-        )
+        max_size = self.settings.getint("DOWNLOAD_MAXSIZE")
+        sitemap = await off_reactor(self.crawler, parse_sitemap, response.body, response.url, max_size)
+        if sitemap is None or not self.crawler.crawling:  # stopping: the parse is left to itself
+            return
         for problem in sitemap.problems:
             self.problem(problem)
         for loc, lastmod in sitemap.entries:
