@@ -34,7 +34,8 @@ def _namespaces() -> str | None:
     return None if probe.returncode == 0 else f"unshare -rnm failed: {probe.stderr.strip()}"
 
 
-pytestmark = pytest.mark.skipif(_namespaces() is not None, reason=f"no network namespace: {_namespaces()}")
+_UNAVAILABLE = _namespaces()
+pytestmark = pytest.mark.skipif(_UNAVAILABLE is not None, reason=f"no loopback-only network namespace: {_UNAVAILABLE}")
 
 
 @pytest.fixture(scope="module")
