@@ -6,6 +6,8 @@ The CLI turns each into a single line; the message must say what went wrong and 
 
 from __future__ import annotations
 
+import errno
+
 
 class SyndicrawlError(Exception):
     """Base class of every error syndicrawl reports to a user."""
@@ -16,8 +18,10 @@ class ConfigError(SyndicrawlError):
 
 
 def cannot_listen(host: str, port: int, exc: OSError) -> ConfigError:
-    """A server that cannot bind (its port in use, an address not this host's), as one line."""
-    return ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    """A server that cannot bind (its port in use, an address not this host's), as one line; a port in
+    use names the way out (both servers, ``serve`` and ``demo``, take ``--port``)."""
+    hint = "; give another --port, or --port 0 for any free one" if exc.errno == errno.EADDRINUSE else ""
+    return ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}{hint}")
 
 
 class WarcError(SyndicrawlError):

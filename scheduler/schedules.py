@@ -126,7 +126,10 @@ class Schedules:
     def __init__(self, scheduler: Scheduler) -> None:
         self.scheduler = scheduler
 
-    def add(self, target: CrawlTarget, trigger: BaseTrigger, shown: str, *, misfire_grace_time: int) -> Job:
+    def add(
+        self, target: CrawlTarget, trigger: BaseTrigger, shown: str, *, misfire_grace_time: int, replace: bool = False
+    ) -> Job:
+        """Add the source's schedule; ``replace``: in place of the one it has (paused or not), if any."""
         from scheduler.jobs import crawl
 
         try:
@@ -141,12 +144,13 @@ class Schedules:
                 coalesce=True,
                 max_instances=1,
                 misfire_grace_time=misfire_grace_time,
+                replace_existing=replace,
             )
         except ConflictingIdError as exc:
             existing = self.scheduler.get_job(target.source, STORE)
             raise ConfigError(
                 f"source '{target.source}' already has a schedule ({existing.name if existing else '?'}); "
-                "remove it first: syndicrawl schedule remove " + target.source
+                "give --replace to change it"
             ) from exc
 
     def all(self) -> list[Job]:

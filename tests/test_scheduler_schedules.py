@@ -83,7 +83,7 @@ def test_add_list_pause_resume_remove(schedule, db_url: str) -> None:  # type: i
         (("add", "rbn", "--every", "1h", "--cron", "0 * * * *"), "give one of --every DURATION or --cron EXPRESSION"),
         (("add", "rbn", "--every", "1h", "--jitter", "-5"), "--jitter -5: must be a number of seconds >= 0"),
         (("add", "lendman", "--every", "1h"), "source 'lendman' already has a schedule (every 2h); "
-                                              "remove it first: syndicrawl schedule remove lendman"),
+                                              "give --replace to change it"),
         (("pause", "rbn"), "no schedule for source 'rbn' (scheduled: lendman)"),
         (("resume", "rbn"), "no schedule for source 'rbn' (scheduled: lendman)"),
         (("remove", "rbn"), "no schedule for source 'rbn' (scheduled: lendman)"),

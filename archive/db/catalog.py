@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import BigInteger, and_, case, cast, func, select
+from sqlalchemy import BigInteger, and_, case, cast, distinct, func, select
 from sqlalchemy.orm import contains_eager
 
 from archive.db.engine import upsert
@@ -23,7 +23,7 @@ from archive.db.urls import url_key
 from archive.errors import NotFoundError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Iterator, Sequence
 
     from sqlalchemy.orm import Session
 
@@ -35,7 +35,8 @@ logger = logging.getLogger(__name__)
 class SourceSummary:
     """What the archive holds for one source, for ``syndicrawl sources`` and status output.
 
-    ``articles`` counts successful extractions only; failed extractions are in ``failed``.
+    ``articles`` counts successful extractions only (one per capture of a page); ``pages`` the
+    distinct URLs among them, which recrawls do not multiply; failed extractions are in ``failed``.
     ``bytes`` is the size of the source's WARC records (responses and revisits).
     """
 
@@ -43,6 +44,7 @@ class SourceSummary:
     kind: str
     captures: int
     articles: int
+    pages: int
     failed: int
     bytes: int
     feeds: int
@@ -302,6 +304,7 @@ def source_summaries(s: Session) -> list[SourceSummary]:
         select(
             Capture.source_id,
             func.count().filter(Article.status == "ok").label("ok"),
+            func.count(distinct(Capture.url)).filter(Article.status == "ok").label("pages"),
             func.count().filter(Article.status == "failed").label("failed"),
         )
         .select_from(Article)
@@ -326,6 +329,7 @@ def source_summaries(s: Session) -> list[SourceSummary]:
             Source.kind,
             func.coalesce(captures.c.n, 0),
             func.coalesce(articles.c.ok, 0),
+            func.coalesce(articles.c.pages, 0),
             func.coalesce(articles.c.failed, 0),
             func.coalesce(captures.c.bytes, 0),
             func.coalesce(feeds.c.n, 0),
@@ -340,3 +344,35 @@ def source_summaries(s: Session) -> list[SourceSummary]:
         .order_by(Source.name)
     )
     return [SourceSummary(*row) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedUrl:
+    """One URL of the archive: its source, how often it was captured, when first and last."""
+
+    url: str
+    source: str | None
+    captures: int
+    first_capture: datetime
+    last_capture: datetime
+
+
+def archived_urls(s: Session, *, source: str | None = None, prefix: str | None = None) -> Iterator[ArchivedUrl]:
+    """Yield each archived URL (of ``source``, starting with ``prefix``) once per source, in URL order.
+
+    Streamed from the database: an archive holds millions of URLs. A URL two sources captured
+    is listed for each, as it is in each source's WARC files.
+    """
+    query = (
+        select(Capture.url, Source.name, func.count(), func.min(Capture.timestamp), func.max(Capture.timestamp))
+        .outerjoin(Source, Source.id == Capture.source_id)
+        .group_by(Capture.url, Source.name)
+        .order_by(Capture.url, Source.name)
+    )
+    if source is not None:
+        query = query.where(Source.name == source)
+    if prefix:
+        # Not LIKE: SQLite's ignores the case of ASCII letters, and % and _ would need escaping.
+        query = query.where(func.substr(Capture.url, 1, len(prefix)) == prefix)
+    for row in s.execute(query.execution_options(yield_per=1000)):
+        yield ArchivedUrl(*row)

@@ -38,13 +38,16 @@ for _console in (stdout, stderr):
         _console.width = 200
 
 
-def settings_options(func: F) -> F:
-    """``--data-dir`` and ``--settings``, shared by every command."""
+def settings_options(func: F | None = None, *, data_dir_default: str = "./syndicrawl-data or $SYNDICRAWL_DATA_DIR") -> Any:
+    """``--data-dir`` and ``--settings``, shared by every command; ``data_dir_default`` for its help
+    when the command chooses another (``demo``)."""
+    if func is None:
+        return functools.partial(settings_options, data_dir_default=data_dir_default)
 
     @click.option(
         "--data-dir",
         type=click.Path(file_okay=False, path_type=Path),
-        help="Data directory (WARCs, database). Default: ./syndicrawl-data or $SYNDICRAWL_DATA_DIR.",
+        help=f"Data directory (WARCs, database). Default: {data_dir_default}.",
     )
     @click.option(
         "--settings",
@@ -105,6 +108,47 @@ def configure_logging(verbose: int) -> None:
     root.setLevel(min(ours, theirs))
 
 
+def verbosity(ctx: click.Context) -> int:
+    """How many -v were given, before the command name and after it together."""
+    return int(ctx.meta.get(_VERBOSE, 0))
+
+
+_VERBOSE = "syndicrawl.verbose"
+
+
+def _count_verbose(ctx: click.Context, param: click.Parameter, count: int) -> None:
+    """Add this command's -v to those before it and set the log level (the group always does: once at start)."""
+    if count or ctx.parent is None:
+        ctx.meta[_VERBOSE] = verbosity(ctx) + count
+        configure_logging(verbosity(ctx))
+
+
+class VerboseMixin:
+    """A command or group that takes ``-v`` itself: ``syndicrawl crawl -v`` as ``syndicrawl -v crawl``.
+
+    Click parses a group's options only before the subcommand's name; this gives every command
+    the same option, counted into one level (``verbosity``).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.append(click.Option(  # type: ignore[attr-defined]
+            ["-v", "--verbose"], count=True, expose_value=False, callback=_count_verbose,
+            help="More log lines: -v syndicrawl's, -vv Scrapy's too.",
+        ))
+
+
+class Command(VerboseMixin, click.Command):
+    pass
+
+
+class SubGroup(VerboseMixin, click.Group):
+    """``schedule``, ``feeds``, ``clusters``...: their commands and groups take -v too."""
+
+    command_class = Command
+    group_class = type  # its groups are SubGroups
+
+
 #: Which module defines each top-level command. A command's module is imported only when that
 #: command runs (or help lists it): ``crawl`` then starts without the web server, WACZ or
 #: scheduler code, which costs the crawl process start-up time it would pay on every run.
@@ -129,11 +173,15 @@ COMMAND_MODULES = {
     "snapshot": "snapshot",
     "sources": "inspect",
     "stats": "inspect",
+    "urls": "inspect",
 }
 
 
-class Group(click.Group):
+class Group(VerboseMixin, click.Group):
     """Loads command modules on demand; turns library errors into one line on stderr and exit code 1."""
+
+    command_class = Command
+    group_class = SubGroup
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*COMMAND_MODULES, *self.commands})
@@ -164,14 +212,12 @@ class Group(click.Group):
 
 @click.group(cls=Group)
 @click.version_option(__version__, prog_name="syndicrawl")
-@click.option("-v", "--verbose", count=True, help="More log lines: -v syndicrawl's, -vv Scrapy's too.")
-def cli(verbose: int) -> None:
+def cli() -> None:
     """Crawl news feeds and repost sites into WARC archives, and find syndicated copies.
 
     Start with `syndicrawl demo`: it serves two small sites on loopback, crawls
     them and shows what was archived.
     """
-    configure_logging(verbose)
 
 
 def main() -> None:
@@ -181,4 +227,4 @@ def main() -> None:
 
 # Commands register themselves on `cli` when their modules are imported (see COMMAND_MODULES).
 
-__all__ = ["Settings", "cli", "main", "open_archive", "require_archive", "settings_options", "stderr", "stdout"]
+__all__ = ["Settings", "cli", "main", "open_archive", "require_archive", "settings_options", "stderr", "stdout", "verbosity"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -12,7 +11,7 @@ from rich.tree import Tree
 from archive.db.engine import Database
 from archive.syndication import chains as chains_api
 from syndicrawl.cli import cli, open_archive, require_archive, settings_options, stdout
-from syndicrawl.cli.rows import format_options, write_rows
+from syndicrawl.cli.rows import echo_json, format_options, json_option, write_rows
 from syndicrawl.settings import Settings
 
 
@@ -54,7 +53,7 @@ def chain(url: str, as_json: bool, settings: Settings) -> None:
     with open_archive(settings) as database, database.session() as s:
         root = chains_api.chain(s, url)
     if as_json:
-        click.echo(json.dumps(root.to_dict(), ensure_ascii=False, indent=2))
+        echo_json(root.to_dict())
     else:
         stdout.print(render_chain(root))
 
@@ -62,9 +61,10 @@ def chain(url: str, as_json: bool, settings: Settings) -> None:
 @cli.group(invoke_without_command=True)
 @click.option("--source", help="Only clusters with an article from this source.")
 @click.option("--min-size", type=click.IntRange(1), default=2, show_default=True, help="Smallest cluster to list.")
+@json_option
 @settings_options
 @click.pass_context
-def clusters(ctx: click.Context, source: str | None, min_size: int, settings: Settings) -> None:
+def clusters(ctx: click.Context, source: str | None, min_size: int, as_json: bool, settings: Settings) -> None:
     """List clusters of syndicated copies, largest first.
 
     Example: syndicrawl clusters --data-dir syndicrawl-demo --min-size 2
@@ -73,6 +73,12 @@ def clusters(ctx: click.Context, source: str | None, min_size: int, settings: Se
         return
     with open_archive(settings) as database, database.session() as s:
         rows = chains_api.clusters(s, source=source, min_size=min_size)
+    if as_json:
+        echo_json({
+            "cluster_id": row.cluster_id, "size": row.size, "origin_site": row.origin_site, "title": row.title,
+            "sites": list(row.sites), "origin_url": row.origin_url,
+        } for row in rows)
+        return
     table = Table()
     for column in ("cluster", "size", "origin site", "title", "sites", "origin URL"):
         table.add_column(column)

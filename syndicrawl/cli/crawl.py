@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import shlex
 import shutil
 import threading
 from collections.abc import Sequence
@@ -172,7 +173,7 @@ def crawl(
     help="Port of both sites (the blog on 127.0.0.1, RBN on 127.0.0.3); 0 picks free ports.",
 )
 @click.option("--serve", is_flag=True, help="Only serve the sites until Ctrl-C; write demo-sources.toml here.")
-@settings_options
+@settings_options(data_dir_default="./syndicrawl-demo or $SYNDICRAWL_DATA_DIR")
 def demo(port: int, serve: bool, settings: Settings) -> None:
     """Crawl two bundled demo sites served on loopback: an author blog and a repost site.
 
@@ -188,17 +189,19 @@ def demo(port: int, serve: bool, settings: Settings) -> None:
     from syndicrawl.cli.chains import render_chain
     from syndicrawl.demo.server import serve_demo_sites
 
+    template = resources.files("syndicrawl.demo").joinpath("sources.toml").read_text("utf-8")
+    served_sources = Path("demo-sources.toml")
+    # A file of that name the demo did not write (its first line says so) is the user's.
+    if serve and served_sources.exists() and not served_sources.read_text("utf-8", "replace").startswith(
+        template.partition("\n")[0]
+    ):
+        raise ConfigError(f"{served_sources}: exists and was not written by the demo; "
+                          "move it, or run demo --serve elsewhere")
     with serve_demo_sites(blog_address=("127.0.0.1", port), rbn_address=("127.0.0.3", port)) as (blog, rbn):
-        config = (
-            resources.files("syndicrawl.demo")
-            .joinpath("sources.toml")
-            .read_text("utf-8")
-            .replace("{blog}", blog.base_url)
-            .replace("{rbn}", rbn.base_url)
-        )
+        config = template.replace("{blog}", blog.base_url).replace("{rbn}", rbn.base_url)
         stderr.print(f"Serving the demo sites: {blog.base_url}/ (author blog), {rbn.base_url}/ (repost site)")
         if serve:
-            Path("demo-sources.toml").write_text(config, encoding="utf-8")
+            served_sources.write_text(config, encoding="utf-8")
             stderr.print("Wrote demo-sources.toml; try: syndicrawl crawl --config demo-sources.toml. Ctrl-C stops.")
             with contextlib.suppress(KeyboardInterrupt):
                 threading.Event().wait()
@@ -209,7 +212,8 @@ def demo(port: int, serve: bool, settings: Settings) -> None:
         crawl_with_progress(replace(settings, download_delay=0.0), load_sources(sources_file))
         seed = rbn.site.permalink(next(p for p in rbn.site.posts if p.slug == DEMO_SEED_SLUG))
     stdout.print(f"Archive written to {settings.data_dir}/ (WARC files in {settings.warc_dir}/)")
-    stdout.print(f"\nSyndication chain of the RBN repost (syndicrawl chain {seed}):")
+    hint = shlex.join(["syndicrawl", "chain", seed, "--data-dir", str(settings.data_dir)])
+    stdout.print(f"\nSyndication chain of the RBN repost ({hint}):", soft_wrap=True)
     with Database(settings.db_url) as database, database.session() as s:
         stdout.print(render_chain(chain(s, seed)))
 

@@ -9,6 +9,7 @@ from archive.db import feedpolls
 from scheduler.durations import format_duration
 from syndicrawl.cli import cli, open_archive, settings_options, stdout
 from syndicrawl.cli.inspect import _when
+from syndicrawl.cli.rows import echo_json, json_option
 from syndicrawl.settings import Settings
 
 
@@ -23,8 +24,9 @@ def _trust(trust: str, has_validators: bool) -> str:
 
 @feeds.command("status")
 @click.option("--source", "source_name", metavar="SOURCE", help="Only the feeds of SOURCE.")
+@json_option
 @settings_options
-def feeds_status(source_name: str | None, settings: Settings) -> None:
+def feeds_status(source_name: str | None, as_json: bool, settings: Settings) -> None:
     """One row per polled feed: last success, last new entry, errors, interval, next poll, trust.
 
     "conditional GET" says whether the feed's ETag / Last-Modified are trusted (polls send
@@ -35,6 +37,15 @@ def feeds_status(source_name: str | None, settings: Settings) -> None:
     """
     with open_archive(settings) as database, database.session() as s:
         rows = feedpolls.feed_statuses(s, source_name)
+    if as_json:
+        echo_json({
+            "source": row.source, "feed": row.url, "last_success": row.state.last_success_at,
+            "last_new_entry": row.state.last_new_entry_at, "errors": row.state.consecutive_errors,
+            "last_error_kind": row.state.last_error_kind, "last_error": row.state.last_error,
+            "interval_seconds": row.state.interval, "next_poll": row.state.next_poll_at,
+            "conditional_get": _trust(row.state.trust, bool(row.state.etag or row.state.last_modified)),
+        } for row in rows)
+        return
     table = Table()
     for column in ("source", "feed", "last success", "last new entry", "errors", "last error", "interval",
                    "next poll (UTC)", "conditional GET"):

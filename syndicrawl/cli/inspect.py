@@ -1,9 +1,9 @@
-"""Read-only commands: ``sources``, ``captures``, ``article``, ``stats``."""
+"""Read-only commands: ``sources``, ``captures``, ``urls``, ``article``, ``stats``."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.filesize import decimal
@@ -14,6 +14,7 @@ from archive.db.models import Capture
 from archive.errors import NotFoundError
 from syndicrawl.cli import cli, open_archive, settings_options, stdout
 from syndicrawl.cli.crawl import read_sources, sources_option
+from syndicrawl.cli.rows import echo_json, json_option
 from syndicrawl.settings import Settings
 
 
@@ -23,17 +24,28 @@ def _when(value: object) -> str:
 
 @cli.command()
 @sources_option
+@json_option
 @settings_options
-def sources(config_file: Path, settings: Settings) -> None:
-    """List the configured sources and their last crawl.
+def sources(config_file: Path, as_json: bool, settings: Settings) -> None:
+    """List the configured sources, their last crawl, and the pages and captures archived.
+
+    pages: distinct URLs with an extracted article; captures: every fetch archived
+    (a page crawled three times is one page, three captures).
 
     Example: syndicrawl sources --config demo-sources.toml
     """
     configured = read_sources(config_file)
     with open_archive(settings) as database, database.session() as s:
         summaries = {row.name: row for row in catalog.source_summaries(s)}
+    if as_json:
+        echo_json({
+            "source": source.name, "kind": source.kind, "feeds": list(source.feeds),
+            "sitemaps": list(source.sitemaps), "start_urls": list(source.start_urls),
+            **_counts(summaries.get(source.name)),
+        } for source in configured)
+        return
     table = Table()
-    for column in ("source", "kind", "feeds", "sitemaps", "start urls", "last crawl", "status", "articles"):
+    for column in ("source", "kind", "feeds", "sitemaps", "start urls", "last crawl", "status", "pages", "captures"):
         table.add_column(column)
     for source in configured:
         summary = summaries.get(source.name)
@@ -45,15 +57,30 @@ def sources(config_file: Path, settings: Settings) -> None:
             str(len(source.start_urls)),
             _when(summary.last_crawl_started if summary else None),
             (summary.last_crawl_status or "-") if summary else "never crawled",
-            str(summary.articles) if summary else "0",
+            str(summary.pages) if summary else "0",
+            str(summary.captures) if summary else "0",
         )
     stdout.print(table)
 
 
+def _counts(summary: catalog.SourceSummary | None) -> dict[str, Any]:
+    """A source's counts and last crawl, for ``sources --json`` and ``stats --json``."""
+    return {
+        "pages": summary.pages if summary else 0,
+        "captures": summary.captures if summary else 0,
+        "failed_extractions": summary.failed if summary else 0,
+        "warc_bytes": summary.bytes if summary else 0,
+        "last_crawl_started": summary.last_crawl_started if summary else None,
+        "last_crawl_finished": summary.last_crawl_finished if summary else None,
+        "last_crawl_status": summary.last_crawl_status if summary else None,
+    }
+
+
 @cli.command()
 @click.argument("url")
+@json_option
 @settings_options
-def captures(url: str, settings: Settings) -> None:
+def captures(url: str, as_json: bool, settings: Settings) -> None:
     """List every capture of URL, oldest first, with its WARC file and offset.
 
     Revisits (the payload was already archived) are marked and point at the original.
@@ -64,7 +91,20 @@ def captures(url: str, settings: Settings) -> None:
         rows = catalog.captures_for_url(s, url)
     if not rows:
         raise NotFoundError(f"{url}: no captures in {settings.db_url_shown}")
-    stdout.print(captures_table(rows))
+    show_captures(rows, as_json=as_json)
+
+
+def show_captures(rows: list[Capture], *, as_json: bool) -> None:
+    """Captures as a table, or as JSON: ``captures`` and ``snapshot --list``."""
+    if as_json:
+        echo_json({
+            "timestamp": row.timestamp, "url": row.url, "status": row.status, "mime": row.mime,
+            "type": "revisit" if row.revisit_of else "response", "revisit_of": row.revisit_of,
+            "warc_file": row.warc_file, "warc_offset": row.warc_offset, "warc_length": row.warc_length,
+            "payload_digest": row.payload_digest, "record_id": row.record_id,
+        } for row in rows)
+    else:
+        stdout.print(captures_table(rows))
 
 
 def captures_table(rows: list[Capture]) -> Table:
@@ -101,7 +141,7 @@ def article(url: str, as_json: bool, settings: Settings) -> None:
         raise NotFoundError(f"{url}: no extracted article in {settings.db_url_shown}")
     fields = catalog.article_fields(row)
     if as_json:
-        click.echo(json.dumps(fields, ensure_ascii=False, indent=2))
+        echo_json(fields)
         return
     for key, value in fields.items():
         if key != "text" and value is not None:
@@ -111,26 +151,60 @@ def article(url: str, as_json: bool, settings: Settings) -> None:
 
 
 @cli.command()
+@json_option
 @settings_options
-def stats(settings: Settings) -> None:
-    """Counts per source: captures, articles, failed extractions, bytes archived, feeds.
+def stats(as_json: bool, settings: Settings) -> None:
+    """Counts per source: pages, captures, failed extractions, bytes archived, feeds.
+
+    pages: distinct URLs with an extracted article; captures: every fetch archived, each
+    response and revisit (a page crawled three times is one page, three captures).
 
     Example: syndicrawl stats --data-dir syndicrawl-demo
     """
     with open_archive(settings) as database, database.session() as s:
         rows = catalog.source_summaries(s)
+    if as_json:
+        echo_json({"source": row.name, "kind": row.kind, **_counts(row), "feeds": row.feeds} for row in rows)
+        return
     table = Table()
-    for column in ("source", "kind", "captures", "articles", "failed", "WARC bytes", "feeds", "last crawl"):
+    for column in ("source", "kind", "pages", "captures", "failed extractions", "WARC bytes", "feeds", "last crawl"):
         table.add_column(column, justify="left" if column in {"source", "kind", "last crawl"} else "right")
     for row in rows:
         table.add_row(
             row.name,
             row.kind,
+            str(row.pages),
             str(row.captures),
-            str(row.articles),
             str(row.failed),
             decimal(row.bytes),
             str(row.feeds),
             f"{_when(row.last_crawl_started)} {row.last_crawl_status or ''}".strip(),
         )
     stdout.print(table)
+
+
+@cli.command()
+@click.option("--source", help="Only URLs this source captured.")
+@click.option("--prefix", help="Only URLs starting with this, e.g. https://example.org/2016/.")
+@json_option
+@settings_options
+def urls(source: str | None, prefix: str | None, as_json: bool, settings: Settings) -> None:
+    """List the archived URLs, one a line, in order.
+
+    A URL captured by two sources is listed for each. With --json: each URL's source,
+    number of captures and first and last capture time.
+
+    Example: syndicrawl urls --source rbn --prefix http://127.0.0.3:8480/2016/11/ --data-dir syndicrawl-demo
+    """
+    with open_archive(settings) as database, database.session() as s:
+        if source is not None and catalog.source_kind(s, source) is None:
+            raise NotFoundError(f"--source {source}: no such source in {settings.db_url_shown}")
+        found = catalog.archived_urls(s, source=source, prefix=prefix)
+        if as_json:
+            echo_json({
+                "url": row.url, "source": row.source, "captures": row.captures,
+                "first_capture": row.first_capture, "last_capture": row.last_capture,
+            } for row in found)
+        else:
+            for row in found:
+                click.echo(row.url)

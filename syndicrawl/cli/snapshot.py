@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import click
@@ -11,8 +12,10 @@ from archive.db import catalog
 from archive.db.timestamps import TIME_HELP, parse_time, timestamp14
 from archive.errors import ConfigError, NotFoundError
 from archive.lookup import snapshots
-from syndicrawl.cli import cli, open_archive, settings_options, stderr, stdout
-from syndicrawl.cli.inspect import captures_table
+from archive.warc.http import header
+from syndicrawl.cli import cli, open_archive, settings_options, stderr
+from syndicrawl.cli.inspect import show_captures
+from syndicrawl.cli.rows import json_option
 from syndicrawl.settings import Settings
 
 
@@ -24,6 +27,7 @@ from syndicrawl.settings import Settings
 @click.option("--text", "show_text", is_flag=True, help="Print the article text extracted from the capture.")
 @click.option("--list", "show_list", is_flag=True, help="List every capture of URL (its TimeMap), oldest first.")
 @click.option("--decode", is_flag=True, help="Remove the Content-Encoding (gzip, br) from the payload.")
+@json_option
 @settings_options
 def snapshot(
     url: str,
@@ -33,6 +37,7 @@ def snapshot(
     show_text: bool,
     show_list: bool,
     decode: bool,
+    as_json: bool,
     settings: Settings,
 ) -> None:
     """Print or save the capture of URL nearest a time, as archived.
@@ -40,19 +45,22 @@ def snapshot(
     The payload is written exactly as the server sent it: a gzip-encoded page stays
     gzip unless --decode is given. A revisit (the same payload seen again) is
     resolved to the original record's payload, with its own headers. The capture
-    chosen is named on stderr.
+    chosen is named on stderr. On a terminal, a text payload is shown decoded and any
+    other is refused (give --out FILE).
 
     Example: syndicrawl snapshot http://127.0.0.3:8480/2016/11/01/us-supported-terrorists-fail-to-break-aleppo-siege/ --at 2026-11-25 --headers --data-dir syndicrawl-demo
     """
     if sum((out is not None, show_headers, show_text, show_list)) > 1:
         raise ConfigError("give at most one of --out, --headers, --text, --list")
+    if as_json and not show_list:
+        raise ConfigError("--json: only with --list")
     at = parse_time(at_text) if at_text else None
     with open_archive(settings) as database, database.session() as s:
         if show_list:
             rows = catalog.captures_for_url(s, url)
             if not rows:
                 raise NotFoundError(f"{url}: no capture in the archive")
-            stdout.print(captures_table(rows))
+            show_captures(rows, as_json=as_json)
             return
         capture = snapshots.closest_capture(s.connection(), url, at)
         kind = f"revisit of #{capture.revisit_of}" if capture.revisit_of else "response"
@@ -69,6 +77,10 @@ def snapshot(
                 for name, value in replay.headers:
                     click.echo(f"{name}: {value}")
                 return
+            if out is None and sys.stdout.isatty():
+                # Raw bytes would garble the terminal: text is shown as a browser would, the rest refused.
+                _check_textual(capture.url, replay.headers)
+                decode = True
             payload = replay.decoded() if decode else replay.payload
             if out is None:
                 with click.open_file("-", "wb") as fh:
@@ -77,3 +89,15 @@ def snapshot(
             with out.open("wb") as fh:
                 shutil.copyfileobj(payload, fh)
         stderr.print(f"Wrote {out.stat().st_size} bytes to {out}")
+
+
+TEXT_TYPES = ("text/", "application/json", "application/xml", "application/xhtml+xml", "application/javascript",
+              "application/rss+xml", "application/atom+xml", "application/feed+json")
+
+
+def _check_textual(url: str, headers: list[tuple[str, str]]) -> None:
+    """Refuse a payload that is not text (an image, a PDF) for a terminal."""
+    mime = (header(headers, "Content-Type") or "").split(";")[0].strip().lower()
+    if not mime.startswith(TEXT_TYPES):
+        raise ConfigError(f"{url}: its payload is {mime or 'of no stated type'}, not text for a terminal; "
+                          "give --out FILE")
