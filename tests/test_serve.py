@@ -19,7 +19,8 @@ import sys
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote_to_bytes
@@ -58,6 +59,9 @@ HOSTILE = [
     ("Service-Worker-Allowed", "/"),
     ("Etag", '"abc"'),
     ("Memento-Datetime", "Thu, 01 Jan 1970 00:00:00 GMT"),
+    # not the archive's: a cache would date its reply by the archived Date
+    ("Date", "Mon, 06 May 2024 07:08:09 GMT"),
+    ("Server", "Apache/2.4.1 (archived)"),
 ]
 
 
@@ -206,6 +210,9 @@ def test_replay_renames_archived_headers_that_act_on_this_origin_and_sandboxes_t
     assert [v for n, v in served if n == "content-security-policy"] == [SANDBOX]
     assert response.getheader("Memento-Datetime") == "Mon, 06 May 2024 07:08:09 GMT"
     assert "evil.example" not in response.getheader("Link", "")
+    assert [v for n, v in served if n == "server"] == ["waitress"]
+    dates = [parsedate_to_datetime(v) for n, v in served if n == "date"]
+    assert len(dates) == 1 and abs(dates[0] - datetime.now(UTC)) < timedelta(minutes=1), dates
     assert response.getheader("Content-Type") == "text/html; charset=utf-8"
     assert response.getheader("Content-Encoding") == "gzip"
     assert response.getheader("Content-Length") == str(len(body))

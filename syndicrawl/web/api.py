@@ -57,8 +57,9 @@ _BLOCK = 64 * 1024
 # (Set-Cookie, Access-Control-*, Location, Refresh, Content-Security-Policy, Strict-Transport-
 # Security, Clear-Site-Data, Link, Service-Worker-Allowed, ... today) cannot act on the
 # archive's origin or its client; hop-by-hop headers and Content-Length belonged to the
-# archived connection (this one's Content-Length is the stored payload's).
-_REPLAYED = {"content-type", "content-encoding", "content-language", "content-disposition", "content-range", "date"}
+# archived connection (this one's Content-Length is the stored payload's). The archived Date and
+# Server go out renamed too: the WSGI server sends its own (a cache dates the reply by Date).
+_REPLAYED = {"content-type", "content-encoding", "content-language", "content-disposition", "content-range"}
 ARCHIVED_PREFIX = "X-Archive-Orig-"
 # Raw replay does not rewrite the page, so nothing an archived page runs may reach this origin:
 # "sandbox" (no allow-scripts, no allow-same-origin) runs no scripts, forms, popups or plugins and
