@@ -6,11 +6,15 @@ import csv
 import io
 import json
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
+from archive.db import pages
 from archive.ingest.extract import text_hash
 from archive.warc.records import read_record
 from syndicrawl.demo.sites import blogger_site
@@ -103,4 +107,69 @@ def test_parquet_holds_the_jsonl_rows(archive: Archive, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     table = pq.read_table(out)
     assert table.column_names[-1] == "text" and table.column_names[0] == "url"
-    assert table.to_pylist() == [json.loads(line) for line in export(archive, "--with-text").splitlines()]
+    as_text = [{key: value.isoformat() if isinstance(value, date) else value for key, value in row.items()}
+               for row in table.to_pylist()]
+    assert as_text == [json.loads(line) for line in export(archive, "--with-text").splitlines()]
+
+
+#: The types every ``export articles`` Parquet file has, whatever its rows.
+ARTICLE_TYPES = {
+    "published": pa.string(), "published_date": pa.date32(), "published_time": pa.timestamp("us", tz="UTC"),
+    "first_captured": pa.timestamp("us", tz="UTC"), "captured": pa.timestamp("us", tz="UTC"),
+    "warc_offset": pa.int64(), "cluster_id": pa.int64(), "similarity": pa.float64(), "parent_url": pa.string(),
+}
+
+
+def test_parquet_exports_of_different_sources_read_as_one_dataset(archive: Archive, tmp_path: Path) -> None:
+    """The gazette's file has no parent_url or similarity at all (all null), the copycat's has: same schema."""
+    files = []
+    for source in ("gazette", "copycat"):
+        files.append(tmp_path / f"{source}.parquet")
+        result = run_syndicrawl("export", "articles", "--source", source, "--format", "parquet", "--out",
+                                str(files[-1]), data_dir=archive.data, env=archive.env)
+        assert result.returncode == 0, result.stderr
+    gazette, copycat = (pq.read_schema(file) for file in files)
+    assert gazette == copycat
+    assert {name: gazette.field(name).type for name in ARTICLE_TYPES} == ARTICLE_TYPES
+    assert pq.read_table(files[0]).column("parent_url").null_count == 3
+    rows = {row["url"]: row for row in ds.dataset([str(file) for file in files]).to_table().to_pylist()}
+    assert len(rows) == 4 and rows[COPY_URL]["parent_url"] == archive.original
+    copy = rows[COPY_URL]
+    assert copy["captured"] == datetime(2016, 10, 2, 8, tzinfo=UTC) == copy["first_captured"]
+    # The gazette's pages state their minute in their own zone: the day as stated, the instant in UTC.
+    original = rows[archive.original]
+    assert original["published_date"] == date.fromisoformat(original["published"][:10])
+    assert original["published_time"] == datetime.fromisoformat(original["published"]).astimezone(UTC)
+
+
+def test_duckdb_reads_the_parquet_types(archive: Archive, tmp_path: Path) -> None:
+    duckdb = pytest.importorskip("duckdb", reason="duckdb is not installed (pip install duckdb)")
+    out = tmp_path / "articles.parquet"
+    result = run_syndicrawl("export", "articles", "--source", "gazette", "--format", "parquet", "--out", str(out),
+                            data_dir=archive.data, env=archive.env)
+    assert result.returncode == 0, result.stderr
+    described = duckdb.sql(f"DESCRIBE SELECT * FROM read_parquet('{out}')").fetchall()
+    types = {name: kind for name, kind, *_ in described}
+    assert {name: types[name] for name in ARTICLE_TYPES} == {
+        "published": "VARCHAR", "published_date": "DATE", "published_time": "TIMESTAMP WITH TIME ZONE",
+        "first_captured": "TIMESTAMP WITH TIME ZONE", "captured": "TIMESTAMP WITH TIME ZONE",
+        "warc_offset": "BIGINT", "cluster_id": "BIGINT", "similarity": "DOUBLE", "parent_url": "VARCHAR",
+    }
+    [(pages,)] = duckdb.sql(
+        f"SELECT count(*) FROM read_parquet('{out}') WHERE published_date >= DATE '2016-09-01'"
+    ).fetchall()
+    assert pages == 3
+
+
+@pytest.mark.parametrize("value, day, moment", [
+    ("2016-11-01", date(2016, 11, 1), None),
+    ("2016-11-01T23:30:00-05:00", date(2016, 11, 1), datetime(2016, 11, 2, 4, 30, tzinfo=UTC)),
+    ("2016-11-01T15:22:00+00:00", date(2016, 11, 1), datetime(2016, 11, 1, 15, 22, tzinfo=UTC)),
+    ("2016-11-01T15:22:00", date(2016, 11, 1), datetime(2016, 11, 1, 15, 22, tzinfo=UTC)),  # a sitemap's lastmod
+    ("2016-11", None, None),  # a month from the URL's path: no day to give
+    ("2016-13-01", None, None),
+    (None, None, None),
+])
+def test_published_gives_the_day_stated_and_the_instant(value: str | None, day: date | None,
+                                                        moment: datetime | None) -> None:
+    assert pages.published_parts(value) == (day, moment)

@@ -7,6 +7,9 @@ is named through ``NAMING_CONVENTION`` because Alembic's SQLite batch mode can o
 recreate constraints it can name. Change a table here and in a new migration under
 ``archive/db/migrations/versions/`` together: ``tests/test_archive_db.py`` compares them.
 
+Foreign keys are indexed where queries join on them or a delete follows them (``ON DELETE
+SET NULL`` on PostgreSQL reads the referencing table for each row deleted).
+
 URL columns are plain btree-indexed text: Scrapy's ``URLLENGTH_LIMIT`` (2083) keeps keys well
 under PostgreSQL's limit of about 2700 bytes per index row.
 """
@@ -32,6 +35,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    event,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -40,7 +44,7 @@ from sqlalchemy.types import TypeDecorator
 from archive.db import fulltext
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Dialect
+    from sqlalchemy.engine import Connection, Dialect
 
 NAMING_CONVENTION: dict[str, str] = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -116,6 +120,14 @@ class Base(DeclarativeBase):
 
 # The full-text index of articles is SQL the ORM cannot express: built after the tables.
 fulltext.attach(Base.metadata)
+
+
+@event.listens_for(Base.metadata, "after_create")
+def _create_pages_view(_target: MetaData, conn: Connection, **_kw: object) -> None:
+    """The ``pages`` view (one row per page) over the tables just created."""
+    from archive.db import pages  # it selects from the models below
+
+    pages.create(conn)
 
 
 class Source(Base):
@@ -202,7 +214,7 @@ class Capture(Base):
     source_id: Mapped[int | None] = mapped_column(
         Id, ForeignKey("sources.id", ondelete="SET NULL"), index=True
     )
-    crawl_id: Mapped[int | None] = mapped_column(Id, ForeignKey("crawls.id", ondelete="SET NULL"))
+    crawl_id: Mapped[int | None] = mapped_column(Id, ForeignKey("crawls.id", ondelete="SET NULL"), index=True)
     url: Mapped[str] = mapped_column(Text)
     url_key: Mapped[str] = mapped_column(SurtKey)
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -213,7 +225,9 @@ class Capture(Base):
     warc_length: Mapped[int] = mapped_column(BigInteger)
     record_id: Mapped[str] = mapped_column(String(100), unique=True)
     payload_digest: Mapped[str] = mapped_column(String(100), index=True)
-    revisit_of: Mapped[int | None] = mapped_column(Id, ForeignKey("captures.id", ondelete="SET NULL"))
+    revisit_of: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("captures.id", ondelete="SET NULL"), index=True
+    )
     discovered_from: Mapped[str | None] = mapped_column(Text)
     feed_url: Mapped[str | None] = mapped_column(Text)
     redirect_to: Mapped[str | None] = mapped_column(Text)
@@ -335,8 +349,8 @@ class Syndication(Base):
     article_id: Mapped[int] = mapped_column(Id, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
     cluster_id: Mapped[int] = mapped_column(Id, index=True)
     relation: Mapped[str] = mapped_column(String(16))
-    origin_id: Mapped[int | None] = mapped_column(Id, ForeignKey("articles.id", ondelete="SET NULL"))
-    parent_id: Mapped[int | None] = mapped_column(Id, ForeignKey("articles.id", ondelete="SET NULL"))
+    origin_id: Mapped[int | None] = mapped_column(Id, ForeignKey("articles.id", ondelete="SET NULL"), index=True)
+    parent_id: Mapped[int | None] = mapped_column(Id, ForeignKey("articles.id", ondelete="SET NULL"), index=True)
     similarity: Mapped[float | None] = mapped_column(Float)
     evidence: Mapped[str] = mapped_column(Text, default="[]")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -1,4 +1,4 @@
-"""Reading syndication back: a URL's chain as a tree, cluster listings, one row per article for export."""
+"""Reading syndication back: a URL's chain as a tree, cluster listings, one row per page for export."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import aliased
 
+from archive.db import pages
 from archive.db.models import Article, Capture, Source, Syndication
 from archive.db.urls import url_key
 from archive.errors import NotFoundError
@@ -151,158 +151,110 @@ def clusters(session: Session, *, source: str | None = None, min_size: int = 2) 
     return sorted(summaries, key=lambda c: (-c.size, c.cluster_id))
 
 
-EXPORT_FIELDS = (
-    "url",
-    "cluster_id",
-    "origin_url",
-    "parent_url",
-    "relation",
-    "similarity",
-    "published",
-    "published_source",
-    "site",
-    "site_kind",
-    "title",
-    "first_captured",
-    "is_syndicated_copy",
-)
+#: The exports' columns and their types: ``str``, ``int``, ``float``, ``bool``, ``date``, ``time``
+#: (an instant, UTC). Every export has them all, typed alike whatever its rows, so exports of
+#: different sources or days read as one dataset.
+EXPORT_FIELDS: dict[str, str] = {
+    "url": "str",
+    "cluster_id": "int",
+    "origin_url": "str",
+    "parent_url": "str",
+    "relation": "str",
+    "similarity": "float",
+    "published": "str",
+    "published_date": "date",
+    "published_time": "time",
+    "published_source": "str",
+    "site": "str",
+    "site_kind": "str",
+    "title": "str",
+    "first_captured": "time",
+    "is_syndicated_copy": "bool",
+}
 
-ARTICLE_FIELDS = (
-    "url",
-    "canonical_url",
-    "title",
-    "author",
-    "published",
-    "published_source",
-    "language",
-    "site",
-    "site_kind",
-    "sitename",
-    "first_captured",
-    "captured",
-    "warc_file",
-    "warc_offset",
-    "text_hash",
-    "cluster_id",
-    "relation",
-    "parent_url",
-    "origin_url",
-    "similarity",
-)
-
-
-@dataclass(frozen=True)
-class _Exported:
-    """One archived page's article as both exports read it: where it is stored and where it is placed."""
-
-    article: Article
-    capture: Capture
-    source: Source | None
-    first_captured: datetime
-    cluster_id: int
-    relation: str
-    origin_url: str | None
-    parent_url: str | None
-    similarity: float | None
+ARTICLE_FIELDS: dict[str, str] = {
+    "url": "str",
+    "canonical_url": "str",
+    "title": "str",
+    "author": "str",
+    "published": "str",
+    "published_date": "date",
+    "published_time": "time",
+    "published_source": "str",
+    "language": "str",
+    "site": "str",
+    "site_kind": "str",
+    "sitename": "str",
+    "first_captured": "time",
+    "captured": "time",
+    "warc_file": "str",
+    "warc_offset": "int",
+    "text_hash": "str",
+    "cluster_id": "int",
+    "relation": "str",
+    "parent_url": "str",
+    "origin_url": "str",
+    "similarity": "float",
+}
+ARTICLE_TEXT_FIELDS = {**ARTICLE_FIELDS, "text": "str"}
 
 
-def _exported(session: Session, source: str | None = None) -> Iterator[_Exported]:
-    """One row per archived page (its latest extracted article), placed or not; ``source``: that source's pages only.
-
-    A page never placed by matching (too short to match) is a cluster of its own, ``unique``.
-    """
-    origin, parent = aliased(Article), aliased(Article)
-    latest = (
-        select(func.max(Article.id))
-        .join(Capture, Capture.id == Article.capture_id)
-        .where(Article.status == "ok")
-        .group_by(Capture.url_key)
-    )
-    placed_latest = (
-        select(func.max(Syndication.article_id))
-        .join(Article, Article.id == Syndication.article_id)
-        .join(Capture, Capture.id == Article.capture_id)
-        .group_by(Capture.url_key)
-    )
-    first_seen = _first_seen()
-    query = (
-        select(Article, Capture, Syndication, Source, origin.url, parent.url, first_seen.c.first)
-        .join(Capture, Capture.id == Article.capture_id)
-        .join(first_seen, first_seen.c.url_key == Capture.url_key)
-        .outerjoin(Source, Source.id == Capture.source_id)
-        .outerjoin(Syndication, Syndication.article_id == Article.id)
-        .outerjoin(origin, origin.id == Syndication.origin_id)
-        .outerjoin(parent, parent.id == Syndication.parent_id)
-        .where(
-            Article.id.in_(placed_latest)
-            | (Article.id.in_(latest) & ~Capture.url_key.in_(
-                select(Capture.url_key).join(Article, Article.capture_id == Capture.id).join(
-                    Syndication, Syndication.article_id == Article.id)
-            ))
-        )
-        .order_by(Article.id)
-    )
+def _page_rows(session: Session, source: str | None = None, *, with_text: bool = False) -> Iterator[Any]:
+    """The rows of the ``pages`` view (its query), oldest article first; ``source``: that source's pages only."""
+    page = pages.page_select().subquery("page")
+    query = select(page).order_by(page.c.article_id)
+    if with_text:
+        query = query.add_columns(Article.text).join(Article, Article.id == page.c.article_id)
     if source is not None:
-        query = query.where(Source.name == source)
-    for article, capture, placed, site, origin_url, parent_url, first in session.execute(query):
-        relation = placed.relation if placed is not None else "unique"
-        yield _Exported(
-            article=article,
-            capture=capture,
-            source=site,
-            first_captured=first,
-            cluster_id=placed.cluster_id if placed is not None else article.id,
-            relation=relation,
-            origin_url=origin_url or (article.url if relation != "copy" else None),
-            parent_url=parent_url,
-            similarity=placed.similarity if placed is not None else None,
-        )
+        query = query.where(page.c.site == source)
+    for row in session.execute(query):
+        day, moment = pages.published_parts(row.published)
+        yield row, {"published": row.published, "published_date": day, "published_time": moment}
 
 
 def export_rows(session: Session) -> Iterator[dict[str, Any]]:
     """One row per archived page for ``clusters export``: ``EXPORT_FIELDS``."""
-    for row in _exported(session):
+    for row, published in _page_rows(session):
         yield {
-            "url": row.article.url,
+            "url": row.url,
             "cluster_id": row.cluster_id,
             "origin_url": row.origin_url,
             "parent_url": row.parent_url,
             "relation": row.relation,
             "similarity": row.similarity,
-            "published": row.article.published,
-            "published_source": row.article.published_source,
-            "site": row.source.name if row.source else None,
-            "site_kind": row.source.kind if row.source else None,
-            "title": row.article.title,
-            "first_captured": row.first_captured.isoformat(),
+            **published,
+            "published_source": row.published_source,
+            "site": row.site,
+            "site_kind": row.site_kind,
+            "title": row.title,
+            "first_captured": row.first_captured,
             "is_syndicated_copy": row.relation == "copy",
         }
 
 
 def article_rows(session: Session, *, source: str | None = None, with_text: bool = False) -> Iterator[dict[str, Any]]:
-    """One row per archived page for ``export articles``: ``ARTICLE_FIELDS``, then ``text`` with ``with_text``."""
-    for row in _exported(session, source):
-        article = row.article
+    """One row per archived page for ``export articles``: ``ARTICLE_FIELDS``, or ``ARTICLE_TEXT_FIELDS``."""
+    for row, published in _page_rows(session, source, with_text=with_text):
         fields = {
-            "url": article.url,
-            "canonical_url": article.canonical_url,
-            "title": article.title,
-            "author": article.author,
-            "published": article.published,
-            "published_source": article.published_source,
-            "language": article.language,
-            "site": row.source.name if row.source else None,
-            "site_kind": row.source.kind if row.source else None,
-            "sitename": article.sitename,
-            "first_captured": row.first_captured.isoformat(),
-            "captured": row.capture.timestamp.isoformat(),
-            "warc_file": row.capture.warc_file,
-            "warc_offset": row.capture.warc_offset,
-            "text_hash": article.text_hash,
+            "url": row.url,
+            "canonical_url": row.canonical_url,
+            "title": row.title,
+            "author": row.author,
+            **published,
+            "published_source": row.published_source,
+            "language": row.language,
+            "site": row.site,
+            "site_kind": row.site_kind,
+            "sitename": row.sitename,
+            "first_captured": row.first_captured,
+            "captured": row.captured,
+            "warc_file": row.warc_file,
+            "warc_offset": row.warc_offset,
+            "text_hash": row.text_hash,
             "cluster_id": row.cluster_id,
             "relation": row.relation,
             "parent_url": row.parent_url,
             "origin_url": row.origin_url,
             "similarity": row.similarity,
         }
-        yield {**fields, "text": article.text} if with_text else fields
+        yield {**fields, "text": row.text} if with_text else fields
