@@ -211,7 +211,7 @@ def _missing_files(db: Database, warc_dir: Path, *, dry_run: bool, forget: bool)
                           f"{counts[name]} capture rows and their articles removed (kept in {QUARANTINE}/{kept.name})")  # fmt: skip
         if not forget:
             why = "it may come back (restore it); `syndicrawl doctor --forget-missing` removes the rows"
-            findings.append(finding if dry_run else replace(finding, failed=why))
+            findings.append(replace(finding, failed=why))
             continue
         if dry_run:
             findings.append(finding)

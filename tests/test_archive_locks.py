@@ -232,6 +232,30 @@ def test_a_renewal_is_not_starved_by_its_own_process_writing_without_pause(tmp_p
     assert lost == []
 
 
+def test_a_renewal_waits_out_a_long_transaction_of_its_own_process(tmp_path: Path) -> None:
+    """A crawl's writer matched a batch of near-copies for 40 s in one transaction; no other
+    process can take a lease meanwhile (that is a write too), so the holder must not give it up."""
+    from archive.db.engine import Database
+
+    settings = replace(load_settings(None, env={}, overrides={"data_dir": tmp_path / "data"}), lock_ttl=1.5)
+    lost: list[str] = []
+    with Database(settings.db_url) as database:
+        def long_write() -> None:
+            with database.writing() as s:
+                s.execute(text("CREATE TABLE busy (n INTEGER)"))
+                time.sleep(settings.lock_ttl * 2.5)
+
+        with Locks(settings.locks, ["crawl:gazette"], "crawl of gazette", on_lost=lost.append):
+            writer = threading.Thread(target=long_write)
+            writer.start()
+            writer.join()
+            time.sleep(settings.lock_ttl / 2)
+            with pytest.raises(LockHeld):
+                with Locks(settings.locks, ["crawl:gazette"], "second crawl"):
+                    pass
+    assert lost == []
+
+
 @pytest.mark.redis
 def test_a_redis_lock_that_expired_is_given_up_at_once(redis_target: RedisTarget, tmp_path: Path) -> None:
     import redis

@@ -12,10 +12,10 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from sqlalchemy import (
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from sqlalchemy.pool import ConnectionPoolEntry
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -55,10 +56,14 @@ _PG_MIGRATION_LOCK = 0x5359_4E44_4943_5257  # "SYNDICRW"
 _ALEMBIC_LOCK = threading.Lock()
 
 _SQLITE_BUSY_TIMEOUT_MS = 10_000
-#: Lease renewals of this process waiting for SQLite's write lock (``Database.renewing``), under the
-#: condition that the process's other writers wait on before each ``BEGIN IMMEDIATE``.
+#: Lease renewals of this process waiting for SQLite's write lock (``Database.renew_first``), and
+#: ``writing()`` transactions of this process holding it, under the condition that the process's
+#: other writers wait on before each ``BEGIN IMMEDIATE``.
 _renewals = 0
+_writers = 0
 _renewals_done = threading.Condition()
+#: How long a renewal waits for SQLite's write lock at a time, between two looks at who holds it.
+_RENEWAL_TRY_MS = 50
 #: While another process holds SQLite's write lock, a writer waiting for it says so this often.
 _WRITE_WAIT_REPORT = 60.0
 _SQLITE_PRAGMAS = (
@@ -323,35 +328,53 @@ class Database:
                     report_at = now + _WRITE_WAIT_REPORT
         if report_at is not None:
             logger.warning("the database could be written again after %.0f s", time.monotonic() - started)
-        with s, transaction:
-            yield s
+        global _writers
+        with _renewals_done:
+            _writers += 1
+        try:
+            with s, transaction:
+                yield s
+        finally:
+            with _renewals_done:
+                _writers -= 1
 
-    @contextmanager
-    def renewing(self, within: float) -> Iterator[Session]:
-        """A transaction for a lease renewal, which this process's other writers let go first.
+    def renew_first(self, work: Callable[[Session], T], within: float) -> T:
+        """Run a lease renewal, ``work``, in a transaction of its own, before this process's other writes.
 
         SQLite's busy handler is no queue: it sleeps up to 100 ms between tries, and a writer
         that commits and begins again at once wins every time (a crawl's writer lost its lock
         after 90 s of failed renewals). While this waits, the process's ``writing()`` waits for
-        it; it gives up after ``within`` seconds (on PostgreSQL, as a lock and statement timeout).
+        it. The wait is unbounded while one of this process's own transactions holds the lock
+        (no other process can take a lease meanwhile: that is a write too), and ``within``
+        seconds otherwise: then another process holds the database. On PostgreSQL ``within``
+        is the lock and statement timeout.
         """
+        if self.engine.dialect.name != "sqlite":
+            milliseconds = max(1, int(within * 1000))
+            with self.session() as s, s.begin():
+                s.connection().exec_driver_sql(f"SET LOCAL lock_timeout = {milliseconds}")
+                s.connection().exec_driver_sql(f"SET LOCAL statement_timeout = {milliseconds}")
+                return work(s)
         global _renewals
+        deadline = time.monotonic() + within
         with _renewals_done:
             _renewals += 1
         try:
-            with self.session() as s, s.begin():
+            while True:
+                s = self.session()
+                transaction = s.begin()
                 conn = s.connection()
-                if self.engine.dialect.name == "sqlite":
-                    conn.exec_driver_sql(f"PRAGMA busy_timeout = {max(1, int(within * 1000))}")
-                    try:
-                        yield s
-                    finally:
-                        conn.exec_driver_sql(f"PRAGMA busy_timeout = {_SQLITE_BUSY_TIMEOUT_MS}")
-                else:
-                    milliseconds = max(1, int(within * 1000))
-                    conn.exec_driver_sql(f"SET LOCAL lock_timeout = {milliseconds}")
-                    conn.exec_driver_sql(f"SET LOCAL statement_timeout = {milliseconds}")
-                    yield s
+                conn.exec_driver_sql(f"PRAGMA busy_timeout = {_RENEWAL_TRY_MS}")
+                try:
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                except OperationalError as exc:
+                    s.close()
+                    if "locked" not in str(exc.orig) or (time.monotonic() >= deadline and not _writers):
+                        raise
+                    continue
+                conn.exec_driver_sql(f"PRAGMA busy_timeout = {_SQLITE_BUSY_TIMEOUT_MS}")
+                with s, transaction:
+                    return work(s)
         finally:
             with _renewals_done:
                 _renewals -= 1

@@ -95,8 +95,7 @@ class DatabaseBackend:
         return None if current.is_dead() else current
 
     def renew(self, name: str, me: Holder, within: float) -> bool:
-        with self.db.renewing(within) as s:
-            return renew(s, name, me.token, datetime.now(UTC) + self.ttl)
+        return self.db.renew_first(lambda s: renew(s, name, me.token, datetime.now(UTC) + self.ttl), within)
 
     def release(self, name: str, me: Holder) -> None:
         with self.db.session() as s, s.begin():
