@@ -63,7 +63,7 @@ def test_article_shows_metadata_and_text(crawled, wordpress_server) -> None:
     code, out = invoke("article", url, "--data-dir", str(data))
     assert code == 0, out
     assert f"url: {url}\n" in out and f"title: {post.title}\n" in out and f"author: {post.author}\n" in out
-    assert f"published: {post.published.date().isoformat()}\npublished_source: page\n" in out
+    assert f"published: {post.published.isoformat()}\npublished_source: page\n" in out  # as the page states it
     code, out = invoke("article", url, "--json", "--data-dir", str(data))
     fields = json.loads(out)
     assert fields["title"] == post.title and fields["status"] == "ok" and len(fields["text"]) > 200
