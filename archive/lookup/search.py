@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Float, Integer, and_, exists, func, select, text
+from sqlalchemy import Float, Integer, and_, column, exists, func, select, text, values
 from sqlalchemy.orm import aliased
 
 from archive.db.fulltext import CJK, PREFIX, cjk_spaced
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 #: How many of the index's best matches are read for each result wanted, round after round;
 #: ``None``: all of them (filters that few matches pass).
 _ROUNDS = (5, 100, None)
+_ID, _SCORE = column("id", Integer()), column("score", Float())
 _TERM = re.compile(r'"([^"]*)"|([^\s"]+)')
 _WORD = re.compile(r"\w")
 #: Marks around a match in a snippet (``**word**``, as in Markdown).
@@ -75,6 +76,7 @@ def parse_query(query: str) -> list[str]:
     with no letter or digit (the index holds words only). Written here rather than with
     ``shlex``, whose escapes and single quotes would make "don't" an unclosed quote.
     """
+    query = query.replace("\x00", " ")  # FTS5 ends a string at NUL, psycopg refuses it: a space
     if query.count('"') % 2:
         raise QueryError(f"bad query {query!r}: a quote is not closed")
     terms = [" ".join((phrase or word).split()) for phrase, word in _TERM.findall(query)]
@@ -197,9 +199,15 @@ def search(
     conditions = _page_filters(source, author, since, until)
     for per_result in _ROUNDS:
         wanted = None if per_result is None else limit * per_result
-        matches = matching(terms, wanted).columns(id=Integer(), score=Float()).subquery("matches")
-        rows = _rows(conn, matches, conditions, limit)
-        if len(rows) == limit:
+        ranked = matching(terms, wanted).columns(id=Integer(), score=Float())
+        if wanted is None:  # every match, ranked and filtered in one statement
+            rows = _rows(conn, ranked.subquery("matches"), conditions, limit)
+            break
+        best = conn.execute(ranked).all()
+        if not best:
+            return []
+        rows = _rows(conn, values(_ID, _SCORE, name="matches").data(best).cte("matches"), conditions, limit)
+        if len(rows) == limit or len(best) < wanted:  # enough pages, or no more matches to read
             break
     return [
         Hit(

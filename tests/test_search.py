@@ -1,0 +1,317 @@
+"""Full-text search (``archive.lookup.search``, ``syndicrawl search``) on both backends: what a query
+finds, in what order, each page once, the index kept current by the database, bad queries as one line."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete, text, update
+
+from archive.db.engine import Database, create_engine_for, sqlite_url, upgrade
+from archive.db.models import Article, Capture, Source, Syndication
+from archive.db.urls import url_key
+from archive.errors import NotFoundError, QueryError
+from archive.lookup.search import parse_query, search, snippet
+from benchmarks import search_scale
+from syndicrawl.cli import cli
+
+T0 = datetime(2016, 11, 1, 12, 0, tzinfo=UTC)
+_ids = count(1)
+
+
+def add_page(
+    db: Database, url: str, title: str, body: str, *, source: str = "gazette", author: str | None = None,
+    published: str | None = "2016-11-01", status: str = "ok",
+) -> int:
+    """Store a capture of ``url`` and its article, as the archive writer does; return the article's id."""
+    n = next(_ids)
+    with db.session() as s, s.begin():
+        site = s.query(Source).filter_by(name=source).one_or_none() or Source(name=source)
+        s.add(site)
+        s.flush()
+        capture = Capture(
+            source_id=site.id, url=url, url_key=url_key(url), timestamp=T0 + timedelta(minutes=n), status=200,
+            mime="text/html", warc_file="t.warc.gz", warc_offset=n, warc_length=1, record_id=f"<urn:{n}>",
+            payload_digest=f"sha1:{n}",
+        )
+        s.add(capture)
+        s.flush()
+        article = Article(capture_id=capture.id, url=url, title=title, text=body, author=author, published=published,
+                          status=status)
+        s.add(article)
+        s.flush()
+        return article.id
+
+
+def urls(db: Database, query: str, **options: Any) -> list[str]:
+    with db.connect() as conn:
+        return [hit.url for hit in search(conn, query, **options)]
+
+
+def test_every_word_and_phrase_is_required_and_titles_rank_first(database: Database) -> None:
+    add_page(database, "http://a.example/1", "Ferry timetable", "The council met about the harbour.")
+    add_page(database, "http://a.example/2", "Council news", "The new ferry timetable for the harbour was criticised.")
+    add_page(database, "http://a.example/3", "Weather", "Rain over the harbour; no ferry today.")
+    assert urls(database, "ferry timetable") == ["http://a.example/1", "http://a.example/2"]
+    assert urls(database, '"ferry timetable"') == ["http://a.example/1", "http://a.example/2"]
+    assert urls(database, '"timetable ferry"') == []
+    assert urls(database, "FERRY rain") == ["http://a.example/3"]
+    assert urls(database, "ferry")[0] == "http://a.example/1"  # in its title; the others' texts
+    assert len(urls(database, "harbour", limit=2)) == 2
+
+
+def test_a_page_is_listed_once_with_its_latest_article(database: Database) -> None:
+    add_page(database, "http://a.example/page", "Old title", "The mayor resigned on Monday.")
+    add_page(database, "https://www.a.example/page", "New title", "The mayor resigned on Tuesday.")
+    add_page(database, "http://a.example/failed", "Mayor", "", status="failed")
+    with database.connect() as conn:
+        hits = search(conn, "mayor resigned")
+    assert [(hit.url, hit.title) for hit in hits] == [("https://www.a.example/page", "New title")]
+    assert urls(database, "monday") == []  # only the old capture said Monday
+
+
+def test_the_index_follows_articles_stored_changed_and_removed(database: Database) -> None:
+    first = add_page(database, "http://a.example/1", "Budget", "The budget passed.")
+    assert urls(database, "budget") == ["http://a.example/1"]
+    add_page(database, "http://b.example/2", "Budget vote", "Budget: a vote tomorrow.")
+    assert set(urls(database, "budget")) == {"http://a.example/1", "http://b.example/2"}
+    with database.session() as s, s.begin():
+        s.execute(update(Article).where(Article.id == first).values(text="The harbour plan passed.", title="Plan"))
+    assert urls(database, "budget") == ["http://b.example/2"]
+    assert urls(database, "harbour") == ["http://a.example/1"]
+    with database.session() as s, s.begin():  # as the doctor removes a capture: its article goes by cascade
+        s.execute(delete(Capture).where(Capture.url == "http://b.example/2"))
+    assert urls(database, "budget") == []
+    assert urls(database, "vote") == []
+
+
+def test_filters_source_author_and_published_day(database: Database) -> None:
+    add_page(database, "http://a.example/1", "Election", "Vote count", source="a", author="Anna Berger",
+             published="2016-11-01")
+    add_page(database, "http://b.example/2", "Election", "Vote count", source="b", author="Tom Miller",
+             published="2016-11-08T23:30:00-05:00")
+    add_page(database, "http://b.example/3", "Election", "Vote count", source="b", author=None, published=None)
+    assert urls(database, "election", source="a") == ["http://a.example/1"]
+    assert urls(database, "election", author="BERGER") == ["http://a.example/1"]
+    assert urls(database, "election", author="%") == []  # a LIKE wildcard is a character here
+    assert urls(database, "election", since=date(2016, 11, 2)) == ["http://b.example/2"]
+    assert urls(database, "election", until=date(2016, 11, 1)) == ["http://a.example/1"]
+    assert urls(database, "election", since=date(2016, 11, 8), until=date(2016, 11, 8)) == ["http://b.example/2"]
+    with database.connect() as conn, pytest.raises(NotFoundError, match="no source named 'c' in the archive"):
+        search(conn, "election", source="c")
+
+
+def test_hits_name_their_cluster_relation_and_origin(database: Database) -> None:
+    origin = add_page(database, "http://origin.example/story", "Storm", "A storm closed the port.", source="origin")
+    copy = add_page(database, "http://copy.example/story", "Storm", "A storm closed the port. Via origin.",
+                    source="copy")
+    alone = add_page(database, "http://alone.example/x", "Storm", "Storm warnings.", source="alone")
+    with database.session() as s, s.begin():
+        s.add_all([
+            Syndication(article_id=origin, cluster_id=origin, relation="origin", origin_id=origin),
+            Syndication(article_id=copy, cluster_id=origin, relation="copy", origin_id=origin, parent_id=origin),
+            Syndication(article_id=alone, cluster_id=alone, relation="unique", origin_id=alone),
+        ])
+    with database.connect() as conn:
+        hits = {hit.url: hit for hit in search(conn, '"storm closed"') + search(conn, "warnings")}
+    assert hits["http://copy.example/story"].to_dict() == {
+        "url": "http://copy.example/story", "title": "Storm", "source": "copy", "author": None,
+        "published": "2016-11-01", "captured": hits["http://copy.example/story"].captured,
+        "snippet": "A **storm closed** the port. Via origin.", "cluster_id": origin, "relation": "copy",
+        "origin_url": "http://origin.example/story",
+    }
+    assert (hits["http://origin.example/story"].relation, hits["http://origin.example/story"].cluster_id) == (
+        "origin", origin)
+    assert hits["http://alone.example/x"].relation is hits["http://alone.example/x"].cluster_id is None
+
+
+def test_chinese_and_japanese_are_searched_as_substrings(database: Database) -> None:
+    add_page(database, "http://zh.example/1", "中国经济", "国家统计局周一公布，中国经济第三季度增长百分之六点七。")
+    add_page(database, "http://zh.example/2", "天气", "北京今天下雨，气温下降。")
+    add_page(database, "http://ja.example/1", "東京の天気", "東京では明日、雪が降る見込みです。")
+    assert urls(database, "中国") == ["http://zh.example/1"]
+    assert urls(database, "经济增长") == []  # not adjacent in the text
+    assert urls(database, "第三季度") == ["http://zh.example/1"]
+    assert urls(database, "下雨") == ["http://zh.example/2"]
+    assert urls(database, "雪が降る") == ["http://ja.example/1"]
+    assert set(urls(database, "天")) == {"http://zh.example/2", "http://ja.example/1"}
+    with database.connect() as conn:
+        assert search(conn, "第三季度")[0].snippet == "国家统计局周一公布，中国经济**第三季度**增长百分之六点七。"
+
+
+def test_diacritics_fold_on_sqlite(sqlite_url: str) -> None:
+    with Database(sqlite_url) as db:
+        add_page(db, "http://fr.example/1", "Café", "Le café de la gare ferme à midi.")
+        assert urls(db, "cafe gare") == ["http://fr.example/1"]
+        with db.connect() as conn:
+            assert search(conn, "cafe")[0].snippet == "Le **café** de la gare ferme à midi."
+
+
+def test_an_archive_from_before_the_index_is_searchable_after_its_upgrade(db_url: str) -> None:
+    engine = create_engine_for(db_url)
+    try:
+        upgrade(engine, "0008")
+    finally:
+        engine.dispose()
+    with Database(db_url, auto_upgrade=False) as old:
+        add_page(old, "http://a.example/old", "Archived earlier", "Stored before search existed.")
+        add_page(old, "http://zh.example/old", "旧文章", "搜索功能之前存储的文章。")
+    with Database(db_url) as db:
+        assert urls(db, "existed") == ["http://a.example/old"]
+        assert urls(db, "存储") == ["http://zh.example/old"]
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ('aleppo "siege', "bad query 'aleppo \"siege': a quote is not closed"),
+        ("   ", "bad query '   ': give words or \"quoted phrases\" to search for"),
+        ('""', "bad query '\"\"': give words or \"quoted phrases\" to search for"),
+        ("aleppo ***", "bad query 'aleppo ***': '***' has no letter or digit to search for"),
+    ],
+)
+def test_bad_queries_are_one_line(query: str, message: str) -> None:
+    with pytest.raises(QueryError) as raised:
+        parse_query(query)
+    assert str(raised.value) == message
+
+
+def test_query_syntax_of_the_engines_is_plain_text(database: Database) -> None:
+    add_page(database, "http://a.example/1", "NEAR AND OR NOT", "title:x col* ^start a-b (c) {d} 'e' f&g h|i !j k:*")
+    for query in ("NEAR", "OR", "title:x", "col*", "^start", "a-b", "(c)", "{d}", "'e'", "f&g", "h|i", "!j", "k:*"):
+        assert urls(database, query) == ["http://a.example/1"], query
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(query=st.text(alphabet=st.sampled_from('ab "*:^()-+&|!\'\\%_中国é\x00 NEAROT'), max_size=20))
+def test_any_query_is_results_or_one_query_error(sqlite_url: str, query: str) -> None:
+    with Database(sqlite_url) as db, db.connect() as conn:
+        try:
+            search(conn, query)
+        except QueryError as exc:
+            assert "\n" not in str(exc)
+
+
+def test_snippet_is_around_the_most_terms_with_whole_words() -> None:
+    body = "Start of the story. " + "filler words here " * 30 + "The harbour ferry timetable changes. " + "tail " * 50
+    marked = snippet(body, ["ferry", "timetable"], chars=80)
+    assert marked.startswith("… ") and marked.endswith(" …")
+    assert "**ferry** **timetable**" in marked
+    assert snippet("Only in the title", ["absent"]) == "Only in the title"
+
+
+def test_generated_archive_answers_as_a_scan_of_its_texts(tmp_path: Path) -> None:
+    """The benchmark's archive at 2,000 articles: every query of its mix finds what a scan finds, best first."""
+    texts = search_scale.bases(60)
+    rows = list(search_scale.articles(2_000, texts))
+    mix = search_scale.queries(texts, per_kind=3)
+    with Database(sqlite_url(tmp_path)) as db:
+        db.connect().close()
+        search_scale.load(db, iter(rows), len(rows))
+        latest = {url_key(row.url): row for row in rows}  # later rows of a page replace earlier ones
+        with db.connect() as conn:
+            for query in mix:
+                hits = search(conn, query.query, limit=1000, **query.options)
+                expected = {row.url for row in latest.values() if _scan(row, query)}
+                assert {hit.url for hit in hits} == expected, query
+                assert len(hits) == len(expected), query
+
+
+def _scan(row: search_scale.Row, query: search_scale.Query) -> bool:
+    """Whether ``row`` holds every term of ``query`` and passes its filters, by plain string search."""
+    import re
+
+    document = f"{row.title}\n{row.text}".lower()
+    for term in parse_query(query.query):
+        words = re.findall(r"\w+", term.lower())
+        pattern = r"\W+".join(map(re.escape, words))
+        if not re.search(pattern if search_scale.CJK.search(term) else rf"(?<!\w){pattern}(?!\w)", document):
+            return False
+    options = query.options
+    if "source" in options and f"site{row.source}" != options["source"]:
+        return False
+    if "author" in options and options["author"].lower() not in (row.author or "").lower():
+        return False
+    day = row.published[:10]
+    return options.get("since", date.min).isoformat() <= day <= options.get("until", date.max).isoformat()
+
+
+# --- the command ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def archive(tmp_path: Path) -> Path:
+    data = tmp_path / "data"
+    with Database(sqlite_url(data)) as db:
+        add_page(db, "http://a.example/1", "Ferry timetable", "The new ferry timetable for the harbour.",
+                 published="2016-11-01")
+        add_page(db, "http://a.example/2", "Weather", "No ferry today.", published="2016-12-01")
+    return data
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.output
+
+
+def test_search_command_lists_pages_with_marked_snippets(archive: Path) -> None:
+    code, out = invoke("search", "ferry", "--data-dir", str(archive))
+    assert code == 0, out
+    assert out == (
+        "1. Ferry timetable\n"
+        "   http://a.example/1\n"
+        "   gazette · published 2016-11-01\n"
+        "   The new **ferry** timetable for the harbour.\n"
+        "2. Weather\n"
+        "   http://a.example/2\n"
+        "   gazette · published 2016-12-01\n"
+        "   No **ferry** today.\n"
+        "2 pages found\n"
+    )
+
+
+def test_search_command_json_and_filters(archive: Path) -> None:
+    code, out = invoke("search", "ferry", "--from", "2016-11-15", "--json", "--data-dir", str(archive))
+    assert code == 0, out
+    found = json.loads(out)
+    assert found["query"] == "ferry"
+    assert [hit["url"] for hit in found["results"]] == ["http://a.example/2"]
+    assert set(found["results"][0]) == {
+        "url", "title", "source", "author", "published", "captured", "snippet", "cluster_id", "relation", "origin_url"
+    }
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["ferry", "--from", "yesterday"], "Error: bad time 'yesterday': give a date (2016-11-03), an ISO 8601 time "
+                                           "(2016-11-03T12:00:00Z) or a timestamp (20161103120000)\n"),
+        (['"ferry'], "Error: bad query '\"ferry': a quote is not closed\n"),
+        (["ferry", "--source", "nope"], "Error: no source named 'nope' in the archive\n"),
+    ],
+)
+def test_search_command_errors_are_one_line(archive: Path, args: list[str], error: str) -> None:
+    code, out = invoke("search", *args, "--data-dir", str(archive))
+    assert (code, out) == (1, error)
+
+
+def test_search_needs_an_archive(tmp_path: Path) -> None:
+    code, out = invoke("search", "ferry", "--data-dir", str(tmp_path))
+    assert (code, out) == (1, f"Error: no archive at {tmp_path}\n")
+
+
+def test_postgres_index_table_is_filled_by_the_trigger(postgres_url: str) -> None:
+    with Database(postgres_url) as db:
+        article = add_page(db, "http://a.example/1", "Ferry", "中国 ferry")
+        with db.connect() as conn:
+            document = conn.execute(text("SELECT document::text FROM search_articles WHERE article_id = :id"),
+                                    {"id": article}).scalar_one()
+    assert document == "'ferry':1A,4 '中':2 '国':3"  # each character a word, after the title's
