@@ -250,7 +250,8 @@ def test_import_refuses_what_is_not_a_warc_file_before_copying(tmp_path: Path, s
     text = tmp_path / "page.html"
     text.write_text("<p>hi</p>")
     result = invoke("import", str(text), data=data, db_url=sqlite_url)
-    assert result.returncode == 1 and result.stderr == f"Error: {text.name}: not a WARC file name (expected .warc.gz or .warc)\n"
+    assert result.returncode == 1
+    assert result.stderr == f"Error: {text.name}: not a WARC or ARC file name (expected .warc.gz, .warc, .arc.gz, .arc)\n"
 
 
 @pytest.fixture
@@ -402,3 +403,82 @@ def test_a_file_of_many_damaged_records_is_twenty_lines_and_a_count(
     lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(lines) == PROBLEM_LINES + 1 and all("block digest failed" in line for line in lines[:-1])
     assert lines[-1] == f"{tmp_path / 'warcs' / 'bad.warc.gz'}: {30 - PROBLEM_LINES} more records skipped"
+
+
+# --- ARC ------------------------------------------------------------------------------
+
+ARC_SPEC = b"1 0 InternetArchive\nURL IP-address Archive-date Content-type Archive-length\n"
+
+
+def arc_record(header_url: str, date14: str, mime: str, block: bytes) -> bytes:
+    """An ARC v1 record: a line of five fields (the last the block's length), the block, a newline."""
+    return f"{header_url} 192.0.2.7 {date14} {mime} {len(block)}\n".encode() + block + b"\n"
+
+
+def arc_page(post: Post, date14: str) -> bytes:
+    http = b"HTTP/1.0 200 OK\r\nContent-Type: text/html; charset=UTF-8\r\n\r\n"
+    return arc_record(url(post), date14, "text/html", http + html(post))
+
+
+def build_arc(path: Path, *records: bytes) -> Path:
+    """An ARC file as Heritrix wrote them: its file header first, a gzip member per record if ``.arc.gz``."""
+    members = [arc_record(f"filedesc://{path.name}", "20161101120000", "text/plain", ARC_SPEC), *records]
+    path.write_bytes(b"".join(gzip.compress(m, mtime=0) for m in members) if path.name.endswith(".gz")
+                     else b"".join(members))
+    return path
+
+
+def test_an_arc_file_is_imported_as_warc(tmp_path: Path, db_url: str) -> None:
+    """`import` refused .arc and .arc.gz; warcio reads ARC, so they are converted on the way in."""
+    arc = build_arc(tmp_path / "IA-harbour.arc.gz", arc_page(A, "20161101120500"), arc_page(B, "20161101120600"))
+    data = tmp_path / "data"
+
+    result = invoke("import", str(arc), "--source", "harbour", data=data, db_url=db_url)
+
+    assert result.returncode == 0, result.stderr
+    # records (the warcinfo the file header became, A, B), captures, known, articles, no article, skipped
+    assert summary_row(result.stdout, "IA-harbour.warc.gz") == ["IA-harbour.warc.gz", "harbour", "3", "2", "0", "2",
+                                                                "0", "0"]
+    assert f"  {arc} -> {data / 'warcs' / 'IA-harbour.warc.gz'}" in result.stdout
+    records = read_warcs(data / "warcs", "IA-harbour.warc.gz")
+    assert [(r.type, r.url) for r in records] == [("warcinfo", ""), ("response", url(A)), ("response", url(B))]
+    assert records[1].warc_headers.get_header("WARC-Date") == "2016-11-01T12:05:00Z"
+    assert records[1].warc_headers.get_header("WARC-IP-Address") == "192.0.2.7"
+    assert verify_file(data / "warcs" / "IA-harbour.warc.gz") == 3  # digests and lengths written right
+    assert sorted(p.name for p in (data / "warcs").iterdir() if not p.name.startswith("harbour-")) == [
+        "IA-harbour.warc.gz"]  # no conversion left behind
+
+    result = invoke("snapshot", url(B), "--decode", data=data, db_url=db_url)
+    assert (result.returncode, result.stdout.encode()) == (0, html(B)), result.stderr
+    assert result.stderr.startswith("20161101120600 200 response IA-harbour.warc.gz offset ")
+    result = invoke("article", url(A), "--json", data=data, db_url=db_url)
+    assert result.returncode == 0 and json.loads(result.stdout)["title"] == A.title, result.stderr
+
+    again = invoke("import", str(arc), "--source", "harbour", data=data, db_url=db_url)
+    assert again.returncode == 0, again.stderr  # converted to the same bytes: the same file, its records known
+    assert summary_row(again.stdout, "IA-harbour.warc.gz")[2:5] == ["3", "0", "2"]
+
+
+def test_an_uncompressed_arc_cut_short_keeps_its_whole_records(tmp_path: Path, sqlite_url: str) -> None:
+    whole = arc_page(A, "20161101120500")
+    arc = build_arc(tmp_path / "cut.arc", whole, arc_page(B, "20161101120600")[:300])
+    data = tmp_path / "data"
+
+    result = invoke("import", str(arc), "--source", "harbour", data=data, db_url=sqlite_url)
+
+    assert result.returncode == exitcodes.PARTLY_FAILED, result.stderr
+    assert summary_row(result.stdout, "cut.warc.gz")[2:4] == ["2", "1"]
+    [problem] = [line for line in result.stderr.splitlines() if "WARNING" in line]
+    offset = len(arc_record("filedesc://cut.arc", "20161101120000", "text/plain", ARC_SPEC)) + len(whole)
+    assert problem.endswith(f"{arc}: offset {offset}: ARC record {len(arc_page(B, '20161101120600')) - 300 - 1} "
+                            "of its 11189 bytes are missing (file cut short?); the rest of the file is not read")
+
+
+def test_what_is_not_an_arc_file_is_refused_before_copying(tmp_path: Path, sqlite_url: str) -> None:
+    data = tmp_path / "data"
+    notes = tmp_path / "notes.arc"
+    notes.write_bytes(b"just some notes\n")
+    result = invoke("import", str(notes), data=data, db_url=sqlite_url)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == f"Error: {notes}: no ARC record at offset 0 (not an ARC file?)\n"
+    assert not any((data / "warcs").iterdir())

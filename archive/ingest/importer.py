@@ -1,4 +1,4 @@
-"""Import WARC files written by other tools (wget, Heritrix, Browsertrix, warcprox, warcio).
+"""Import WARC files written by other tools (wget, Heritrix, Browsertrix, warcprox, warcio), and ARC files.
 
 A file is copied into the WARC directory as it is (never rewritten: its records keep their
 offsets, digests and IDs) and indexed like a file of our own: a CDXJ index, and a capture
@@ -20,6 +20,7 @@ import logging
 import os
 import re
 import shutil
+import tempfile
 from collections import deque
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -34,7 +35,8 @@ from archive.db import catalog
 from archive.db.models import Capture
 from archive.errors import ConfigError, WarcError
 from archive.ingest.store import CaptureStore, Extracted, StoredCapture
-from archive.warc.cdxj import WARC_SUFFIXES, index_closed_warc, index_name
+from archive.warc.arc import ARC_SUFFIXES, arc_to_warc, is_arc_name, warc_name
+from archive.warc.cdxj import WARC_SUFFIXES, index_closed_warc
 from archive.warc.http import archived_body
 from archive.warc.records import Damage, read_record, recompress, scan_records, shares_gzip_members
 from archive.warc.writer import OPEN_SUFFIX
@@ -121,6 +123,12 @@ def default_source(path: Path) -> str:
     raise ConfigError(f"{path}: no warcinfo isPartOf and no HTTP response to name the source after; give --source NAME")
 
 
+def check_name(path: Path) -> None:
+    """Refuse a file whose name is not a WARC or ARC file's, as one line."""
+    if not path.name.endswith(WARC_SUFFIXES + ARC_SUFFIXES):
+        raise WarcError(f"{path.name}: not a WARC or ARC file name (expected {', '.join(WARC_SUFFIXES + ARC_SUFFIXES)})")
+
+
 class Importer:
     """Imports WARC files into one archive (WARC directory, index directory, database)."""
 
@@ -147,8 +155,29 @@ class Importer:
     def import_file(
         self, path: Path, source: str | None = None, on_progress: Callable[[ImportReport, int], None] | None = None
     ) -> ImportReport:
-        """Copy, index and catalog one WARC file; ``on_progress(report, offset)`` as records are read."""
-        index_name(path.name)  # a WARC file name, or WarcError
+        """Copy, index and catalog one WARC or ARC file; ``on_progress(report, offset)`` as records are read.
+
+        An ARC file is converted first (``archive.warc.arc``), into a WARC file that is then
+        imported as it would be had it come as one (named as the ARC file, ``.warc.gz``).
+        """
+        check_name(path)
+        if not is_arc_name(path.name):
+            return self._import(path, source, on_progress)
+        self._warc_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=self._warc_dir, prefix=".arc-") as work:
+            converted = Path(work) / warc_name(path.name)
+            count, lost = arc_to_warc(path, converted)
+            if not count:
+                raise WarcError(f"{path}: no ARC record at offset 0 (not an ARC file?)")
+            report = self._import(converted, source, on_progress, lost=lost, shown=path)
+        report.path = path
+        return report
+
+    def _import(
+        self, path: Path, source: str | None, on_progress: Callable[[ImportReport, int], None] | None,
+        *, lost: Sequence[Damage] = (), shown: Path | None = None,
+    ) -> ImportReport:
+        """Import a WARC file; ``lost``: damage met making it (at offsets of ``shown``, the file given)."""
         try:
             with read_record(path, 0):
                 pass  # it starts with a WARC record
@@ -158,7 +187,7 @@ class Importer:
                 raise
         if source is not None and source_name(source) != source:
             raise ConfigError(f"--source {source!r}: not a plain name (letters, digits, - _ .)")
-        target, made, lost = self._place(path)
+        target, made, recompressed = self._place(path)
         run: _Run | None = None
         try:
             name = source or default_source(target)
@@ -170,8 +199,8 @@ class Importer:
                 index_dir=self._index_dir,
             )
             run = _Run(self._db, store, report, target, extractor=self._extractor, max_bytes=self._max_bytes)
-            for damage in lost:
-                run.problem(damage.offset, damage.problem, path)
+            for damage in [*lost, *recompressed]:
+                run.problem(damage.offset, damage.problem, shown or path)
             status = "failed"
             try:
                 run.read(on_progress)

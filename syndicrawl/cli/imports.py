@@ -10,7 +10,6 @@ import click
 
 from archive.db.engine import Database
 from archive.errors import SyndicrawlError
-from archive.warc.cdxj import index_name
 from syndicrawl import __version__, exitcodes
 from syndicrawl.cli import cli, settings_options, stderr, stdout
 from syndicrawl.cli.progress import ImportBar, ImportLines, import_table
@@ -24,7 +23,7 @@ from syndicrawl.settings import Settings
                                "else the host of its first response).")
 @settings_options
 def import_warcs(files: tuple[Path, ...], source: str | None, settings: Settings) -> None:
-    """Import WARC files written by other tools: wget --warc-file, Heritrix, Browsertrix, warcprox, warcio.
+    """Import WARC files written by other tools (wget --warc-file, Heritrix, Browsertrix, warcprox, warcio) and ARC files.
 
     Each file is copied into DATA_DIR/warcs/ unchanged (under its own name unless that is
     taken), indexed (CDXJ and a capture per response and revisit record), and its HTML
@@ -33,15 +32,16 @@ def import_warcs(files: tuple[Path, ...], source: str | None, settings: Settings
     WARC-Record-ID) are counted as known, so importing a file twice adds nothing. A file
     compressed whole (one gzip member) is stored recompressed, a member per record. A file
     that cannot be imported is one error line, and the next file is imported. Exit code 4
-    if any record was skipped or any file not imported, 1 if no file was.
+    if any record was skipped or any file not imported, 1 if no file was. An ARC file
+    (NAME.arc, NAME.arc.gz) is stored converted to WARC, as NAME.warc.gz.
 
     Example: syndicrawl import gazette.warc.gz --source gazette --data-dir syndicrawl-demo
     """
     from archive.ingest.extraction import extraction_pool  # loads trafilatura and the matching code: only here
-    from archive.ingest.importer import Importer, ImportReport
+    from archive.ingest.importer import Importer, ImportReport, check_name
 
     for path in files:
-        index_name(path.name)  # every name checked before the first file is imported
+        check_name(path)  # every name checked before the first file is imported
     with ExitStack() as stack:
         database = stack.enter_context(Database(settings.db_url))
         extractor = None
