@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # ReplayWeb.page's static files (npm package replaywebpage) for tests/test_wacz_browser.py, fetched here
-# because tests run without network; without npm that test skips.
+# because tests run without network; without them that test skips (fails under CI=true).
 REPLAYWEBPAGE := 2.5.3
 RWP := build/replaywebpage
 RWP_PACKAGE := $(RWP)/replaywebpage-$(REPLAYWEBPAGE).tgz
@@ -17,11 +17,10 @@ $(BIN)/syndicrawl: pyproject.toml
 	touch $@
 
 $(RWP_PACKAGE):
-	@if command -v npm >/dev/null; then \
-	  rm -rf $(RWP) && mkdir -p $(RWP) \
-	  && npm pack --silent --pack-destination $(RWP) replaywebpage@$(REPLAYWEBPAGE) >/dev/null \
-	  && tar xzf $@ -C $(RWP) --strip-components=1 package/index.html package/ui.js package/sw.js; \
-	else echo "npm not found: ReplayWeb.page is not installed, its browser test will skip"; fi
+	@rm -rf $(RWP) && mkdir -p $(RWP)
+	@npm pack --silent --pack-destination $(RWP) replaywebpage@$(REPLAYWEBPAGE) >/dev/null \
+	  && tar xzf $@ -C $(RWP) --strip-components=1 package/index.html package/ui.js package/sw.js \
+	  || { rm -f $@; echo "ReplayWeb.page not fetched (npm or its registry missing): its browser test will skip"; }
 
 install: $(BIN)/syndicrawl $(RWP_PACKAGE)
 
