@@ -332,6 +332,9 @@ def test_export_wacz_holds_warcs_index_and_pages(archive: Archive, tmp_path: Pat
     assert (package["mainPageURL"], package["mainPageDate"]) == (pages[-1]["url"], pages[-1]["ts"])
     assert index == [line.rstrip("\n") for line in cdxj.merged_lines(sorted((archive.data / "indexes").glob("*.cdxj")))]
     assert stdout == f"Wrote {out}: {len(warcs)} WARC files, {len(index)} index lines, {len(pages) - 1} pages\n"
+    code, _, err = invoke("export", "wacz", "--out", str(out), "--title", "Harbour news", "--data-dir", str(archive.data))
+    with zipfile.ZipFile(out) as wacz:
+        assert (code, json.loads(wacz.read("datapackage.json"))["title"]) == (0, "Harbour news"), err
     code, _, err = invoke("export", "wacz", "--out", str(out), "--from", "2030-01-01", "--data-dir", str(archive.data))
     assert (code, err) == (1, "Error: no captures match the source and time range given: nothing to export\n")
 
