@@ -17,7 +17,7 @@ under PostgreSQL's limit of about 2700 bytes per index row.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     BigInteger,
@@ -38,6 +38,7 @@ from sqlalchemy import (
     event,
     text,
 )
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -45,6 +46,7 @@ from archive.db import fulltext
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Dialect
+    from sqlalchemy.types import TypeEngine
 
 NAMING_CONVENTION: dict[str, str] = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -71,26 +73,36 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+#: How SQLite holds a time: text in UTC that says so (``2016-11-01 15:22:00.000000+00:00``), for
+#: whoever reads the file with another tool; one width, so text order is time order.
+SQLITE_TIME_FORMAT = (
+    "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d.%(microsecond)06d+00:00"
+)
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """A ``timestamp with time zone`` that always reads back as aware UTC.
 
-    SQLite has no time zone type and returns naive values; PostgreSQL returns values in
-    the session's time zone. Both are normalised here so callers compare datetimes
-    without caring about the backend. Naive values are refused on the way in: guessing
-    their zone would silently shift capture times.
+    SQLite has no time zone type: it stores the UTC time as text ending in ``+00:00``
+    (``SQLITE_TIME_FORMAT``); PostgreSQL returns values in the session's time zone. Both are
+    normalised here so callers compare datetimes without caring about the backend. Naive
+    values are refused on the way in: guessing their zone would silently shift capture times.
     """
 
     impl = DateTime(timezone=True)
     cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sqlite.DATETIME(storage_format=SQLITE_TIME_FORMAT))
+        return dialect.type_descriptor(self.impl)
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError(f"naive datetime {value.isoformat()} refused: pass an aware UTC datetime")
-        value = value.astimezone(UTC)
-        # SQLite's DATETIME storage drops the offset; store the UTC wall time.
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        return value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
