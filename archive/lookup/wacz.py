@@ -113,7 +113,7 @@ def write_wacz(
 ) -> WaczSummary:
     """Write the WACZ of the captures chosen by source and time range to ``out``.
 
-    ``title`` names the collection in ReplayWeb.page (by default the source's name).
+    ``title`` goes in datapackage.json (by default it names the source).
     """
     names, pages = select_warcs(session, source=source, start=start, end=end)
     if not names:

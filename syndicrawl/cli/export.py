@@ -27,7 +27,7 @@ def export() -> None:
 @click.option("--source", help="Only captures of this source.")
 @click.option("--from", "start", metavar="TIME", help=f"Only captures from TIME on: {TIME_HELP}.")
 @click.option("--to", "end", metavar="TIME", help="Only captures up to TIME (a date: to its end).")
-@click.option("--title", help="The collection's title in ReplayWeb.page [default: 'syndicrawl: SOURCE'].")
+@click.option("--title", help="The archive's title in datapackage.json [default: 'syndicrawl: SOURCE'].")
 @settings_options
 def export_wacz(
     out: Path, source: str | None, start: str | None, end: str | None, title: str | None, settings: Settings
