@@ -351,7 +351,7 @@ def _rows(pop: Population, written: dict[int, Any], seed: int) -> Iterator[tuple
                 locator = real[(cap_id * 2654435761) % len(real)].locator
                 record_id = f"<urn:uuid:{cap_id:08x}-{(cap_id * 40503) % 65536:04x}-4000-8000-{(cap_id * 2654435761) % 2**48:012x}>"
                 digest = _digest(revisit_of or cap_id, seed)
-            yield (cap_id, host + 1, None, url, pop.keys[u], stamps[i - chunk].replace("T", " "), status, mime,
+            yield (cap_id, host + 1, None, url, pop.keys[u], stamps[i - chunk].replace("T", " ") + "+00:00", status, mime,
                    locator.filename, locator.offset, locator.length, record_id, digest, revisit_of, discovered, None,
                    redirect.get(u))  # fmt: skip
 
@@ -371,7 +371,7 @@ def _bulk_insert(db_path: Path, pop: Population, written: dict[int, Any], seed: 
         started = time.perf_counter()
         con.execute("BEGIN")
         kinds = ("origin", "repost", "unknown")
-        con.executemany("INSERT INTO sources (id, name, kind, created_at) VALUES (?, ?, ?, '2005-01-01 00:00:00.000000')",
+        con.executemany("INSERT INTO sources (id, name, kind, created_at) VALUES (?, ?, ?, '2005-01-01 00:00:00.000000+00:00')",
                         ((h + 1, name, kinds[h % 3]) for h, name in enumerate(pop.hosts)))  # fmt: skip
         con.executemany(
             "INSERT INTO captures (id, source_id, crawl_id, url, url_key, timestamp, status, mime, warc_file, warc_offset,"

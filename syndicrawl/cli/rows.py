@@ -117,7 +117,7 @@ def _write_text(rows: Iterable[dict[str, Any]], fields: Mapping[str, str], fmt: 
     if writer is not None:
         writer.writeheader()
     for row in rows:
-        row = {name: value.isoformat() if isinstance(value, date) else value for name, value in row.items()}
+        row = {name: _plain(value) if isinstance(value, date) else value for name, value in row.items()}
         if writer is not None:
             writer.writerow(row)
         else:
