@@ -19,14 +19,14 @@ few pass: a common word's ten thousand matches are ranked, but only a hundred ro
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import asdict, dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Float, Integer, and_, column, exists, func, select, text, values
-from sqlalchemy.orm import aliased
+from sqlalchemy import Float, Integer, and_, exists, func, select, text
 
 from archive.db.fulltext import CJK, PREFIX, cjk_spaced
 from archive.db.models import Article, Capture, Source, Syndication
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 #: How many of the index's best matches are read for each result wanted, round after round;
 #: ``None``: all of them (filters that few matches pass).
 _ROUNDS = (5, 100, None)
-_ID, _SCORE = column("id", Integer()), column("score", Float())
+_MATCHED = "count(*) OVER () AS matched"
 _TERM = re.compile(r'"([^"]*)"|([^\s"]+)')
 _WORD = re.compile(r"\w")
 #: Marks around a match in a snippet (``**word**``, as in Markdown).
@@ -98,26 +98,37 @@ def _like(term: str) -> str:
 
 
 def _sqlite_matches(terms: list[str], limit: int | None) -> TextClause:
-    """The ids of matching articles, best first, as (id, score) with the lowest score best."""
+    """The ``limit`` best matching articles as (id, score, matched): lowest score best, ``matched``
+    the number of matches (counted before the limit, as they all are ranked anyway)."""
     bounded = "" if limit is None else f" LIMIT {limit}"
     if not any(CJK.search(term) for term in terms):
         return text(
-            f"SELECT rowid AS id, rank AS score FROM {PREFIX} WHERE {PREFIX} MATCH :match ORDER BY rank{bounded}"
+            f"SELECT rowid AS id, rank AS score, {_MATCHED} FROM {PREFIX} WHERE {PREFIX} MATCH :match ORDER BY rank{bounded}"
         ).bindparams(match=" ".join(map(_quoted, terms)))
     table = f"{PREFIX}_cjk"
     ranked = [term for term in terms if len(term) >= 3]
-    conditions, params = [], {}
-    if ranked:
-        conditions.append(f"{table} MATCH :match")
-        params["match"] = " ".join(map(_quoted, ranked))
-    for n, term in enumerate(t for t in terms if len(t) < 3):
-        conditions.append(f"({table}.title LIKE :like{n} ESCAPE '\\' OR {table}.text LIKE :like{n} ESCAPE '\\')")
-        params[f"like{n}"] = _like(term)
-    order = "rank" if ranked else "rowid DESC"
-    score = "rank" if ranked else "-rowid"
+    shorts = [term for term in terms if len(term) < 3]
+    params = {f"like{n}": _like(term) for n, term in enumerate(shorts)}
+    if not ranked:
+        # Nothing for the trigram index: a scan, of the articles it holds only (its ``docsize``
+        # shadow table lists them; a scan of the FTS5 table would read every article), newest first.
+        # CROSS JOIN: SQLite's planner would otherwise scan the articles and probe the list.
+        likes = " AND ".join(
+            f"(coalesce(a.title, '') LIKE :like{n} ESCAPE '\\' OR a.text LIKE :like{n} ESCAPE '\\')"
+            for n in range(len(shorts))
+        )
+        return text(
+            f"SELECT d.id AS id, -d.id AS score, {_MATCHED} FROM {table}_docsize AS d "
+            f"CROSS JOIN articles AS a ON a.id = d.id WHERE {likes} ORDER BY d.id DESC{bounded}"
+        ).bindparams(**params)
+    likes = "".join(
+        f" AND ({table}.title LIKE :like{n} ESCAPE '\\' OR {table}.text LIKE :like{n} ESCAPE '\\')"
+        for n in range(len(shorts))
+    )
     return text(
-        f"SELECT rowid AS id, {score} AS score FROM {table} WHERE {' AND '.join(conditions)} ORDER BY {order}{bounded}"
-    ).bindparams(**params)
+        f"SELECT rowid AS id, rank AS score, {_MATCHED} FROM {table} WHERE {table} MATCH :match{likes} "
+        f"ORDER BY rank{bounded}"
+    ).bindparams(match=" ".join(map(_quoted, ranked)), **params)
 
 
 def _postgresql_matches(terms: list[str], limit: int | None) -> TextClause:
@@ -125,30 +136,31 @@ def _postgresql_matches(terms: list[str], limit: int | None) -> TextClause:
     query = " && ".join(f"phraseto_tsquery('simple', :term{n})" for n in range(len(terms)))
     bounded = "" if limit is None else f" LIMIT {limit}"
     return text(
-        f"SELECT article_id AS id, -ts_rank(document, query) AS score "
+        f"SELECT article_id AS id, -ts_rank(document, query) AS score, {_MATCHED} "
         f"FROM {PREFIX}, (SELECT {query} AS query) AS q WHERE document @@ query ORDER BY score{bounded}"
     ).bindparams(**{f"term{n}": cjk_spaced(term) for n, term in enumerate(terms)})
 
 
+# Core tables and their aliases, made once: ORM ``aliased()`` per query cost 10 ms of Python.
+_articles, _captures, _sources, _syndication = (model.__table__ for model in (Article, Capture, Source, Syndication))
+_newer, _newer_capture, _origin = _articles.alias("newer"), _captures.alias("newer_capture"), _articles.alias("origin")
+#: One page once: no later article of the same page (its captures share the URL key).
+_LATEST = ~exists(
+    select(1)
+    .select_from(_newer_capture.join(_newer, _newer.c.capture_id == _newer_capture.c.id))
+    .where(_newer_capture.c.url_key == _captures.c.url_key, _newer.c.id > _articles.c.id, _newer.c.status == "ok")
+)
+
+
 def _page_filters(source: str | None, author: str | None, since: date | None, until: date | None) -> list[Any]:
     """The WHERE conditions on (article, capture, source) of a page's row."""
-    newer, newer_capture = aliased(Article), aliased(Capture)
-    conditions: list[Any] = [
-        Article.status == "ok",
-        # One page once: no later article of the same page (its captures share the URL key).
-        ~exists(
-            select(1)
-            .select_from(newer_capture)
-            .join(newer, newer.capture_id == newer_capture.id)
-            .where(newer_capture.url_key == Capture.url_key, newer.id > Article.id, newer.status == "ok")
-        ),
-    ]
+    conditions: list[Any] = [_articles.c.status == "ok", _LATEST]
     if source is not None:
-        conditions.append(Source.name == source)
+        conditions.append(_sources.c.name == source)
     if author is not None:
-        conditions.append(func.lower(Article.author).like(_like(author.lower()), escape="\\"))
+        conditions.append(func.lower(_articles.c.author).like(_like(author.lower()), escape="\\"))
     # The day the page gives (``published`` keeps the page's own ISO 8601 string).
-    day = func.substr(Article.published, 1, 10)
+    day = func.substr(_articles.c.published, 1, 10)
     if since is not None:
         conditions.append(day >= since.isoformat())
     if until is not None:
@@ -157,20 +169,21 @@ def _page_filters(source: str | None, author: str | None, since: date | None, un
 
 
 def _rows(conn: Connection, matches: FromClause, conditions: list[Any], limit: int) -> list[Any]:
-    origin = aliased(Article)
+    a, c = _articles.c, _captures.c
     return conn.execute(
         select(
-            Article.id, Article.url, Article.title, Article.author, Article.published, Article.text,
-            Capture.timestamp, Source.name, Syndication.cluster_id, Syndication.relation, origin.url,
+            a.url, a.title, a.author, a.published, a.text, c.timestamp, _sources.c.name.label("source"),
+            _syndication.c.cluster_id, _syndication.c.relation, _origin.c.url.label("origin_url"), matches.c.matched,
         )
-        .select_from(matches)
-        .join(Article, Article.id == matches.c.id)
-        .join(Capture, Capture.id == Article.capture_id)
-        .outerjoin(Source, Source.id == Capture.source_id)
-        .outerjoin(Syndication, Syndication.article_id == Article.id)
-        .outerjoin(origin, origin.id == Syndication.origin_id)
+        .select_from(
+            matches.join(_articles, a.id == matches.c.id)
+            .join(_captures, c.id == a.capture_id)
+            .outerjoin(_sources, _sources.c.id == c.source_id)
+            .outerjoin(_syndication, _syndication.c.article_id == a.id)
+            .outerjoin(_origin, _origin.c.id == _syndication.c.origin_id)
+        )
         .where(and_(*conditions))
-        .order_by(matches.c.score, Article.id)
+        .order_by(matches.c.score, a.id)
         .limit(limit)
     ).all()
 
@@ -199,58 +212,66 @@ def search(
     conditions = _page_filters(source, author, since, until)
     for per_result in _ROUNDS:
         wanted = None if per_result is None else limit * per_result
-        ranked = matching(terms, wanted).columns(id=Integer(), score=Float())
-        if wanted is None:  # every match, ranked and filtered in one statement
-            rows = _rows(conn, ranked.subquery("matches"), conditions, limit)
+        matches = matching(terms, wanted).columns(id=Integer(), score=Float(), matched=Integer())
+        rows = _rows(conn, matches.subquery("matches"), conditions, limit)
+        # Enough pages, or every match read (no row passed: unknown, so the next round).
+        if len(rows) == limit or wanted is None or (rows and rows[0].matched <= wanted):
             break
-        best = conn.execute(ranked).all()
-        if not best:
-            return []
-        rows = _rows(conn, values(_ID, _SCORE, name="matches").data(best).cte("matches"), conditions, limit)
-        if len(rows) == limit or len(best) < wanted:  # enough pages, or no more matches to read
-            break
+    placed = ("origin", "copy", "excerpt")
     return [
         Hit(
-            url=row[1],
-            title=row[2],
-            source=row[7],
-            author=row[3],
-            published=row[4],
-            captured=row[6].isoformat(),
-            snippet=snippet(row[5], terms),
-            cluster_id=row[8] if row[9] not in (None, "unique") else None,
-            relation=row[9] if row[9] != "unique" else None,
-            origin_url=row[10] if row[9] not in (None, "unique") else None,
+            url=row.url,
+            title=row.title,
+            source=row.source,
+            author=row.author,
+            published=row.published,
+            captured=row.timestamp.isoformat(),
+            snippet=snippet(row.text, terms),
+            cluster_id=row.cluster_id if row.relation in placed else None,
+            relation=row.relation if row.relation in placed else None,
+            origin_url=row.origin_url if row.relation in placed else None,
         )
         for row in rows
     ]
 
 
-def _fold(value: str) -> str:
-    """``value`` lowercased without diacritics, one character for one (so positions carry over)."""
-    folded = []
-    for char in value:
-        base = unicodedata.normalize("NFD", char)[0].lower()
-        folded.append(base if len(base) == 1 else char)
-    return "".join(folded)
+@functools.cache
+def _variants() -> dict[str, str]:
+    """For each lowercase letter, a regex class of the letters folding to it (``e``: ``[eÉéÈè…]``),
+    for the alphabets below U+3000: CJK has neither case nor diacritics."""
+    groups: dict[str, list[str]] = {}
+    for code in range(0x3000):
+        base = unicodedata.normalize("NFD", chr(code))[0].lower()
+        if len(base) == 1 and base != chr(code).lower():
+            groups.setdefault(base, []).append(chr(code))
+    return {base: "[" + re.escape(base) + "".join(map(re.escape, chars)) + "]" for base, chars in groups.items()}
 
 
-def _pattern(terms: list[str]) -> re.Pattern[str]:
-    """Where any term occurs in folded text: a phrase's words with anything but letters between them."""
+def _fold(term: str) -> str:
+    """``term`` lowercased without diacritics."""
+    return "".join(unicodedata.normalize("NFD", char)[0] for char in term).lower()
+
+
+@functools.lru_cache(maxsize=256)
+def _pattern(terms: tuple[str, ...]) -> re.Pattern[str]:
+    """Where any term occurs, ignoring case and diacritics as the index does: a phrase's words with
+    anything but letters between them. Matched in the text as it is (a regex of letter classes,
+    not a folded copy of each text: 0.3 ms a page in Python)."""
+    variants = _variants()
     alternatives = []
     for term in terms:
-        words = re.findall(r"\w+", _fold(term))
-        phrase = r"\W+".join(map(re.escape, words))
+        words = ["".join(variants.get(char, re.escape(char)) for char in word) for word in re.findall(r"\w+", _fold(term))]
+        phrase = r"\W+".join(words)
         # Chinese and Japanese have no word boundaries; a term is then a substring.
         alternatives.append(phrase if CJK.search(term) else rf"(?<!\w){phrase}(?!\w)")
-    return re.compile("|".join(alternatives))
+    return re.compile("|".join(alternatives), re.IGNORECASE)
 
 
 def _densest(found: list[re.Match[str]], chars: int) -> int:
     """Where the window of ``chars`` starting at a match holds the most different terms (the first such)."""
     best, start = 0, found[0].start()
     for n, match in enumerate(found[:100]):
-        within = {m.group() for m in found[n:] if m.end() <= match.start() + chars * 3 // 4}
+        within = {m.group().lower() for m in found[n:] if m.end() <= match.start() + chars * 3 // 4}
         if len(within) > best:
             best, start = len(within), match.start()
     return start
@@ -265,7 +286,7 @@ def snippet(body: str, terms: list[str], chars: int = SNIPPET_CHARS) -> str:
     and diacritics as the index does. A page matched by its title alone starts at its text's start.
     """
     flat = " ".join(body.split())
-    found = list(_pattern(terms).finditer(_fold(flat)))
+    found = list(_pattern(tuple(terms)).finditer(flat))
     start = max(0, _densest(found, chars) - chars // 4) if found else 0
     if start:
         start = flat.find(" ", start) + 1 or start
