@@ -130,3 +130,18 @@ def test_schedule_add_replace_changes_a_schedule(crawled_twice) -> None:
         assert result.exit_code == 0 and result.output.startswith(f"Scheduled gazette: every {every};")
         [schedule] = invoke("schedule", "list", "--json", "--data-dir", str(data))
         assert schedule["schedule"] == f"every {every}"
+
+
+def test_echo_json_streams_an_array_and_writes_times_with_their_zone(capsys: pytest.CaptureFixture[str]) -> None:
+    from datetime import UTC, timedelta, timezone
+
+    from syndicrawl.cli.rows import echo_json
+
+    echo_json(iter([]))
+    assert capsys.readouterr().out == "[]\n"
+    echo_json({"a": 1} for _ in range(2))
+    assert capsys.readouterr().out == '[\n{"a": 1},\n{"a": 1}\n]\n'
+    naive, paris = datetime(2016, 11, 1, 12, 0), datetime(2016, 11, 1, 13, 0, tzinfo=timezone(timedelta(hours=1)))
+    echo_json({"naive": naive, "paris": paris, "utc": naive.replace(tzinfo=UTC)})
+    assert json.loads(capsys.readouterr().out) == {
+        "naive": "2016-11-01T12:00:00+00:00", "paris": "2016-11-01T13:00:00+01:00", "utc": "2016-11-01T12:00:00+00:00"}
