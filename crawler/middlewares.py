@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import itertools
+import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+from scrapy.core.downloader.handlers import http11
+from scrapy.downloadermiddlewares import httpcompression
+from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
+from scrapy.utils._compression import _DecompressionMaxSizeExceeded
+from twisted.internet.defer import CancelledError
 
 from archive.ingest.messages import Fetched
 from archive.warc.exchange import HttpExchange
@@ -118,3 +125,48 @@ class WarcCaptureMiddleware:
         # the crawl goes at the pace of writing and extraction, and memory stays bounded.
         await archive.channel.drain()
         return response
+
+
+class ResponseTooLarge(Exception):
+    """A response over ``DOWNLOAD_MAXSIZE``, as sent or once decompressed: the spider's error line
+    for the request is this message (``SourceSpider.on_error``), and it is not retried."""
+
+
+def _not_maxsize_warning(record: logging.LogRecord) -> bool:
+    """Drops Scrapy's unprefixed line on a response over DOWNLOAD_MAXSIZE: ``ResponseTooLarge`` says it."""
+    message = record.getMessage()
+    return "download max size" not in message and "exceeded DOWNLOAD_MAXSIZE" not in message
+
+
+class BoundedCompressionMiddleware(httpcompression.HttpCompressionMiddleware):
+    """Scrapy's decompression, with a response over ``DOWNLOAD_MAXSIZE`` one error of its source.
+
+    Scrapy stops reading a body at DOWNLOAD_MAXSIZE (an endless chunked body) and stops inflating
+    one there (a gzip bomb: a megabyte of zeros gzipped is a kilobyte), but says so in a line
+    naming no source, and the gzip bomb's ``IgnoreRequest`` reached the spider as a request merely
+    not fetched: nothing was counted and the source could finish as if its feed had been read.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for logger in (httpcompression.logger, http11.logger):
+            logger.addFilter(_not_maxsize_warning)  # once: a filter is added only if absent
+
+    def process_response(self, request: Request, response: Response, spider: Any = None) -> Request | Response:
+        try:
+            return super().process_response(request, response)
+        except IgnoreRequest as exc:
+            if not isinstance(exc.__cause__, _DecompressionMaxSizeExceeded):
+                raise
+            limit = exc.__cause__.max_size
+            raise ResponseTooLarge(
+                f"larger than DOWNLOAD_MAXSIZE ({limit:,} bytes) once decompressed "
+                f"({len(response.body):,} bytes as sent); not read"
+            ) from exc
+
+    def process_exception(self, request: Request, exception: Exception, spider: Any = None) -> None:
+        """Scrapy cancels a download at DOWNLOAD_MAXSIZE (``DownloadCancelledError`` when the
+        Content-Length says so, ``CancelledError`` when the bytes received pass it)."""
+        if isinstance(exception, DownloadCancelledError | CancelledError):
+            limit = request.meta.get("download_maxsize", self._max_size)
+            raise ResponseTooLarge(f"larger than DOWNLOAD_MAXSIZE ({limit:,} bytes); not read") from exception

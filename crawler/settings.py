@@ -45,6 +45,9 @@ UNUSED = frozenset({
     # here needs.
     "scrapy.extensions.telnet.TelnetConsole",
     "scrapy.extensions.remote_control.RemoteControl",
+    # Replaced: a response over DOWNLOAD_MAXSIZE counts as an error of its source (see
+    # crawler/middlewares.py).
+    "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware",
 })  # fmt: skip
 
 #: The only URL schemes a crawl fetches. Scrapy's other download handlers (ftp, file, data, s3)
@@ -62,6 +65,7 @@ DOWNLOADER_MIDDLEWARES = {
     # refused is not retried.
     "crawler.addresses.AddressGuardMiddleware": 560,
     "crawler.refresh.MetaRefreshMiddleware": 580,
+    "crawler.middlewares.BoundedCompressionMiddleware": 590,
     # Above HttpCompression (590), Redirect (600) and Retry (550) for responses, which run from
     # the highest number down: it sees the body still content-encoded, every redirect hop and
     # every retried attempt. Below HttpCache (900) so cached replays are never archived again.
@@ -105,7 +109,9 @@ def scrapy_settings(settings: Settings, source: Source) -> dict[str, Any]:
         "CONCURRENT_REQUESTS_PER_DOMAIN": settings.concurrent_requests_per_domain,
         "DOWNLOAD_TIMEOUT": settings.download_timeout,
         "DOWNLOAD_MAXSIZE": settings.download_maxsize,
-        "DOWNLOAD_WARNSIZE": settings.download_maxsize // 2,
+        # Scrapy's warning of a body past half the limit names no source, and such a page is
+        # stored like any other; one over the limit is an error of its source (crawler/middlewares.py).
+        "DOWNLOAD_WARNSIZE": 0,
         # A page yields at most one item; Scrapy's default of 100 starts 100 asyncio tasks per
         # response (measured: half of a bare crawl's reactor time).
         "CONCURRENT_ITEMS": 4,

@@ -23,13 +23,16 @@ def components(kind: str) -> list[str]:
 
 def test_scrapys_defaults_still_run_around_the_warc_capture() -> None:
     middlewares = components("DOWNLOADER_MIDDLEWARES")
-    for default in ("useragent.UserAgentMiddleware", "retry.RetryMiddleware", "httpcompression.HttpCompressionMiddleware",
-                    "redirect.RedirectMiddleware", "downloadtimeout.DownloadTimeoutMiddleware"):  # fmt: skip
+    for default in ("useragent.UserAgentMiddleware", "retry.RetryMiddleware", "redirect.RedirectMiddleware",
+                    "downloadtimeout.DownloadTimeoutMiddleware"):  # fmt: skip
         assert f"scrapy.downloadermiddlewares.{default}" in middlewares
+    # Scrapy's decompression, in its place, a response over DOWNLOAD_MAXSIZE an error of its source.
+    compression = middlewares.index("crawler.middlewares.BoundedCompressionMiddleware")
+    assert middlewares.index("scrapy.downloadermiddlewares.retry.RetryMiddleware") < compression
     # Responses pass the middlewares from the last to the first: the capture sees each one
     # before decompression, redirects and retries, and robots.txt is checked before all.
     capture = middlewares.index("crawler.middlewares.WarcCaptureMiddleware")
-    assert capture > middlewares.index("scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware")
+    assert capture > compression
     assert capture > middlewares.index("scrapy.downloadermiddlewares.redirect.RedirectMiddleware")
     assert middlewares.index("crawler.robots.RobotsTxtMiddleware") < middlewares.index("scrapy.downloadermiddlewares.retry.RetryMiddleware")
     assert "scrapy.extensions.corestats.CoreStats" in components("EXTENSIONS")

@@ -243,6 +243,10 @@ class SourceSpider(scrapy.Spider):
         for url in feed_links(response):
             yield from self._follow(url, "feed", self.parse_feed, syndicrawl_from=response.url)
         links = article_links(response)
+        if len(links) > self.max_feed_entries:  # a page of 10,000 links is a feed of as many entries
+            logger.warning("%s: %s: %d article links; the first %d followed (max_feed_entries)",
+                           self.source.name, response.url, len(links), self.max_feed_entries)
+            links = links[: self.max_feed_entries]
         for url in links:
             yield from self._follow(url, "article", self.parse_article, syndicrawl_from=response.url)
         page = response.meta.get("syndicrawl_page", 0)

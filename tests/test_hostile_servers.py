@@ -1,0 +1,71 @@
+"""Hostile servers (#17), the short campaign: each misbehaviour ends in bounded time as one line.
+
+The full-size run is ``benchmarks/hostile_servers.py``; this one has a 10 MB gzip bomb, a 2 MB
+DOWNLOAD_MAXSIZE, a page of 50 links and a feed of 200 entries against a cap of 20.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from benchmarks.hostile_servers import BEHAVIOURS, TARGET_PSS_BYTES, HostileServer, Sizes, run_crawl, stored
+from syndicrawl import exitcodes
+
+SIZES = Sizes(bomb=10_000_000, links=50, entries=200, good=2, posts=3)
+CAP = 20
+
+
+@pytest.fixture(scope="module")
+def campaign(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    work = tmp_path_factory.mktemp("hostile")
+    with HostileServer(SIZES) as server:
+        run = run_crawl(work, server.sources(), timeout=2, maxsize=2_000_000, entries=CAP, limit=180)
+    return server, run, work / "data"
+
+
+def test_the_crawl_ends_by_itself_with_a_failed_source(campaign) -> None:  # type: ignore[no-untyped-def]
+    _, run, _ = campaign
+    assert run.returncode == exitcodes.PARTLY_FAILED, run.lines
+    assert run.seconds < 120
+    assert run.unexpected() == []  # no traceback, no stray output
+
+
+@pytest.mark.parametrize("behaviour", BEHAVIOURS, ids=lambda b: b.name)
+def test_one_line_naming_the_url_and_why(campaign, behaviour) -> None:  # type: ignore[no-untyped-def]
+    server, run, _ = campaign
+    lines = [line for _, line in run.lines_of(f"hostile-{behaviour.name}")]
+    assert len(lines) == 1, lines
+    assert f"{server.base}{behaviour.path}" in lines[0]
+    assert re.search(behaviour.reason, lines[0]), lines[0]
+
+
+def test_nothing_unprefixed_about_sizes(campaign) -> None:  # type: ignore[no-untyped-def]
+    """Scrapy's own lines on DOWNLOAD_MAXSIZE name no source; the spider's say it instead."""
+    _, run, _ = campaign
+    assert not [line for _, line in run.lines if "download max size" in line or "warn size" in line]
+
+
+def test_failures_are_counted_as_errors(campaign) -> None:  # type: ignore[no-untyped-def]
+    """Every behaviour but the two capped ones (a big feed or page is not an error) is an error of its source."""
+    _, run, _ = campaign
+    rows = [[cell.strip() for cell in row.split("│")[1:-1]] for row in run.stdout.splitlines() if "│" in row]
+    errors = {row[0]: int(row[-1]) for row in rows}
+    capped = {"hostile-huge-feed", "hostile-many-links"}
+    for behaviour in BEHAVIOURS:
+        name = f"hostile-{behaviour.name}"
+        assert (errors[name] == 0) == (name in capped), (name, errors)
+
+
+def test_good_sources_stored_and_caps_held(campaign) -> None:  # type: ignore[no-untyped-def]
+    _, _, data = campaign
+    pages = {name: counts[0] for name, counts in stored(data).items()}
+    assert pages["good-0"] == pages["good-1"] == SIZES.posts
+    assert pages["hostile-huge-feed"] == pages["hostile-many-links"] == CAP
+
+
+def test_memory_bounded(campaign) -> None:  # type: ignore[no-untyped-def]
+    _, run, _ = campaign
+    assert 0 < run.peak_pss < TARGET_PSS_BYTES
