@@ -1,0 +1,34 @@
+"""``syndicrawl demo`` end to end, as a first-time user runs it: in a directory of their own, then the
+command it suggests, copied as printed."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+
+def syndicrawl(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items() if key != "SYNDICRAWL_DATA_DIR"}
+    return subprocess.run([sys.executable, "-m", "syndicrawl", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=300, env=env, check=False)
+
+
+def test_the_chain_command_the_demo_suggests_works_when_copied(tmp_path: Path) -> None:
+    """The hint lacked the demo's data directory: copied, it failed and made ./syndicrawl-data."""
+    result = syndicrawl("demo", "--port", "0", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    hint = re.search(r"^Syndication chain of the RBN repost \((syndicrawl chain .+)\):$", result.stdout, re.MULTILINE)
+    assert hint is not None, result.stdout
+    command = shlex.split(hint.group(1))
+    assert command[-2:] == ["--data-dir", "syndicrawl-demo"]
+
+    copied = syndicrawl(*command[1:], cwd=tmp_path)
+
+    assert copied.returncode == 0, copied.stderr
+    assert copied.stdout.startswith("origin · lendman-blog · http://127.0.0.1:")
+    assert "└── copy · rbn · " in copied.stdout
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["syndicrawl-demo"]
