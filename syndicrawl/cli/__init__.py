@@ -108,12 +108,12 @@ def configure_logging(verbose: int) -> None:
     root.setLevel(min(ours, theirs))
 
 
+_VERBOSE = "syndicrawl.verbose"  # the key of the -v count in the context's meta, which subcommands share
+
+
 def verbosity(ctx: click.Context) -> int:
     """How many -v were given, before the command name and after it together."""
     return int(ctx.meta.get(_VERBOSE, 0))
-
-
-_VERBOSE = "syndicrawl.verbose"
 
 
 def _count_verbose(ctx: click.Context, param: click.Parameter, count: int) -> None:

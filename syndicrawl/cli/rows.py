@@ -35,7 +35,7 @@ def format_options(func: F) -> F:
 
 def json_option(func: F) -> F:
     """``--json``: the command prints one JSON document instead of its table (shapes: README, "JSON output")."""
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(func)
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON (its shape: README, \"JSON output\").")(func)
 
 
 def echo_json(value: Mapping[str, Any] | Iterable[Mapping[str, Any]]) -> None:
