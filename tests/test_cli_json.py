@@ -145,3 +145,35 @@ def test_echo_json_streams_an_array_and_writes_times_with_their_zone(capsys: pyt
     echo_json({"naive": naive, "paris": paris, "utc": naive.replace(tzinfo=UTC)})
     assert json.loads(capsys.readouterr().out) == {
         "naive": "2016-11-01T12:00:00+00:00", "paris": "2016-11-01T13:00:00+01:00", "utc": "2016-11-01T12:00:00+00:00"}
+
+
+def test_pages_and_archived_urls_on_each_database(database) -> None:
+    """The queries behind stats' pages and `urls`, on SQLite and PostgreSQL: a page captured three times
+    is one page, three captures; a prefix is exact (SQLite's LIKE ignores case, PostgreSQL's does not)."""
+    from datetime import UTC, timedelta
+
+    from archive.db import catalog
+    from tests.test_archive_db import _capture
+
+    at = datetime(2016, 11, 1, 12, tzinfo=UTC)
+    with database.session() as s, s.begin():
+        rbn = catalog.ensure_source(s, "rbn", "repost")
+        blog = catalog.ensure_source(s, "blog", "origin")
+        for day in range(3):
+            capture = catalog.add_capture(s, **_capture(rbn, "https://rbn.example/a", at + timedelta(days=day)))
+            catalog.add_article(s, capture_id=capture.id, url=capture.url, text="text", status="ok")
+        failed = catalog.add_capture(s, **_capture(rbn, "https://rbn.example/b_%", at))
+        catalog.add_article(s, capture_id=failed.id, url=failed.url, text="", status="failed")
+        catalog.add_capture(s, **_capture(blog, "https://rbn.example/a", at, record_id="<urn:uuid:blog>"))
+    with database.session() as s:
+        summary = {row.name: row for row in catalog.source_summaries(s)}["rbn"]
+        assert (summary.pages, summary.articles, summary.captures, summary.failed) == (1, 3, 4, 1)
+        rows = list(catalog.archived_urls(s))
+        assert [(row.url, row.source, row.captures) for row in rows] == [
+            ("https://rbn.example/a", "blog", 1), ("https://rbn.example/a", "rbn", 3), ("https://rbn.example/b_%", "rbn", 1)]
+        a = rows[1]
+        assert (a.first_capture, a.last_capture) == (at, at + timedelta(days=2))
+        assert [row.url for row in catalog.archived_urls(s, source="rbn", prefix="https://rbn.example/b_")] == [
+            "https://rbn.example/b_%"]
+        for prefix in ("https://rbn.example/B", "https://rbn.example/%", "https://rbn.example/_"):
+            assert list(catalog.archived_urls(s, prefix=prefix)) == []
