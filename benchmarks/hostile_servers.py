@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import sqlite3
 import subprocess
@@ -111,14 +112,14 @@ def _bomb(size: int) -> bytes:
 class HostileServer:
     """The behaviours and the good feeds on one port; each path's first request time is kept."""
 
-    def __init__(self, sizes: Sizes, host: str = "127.0.0.1") -> None:
+    def __init__(self, sizes: Sizes, host: str = "127.0.0.1", port: int = 0) -> None:
         self.sizes, self.host = sizes, host
         self.bomb = _bomb(sizes.bomb)
         self.first_request: dict[str, float] = {}
         self.requests = 0
         self._writers: set[asyncio.StreamWriter] = set()
         self._loop = asyncio.new_event_loop()
-        self._server = self._loop.run_until_complete(asyncio.start_server(self._handle, host, 0))
+        self._server = self._loop.run_until_complete(asyncio.start_server(self._handle, host, port))
         self.port = self._server.sockets[0].getsockname()[1]
         self.base = f"http://{host}:{self.port}"
         self._thread = threading.Thread(target=self._loop.run_forever, name="hostile-server", daemon=True)
@@ -198,6 +199,13 @@ class HostileServer:
         if path == "/charset.xml":
             body = rss(self.base, "/charset/post", 3, "x-no-such-charset").replace(b"Post 1", b"Post \xff\xfe\x80")
             return await self._send(writer, "200 OK", body, ("Content-Type", "text/xml; charset=x-no-such-charset"))
+        if path == "/status-500.xml":
+            return await self._send(writer, "500 Internal Server Error", b"oops\n", ("Content-Type", "text/plain"))
+        if path == "/malformed.xml":
+            return await self._send(writer, "200 OK", b'<?xml version="1.0"?><rss version="2.0"><channel><title>Cut off</ti', xml)
+        if path == "/javascript.xml":
+            body = rss(self.base, "/none", 1).replace(f"{self.base}/none/0/".encode(), b"javascript:void(0)")
+            return await self._send(writer, "200 OK", body, xml)
         if re.fullmatch(r"/good-\d+\.xml", path):
             return await self._send(writer, "200 OK", rss(self.base, path[:-4] + "/post", sizes.posts), xml)
         if path.startswith("/charset/post/"):
@@ -235,6 +243,7 @@ class CrawlRun:
     seconds: float = 0.0
     returncode: int | None = None
     peak_pss: int = 0
+    peak_fds: int = 0  # open file descriptors of the busiest process (a common soft limit is 1024)
     lines: list[tuple[float, str]] = field(default_factory=list)
     stdout: str = ""
 
@@ -274,7 +283,9 @@ def run_crawl(work: Path, sources: Sequence[dict[str, object]], *, timeout: floa
     stdout_reader = threading.Thread(target=lambda: out.append(crawl.stdout.read()), daemon=True)  # type: ignore[union-attr]
     stdout_reader.start()
     while crawl.poll() is None:
-        run.peak_pss = max(run.peak_pss, sum(_pss(pid) for pid in _descendants(crawl.pid)))
+        tree = _descendants(crawl.pid)
+        run.peak_pss = max(run.peak_pss, sum(_pss(pid) for pid in tree))
+        run.peak_fds = max(run.peak_fds, *(_fds(pid) for pid in tree))
         if time.monotonic() - run.started > limit:
             crawl.kill()  # a crawl that does not end by itself: reported as killed (-9)
         time.sleep(SAMPLE_SECONDS)
@@ -285,6 +296,13 @@ def run_crawl(work: Path, sources: Sequence[dict[str, object]], *, timeout: floa
     (work / "stderr.log").write_text("".join(f"{line}\n" for _, line in run.lines), encoding="utf-8")
     (work / "stdout.log").write_text(run.stdout, encoding="utf-8")
     return run
+
+
+def _fds(pid: int) -> int:
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:  # gone meanwhile
+        return 0
 
 
 def stored(data_dir: Path) -> dict[str, tuple[int, int]]:
