@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import re
 import sqlite3
@@ -71,6 +72,7 @@ class Behaviour:
     path: str
     entry: str  # "feeds" or "start_urls"
     reason: str  # a regex the crawl's line about it must match
+    listener: str = "base"  # the server's attribute holding the base URL it is served on
 
 
 BEHAVIOURS = (
@@ -84,6 +86,9 @@ BEHAVIOURS = (
     Behaviour("huge-feed", "/huge.xml", "feeds", r"max_feed_entries"),
     Behaviour("empty-200", "/empty.xml", "feeds", r"empty body"),
     Behaviour("bad-charset", "/charset.xml", "feeds", r"declared as x-no-such-charset"),
+    # A good feed on a port whose robots.txt trickles: the feed is fetched when it times out.
+    Behaviour("slow-robots", "/good-robots.xml", "feeds",
+              r"robots.txt of .*took longer than .*fetched as if it allowed them", "slow_robots_base"),
 )
 
 
@@ -122,6 +127,11 @@ class HostileServer:
         self._server = self._loop.run_until_complete(asyncio.start_server(self._handle, host, port))
         self.port = self._server.sockets[0].getsockname()[1]
         self.base = f"http://{host}:{self.port}"
+        # The same paths on a second port, whose robots.txt comes at 1 byte a second.
+        self._slow_robots = self._loop.run_until_complete(
+            asyncio.start_server(functools.partial(self._handle, slow_robots=True), host, 0)
+        )
+        self.slow_robots_base = f"http://{host}:{self._slow_robots.sockets[0].getsockname()[1]}"
         self._thread = threading.Thread(target=self._loop.run_forever, name="hostile-server", daemon=True)
 
     def __enter__(self) -> HostileServer:
@@ -131,6 +141,7 @@ class HostileServer:
     def __exit__(self, *exc: object) -> None:
         async def close() -> None:
             self._server.close()
+            self._slow_robots.close()
             for writer in self._writers:  # a reply still trickling or endless ends on a reset
                 writer.transport.abort()
 
@@ -138,15 +149,16 @@ class HostileServer:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, slow_robots: bool = False) -> None:
         self._writers.add(writer)
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
                 path = head.split(b" ", 2)[1].decode("latin-1")
                 self.requests += 1
-                self.first_request.setdefault(path, time.monotonic())
-                if not await self._answer(path, writer):
+                base = self.slow_robots_base if slow_robots else self.base
+                self.first_request.setdefault(f"{base}{path}", time.monotonic())
+                if not await self._answer(path, writer, slow_robots):
                     break
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
             pass
@@ -164,10 +176,22 @@ class HostileServer:
         await writer.drain()
         return True
 
-    async def _answer(self, path: str, writer: asyncio.StreamWriter) -> bool:
+    async def _trickle(self, writer: asyncio.StreamWriter, body: bytes, *headers: tuple[str, str]) -> bool:
+        """``body`` at 1 byte a second (a slowloris reply): it ends long after any download timeout."""
+        writer.write(self._head("200 OK", [*headers, ("Content-Length", str(len(body)))]))
+        for byte in body:
+            writer.write(bytes([byte]))
+            await writer.drain()
+            await asyncio.sleep(1)
+        return True
+
+    async def _answer(self, path: str, writer: asyncio.StreamWriter, slow_robots: bool = False) -> bool:
         """Answers ``path``; False when the connection is to be closed."""
         xml, html = ("Content-Type", "application/rss+xml"), ("Content-Type", "text/html; charset=utf-8")
         sizes = self.sizes
+        base = self.slow_robots_base if slow_robots else self.base
+        if path == "/robots.txt" and slow_robots:
+            return await self._trickle(writer, b"User-agent: *\nAllow: /\n", ("Content-Type", "text/plain"))
         if path == "/robots.txt":
             return await self._send(writer, "200 OK", b"", ("Content-Type", "text/plain"))
         if path == "/bomb.xml":
@@ -179,35 +203,29 @@ class HostileServer:
                 writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                 await writer.drain()
         if path == "/slow.xml":
-            body = rss(self.base, "/slow/post", 3)
-            writer.write(self._head("200 OK", [xml, ("Content-Length", str(len(body)))]))
-            for byte in body:
-                writer.write(bytes([byte]))
-                await writer.drain()
-                await asyncio.sleep(1)
-            return True
+            return await self._trickle(writer, rss(base, "/slow/post", 3), xml)
         if path.startswith("/loop/"):
             target = "/loop/b" if path == "/loop/a" else "/loop/a"
-            return await self._send(writer, "302 Found", b"", ("Location", f"{self.base}{target}"))
+            return await self._send(writer, "302 Found", b"", ("Location", f"{base}{target}"))
         if path == "/links.html":
             links = "".join(f'<a rel="bookmark" href="/links/post/{n}/">{n}</a>\n' for n in range(sizes.links))
             return await self._send(writer, "200 OK", f"<html><body>{links}</body></html>".encode(), html)
         if path == "/huge.xml":
-            return await self._send(writer, "200 OK", rss(self.base, "/huge/post", sizes.entries), xml)
+            return await self._send(writer, "200 OK", rss(base, "/huge/post", sizes.entries), xml)
         if path == "/empty.xml":
             return await self._send(writer, "200 OK", b"", xml)
         if path == "/charset.xml":
-            body = rss(self.base, "/charset/post", 3, "x-no-such-charset").replace(b"Post 1", b"Post \xff\xfe\x80")
+            body = rss(base, "/charset/post", 3, "x-no-such-charset").replace(b"Post 1", b"Post \xff\xfe\x80")
             return await self._send(writer, "200 OK", body, ("Content-Type", "text/xml; charset=x-no-such-charset"))
         if path == "/status-500.xml":
             return await self._send(writer, "500 Internal Server Error", b"oops\n", ("Content-Type", "text/plain"))
         if path == "/malformed.xml":
             return await self._send(writer, "200 OK", b'<?xml version="1.0"?><rss version="2.0"><channel><title>Cut off</ti', xml)
         if path == "/javascript.xml":
-            body = rss(self.base, "/none", 1).replace(f"{self.base}/none/0/".encode(), b"javascript:void(0)")
+            body = rss(base, "/none", 1).replace(f"{base}/none/0/".encode(), b"javascript:void(0)")
             return await self._send(writer, "200 OK", body, xml)
-        if re.fullmatch(r"/good-\d+\.xml", path):
-            return await self._send(writer, "200 OK", rss(self.base, path[:-4] + "/post", sizes.posts), xml)
+        if re.fullmatch(r"/good-\w+\.xml", path):
+            return await self._send(writer, "200 OK", rss(base, path[:-4] + "/post", sizes.posts), xml)
         if path.startswith("/charset/post/"):
             return await self._send(writer, "200 OK", article(path).replace(b"word1", b"\xff\xfe"),
                                     ("Content-Type", "text/html; charset=x-no-such-charset"))
@@ -215,13 +233,16 @@ class HostileServer:
             return await self._send(writer, "200 OK", article(path), html)
         return await self._send(writer, "404 Not Found", b"not found\n", ("Content-Type", "text/plain"))
 
+    def url(self, behaviour: Behaviour) -> str:
+        return f"{getattr(self, behaviour.listener)}{behaviour.path}"
+
     def sources(self, hostile: bool = True) -> list[dict[str, object]]:
         """One source per behaviour (when ``hostile``) and one per good feed."""
         found: list[dict[str, object]] = [
             {"name": f"good-{n}", "feeds": [f"{self.base}/good-{n}.xml"]} for n in range(self.sizes.good)
         ]
         if hostile:
-            found += [{"name": f"hostile-{b.name}", b.entry: [f"{self.base}{b.path}"]} for b in BEHAVIOURS]
+            found += [{"name": f"hostile-{b.name}", b.entry: [self.url(b)]} for b in BEHAVIOURS]
         return found
 
 
@@ -322,7 +343,7 @@ def report(run: CrawlRun, baseline: CrawlRun, server: HostileServer, data_dir: P
     for source in server.sources():
         name = str(source["name"])
         url = next(str(values[0]) for key, values in source.items() if key != "name")  # type: ignore[index]
-        first = server.first_request.get(url.removeprefix(server.base))
+        first = server.first_request.get(url)
         lines = run.lines_of(name)
         resolved = f"{lines[-1][0] - first:8.1f}s" if lines and first else "-"
         pages, size = store.get(name, (0, 0))

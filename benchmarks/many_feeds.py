@@ -77,7 +77,7 @@ def plan(servers: list[HostileServer], count: int) -> list[Planned]:
             planned.append(Planned({"name": f"bad-{n}", "feeds": [url]}, "bad", re.escape(expect)))
         else:
             behaviour = BEHAVIOURS[n // 10 % len(BEHAVIOURS)]
-            planned.append(Planned({"name": f"hostile-{behaviour.name}-{n}", behaviour.entry: [f"{server.base}{behaviour.path}"]},
+            planned.append(Planned({"name": f"hostile-{behaviour.name}-{n}", behaviour.entry: [server.url(behaviour)]},
                                    "hostile", behaviour.reason))  # fmt: skip
     return planned
 

@@ -49,5 +49,5 @@ class RobotsTxtMiddleware(robotstxt.RobotsTxtMiddleware):
     def _robots_error(self, exc: Exception, netloc: str) -> None:
         super()._robots_error(exc, netloc)
         if not isinstance(exc, IgnoreRequest) and connect_failure(exc) is None:
-            reason = " ".join(str(exc).split()) or type(exc).__name__
+            reason = " ".join(str(exc).split()).rstrip(".") or type(exc).__name__
             self.crawler.spider.problem(f"robots.txt of {netloc}: {reason}; its pages are fetched as if it allowed them")  # type: ignore[union-attr]
