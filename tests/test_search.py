@@ -4,6 +4,7 @@ finds, in what order, each page once, the index kept current by the database, ba
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime, timedelta
 from itertools import count
 from pathlib import Path
@@ -227,8 +228,6 @@ def test_generated_archive_answers_as_a_scan_of_its_texts(tmp_path: Path) -> Non
 
 def _scan(row: search_scale.Row, query: search_scale.Query) -> bool:
     """Whether ``row`` holds every term of ``query`` and passes its filters, by plain string search."""
-    import re
-
     document = f"{row.title}\n{row.text}".lower()
     for term in parse_query(query.query):
         words = re.findall(r"\w+", term.lower())
