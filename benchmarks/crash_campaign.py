@@ -354,7 +354,9 @@ def run_campaign(workdir: Path, sources: Path, *, kills: Sequence[int], seed: in
     sigkills = 0
     for number, signum in enumerate(order, 1):
         first, end = durations[1]
-        kill = Kill(number, signum, rng.uniform(first if window == "writing" else 0.0, end))
+        # "writing": its first 80%, lest a restart quicker than the recrawl end before every moment
+        kill = Kill(number, signum, rng.uniform(first, first + 0.8 * (end - first)) if window == "writing"
+                    else rng.uniform(0.0, end))  # fmt: skip
         campaign.kills.append(kill)
         err = crawl_and_kill(archive, sources, settings, kill)
         kill.repairs = _repair_lines(err)  # what this crawl repaired at start (of the kill before)

@@ -67,8 +67,11 @@ class ArchiveChannel(asyncio.Protocol):
         widen_pipe(self._send_end.fileno())
         self._replies, reply_end = Pipe(duplex=False)
         fds = (receive.fileno(), reply_end.fileno())
+        # SIGINT and SIGTERM ignored before anything is imported: a SIGTERM to the crawl's process
+        # group during the import killed the writer (the crawl then failed instead of stopping).
+        ignore = "import signal; [signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)]"
         self._process = subprocess.Popen(
-            [sys.executable, "-c", f"from archive.ingest.service import main; main{fds}"], pass_fds=fds
+            [sys.executable, "-c", f"{ignore}; from archive.ingest.service import main; main{fds}"], pass_fds=fds
         )
         receive.close()
         reply_end.close()

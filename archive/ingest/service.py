@@ -28,7 +28,6 @@ import logging
 import os
 import pickle
 import queue
-import signal
 import threading
 import time
 from collections import Counter, defaultdict
@@ -419,10 +418,8 @@ def _stop_lost(report: Callable[[tuple[Any, ...]], None], message: str) -> None:
 
 
 def main(messages_fd: int, replies_fd: int) -> None:
-    """Entry point of the writer process: the first message is the ``ArchiveConfig``, then the
-    crawl's messages until it closes the pipe."""
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, signal.SIG_IGN)
+    """Entry point of the writer process, started with SIGINT and SIGTERM ignored (``crawler/channel.py``):
+    the first message is the ``ArchiveConfig``, then the crawl's messages until it closes the pipe."""
     keep_large_blocks()  # before the extractor workers fork: they inherit it
     # Nor may they hold the crawl's pipes: if this process dies, the crawl must see both ends
     # close at once (and stop), not when the orphaned workers notice and exit.
