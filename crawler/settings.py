@@ -127,9 +127,7 @@ def scrapy_settings(settings: Settings, source: Source) -> dict[str, Any]:
         "DOWNLOADER_MIDDLEWARES": DOWNLOADER_MIDDLEWARES,
         "SPIDER_MIDDLEWARES_BASE": _base("SPIDER_MIDDLEWARES_BASE"),
         "EXTENSIONS_BASE": _base("EXTENSIONS_BASE"),
-        "DOWNLOAD_HANDLERS_BASE": {
-            scheme: path for scheme, path in default_settings.DOWNLOAD_HANDLERS_BASE.items() if scheme in FETCHED_SCHEMES
-        },
+        "DOWNLOAD_HANDLERS_BASE": dict.fromkeys(FETCHED_SCHEMES, "crawler.downloads.HttpDownloadHandler"),
         "ITEM_PIPELINES": ITEM_PIPELINES,
         "SYNDICRAWL_BACKFILL_PAGES": settings.backfill_pages if source.backfill_pages is None else source.backfill_pages,
         "SYNDICRAWL_MAX_FEED_ENTRIES": settings.max_feed_entries,
