@@ -23,6 +23,7 @@ import asyncio
 import functools
 import os
 import re
+import resource
 import sqlite3
 import subprocess
 import sys
@@ -280,8 +281,9 @@ class CrawlRun:
 
 
 def run_crawl(work: Path, sources: Sequence[dict[str, object]], *, timeout: float = 10, maxsize: int = 20_000_000,
-              entries: int = 500, limit: float = 900, nice: bool = False) -> CrawlRun:  # fmt: skip
-    """``syndicrawl crawl`` of ``sources`` into ``work/data``, its process tree's PSS sampled."""
+              entries: int = 500, limit: float = 900, nice: bool = False, open_files: int | None = None) -> CrawlRun:  # fmt: skip
+    """``syndicrawl crawl`` of ``sources`` into ``work/data``, its process tree's PSS sampled;
+    ``open_files``: the crawl's soft limit of open files (``ulimit -Sn``)."""
     work.mkdir(parents=True, exist_ok=True)
     (work / "sources.toml").write_text(sources_toml(sources), encoding="utf-8")
     (work / "settings.toml").write_text(SETTINGS.format(timeout=timeout, maxsize=maxsize, entries=entries), encoding="utf-8")
@@ -290,8 +292,12 @@ def run_crawl(work: Path, sources: Sequence[dict[str, object]], *, timeout: floa
     if nice:
         command = ["nice", *command]
     run = CrawlRun(started=time.monotonic())
+    def limit_files() -> None:
+        if open_files is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+
     crawl = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             errors="replace")  # fmt: skip
+                             errors="replace", preexec_fn=limit_files)  # fmt: skip
 
     def read_stderr() -> None:
         assert crawl.stderr is not None

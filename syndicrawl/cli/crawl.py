@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import logging
+import resource
 import shlex
 import shutil
 import threading
@@ -25,7 +27,13 @@ from syndicrawl.sources import Source, load_sources, select
 if TYPE_CHECKING:
     from crawler.runner import SourceProgress
 
+logger = logging.getLogger(__name__)
+
 DEFAULT_SOURCES = Path("sources.toml")
+#: Open files a source may hold: a WARC file in the archive writer, connections in the crawl process.
+FILES_PER_SOURCE = 3
+#: Open files a crawl holds whatever its sources: the database, pipes, the extractors' ends, libraries.
+BASE_FILES = 256
 DEMO_MARKER = ".syndicrawl-demo"
 #: The user's example: the RBN repost of Stephen Lendman's Aleppo article.
 DEMO_SEED_SLUG = "us-supported-terrorists-fail-to-break-aleppo-siege"
@@ -67,6 +75,7 @@ def crawl_with_progress(
     """
     from crawler.channel import ArchiveChannel, archive_config
 
+    _allow_open_files(len(sources))
     channel = ArchiveChannel(archive_config(settings, sources, locks))
     from crawler.runner import run_crawl
 
@@ -78,6 +87,21 @@ def crawl_with_progress(
         for path in result.warc_files:
             stdout.print(f"  {result.name}: {path}")
     return results
+
+
+def _allow_open_files(sources: int) -> None:
+    """Raise this process's open-file limit, which the archive writer and extractors inherit, to
+    what ``sources`` sources crawled at once hold, as far as the hard limit allows: 1,200 sources
+    held 1,176 files in one process, past Linux's usual soft limit of 1,024 (then every file or
+    connection opened failed). One warning line if the hard limit is lower."""
+    wanted = BASE_FILES + FILES_PER_SOURCE * sources
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return
+    resource.setrlimit(resource.RLIMIT_NOFILE, (wanted if hard == resource.RLIM_INFINITY else min(wanted, hard), hard))
+    if hard != resource.RLIM_INFINITY and hard < wanted:
+        logger.warning("%d sources may hold %d open files at once; the limit is %d (ulimit -Hn): crawl fewer "
+                       "sources at a time, or raise it", sources, wanted, hard)
 
 
 def poll_sources(settings: Settings, sources: Sequence[Source], feed_urls: Sequence[str]) -> list[Source]:
