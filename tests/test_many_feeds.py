@@ -22,7 +22,8 @@ def test_sixty_mixed_feeds_one_line_per_bad_feed(tmp_path: Path) -> None:
 
 
 def test_more_sources_than_the_open_file_limit(tmp_path: Path) -> None:
-    """A soft limit of 64 open files, 100 sources: the crawl raises it (a WARC file each in the writer; without, 16 of the 100 pages were stored, exit 0)."""
+    """A soft limit of 64 open files, 100 sources: the crawl raises it (each holds a WARC file in the
+    archive writer); before, 16 of the 100 pages were stored, and the crawl exited 0."""
     with HostileServer(Sizes(good=100, posts=1)) as server:
         run = run_crawl(tmp_path, server.sources(hostile=False), timeout=5, limit=240, open_files=64)
     assert run.returncode == 0, run.lines[-20:]
