@@ -349,7 +349,8 @@ def report(run: CrawlRun, baseline: CrawlRun, server: HostileServer, data_dir: P
     for source in server.sources():
         name = str(source["name"])
         url = next(str(values[0]) for key, values in source.items() if key != "name")  # type: ignore[index]
-        first = server.first_request.get(url)
+        # From its first request: robots.txt's, on the port whose robots.txt trickles.
+        first = server.first_request.get(f"{server.slow_robots_base}/robots.txt" if url.startswith(server.slow_robots_base) else url)
         lines = run.lines_of(name)
         resolved = f"{lines[-1][0] - first:8.1f}s" if lines and first else "-"
         pages, size = store.get(name, (0, 0))
