@@ -47,7 +47,7 @@ def test_wordpress_feed_and_archive_pages_reach_every_post(tmp_path, wordpress_s
         assert article.status == "ok"
         assert article.title == post.title
         assert article.author == post.author
-        assert article.published == post.published.date().isoformat() and article.published_source == "page"
+        assert article.published == post.published.isoformat() and article.published_source == "page"  # as stated
         assert len(article.text) > 200 and article.text_hash
     # the SQLite file is not created when the database is elsewhere
     assert not (tmp_path / "data" / "syndicrawl.sqlite3").exists() or db_url.startswith("sqlite")
