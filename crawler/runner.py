@@ -27,6 +27,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.reactor import install_reactor
+from twisted.internet.defer import DeferredSemaphore
 
 from crawler.context import ArchiveContext
 from crawler.settings import process_settings, scrapy_settings
@@ -35,6 +36,7 @@ from crawler.spiders.source import SourceSpider
 if TYPE_CHECKING:
     from scrapy import Spider
     from scrapy.statscollectors import StatsCollector
+    from twisted.internet.defer import Deferred
     from twisted.python.failure import Failure
 
     from crawler.channel import ArchiveChannel
@@ -118,13 +120,22 @@ def run_crawl(
             # Each source gets its own Crawler (own settings); the reactor is installed once, here.
             install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
             process = CrawlerProcess(process_settings(sources))
+            # At most sources_at_once run; a queued one starts as another ends, unless the crawl
+            # is stopping (it then stays unstarted and is reported interrupted or failed).
+            turns = DeferredSemaphore(settings.sources_at_once)
+
+            def start(crawler: Crawler, source: Source, progress: SourceProgress) -> Deferred[None] | None:
+                if interrupts.signum is not None or channel.failure is not None:
+                    return None
+                return process.crawl(
+                    crawler, source=source, archive=ArchiveContext(source.name, channel, settings.extract_enabled)
+                ).addErrback(_crawl_failed, channel, crawler, progress)
+
             for source in sources:
                 crawler = Crawler(SourceSpider, scrapy_settings(settings, source))
                 progress = SourceProgress(source.name)
                 crawler.signals.connect(_finisher(channel, crawler, progress), signal=signals.spider_closed, weak=False)
-                process.crawl(
-                    crawler, source=source, archive=ArchiveContext(source.name, channel, settings.extract_enabled)
-                ).addErrback(_crawl_failed, channel, crawler, progress)
+                turns.run(start, crawler, source, progress)
                 runs.append((crawler, progress))
 
             def report() -> None:

@@ -46,6 +46,7 @@ class Settings:
     download_maxsize: int
     backfill_pages: int
     max_feed_entries: int
+    sources_at_once: int
     extract_enabled: bool
     extract_workers: int
     extract_timeout: float
@@ -118,6 +119,7 @@ RANGES = {
     "download_maxsize": _AT_LEAST_0,  # Scrapy's 0: no limit
     "backfill_pages": _AT_LEAST_0,
     "max_feed_entries": _AT_LEAST_1,
+    "sources_at_once": _AT_LEAST_1,
     "extract_workers": _AT_LEAST_1,
     "extract_timeout": _POSITIVE,
     "extract_max_bytes": _AT_LEAST_0,
