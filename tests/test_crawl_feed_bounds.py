@@ -83,11 +83,11 @@ def test_other_sources_keep_fetching_while_a_big_feed_is_parsed(tmp_path: Path, 
     other source for as long. (Pages archived, not extracted: the writer's pace is not the point.)"""
     one, two = servers
     one.site.replies["/feed.xml"] = Reply(200, (("Content-Type", "application/rss+xml"),), rss(one.base_url, 10_000))
-    links = "".join(f'<article><h2><a href="/steady/{n}/">Post {n}</a></h2></article>' for n in range(400))
-    two.site.replies["/list/"] = Reply(200, HTML, f"<html><body>{links}</body></html>".encode())
+    # Start URLs, not a page's links: those are capped at max_feed_entries too.
     sources = write_sources(tmp_path / "sources.toml", [
         {"name": "big", "kind": "origin", "feeds": [one.url("/feed.xml")]},
-        {"name": "steady", "kind": "origin", "start_urls": [two.url("/list/")], "download_delay": 0.05},
+        {"name": "steady", "kind": "origin", "start_urls": [two.url(f"/steady/{n}/") for n in range(400)],
+         "download_delay": 0.05},
     ])
     result = run_syndicrawl("crawl", "--config", str(sources), data_dir=tmp_path / "data",
                             settings=settings_file(tmp_path, extract=False, max_feed_entries=3))

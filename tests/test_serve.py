@@ -33,7 +33,9 @@ from hypothesis import strategies as st
 from archive.db.engine import Database, sqlite_url
 from archive.ingest.messages import Fetched
 from archive.ingest.store import CaptureStore
-from archive.lookup.cdx import FIELDS, MATCH_TYPES, MAX_REGEX, SORTS
+from archive.lookup.cdx import FIELD_ALIASES, FIELDS, MATCH_TYPES, MAX_REGEX, SORTS
+
+FIELD_NAMES = {*FIELDS, *FIELD_ALIASES}  # a field's short names (pywb's 's', 'm', ...) are fields too
 from syndicrawl.web.api import ARCHIVED_PREFIX, SANDBOX, ArchiveApp
 from tests.test_archive_warc import exchange
 
@@ -350,10 +352,10 @@ BAD = {
     "matchType": (not_digits().filter(lambda t: t not in MATCH_TYPES), "bad matchType "),
     "sort": (not_digits().filter(lambda t: t not in SORTS), "bad sort "),
     "fl": (st.lists(st.sampled_from(FIELDS), max_size=3).flatmap(
-        lambda known: not_digits().filter(lambda t: t not in FIELDS and "," not in t).map(
+        lambda known: not_digits().filter(lambda t: t not in FIELD_NAMES and "," not in t).map(
             lambda bogus: ",".join([*known, bogus]))), "bad field "),
     "filter": (st.one_of(st.sampled_from([r"~url:(a)\1", "~(?=x)", "~url:[", "!~status:(?<!a)"]),
-                         not_digits().filter(lambda t: t not in FIELDS and ":" not in t and t[:1] not in "!=~")
+                         not_digits().filter(lambda t: t not in FIELD_NAMES and ":" not in t and t[:1] not in "!=~")
                          .map(lambda bogus: f"{bogus}:200")), "bad f"),
     "url": (st.one_of(st.text(max_size=5).map(lambda t: f"http://news.example/{t}\x00"),
                       st.sampled_from(["http://x:99999/", "http://a:b/", "http://news.example/\x7f"])), "bad url "),
