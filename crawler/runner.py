@@ -112,38 +112,39 @@ def run_crawl(
 ) -> list[SourceProgress]:
     """Crawl ``sources`` into the archive through ``channel``'s writer, which this closes;
     returns each source's final figures. Raises ``LockHeld`` if a source is being crawled."""
-    runs: list[tuple[Crawler, SourceProgress]] = []
+    runs = [SourceProgress(source.name) for source in sources]
+    crawlers: dict[str, Crawler] = {}  # a source's, once its turn has come
 
     # Until the writer has stored everything: a Ctrl-C while it finishes must not lose the summary.
     with _Interrupts() as interrupts:
         try:
-            # Each source gets its own Crawler (own settings); the reactor is installed once, here.
+            # The reactor is installed once, here.
             install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
             process = CrawlerProcess(process_settings(sources))
-            # At most sources_at_once run; a queued one starts as another ends, unless the crawl
-            # is stopping (it then stays unstarted and is reported interrupted or failed).
+            # At most sources_at_once run, each with its own Crawler (own settings), made when its
+            # turn comes (80 kB each); a queued one starts as another ends, unless the crawl is
+            # stopping (it then stays unstarted and is reported interrupted or failed).
             turns = DeferredSemaphore(settings.sources_at_once)
 
-            def start(crawler: Crawler, source: Source, progress: SourceProgress) -> Deferred[None] | None:
+            def start(source: Source, progress: SourceProgress) -> Deferred[None] | None:
                 if interrupts.signum is not None or channel.failure is not None:
                     return None
+                crawler = crawlers[source.name] = Crawler(SourceSpider, scrapy_settings(settings, source))
+                crawler.signals.connect(_finisher(channel, crawler, progress), signal=signals.spider_closed, weak=False)
                 return process.crawl(
                     crawler, source=source, archive=ArchiveContext(source.name, channel, settings.extract_enabled)
                 ).addErrback(_crawl_failed, channel, crawler, progress)
 
-            for source in sources:
-                crawler = Crawler(SourceSpider, scrapy_settings(settings, source))
-                progress = SourceProgress(source.name)
-                crawler.signals.connect(_finisher(channel, crawler, progress), signal=signals.spider_closed, weak=False)
-                turns.run(start, crawler, source, progress)
-                runs.append((crawler, progress))
+            for source, progress in zip(sources, runs, strict=True):
+                turns.run(start, source, progress)
 
             def report() -> None:
                 channel.poll()
-                for crawler, progress in runs:
-                    progress.update(crawler, channel.counts.get(progress.name, {}))
+                for progress in runs:
+                    if progress.name in crawlers:
+                        progress.update(crawlers[progress.name], channel.counts.get(progress.name, {}))
                 if on_progress is not None:
-                    on_progress([progress for _, progress in runs])
+                    on_progress(runs)
                 if channel.failure is not None and ticker.running:  # nothing can be stored: stop fetching
                     ticker.stop()
                     _stop(process)
@@ -164,14 +165,15 @@ def run_crawl(
         finally:
             # The writer stores everything it was sent, then closes the WARC files.
             files = channel.close()
-            for crawler, progress in runs:
-                progress.update(crawler, channel.counts.get(progress.name, {}))
+            for progress in runs:
+                if progress.name in crawlers:
+                    progress.update(crawlers[progress.name], channel.counts.get(progress.name, {}))
                 if progress.status == "running":  # never closed: stopped before its engine ran, or failed
                     progress.status = "failed" if interrupts.signum is None else "interrupted"
                 progress.warc_files = files.get(progress.name, [])
     if on_progress is not None:
-        on_progress([progress for _, progress in runs])
-    return [progress for _, progress in runs]
+        on_progress(runs)
+    return runs
 
 
 class _Interrupts:
