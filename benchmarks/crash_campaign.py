@@ -231,6 +231,7 @@ class Kill:
     at: float  # seconds after the crawl started
     exit_code: int | None = None
     signalled: bool = False  # False: the crawl ended before the moment came
+    ran: float = 0.0  # seconds from the start to the crawl's exit
     stop_seconds: float = 0.0  # from the signal to the crawl's exit
     captures: int = 0
     left_open: int = 0
@@ -300,6 +301,7 @@ def crawl_and_kill(archive: Archive, sources: Path, settings: Path, kill: Kill) 
     crawl = subprocess.Popen(archive.command("crawl", "--config", str(sources), settings=settings),
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=archive.env,
                              start_new_session=True)  # fmt: skip
+    started = time.monotonic()
     try:
         try:
             crawl.wait(timeout=kill.at)
@@ -311,6 +313,7 @@ def crawl_and_kill(archive: Archive, sources: Path, settings: Path, kill: Kill) 
             kill.stop_seconds = time.monotonic() - sent
         else:
             err = crawl.stderr.read() if crawl.stderr else ""
+        kill.ran = time.monotonic() - started
     finally:
         if crawl.poll() is None:
             os.killpg(crawl.pid, signal.SIGKILL)
@@ -338,8 +341,9 @@ def run_campaign(workdir: Path, sources: Path, *, kills: Sequence[int], seed: in
     each of ``kills`` (signals, sent in a shuffled order) at a moment drawn from the second crawl's
     duration (what a restart does: fetch everything again, store revisits), or with ``window``
     "writing" from the part after it began its first WARC file (start-up is most of a small
-    crawl on a busy machine); a last crawl to its end. ``db_urls``: the reference's and the
-    campaign's databases."""
+    crawl on a busy machine); a crawl that ended before its moment is tried again (twice at
+    most) with a moment drawn from how long it ran; a last crawl to its end. ``db_urls``: the
+    reference's and the campaign's databases."""
     settings = workdir / "settings.toml"
     settings.write_text(SETTINGS, encoding="utf-8")
     reference, archive = Archive(workdir / "reference", db_urls[0]), Archive(workdir / "campaign", db_urls[1])
@@ -352,14 +356,20 @@ def run_campaign(workdir: Path, sources: Path, *, kills: Sequence[int], seed: in
     rng.shuffle(order)
     campaign = Campaign(backend, durations[0][1], durations[1][1], durations[1][0], len(expected), [])
     sigkills = 0
-    for number, signum in enumerate(order, 1):
+    tries = [(signum, 0) for signum in order]
+    while tries:
+        signum, tried = tries.pop(0)
         first, end = durations[1]
+        if tried:  # the last crawl ended before its moment: draw again from how long it ran
+            first, end = min(first, 0.5 * campaign.kills[-1].ran), campaign.kills[-1].ran
         # "writing": its first 80%, lest a restart quicker than the recrawl end before every moment
-        kill = Kill(number, signum, rng.uniform(first, first + 0.8 * (end - first)) if window == "writing"
-                    else rng.uniform(0.0, end))  # fmt: skip
+        kill = Kill(len(campaign.kills) + 1, signum, rng.uniform(first, first + 0.8 * (end - first))
+                    if window == "writing" else rng.uniform(0.0, end))  # fmt: skip
         campaign.kills.append(kill)
         err = crawl_and_kill(archive, sources, settings, kill)
         kill.repairs = _repair_lines(err)  # what this crawl repaired at start (of the kill before)
+        if not kill.signalled and tried < 2:
+            tries.insert(0, (signum, tried + 1))
         kill.captures = len(archive.rows())
         warcs = archive.data / "warcs"
         kill.left_open = len(list(warcs.glob(f"*{OPEN_SUFFIX}"))) if warcs.is_dir() else 0

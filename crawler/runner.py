@@ -161,7 +161,7 @@ def run_crawl(
             gc.freeze()
             channel.wait_ready()  # the writer holds the sources' locks: fetching may begin
             if interrupts.signum is None:  # else stopped before it began: nothing is fetched
-                process.start()
+                process.start(install_signal_handlers=False)  # _Interrupts handles them
         finally:
             # The writer stores everything it was sent, then closes the WARC files.
             files = channel.close()
@@ -177,13 +177,16 @@ def run_crawl(
 
 
 class _Interrupts:
-    """Ctrl-C and SIGTERM until Scrapy's own handlers take over, once the reactor runs.
+    """Ctrl-C and SIGTERM for the whole crawl, in place of Scrapy's and Twisted's handlers.
 
     Python's default handler raises KeyboardInterrupt wherever the main thread is: inside
     Scrapy's set-up its Deferreds caught it, and the crawl crashed later or ran to its end as
-    if no one had asked it to stop. Here a signal is noted: before the reactor runs, the crawl
-    does not start; once it runs, the crawlers and then the reactor are stopped, as Scrapy's
-    handler does. A second signal before the reactor runs interrupts at once.
+    if no one had asked it to stop. Scrapy's own handlers, once the reactor runs, left a
+    source stopped before its spider opened looking failed, not interrupted (a crawl
+    SIGTERMed in its first second exited 4). Here a signal is noted: before the reactor runs,
+    the crawl does not start; once it runs, the crawlers and then the reactor are stopped, as
+    Scrapy's handler does. A second signal interrupts at once (before the reactor runs) or
+    stops the reactor without waiting for the crawlers (after), as Scrapy's second does.
     """
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -202,12 +205,19 @@ class _Interrupts:
             signal.signal(signum, handler)
 
     def _handle(self, signum: int, frame: object) -> None:
-        if self.signum is not None and self._process is None:
-            raise KeyboardInterrupt
-        self.signum = signum
-        if self._process is not None:
-            from twisted.internet import reactor
+        again, self.signum = self.signum is not None, signum
+        if self._process is None:
+            if again:
+                raise KeyboardInterrupt
+            return
+        from twisted.internet import reactor
 
+        if again:
+            logger.info("received %s again: stopping at once", signal.Signals(signum).name)
+            reactor.callFromThread(_stop_reactor)  # type: ignore[attr-defined]
+        else:
+            logger.info("received %s: stopping (what was fetched is stored); send it again to stop at once",
+                        signal.Signals(signum).name)  # fmt: skip
             reactor.callFromThread(_stop, self._process)  # type: ignore[attr-defined]
 
     def running(self, process: CrawlerProcess) -> None:
@@ -221,13 +231,14 @@ def _stop(process: CrawlerProcess) -> None:
     """Stop the crawlers, then the reactor, as Scrapy's own signal handler does: a crawler
     stopped before its engine started never closes, so the end of the crawls alone would not
     stop the reactor."""
+    process.stop().addBoth(lambda _: _stop_reactor())
+
+
+def _stop_reactor() -> None:
     from twisted.internet import reactor
 
-    def stop_reactor(_: object) -> None:
-        with contextlib.suppress(RuntimeError):  # ReactorNotRunning: already stopping
-            reactor.stop()  # type: ignore[attr-defined]
-
-    process.stop().addBoth(stop_reactor)
+    with contextlib.suppress(RuntimeError):  # ReactorNotRunning: already stopping
+        reactor.stop()  # type: ignore[attr-defined]
 
 
 def _crawl_failed(failure: Failure, channel: ArchiveChannel, crawler: Crawler, progress: SourceProgress) -> None:

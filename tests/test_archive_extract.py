@@ -655,3 +655,51 @@ def test_a_warning_logged_in_a_worker_reaches_the_crawl_and_the_page_extracts(
     kind, name, level, message = writer_logging.recv()
     assert (kind, name, level) == ("log", "trafilatura.metadata", logging.WARNING)
     assert message.startswith("error in JSON metadata extraction")
+
+
+POOL_UNDER_SIGTERM = """
+import signal, sys
+[signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)]  # as the archive writer starts
+from archive.ingest.extract import ExtractorPool
+from tests.test_archive_extract import GERMAN, GERMAN_URL
+with ExtractorPool(workers=2, timeout=20) as pool:
+    print(pool.submit(GERMAN, GERMAN_URL).result(timeout=20).language, flush=True)
+    sys.stdin.readline()
+    print(*(f.result(timeout=20).language for f in pool.submit_many([(GERMAN, GERMAN_URL)] * 8)), flush=True)
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "sigint"])
+def test_a_signal_to_the_process_group_leaves_the_workers_to_the_writer(signum: int) -> None:
+    """`timeout`, systemd and a terminal signal the crawl's whole process group. The archive
+    writer ignores them and finishes what was sent; its workers must too: pebble's workers exit on
+    SIGTERM, and the writer then failed with "Unexpected error within the Pool", leaving its WARCs
+    '.open'."""
+    import subprocess
+    import sys
+
+    process = subprocess.Popen(
+        [sys.executable, "-c", POOL_UNDER_SIGTERM], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    assert process.stdout is not None and process.stdin is not None
+    assert process.stdout.readline() == "de\n"
+    os.killpg(process.pid, signum)
+    time.sleep(0.5)
+    out, err = process.communicate("go on\n", timeout=60)
+    assert (process.returncode, out) == (0, " ".join(["de"] * 8) + "\n"), err
+
+
+def test_a_worker_killed_while_idle_does_not_stop_extraction() -> None:
+    """pebble gives up on its whole pool when a worker dies idle ("Unexpected error within the
+    Pool"): what the OOM killer does, or systemd's SIGTERM to every process of a unit. The
+    pool is replaced and pages go on being extracted."""
+    with ExtractorPool(workers=2, timeout=20) as pool:
+        assert pool.submit(GERMAN, GERMAN_URL).result(timeout=20).language == "de"
+        workers = [int(pid) for pid in open(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read().split()]
+        assert len(workers) == 2
+        for pid in workers:
+            os.kill(pid, signal.SIGTERM)
+        time.sleep(0.5)
+        languages = [f.result(timeout=20).language for f in pool.submit_many([(GERMAN, GERMAN_URL)] * 8)]
+    assert languages == ["de"] * 8

@@ -31,10 +31,10 @@ def campaign(tmp_path: Path, kills: list[int], db_urls: tuple[str | None, str | 
 
 
 def test_sigkill_and_sigterm_on_sqlite(tmp_path: Path) -> None:
-    campaign(tmp_path, [signal.SIGKILL] * 5 + [signal.SIGTERM] * 2)  # 5: one lands while a file is open, however fast the crawl
+    campaign(tmp_path, [signal.SIGKILL] * 5 + [signal.SIGTERM] * 4)  # 5: one lands while a file is open, however fast the crawl
 
 
 @pytest.mark.postgres
 def test_sigkill_and_sigterm_on_postgres(tmp_path: Path, postgres_url_factory: Callable[[], str]) -> None:
-    campaign(tmp_path, [signal.SIGKILL, signal.SIGTERM], (postgres_url_factory(), postgres_url_factory()),
+    campaign(tmp_path, [signal.SIGKILL, signal.SIGTERM, signal.SIGTERM], (postgres_url_factory(), postgres_url_factory()),
              killed_while_open=False)

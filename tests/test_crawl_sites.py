@@ -203,6 +203,35 @@ def test_interrupted_crawl_closes_its_files_and_says_so(tmp_path, blogger_server
     assert summary.last_crawl_status == "interrupted" and summary.captures >= 1
 
 
+def test_a_sigterm_leaves_the_sources_not_yet_started_interrupted_not_failed(tmp_path, blogger_server):
+    """With one source at a time, a SIGTERM while the first crawls must not start the second,
+    and neither is a failure: Scrapy's own signal handler let the next source start, the
+    reactor then stopped under it, and the crawl exited 4 (a source failed) instead of 5."""
+    import os
+    import signal
+    import time
+
+    slow = tmp_path / "slow.toml"
+    slow.write_text("[crawl]\ndownload_delay = 1.0\nautothrottle = false\nsources_at_once = 1\n")
+    feed = blogger_server.url("/feeds/posts/default")
+    sources = write_sources(tmp_path / "sources.toml", [{"name": name, "kind": "origin", "feeds": [feed]}
+                                                        for name in ("first", "second")])  # fmt: skip
+    data = tmp_path / "data"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "syndicrawl", "crawl", "--config", str(sources), "--data-dir", str(data),
+         "--settings", str(slow)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not list((data / "warcs").glob("first-*.open")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    os.killpg(process.pid, signal.SIGTERM)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == exitcodes.INTERRUPTED, out + err
+    assert re.search(r"│ first +│ interrupted +│", out) and re.search(r"│ second +│ interrupted +│", out), out
+    assert not list((data / "warcs").glob("second-*")), "the second source started after the SIGTERM"
+
+
 @pytest.mark.parametrize(
     "moment",
     [

@@ -13,7 +13,10 @@ import gc
 import hashlib
 import json
 import logging
+import os
 import signal
+import threading
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import partial
@@ -370,8 +373,17 @@ _kept = _KeptRecords()
 
 
 def _start_worker() -> None:
-    """pebble's initializer: log only to ``_kept``, then freeze what the worker inherited (the
-    collector then scans only what a page allocates, see crawler/runner.py)."""
+    """pebble's initializer: leave the crawl's process group, log only to ``_kept``, then freeze
+    what the worker inherited (the collector then scans only what a page allocates, see
+    crawler/runner.py).
+
+    pebble's workers exit on SIGTERM, which is how pebble stops a timed-out one; but a SIGTERM
+    to the crawl's process group (``timeout``, a terminal, ``kill -- -PGID``) then broke the
+    pool while the writer was finishing ("Unexpected error within the Pool", WARCs left
+    ``.open``). In a group of their own the workers get only pebble's signals; they still
+    exit when the writer dies, at the end of their task pipe.
+    """
+    os.setpgid(0, 0)
     manager = logging.Logger.manager
     for logger_ in [manager.root, *manager.loggerDict.values()]:
         if isinstance(logger_, logging.Logger):
@@ -459,6 +471,8 @@ class ExtractorPool:
     tried again one to a task, so only the page that hangs or crashes fails.
     """
 
+    MAX_RENEWALS = 10  # broken pools replaced before failing the pages: a machine that cannot fork gives up
+
     def __init__(
         self,
         workers: int = 2,
@@ -477,12 +491,17 @@ class ExtractorPool:
         if function is extract_article:
             function = partial(extract_article, fast=fast, max_bytes=max_bytes, min_chars=min_chars)
         self._function = function
-        self._pool = pebble.ProcessPool(
+        self._new_pool = partial(
+            pebble.ProcessPool,
             max_workers=workers,
             max_tasks=max(1, max_pages // pages_per_task),
             initializer=_start_worker,
             context=_ForkWithWidePipes(),
         )
+        self._pool = self._new_pool()
+        self._renewals = 0
+        self._closing = False
+        self._lock = threading.Lock()  # the caller's thread and pebble's result thread both schedule
         # Futures not yet settled, so that close(cancel=True) can cancel them: stopping the
         # pebble pool alone would fail them with BrokenProcessPool instead.
         self._pending: set[concurrent.futures.Future[ExtractedArticle]] = set()
@@ -521,10 +540,15 @@ class ExtractorPool:
         return futures
 
     def _schedule(self, pages: list[_Page], htmls: list[Html]) -> None:
-        task = self._pool.schedule(
-            _call_in_worker, args=(self._function, [(html, page.url) for page, html in zip(pages, htmls)]),
-            timeout=self._timeout,
-        )
+        args = (self._function, [(html, page.url) for page, html in zip(pages, htmls)])
+        with self._lock:
+            try:
+                task = self._pool.schedule(_call_in_worker, args=args, timeout=self._timeout)
+            except RuntimeError:
+                if self._closing or self._renewals >= self.MAX_RENEWALS:
+                    raise
+                self._renew()
+                task = self._pool.schedule(_call_in_worker, args=args, timeout=self._timeout)
         for page in pages:
             page.future.add_done_callback(partial(_cancel_task, task, pages))
         task.add_done_callback(partial(self._settle, pages, htmls))
@@ -570,7 +594,9 @@ class ExtractorPool:
                     else:
                         page.future.set_result(result)
             return
-        retry = isinstance(exc, TimeoutError | pebble.ProcessExpired) and len(pages) > 1
+        retry = (isinstance(exc, TimeoutError | pebble.ProcessExpired) and len(pages) > 1) or isinstance(
+            exc, BrokenProcessPool
+        )
         if retry:
             logger.info("a task of %d pages failed (%s); extracting them one at a time", len(pages), exc)
         for page, html in zip(pages, htmls, strict=True):
@@ -589,6 +615,16 @@ class ExtractorPool:
             logger.warning("%s", error)
             page.future.set_exception(error)
 
+    def _renew(self) -> None:
+        """Replace a broken pebble pool. pebble gives up on its whole pool when a worker dies
+        idle (the OOM killer, or systemd's SIGTERM to every process of a unit), failing every
+        queued task with ``BrokenProcessPool``; those pages are sent again to the new pool."""
+        self._renewals += 1
+        logger.warning("the extraction pool broke; starting a new one (%d of at most %d)",
+                       self._renewals, self.MAX_RENEWALS)  # fmt: skip
+        broken, self._pool = self._pool, self._new_pool()
+        broken.stop()
+
     def _retry(self, page: _Page, html: Html) -> bool:
         """Schedule a page again, alone; False once the pool is closing and takes no more tasks."""
         try:
@@ -603,6 +639,8 @@ class ExtractorPool:
         Queued pages are extracted first unless ``cancel``, which drops them (their futures
         are cancelled) and kills running tasks.
         """
+        with self._lock:
+            self._closing = True
         if cancel:
             for future in self._pending.copy():
                 future.cancel()
