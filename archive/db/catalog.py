@@ -225,6 +225,24 @@ def captures_for_url(s: Session, url: str) -> list[Capture]:
     )
 
 
+def recent_articles(s: Session, limit: int = 10) -> list[tuple[Article, Capture, str | None]]:
+    """The ``limit`` articles stored last, newest first, with their capture and source's name.
+
+    By storage order (the primary key), not capture time: an index walk of ``limit`` rows at any
+    archive size, where sorting by capture time reads every capture (an import stores old ones)."""
+    return [
+        (article, capture, name)
+        for article, capture, name in s.execute(
+            select(Article, Capture, Source.name)
+            .join(Capture, Capture.id == Article.capture_id)
+            .outerjoin(Source, Source.id == Capture.source_id)
+            .where(Article.status == "ok")
+            .order_by(Article.id.desc())
+            .limit(limit)
+        ).tuples()
+    ]
+
+
 def latest_article(s: Session, url: str) -> Article | None:
     """Return the article of the latest capture of ``url``, or one declaring it canonical.
 

@@ -1,0 +1,203 @@
+"""Syndication analytics: who reposts whom, how fast, how much they change, how far stories spread.
+
+Aggregates over the ``pages`` view's query (``archive.db.pages``: one row per page, its latest
+placed article), so a page crawled twice counts once, as in the exports. A repost is a page
+placed as a ``copy`` or an ``excerpt`` of another (its parent): the edge it adds to the site
+graph goes from the parent's site to its own. Each aggregate is one SQL statement, grouped by
+the database (SQLite and PostgreSQL alike); only the repost lags are computed from one row per
+repost, because the published times are the pages' own ISO 8601 strings, whose zones SQL
+would have to parse differently on each back end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Float, cast, exists, func, literal, select
+from sqlalchemy.orm import aliased
+
+from archive.db import pages
+from archive.db.models import ArticleCitation
+
+if TYPE_CHECKING:
+    from sqlalchemy import Subquery
+    from sqlalchemy.orm import Session
+
+REPOSTS = ("copy", "excerpt")
+#: A page's month when it states no date: its stories still count in the spread.
+UNDATED = "undated"
+
+
+@dataclass(frozen=True)
+class SiteEdge:
+    """Reposts ``to_site`` took from ``from_site``; ``cited`` of them name where they came from."""
+
+    from_site: str
+    to_site: str
+    reposts: int
+    cited: int
+
+
+@dataclass(frozen=True)
+class SiteEdits:
+    """How much one site's reposts keep of their parents' text (similarity to the parent)."""
+
+    site: str
+    reposts: int
+    copies: int
+    excerpts: int
+    mean_similarity: float | None
+    min_similarity: float | None
+
+
+@dataclass(frozen=True)
+class Lag:
+    """One repost's delay after its parent: from the published times the two pages state (to the
+    day when either gives no time), else between their first captures."""
+
+    site: str
+    seconds: float
+    measured: str  # "published", "published day" or "first captured"
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Reposts in one month (of the repost's published date) of stories by one author or origin site."""
+
+    key: str
+    month: str
+    reposts: int
+
+
+@dataclass(frozen=True)
+class TopCluster:
+    cluster_id: int
+    copies: int
+    sites: int
+    origin_url: str | None
+    origin_site: str | None
+    title: str | None
+
+
+def _pages() -> Subquery:
+    return pages.page_select().subquery("page")
+
+
+def _reposts_with_parent() -> tuple[Any, Any]:
+    """Two copies of the ``pages`` subquery, to join a repost (``parent_id``) to its parent's page
+    (an excerpt's parent is the page it was cut from)."""
+    page = _pages()
+    parent = aliased(page, name="parent_page")
+    return page, parent
+
+
+def site_graph(session: Session) -> list[SiteEdge]:
+    """Who reposts whom, heaviest edge first. ``cited``: the repost names a source page or site
+    (an "originally appeared at" URL, a "Source:" credit, a canonical link to another host)."""
+    page, parent = _reposts_with_parent()
+    cited = exists().where(ArticleCitation.article_id == page.c.article_id)
+    from_site = func.coalesce(parent.c.site, literal("?"))
+    to_site = func.coalesce(page.c.site, literal("?"))
+    rows = session.execute(
+        select(from_site, to_site, func.count(), func.count().filter(cited))
+        .select_from(page.join(parent, parent.c.article_id == page.c.parent_id))
+        .where(page.c.relation.in_(REPOSTS))
+        .group_by(from_site, to_site)
+        .order_by(func.count().desc(), from_site, to_site)
+    ).all()
+    return [SiteEdge(*row) for row in rows]
+
+
+def site_edits(session: Session) -> list[SiteEdits]:
+    """Per repost site: its reposts, copies and excerpts, and the similarity they keep to their parents."""
+    page = _pages()
+    similarity = cast(page.c.similarity, Float)
+    rows = session.execute(
+        select(
+            func.coalesce(page.c.site, literal("?")).label("site"),
+            func.count(),
+            func.count().filter(page.c.relation == "copy"),
+            func.count().filter(page.c.relation == "excerpt"),
+            func.avg(similarity),
+            func.min(similarity),
+        )
+        .where(page.c.relation.in_(REPOSTS))
+        .group_by("site")
+        .order_by(func.count().desc(), "site")
+    ).all()
+    return [SiteEdits(site, n, copies, excerpts, mean, low) for site, n, copies, excerpts, mean, low in rows]
+
+
+def repost_lags(session: Session) -> list[Lag]:
+    """Each repost's delay after its parent (see ``Lag``), by site."""
+    page, parent = _reposts_with_parent()
+    rows = session.execute(
+        select(page.c.site, page.c.published, parent.c.published, page.c.first_captured, parent.c.first_captured)
+        .select_from(page.join(parent, parent.c.article_id == page.c.parent_id))
+        .where(page.c.relation.in_(REPOSTS))
+        .order_by(page.c.article_id)
+    ).all()
+    return [_lag(site or "?", *row) for site, *row in rows]
+
+
+def _lag(site: str, published: str | None, parent_published: str | None,
+         captured: datetime, parent_captured: datetime) -> Lag:
+    day, moment = pages.published_parts(published)
+    parent_day, parent_moment = pages.published_parts(parent_published)
+    if moment is not None and parent_moment is not None:
+        return Lag(site, (moment - parent_moment).total_seconds(), "published")
+    if day is not None and parent_day is not None:
+        return Lag(site, (day - parent_day).days * 86400.0, "published day")
+    return Lag(site, (captured - parent_captured).total_seconds(), "first captured")
+
+
+def spread(session: Session, by: str, limit: int = 10) -> list[Spread]:
+    """Reposts per month of the ``limit`` origin authors (``by="author"``) or origin sites
+    (``by="site"``) reposted most, the most reposted first."""
+    if by not in ("author", "site"):
+        raise ValueError(f"spread by author or site, not {by!r}")
+    page = _pages()
+    origin = aliased(_pages(), name="origin_page")
+    key = func.coalesce(getattr(origin.c, by), literal("?")).label("key")
+    month = func.coalesce(func.substr(page.c.published_date, 1, 7), literal(UNDATED)).label("month")
+    joined = page.join(origin, origin.c.article_id == page.c.origin_id)
+    reposts = page.c.relation.in_(REPOSTS)
+    top = (
+        select(key).select_from(joined).where(reposts).group_by(key)
+        .order_by(func.count().desc(), key).limit(limit).subquery("top")
+    )
+    rows = session.execute(
+        select(key, month, func.count())
+        .select_from(joined)
+        .where(reposts, key.in_(select(top.c.key)))
+        .group_by(key, month)
+        .order_by(key, month)
+    ).all()
+    return [Spread(*row) for row in rows]
+
+
+def top_clusters(session: Session, limit: int = 10) -> list[TopCluster]:
+    """The ``limit`` clusters with the most copies, with their origin page."""
+    page = _pages()
+    origin = aliased(_pages(), name="origin_page")
+    members = (
+        select(
+            page.c.cluster_id,
+            func.count().filter(page.c.relation == "copy").label("copies"),
+            func.count(func.distinct(page.c.site)).label("sites"),
+            func.max(page.c.origin_id).label("origin_id"),
+        )
+        .where(page.c.relation.in_(("origin", "copy")))
+        .group_by(page.c.cluster_id)
+        .subquery("members")
+    )
+    rows = session.execute(
+        select(members.c.cluster_id, members.c.copies, members.c.sites, origin.c.url, origin.c.site, origin.c.title)
+        .select_from(members.outerjoin(origin, origin.c.article_id == members.c.origin_id))
+        .where(members.c.copies > 0)
+        .order_by(members.c.copies.desc(), members.c.cluster_id)
+        .limit(limit)
+    ).all()
+    return [TopCluster(*row) for row in rows]
