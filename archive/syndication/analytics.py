@@ -19,9 +19,11 @@ from sqlalchemy import Float, cast, exists, func, literal, select
 from sqlalchemy.orm import aliased
 
 from archive.db import pages
-from archive.db.models import ArticleCitation
+from archive.db.models import ArticleCitation, Syndication
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from sqlalchemy import Subquery
     from sqlalchemy.orm import Session
 
@@ -201,3 +203,16 @@ def top_clusters(session: Session, limit: int = 10) -> list[TopCluster]:
         .limit(limit)
     ).all()
     return [TopCluster(*row) for row in rows]
+
+
+def cluster_sizes(session: Session, cluster_ids: Iterable[int]) -> dict[int, int]:
+    """The number of pages (origin and copies) in each of these clusters, as ``clusters`` counts them."""
+    ids = set(cluster_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Syndication.cluster_id, func.count())
+        .where(Syndication.cluster_id.in_(ids), Syndication.relation.in_(("origin", "copy", "unique")))
+        .group_by(Syndication.cluster_id)
+    ).all()
+    return {cluster_id: size for cluster_id, size in rows}

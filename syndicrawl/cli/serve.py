@@ -1,4 +1,4 @@
-"""``syndicrawl serve``: the read-only HTTP API (``syndicrawl.web.api``) under waitress."""
+"""``syndicrawl serve``: the researcher's view and the read-only HTTP API (``syndicrawl.web``) under waitress."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import waitress
 from archive.errors import cannot_listen
 from syndicrawl.cli import cli, open_archive, settings_options, stderr
 from syndicrawl.settings import Settings
-from syndicrawl.web.api import ArchiveApp
+from syndicrawl.web.views import ViewApp
 
 #: Connections held open at once. A connection costs the server a file descriptor and a few
 #: KiB, not a thread: waitress's event loop reads requests and hands only whole ones to the
@@ -42,9 +42,10 @@ SERVER_OPTIONS: dict[str, Any] = {
 def serve(host: str, port: int, threads: int, settings: Settings) -> None:
     """Serve the archive read-only over HTTP until Ctrl-C.
 
-    A CDX server like pywb's (/cdx?url=...), Memento TimeMaps (/timemap/link/URL) and
-    TimeGates (/timegate/URL), raw replay (/TIMESTAMPid_/URL) and JSON answers
-    (/api/article?url=..., /api/chain?url=...).
+    The researcher's view in a browser at / (search, articles with their chains as
+    timelines, sandboxed snapshots, /analytics); a CDX server like pywb's (/cdx?url=...),
+    Memento TimeMaps (/timemap/link/URL) and TimeGates (/timegate/URL), raw replay
+    (/TIMESTAMPid_/URL) and JSON answers (/api/article?url=..., /api/chain?url=...).
 
     Example: syndicrawl serve --port 8080 --data-dir syndicrawl-demo
     """
@@ -53,7 +54,7 @@ def serve(host: str, port: int, threads: int, settings: Settings) -> None:
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     database = open_archive(settings)
     try:
-        server = waitress.create_server(ArchiveApp(database, settings.warc_dir), host=host, port=port, threads=threads,
+        server = waitress.create_server(ViewApp(database, settings.warc_dir), host=host, port=port, threads=threads,
                                         connection_limit=connection_limit(), **SERVER_OPTIONS)
     except OSError as exc:
         database.dispose()

@@ -1,0 +1,124 @@
+"""The analytics figures, drawn with matplotlib (Agg, no display): SVG for the page and the report, PNG files on demand.
+
+matplotlib rather than SVG of our own: axes, scales, box plots and legends are its job, and the
+same figure comes out as SVG or PNG. It is imported when a figure is first drawn (half a second).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections import defaultdict
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from syndicrawl.web.analytics import Analytics
+
+FORMATS = ("svg", "png")
+
+
+def _figure(height: float = 3.6) -> Figure:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(8, height), layout="constrained")
+
+
+def site_graph(data: Analytics) -> Figure:
+    """Sites on a circle, an arrow from each site to the sites that repost it, as wide as the reposts."""
+    fig = _figure(4.5)
+    ax = fig.add_subplot()
+    sites = sorted({e.from_site for e in data.graph} | {e.to_site for e in data.graph})
+    where = {s: (math.cos(2 * math.pi * n / max(len(sites), 1)), math.sin(2 * math.pi * n / max(len(sites), 1)))
+             for n, s in enumerate(sites)}
+    heaviest = max((e.reposts for e in data.graph), default=1)
+    for edge in data.graph:
+        ax.annotate("", xy=where[edge.to_site], xytext=where[edge.from_site],
+                    arrowprops={"arrowstyle": "-|>", "lw": 1 + 5 * edge.reposts / heaviest, "color": "#1f5f99",
+                                "shrinkA": 18, "shrinkB": 18, "connectionstyle": "arc3,rad=0.15"})
+        mid = [(a + b) / 2 for a, b in zip(where[edge.from_site], where[edge.to_site], strict=True)]
+        ax.text(*mid, f"{edge.reposts} ({edge.cited} cited)", ha="center", va="bottom", fontsize=9)
+    for site, (x, y) in where.items():
+        ax.scatter([x], [y], s=400, color="#f2b134", zorder=3)
+        ax.text(x, y - 0.18, site, ha="center", va="top", fontsize=10)
+    ax.set_xlim(-1.6, 1.6)
+    ax.set_ylim(-1.5, 1.4)
+    ax.set_axis_off()
+    ax.set_title("Who reposts whom (arrow: from the reposted site to the reposting one)")
+    return fig
+
+
+def repost_lag(data: Analytics) -> Figure:
+    """A box per repost site over its reposts' delays, in days."""
+    fig = _figure()
+    ax = fig.add_subplot()
+    by_site: dict[str, list[float]] = defaultdict(list)
+    for lag in data.lags:
+        by_site[lag.site].append(lag.seconds / 86400)
+    if by_site:
+        ax.boxplot(list(by_site.values()), vert=False, tick_labels=list(by_site))
+    ax.set_xlabel("days from the parent's publication to the repost's")
+    ax.set_title("Repost lag per site")
+    return fig
+
+
+def edits(data: Analytics) -> Figure:
+    """Mean similarity of each site's reposts to their parents (how much of the text they keep)."""
+    fig = _figure()
+    ax = fig.add_subplot()
+    rows = [e for e in data.edits if e.mean_similarity is not None]
+    ax.barh([e.site for e in rows], [e.mean_similarity for e in rows], color="#1f5f99")
+    for n, e in enumerate(rows):
+        ax.text(e.mean_similarity, n, f" {e.mean_similarity:.2f} ({e.copies} copies, {e.excerpts} excerpts)",
+                va="center", fontsize=9)
+    ax.set_xlim(0, 1.4)
+    ax.set_xlabel("mean similarity to the parent (1: the text kept whole)")
+    ax.set_title("How much each site edits")
+    return fig
+
+
+def spread(data: Analytics) -> Figure:
+    """Reposts per month: one line per origin author (left) and per origin site (right)."""
+    fig = _figure(4.0)
+    for ax, (title, rows) in zip(fig.subplots(1, 2), (("per author", data.by_author), ("per origin site", data.by_site)),
+                                 strict=True):
+        lines: dict[str, dict[str, int]] = defaultdict(dict)
+        for row in rows:
+            lines[row.key][row.month] = row.reposts
+        months = sorted({row.month for row in rows})
+        for key, counts in lines.items():
+            ax.plot(months, [counts.get(m, 0) for m in months], marker="o", label=key)
+        ax.set_title(f"Spread {title}")
+        ax.set_ylabel("reposts")
+        ax.tick_params(axis="x", labelrotation=45)
+        if lines:
+            ax.legend(fontsize=8)
+    return fig
+
+
+def top_clusters(data: Analytics) -> Figure:
+    fig = _figure()
+    ax = fig.add_subplot()
+    rows = list(reversed(data.clusters))
+    labels = [f"#{c.cluster_id} {(c.title or '')[:40]}" for c in rows]
+    ax.barh(labels, [c.copies for c in rows], color="#f2b134")
+    ax.set_xlabel("copies")
+    ax.set_title("Top clusters by number of copies")
+    return fig
+
+
+#: Each figure's file name and how it is drawn, in the order the page shows them.
+FIGURES = {
+    "site-graph": site_graph,
+    "repost-lag": repost_lag,
+    "edits": edits,
+    "spread": spread,
+    "top-clusters": top_clusters,
+}
+
+
+def render(fig: Figure, fmt: str) -> bytes:
+    out = io.BytesIO()
+    fig.savefig(out, format=fmt, dpi=110, metadata={"Date": None} if fmt == "svg" else None)
+    return out.getvalue()
