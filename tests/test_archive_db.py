@@ -53,6 +53,8 @@ TABLES = {
     "site_lines",
     "site_names",
     "syndication",
+    "edit_summaries",
+    "revisions",
     "feed_polling",
     "feed_poll_outcomes",
     "leases",

@@ -368,6 +368,41 @@ class Syndication(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
+class EditSummary(Base):
+    """What a placed copy changed in the page it was diffed against (its parent, else its origin).
+
+    Stored when the page is placed (``archive.ingest.changes``), so exports read it without
+    diffing again. ``kept``: share of that page's text the copy kept; ``counts``: JSON, counted
+    edits per kind (``archive.syndication.edits``).
+    """
+
+    __tablename__ = "edit_summaries"
+
+    article_id: Mapped[int] = mapped_column(Id, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
+    against_id: Mapped[int | None] = mapped_column(Id, ForeignKey("articles.id", ondelete="SET NULL"), index=True)
+    kept: Mapped[float] = mapped_column(Float)
+    counts: Mapped[str] = mapped_column(Text, default="{}")
+
+
+class Revision(Base):
+    """A page captured again whose text changed beyond typography and boilerplate.
+
+    ``counts``: JSON, counted edits per kind from ``previous_id``'s text to ``article_id``'s;
+    ``declared``: how the page says it changed ("note: Correction: ...", "dateModified
+    2016-11-02T10:00:00Z"), None for a stealth edit.
+    """
+
+    __tablename__ = "revisions"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    url_key: Mapped[str] = mapped_column(SurtKey, index=True)
+    article_id: Mapped[int] = mapped_column(Id, ForeignKey("articles.id", ondelete="CASCADE"), unique=True)
+    previous_id: Mapped[int] = mapped_column(Id, ForeignKey("articles.id", ondelete="CASCADE"), index=True)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    counts: Mapped[str] = mapped_column(Text, default="{}")
+    declared: Mapped[str | None] = mapped_column(Text)
+
+
 POLL_ERROR_KINDS = ("dns", "connection", "timeout", "http_4xx", "http_5xx", "parse", "blocked", "process")
 TRUST_LEVELS = ("unverified", "trusted", "distrusted")
 RUN_STATUSES = ("running", "finished", "failed", "interrupted", "skipped")

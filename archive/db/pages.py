@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import aliased
 
-from archive.db.models import Article, Capture, Source, Syndication
+from archive.db.models import Article, Capture, EditSummary, Source, Syndication
 
 if TYPE_CHECKING:
     from sqlalchemy import Select
@@ -32,8 +32,12 @@ if TYPE_CHECKING:
 VIEW = "pages"
 
 
-def page_select() -> Select[Any]:
-    """The view's query: one row per page, in no particular order."""
+def page_select(*, edits: bool = True) -> Select[Any]:
+    """The view's query: one row per page, in no particular order.
+
+    ``edits``: with ``edit_summary`` (JSON: share of its parent's text kept, edits per kind) and
+    ``text_kept``; without them, the view as migration 0010 made it, before their table (0012).
+    """
     placed_or_ok = func.coalesce(
         func.max(Syndication.article_id), func.max(case((Article.status == "ok", Article.id)))
     )
@@ -56,7 +60,7 @@ def page_select() -> Select[Any]:
         (Syndication.origin_id.is_not(None), Syndication.origin_id), (relation == "copy", None), else_=Article.id
     )
     origin, parent = aliased(Article, name="origin"), aliased(Article, name="parent")
-    return (
+    query = (
         select(
             Article.id.label("article_id"),
             Capture.url_key,
@@ -97,11 +101,16 @@ def page_select() -> Select[Any]:
         .outerjoin(origin, origin.id == origin_id)
         .outerjoin(parent, parent.id == Syndication.parent_id)
     )
+    if not edits:
+        return query
+    return query.add_columns(
+        EditSummary.counts.label("edit_summary"), EditSummary.kept.label("text_kept")
+    ).outerjoin(EditSummary, EditSummary.article_id == Article.id)
 
 
-def create(conn: Connection) -> None:
-    """Create the view on ``conn``'s backend."""
-    query = page_select().compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+def create(conn: Connection, *, edits: bool = True) -> None:
+    """Create the view on ``conn``'s backend (``edits``: see ``page_select``)."""
+    query = page_select(edits=edits).compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
     conn.exec_driver_sql(f"CREATE VIEW {VIEW} AS {query}")
 
 

@@ -35,7 +35,7 @@ _INDEXES = (
 def upgrade() -> None:
     for table, column in _INDEXES:
         op.create_index(op.f(f"ix_{table}_{column}"), table, [column])
-    pages.create(op.get_bind())
+    pages.create(op.get_bind(), edits=False)  # edit summaries come with 0012
 
 
 def downgrade() -> None:
