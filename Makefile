@@ -7,6 +7,10 @@ BIN := $(VENV)/bin
 REPLAYWEBPAGE := 2.5.3
 RWP := build/replaywebpage
 RWP_PACKAGE := $(RWP)/replaywebpage-$(REPLAYWEBPAGE).tgz
+# axe-core (npm) checks the view's pages for accessibility in tests/test_web_view.py; fetched the same way.
+AXE_CORE := 4.14.1
+AXE := build/axe-core
+AXE_PACKAGE := $(AXE)/axe-core-$(AXE_CORE).tgz
 
 .PHONY: demo test install bench clean
 
@@ -22,7 +26,13 @@ $(RWP_PACKAGE):
 	  && tar xzf $@ -C $(RWP) --strip-components=1 package/index.html package/ui.js package/sw.js \
 	  || { rm -f $@; echo "ReplayWeb.page not fetched (npm or its registry missing): its browser test will skip"; }
 
-install: $(BIN)/syndicrawl $(RWP_PACKAGE)
+$(AXE_PACKAGE):
+	@rm -rf $(AXE) && mkdir -p $(AXE)
+	@npm pack --silent --pack-destination $(AXE) axe-core@$(AXE_CORE) >/dev/null \
+	  && tar xzf $@ -C $(AXE) --strip-components=1 package/axe.min.js \
+	  || { rm -f $@; echo "axe-core not fetched (npm or its registry missing): the accessibility test will skip"; }
+
+install: $(BIN)/syndicrawl $(RWP_PACKAGE) $(AXE_PACKAGE)
 
 demo: install
 	$(BIN)/syndicrawl demo

@@ -167,6 +167,7 @@ COMMAND_MODULES = {
     "import": "imports",
     "index": "index",
     "schedule": "schedule",
+    "report": "report",
     "search": "search",
     "scheduler": "schedule",
     "serve": "serve",
@@ -174,6 +175,7 @@ COMMAND_MODULES = {
     "sources": "inspect",
     "stats": "inspect",
     "urls": "inspect",
+    "worker": "worker",
 }
 
 

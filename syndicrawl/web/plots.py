@@ -91,6 +91,8 @@ def spread(data: Analytics) -> Figure:
             ax.plot(months, [counts.get(m, 0) for m in months], marker="o", label=key)
         ax.set_title(f"Spread {title}")
         ax.set_ylabel("reposts")
+        ax.set_ylim(bottom=0)
+        ax.yaxis.get_major_locator().set_params(integer=True)
         ax.tick_params(axis="x", labelrotation=45)
         if lines:
             ax.legend(fontsize=8)
@@ -104,6 +106,7 @@ def top_clusters(data: Analytics) -> Figure:
     labels = [f"#{c.cluster_id} {(c.title or '')[:40]}" for c in rows]
     ax.barh(labels, [c.copies for c in rows], color="#f2b134")
     ax.set_xlabel("copies")
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_title("Top clusters by number of copies")
     return fig
 
