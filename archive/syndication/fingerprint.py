@@ -69,7 +69,7 @@ def _repair(match: re.Match[str]) -> str:
         return sequence
 
 
-def _fold_characters(text: str) -> str:
+def fold_characters(text: str) -> str:
     """Repair mojibake, make typographic characters ASCII and apply NFKC; lines are kept.
 
     Mojibake goes first: its "Â\u00a0" must be decoded before the NBSP becomes a space.
@@ -93,7 +93,7 @@ def normalize(text: str) -> str:
     typographic quotes and dashes become ASCII, whitespace runs become one space and case
     is folded.
     """
-    return " ".join(_fold_characters(text).split()).casefold()
+    return " ".join(fold_characters(text).split()).casefold()
 
 
 # --- repost boilerplate ----------------------------------------------------------------------
@@ -181,7 +181,7 @@ def matching_text(text: str) -> str:
 
 def lines(text: str) -> list[str]:
     """The non-empty lines of ``text``, each folded as ``normalize`` folds a text."""
-    folded = (" ".join(line.split()) for line in _fold_characters(text).casefold().splitlines())
+    folded = (" ".join(line.split()) for line in fold_characters(text).casefold().splitlines())
     return [line for line in folded if line]
 
 
@@ -217,13 +217,14 @@ def segment(text: str) -> str:
     return _UNSPACED_CHAR.sub(r" \1 ", _punctuation().sub(" ", text))
 
 
-# The words ``word_hashes`` hashes: runs of ASCII letters and digits and non-ASCII characters.
-_WORD = re.compile("[a-z0-9\u0080-\U0010ffff]+")
+# The words ``word_hashes`` hashes: runs of ASCII letters and digits and non-ASCII characters
+# (any case: ``edits`` finds them in text whose case it shows).
+WORD = re.compile("[a-z0-9\u0080-\U0010ffff]+", re.IGNORECASE)
 
 
 def tokens(text: str) -> list[str]:
     """The words of ``matching_text(text)``, as shingles see them (for alignment)."""
-    return _WORD.findall(matching_text(text))
+    return WORD.findall(matching_text(text))
 
 
 # --- shingles --------------------------------------------------------------------------------
