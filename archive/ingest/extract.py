@@ -69,6 +69,9 @@ class ExtractedArticle:
     #: Why the fast extraction was found implausible and the page extracted again in full
     #: mode (see ``implausible``); None when it was not.
     retried: str | None = None
+    #: When the page says it was last modified (``article:modified_time``, JSON-LD
+    #: ``dateModified``), as stated: a revision it declares (``archive.ingest.changes``).
+    modified: str | None = None
 
     def summary(self) -> dict[str, object]:
         """A small JSON-able dict for the WARC metadata record next to the capture."""
@@ -166,6 +169,7 @@ def extract_article(
         sitename=document.sitename,
         description=document.description,
         retried=retried,
+        modified=_stated_modified(tree),
     )
 
 
@@ -222,6 +226,24 @@ def _declared_body(tree: HtmlElement) -> int | None:
             except (ValueError, RecursionError):  # not JSON, or arrays nested thousands deep
                 continue
     return len(" ".join(declared[0].split())) if len(declared) == 1 else None
+
+
+_MODIFIED_METAS = './/meta[@property="article:modified_time" or @itemprop="dateModified"]/@content'
+
+
+def _stated_modified(tree: HtmlElement) -> str | None:
+    """The modification time the page's markup states: its meta elements, else JSON-LD."""
+    for value in tree.xpath(_MODIFIED_METAS):
+        if str(value).strip():
+            return str(value).strip()
+    for script in tree.xpath('.//script[@type="application/ld+json"]'):
+        try:
+            found = _json_values(json.loads(script.text or ""), "dateModified")
+        except (ValueError, RecursionError):
+            continue
+        if found:
+            return found[0].strip()
+    return None
 
 
 def _json_values(document: object, key: str) -> list[str]:

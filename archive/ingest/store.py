@@ -190,6 +190,7 @@ class CaptureStore:
     ) -> None:
         """``index_dir``: where each finished WARC file's CDXJ index is written (none if None)."""
         self.db = db
+        self._warc_dir = warc_dir
         self._index_dir = index_dir
         self._closed: list[Path] = []  # finished WARC files whose index is still to be written
         self.source = source
@@ -294,7 +295,8 @@ class CaptureStore:
                     "error": error,
                 }
             )
-        from archive.syndication import matching  # with the index, on the first article
+        from archive.ingest import changes  # with matching, on the first article
+        from archive.syndication import matching
 
         with self.db.writing() as s:
             articles = catalog.add_articles(s, rows)
@@ -302,6 +304,9 @@ class CaptureStore:
                 s,
                 self.index,
                 [(row, item.extraction.fingerprint) for row, item in zip(articles, batch, strict=True) if item.extraction],
+            )
+            changes.record(
+                s, self._warc_dir, articles, [item.extraction.article.modified if item.extraction else None for item in batch]
             )
 
     def store_metadata(self, capture: StoredCapture, metadata: Mapping[str, Any]) -> None:
