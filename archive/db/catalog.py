@@ -239,7 +239,7 @@ def recent_articles(s: Session, limit: int = 10) -> list[tuple[Article, Capture,
             .where(Article.status == "ok")
             .order_by(Article.id.desc())
             .limit(limit)
-        ).tuples()
+        )
     ]
 
 

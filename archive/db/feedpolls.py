@@ -13,19 +13,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 
 from archive.db.catalog import ensure_source
 from archive.db.engine import upsert
-from archive.db.models import Feed, FeedEntry, FeedPolling, FeedPollOutcome, Source
+from archive.db.models import Capture, Feed, FeedEntry, FeedPolling, FeedPollOutcome, Source
 
 if TYPE_CHECKING:
+    from sqlalchemy import Select
     from sqlalchemy.orm import Session
 
 
 @dataclass(frozen=True, slots=True)
 class FeedPlan:
-    """What a poll sends for one feed, and the entries it need not fetch again.
+    """What a poll sends for one feed, and the entries it need not fetch again (archived already).
 
     ``etag`` / ``last_modified`` are set only when the daemon decided the next poll is
     conditional (the server's validators are trusted and no audit is due).
@@ -134,7 +135,7 @@ def poll_plans(s: Session, source_name: str, urls: Sequence[str]) -> dict[str, F
     for url in urls:
         feed_id = ids.get(url)
         state = states.get(feed_id) if feed_id is not None else None
-        known = frozenset(s.scalars(select(FeedEntry.url).where(FeedEntry.feed_id == feed_id))) if feed_id else frozenset()
+        known = frozenset(s.scalars(_archived_entries(feed_id))) if feed_id else frozenset()
         conditional = state is not None and state.conditional
         plans[url] = FeedPlan(
             url,
@@ -143,6 +144,14 @@ def poll_plans(s: Session, source_name: str, urls: Sequence[str]) -> dict[str, F
             known,
         )
     return plans
+
+
+def _archived_entries(feed_id: int) -> Select[tuple[str]]:
+    """The URLs of a feed's entries with a capture by the feed's source: an entry stored with
+    its feed whose page then failed to be stored (a disk full) is not archived, and the next
+    poll fetches it again."""
+    captured = exists().where(Capture.url_key == FeedEntry.url_key, Capture.source_id == Feed.source_id)
+    return select(FeedEntry.url).join(Feed, Feed.id == FeedEntry.feed_id).where(FeedEntry.feed_id == feed_id, captured)
 
 
 def due_feeds(s: Session, source_name: str, urls: Sequence[str], now: datetime) -> list[str]:

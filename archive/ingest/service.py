@@ -185,8 +185,8 @@ class ArchiveService:
             captures = [tuple(args) for kind, *args in events if kind == "capture"]
             extracted = [tuple(args) for kind, *args in events if kind == "extracted"]
             others = [event for event in events if event[0] not in {"capture", "extracted"}]
-            if captures:
-                self._apply(self.capture, {source for source, *_ in captures}, captures)
+            for source, batch in _by_source(captures).items():
+                self._apply(self.capture, {source}, source, batch, pages=len(batch))
             for kind, source, *args in others:
                 self._apply(self.handlers[kind], {source}, source, *args)
             if extracted:
@@ -237,14 +237,19 @@ class ArchiveService:
         """Whether no more events can come: the stream has ended and ``window`` holds every extraction's outcome."""
         return self._ended and sum(event[0] == "extracted" for event in window) == self._extracting
 
-    def _apply(self, handler: Callable[..., None], sources: set[str], *args: Any) -> None:
-        """Run a handler; a failure is logged and counted against ``sources``, and the archive goes on."""
+    def _apply(self, handler: Callable[..., None], sources: set[str], *args: Any, pages: int = 0) -> None:
+        """Run a handler; a failure is logged and counted against ``sources``, and the archive goes on.
+
+        ``pages``: the pages lost if it fails (a batch of captures), counted as ``not_stored``:
+        the crawl's summary shows them and its exit code says part of it failed.
+        """
         try:
             handler(*args)
         except Exception as exc:
             logger.error("archiving failed: %s", exc, exc_info=exc)
             for source in sources:
                 self.counts[source]["errors"] += 1
+                self.counts[source]["not_stored"] += pages
 
     def _finish_store(self, name: str, store: CaptureStore) -> list[Path]:
         """Close a source's WARC file and record its crawl with the crawler's and our own figures."""
@@ -270,19 +275,15 @@ class ArchiveService:
         for source, pages in by_source.items():
             self._extract(source, pages)
 
-    def capture(self, batch: list[tuple[str, int, Fetched]]) -> None:
-        """Write exchanges, per source in one batch; keep those being extracted until their
+    def capture(self, source: str, captures: list[tuple[int, Fetched]]) -> None:
+        """Write a source's exchanges in one batch; keep those being extracted until their
         extraction comes, and those the spider has yet to decide on until their ``page`` message."""
-        by_source: defaultdict[str, list[tuple[int, Fetched]]] = defaultdict(list)
-        for source, number, fetched in batch:
-            by_source[source].append((number, fetched))
-        for source, captures in by_source.items():
-            stored = self._stores[source].store_exchanges([fetched for _, fetched in captures])
-            for (number, fetched), capture in zip(captures, stored, strict=True):
-                if fetched.metadata is None:
-                    self._deferred[(source, number)] = capture
-                elif fetched.extract:
-                    self._awaiting[(source, number)] = capture
+        stored = self._stores[source].store_exchanges([fetched for _, fetched in captures])
+        for (number, fetched), capture in zip(captures, stored, strict=True):
+            if fetched.metadata is None:
+                self._deferred[(source, number)] = capture
+            elif fetched.extract:
+                self._awaiting[(source, number)] = capture
 
     def page(
         self, source: str, number: int, html: str | None, metadata: Mapping[str, Any], evidence: Mapping[str, Any]
@@ -351,6 +352,14 @@ class ArchiveService:
     def finish(self, source: str, status: str, counts: Mapping[str, int]) -> None:
         """Note how a source's crawl ended; its files close once every extraction is stored."""
         self._finishing[source] = (status, counts)
+
+
+def _by_source(captures: list[tuple[str, int, Fetched]]) -> dict[str, list[tuple[int, Fetched]]]:
+    """Capture messages' arguments grouped by source: each source's batch is written, or fails, alone."""
+    grouped: defaultdict[str, list[tuple[int, Fetched]]] = defaultdict(list)
+    for source, number, fetched in captures:
+        grouped[source].append((number, fetched))
+    return grouped
 
 
 def _credits(message: tuple[Any, ...]) -> int:

@@ -271,12 +271,14 @@ class CaptureStore:
 
     def store_articles(self, batch: Sequence[Extracted]) -> None:
         """Record extractions of captured pages and match them for syndication, in one
-        transaction; write each capture's metadata record with its extraction summary."""
+        transaction; then write each capture's metadata record with its extraction summary.
+
+        The rows first: a metadata record that cannot be written (a disk full) is logged and
+        lost, not the articles of pages already stored, which no later poll would fetch again.
+        """
         rows = []
         for capture, extraction, error, metadata, evidence in batch:
             article = extraction.article if extraction is not None else None
-            summary: dict[str, Any] = article.summary() if article is not None else {"error": error}
-            self.store_metadata(capture, {**metadata, "extraction": summary})
             published, published_source = _published(article, evidence, capture.url)
             rows.append(
                 {
@@ -308,6 +310,15 @@ class CaptureStore:
             changes.record(
                 s, self._warc_dir, articles, [item.extraction.article.modified if item.extraction else None for item in batch]
             )
+        for written, (capture, extraction, error, metadata, _) in enumerate(batch):
+            article = extraction.article if extraction is not None else None
+            summary: dict[str, Any] = article.summary() if article is not None else {"error": error}
+            try:
+                self.store_metadata(capture, {**metadata, "extraction": summary})
+            except WarcError as exc:
+                logger.error("%s: the metadata records of %d extracted pages not written: %s",
+                             self.source, len(batch) - written, exc)  # fmt: skip
+                break
 
     def store_metadata(self, capture: StoredCapture, metadata: Mapping[str, Any]) -> None:
         """Write the capture's metadata record (source, feed, discovered-from, extraction summary)."""

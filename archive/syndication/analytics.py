@@ -19,7 +19,7 @@ from sqlalchemy import Float, cast, exists, func, literal, select
 from sqlalchemy.orm import aliased
 
 from archive.db import pages
-from archive.db.models import ArticleCitation, Syndication
+from archive.db.models import Article, ArticleCitation, Capture, Syndication
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -66,7 +66,7 @@ class Lag:
 
 @dataclass(frozen=True)
 class Spread:
-    """Reposts in one month (of the repost's published date) of stories by one author or origin site."""
+    """Copies in one month (of the copy's published date) of stories by one author or origin site."""
 
     key: str
     month: str
@@ -156,8 +156,9 @@ def _lag(site: str, published: str | None, parent_published: str | None,
 
 
 def spread(session: Session, by: str, limit: int = 10) -> list[Spread]:
-    """Reposts per month of the ``limit`` origin authors (``by="author"``) or origin sites
-    (``by="site"``) reposted most, the most reposted first."""
+    """Copies per month of the ``limit`` origin authors (``by="author"``) or origin sites
+    (``by="site"``) copied most. Copies only: an excerpt names the page it was cut from, not
+    that page's origin (``origin_id`` is kept for origins and copies)."""
     if by not in ("author", "site"):
         raise ValueError(f"spread by author or site, not {by!r}")
     page = _pages()
@@ -165,7 +166,7 @@ def spread(session: Session, by: str, limit: int = 10) -> list[Spread]:
     key = func.coalesce(getattr(origin.c, by), literal("?")).label("key")
     month = func.coalesce(func.substr(page.c.published_date, 1, 7), literal(UNDATED)).label("month")
     joined = page.join(origin, origin.c.article_id == page.c.origin_id)
-    reposts = page.c.relation.in_(REPOSTS)
+    reposts = page.c.relation == "copy"
     top = (
         select(key).select_from(joined).where(reposts).group_by(key)
         .order_by(func.count().desc(), key).limit(limit).subquery("top")
@@ -206,12 +207,17 @@ def top_clusters(session: Session, limit: int = 10) -> list[TopCluster]:
 
 
 def cluster_sizes(session: Session, cluster_ids: Iterable[int]) -> dict[int, int]:
-    """The number of pages (origin and copies) in each of these clusters, as ``clusters`` counts them."""
+    """The number of pages (origin and copies; a page crawled twice once) in each of these clusters.
+
+    From the clusters' own rows (indexed by cluster), not the ``pages`` view, whose grouping of
+    every capture by page would cost a search page a scan of the archive."""
     ids = set(cluster_ids)
     if not ids:
         return {}
     rows = session.execute(
-        select(Syndication.cluster_id, func.count())
+        select(Syndication.cluster_id, func.count(func.distinct(Capture.url_key)))
+        .join(Article, Article.id == Syndication.article_id)
+        .join(Capture, Capture.id == Article.capture_id)
         .where(Syndication.cluster_id.in_(ids), Syndication.relation.in_(("origin", "copy", "unique")))
         .group_by(Syndication.cluster_id)
     ).all()

@@ -86,6 +86,10 @@ def crawl_with_progress(
     for result in results:
         for path in result.warc_files:
             stdout.print(f"  {result.name}: {path}")
+    for result in results:
+        if result.not_stored:
+            logger.error("%s: %d pages fetched but not stored (see 'archiving failed' above); the next crawl "
+                         "fetches them again", result.name, result.not_stored)
     return results
 
 
@@ -156,7 +160,8 @@ def crawl(
       3  a source is being crawled by another process: nothing was crawled
       4  the crawl ran to its end, but a source failed: none of its feeds, sitemaps
          and start pages could be fetched (no connection, out of its allowed_domains),
-         or its crawl could not start
+         or its crawl could not start; or pages fetched could not be stored (a disk
+         full, a database error): the summary counts them, the next crawl refetches them
       5  interrupted (Ctrl-C, SIGTERM): what was fetched is stored
       7  its lock could not be renewed within lock_ttl (the database locked by another
          process, Redis away) or was taken: it stopped at once, so that no other crawl
@@ -184,7 +189,7 @@ def crawl(
         raise LockGone(str(exc)) from exc
     if any(r.status == "interrupted" for r in results):
         raise SystemExit(exitcodes.INTERRUPTED)
-    if any(r.status != "finished" for r in results):
+    if any(r.status != "finished" or r.not_stored for r in results):
         raise SystemExit(exitcodes.PARTLY_FAILED)
 
 

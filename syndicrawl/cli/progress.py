@@ -21,10 +21,12 @@ if TYPE_CHECKING:
 
 
 def progress_table(rows: Sequence[SourceProgress], title: str | None = None) -> Table:
+    """One row per source; a "not stored" column only once pages were lost (archive writes failed)."""
+    lost = any(row.not_stored for row in rows)
     table = Table(title=title, title_justify="left")
     table.add_column("source")
     table.add_column("status")
-    for name in ("pages", "articles", "failed", "bytes", "errors"):
+    for name in ("pages", "articles", "failed", "bytes", "errors", *(("not stored",) if lost else ())):
         table.add_column(name, justify="right")
     for row in rows:
         table.add_row(
@@ -35,6 +37,7 @@ def progress_table(rows: Sequence[SourceProgress], title: str | None = None) -> 
             str(row.extraction_failed),
             decimal(row.bytes),
             str(row.errors),
+            *((str(row.not_stored),) if lost else ()),
         )
     return table
 

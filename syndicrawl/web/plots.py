@@ -57,7 +57,7 @@ def repost_lag(data: Analytics) -> Figure:
     for lag in data.lags:
         by_site[lag.site].append(lag.seconds / 86400)
     if by_site:
-        ax.boxplot(list(by_site.values()), vert=False, tick_labels=list(by_site))
+        ax.boxplot(list(by_site.values()), orientation="horizontal", tick_labels=list(by_site))
     ax.set_xlabel("days from the parent's publication to the repost's")
     ax.set_title("Repost lag per site")
     return fig

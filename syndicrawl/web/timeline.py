@@ -7,6 +7,7 @@ screen readers get each node's ``<title>``, and the standalone report embeds it 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -16,7 +17,7 @@ from archive.db import pages
 if TYPE_CHECKING:
     from archive.syndication.chains import Node
 
-LEFT, RIGHT, TOP, LANE = 170, 40, 40, 70
+LEFT, RIGHT, TOP, LANE, RADIUS = 170, 40, 40, 70, 9
 WIDTH = 900
 
 
@@ -30,13 +31,30 @@ class Point:
 
 
 @dataclass(frozen=True)
+class Edge:
+    """A parent → copy arrow, its ends at the circles' edges (radius ``RADIUS``), not their centres."""
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+
+    @classmethod
+    def between(cls, a: Point, b: Point) -> Edge:
+        length = math.hypot(b.x - a.x, b.y - a.y) or 1.0
+        dx, dy = (b.x - a.x) / length * RADIUS, (b.y - a.y) / length * RADIUS
+        return cls(a.x + dx, a.y + dy, b.x - dx, b.y - dy)
+
+
+@dataclass(frozen=True)
 class Timeline:
     points: list[Point]
-    edges: list[tuple[Point, Point]]
+    edges: list[Edge]
     lanes: list[tuple[str, float]]  # site, y
-    ticks: list[tuple[str, float]]  # label, x
+    ticks: list[tuple[str, float, str]]  # label, x, text-anchor
     width: int
     height: int
+    radius: int = RADIUS
 
 
 def _when(node: Node) -> tuple[datetime, str]:
@@ -79,12 +97,12 @@ def layout(root: Node, width: int = WIDTH) -> Timeline:
         taken[(site, round(x))] = slot + 1
         points[node.article_id] = Point(node, x + 18 * slot, lane_y[site], when, measured)
     edges = [
-        (points[node.parent_id], points[node.article_id])
+        Edge.between(points[node.parent_id], points[node.article_id])
         for node in nodes
         if node.parent_id in points and node.parent_id != node.article_id
     ]
-    ticks = [(first.strftime("%Y-%m-%d %H:%M"), LEFT)]
+    ticks = [(first.strftime("%Y-%m-%d %H:%M"), LEFT, "start")]
     if last != first:
-        ticks.append((last.strftime("%Y-%m-%d %H:%M"), LEFT + usable))
+        ticks.append((last.strftime("%Y-%m-%d %H:%M"), LEFT + usable, "end"))
     height = TOP + LANE * len(sites) + 10
     return Timeline(list(points.values()), edges, [(s, y) for s, y in lane_y.items()], ticks, width, height)

@@ -1,0 +1,113 @@
+"""The analytics of the view and of ``syndicrawl report``, on SQLite and PostgreSQL.
+
+One story of the Courier (an origin site) copied by the Digest, which credits it, then by the
+Mirror from the Digest, without credit; an excerpt of it on the Digest; a second story copied by
+the Digest and crawled there twice (one page: counted once).
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from archive.db import catalog
+from archive.db.engine import Database
+from archive.db.models import ArticleCitation, Syndication
+from archive.db.urls import url_key
+from archive.syndication import analytics
+
+T0 = datetime(2024, 3, 1, 8, tzinfo=UTC)
+_ids = itertools.count(1)
+
+
+def _page(s, site: str, url: str, *, captured: datetime, published: str | None, author: str | None = None) -> int:
+    source = catalog.ensure_source(s, site, "origin" if site == "courier" else "repost")
+    n = next(_ids)
+    capture = catalog.add_capture(
+        s, source_id=source.id, url=url, timestamp=captured, status=200, mime="text/html", warc_file="x.warc.gz",
+        warc_offset=n, warc_length=1, record_id=f"<urn:uuid:{n}>", payload_digest=f"sha1:{n}",
+    )
+    return catalog.add_article(s, capture_id=capture.id, url=url, title=url, author=author, published=published,
+                               text="text").id
+
+
+def _place(s, article: int, cluster: int, relation: str, parent: int | None, origin: int | None,
+           similarity: float | None) -> None:
+    s.add(Syndication(article_id=article, cluster_id=cluster, relation=relation, parent_id=parent, origin_id=origin,
+                      similarity=similarity))
+
+
+@pytest.fixture
+def archive(database: Database) -> Database:
+    with database.session() as s, s.begin():
+        story = _page(s, "courier", "http://courier.example/a", captured=T0, published="2024-03-01T08:00:00+00:00",
+                      author="Ann")
+        digest = _page(s, "digest", "http://digest.example/a", captured=T0 + timedelta(hours=3),
+                       published="2024-03-01T10:00:00+00:00")
+        mirror = _page(s, "mirror", "http://mirror.example/a", captured=T0 + timedelta(days=2), published="2024-03-02")
+        excerpt = _page(s, "digest", "http://digest.example/teaser", captured=T0 + timedelta(hours=5), published=None)
+        second = _page(s, "courier", "http://courier.example/b", captured=T0 + timedelta(days=35),
+                       published="2024-04-05", author="Bob")
+        recrawled = [
+            _page(s, "digest", "http://digest.example/b", captured=T0 + timedelta(days=36 + n), published="2024-04-06")
+            for n in range(2)
+        ]
+        _place(s, story, story, "origin", None, story, None)
+        _place(s, digest, story, "copy", story, story, 0.9)
+        _place(s, mirror, story, "copy", digest, story, 0.7)
+        _place(s, excerpt, excerpt, "excerpt", story, None, 0.3)
+        _place(s, second, second, "origin", None, second, None)
+        for article in recrawled:
+            _place(s, article, second, "copy", second, second, 0.95)
+        s.add(ArticleCitation(url_key=url_key("http://courier.example/a"), article_id=digest))
+    return database
+
+
+def test_site_graph_counts_each_page_once_with_the_cited_share(archive: Database) -> None:
+    with archive.session() as s:
+        assert analytics.site_graph(s) == [
+            analytics.SiteEdge("courier", "digest", reposts=3, cited=1),
+            analytics.SiteEdge("digest", "mirror", reposts=1, cited=0),
+        ]
+
+
+def test_site_edits_split_copies_and_excerpts(archive: Database) -> None:
+    with archive.session() as s:
+        edits = {e.site: e for e in analytics.site_edits(s)}
+    assert (edits["digest"].copies, edits["digest"].excerpts) == (2, 1)
+    assert edits["digest"].mean_similarity == pytest.approx((0.9 + 0.3 + 0.95) / 3)
+    assert edits["digest"].min_similarity == pytest.approx(0.3)
+    assert (edits["mirror"].reposts, edits["mirror"].mean_similarity) == (1, pytest.approx(0.7))
+
+
+def test_repost_lag_from_published_times_then_days_then_captures(archive: Database) -> None:
+    with archive.session() as s:
+        lags = sorted((lag.site, lag.seconds, lag.measured) for lag in analytics.repost_lags(s))
+    assert lags == [
+        ("digest", 2 * 3600.0, "published"),  # 10:00, its parent 08:00
+        ("digest", 5 * 3600.0, "first captured"),  # the excerpt states no date
+        ("digest", 86400.0, "published day"),  # 2024-04-06, its parent 2024-04-05
+        ("mirror", 86400.0, "published day"),  # 2024-03-02, its parent 2024-03-01T10:00: to the day
+    ]
+
+
+def test_spread_per_author_and_origin_site_by_month(archive: Database) -> None:
+    with archive.session() as s:
+        assert [(r.key, r.month, r.reposts) for r in analytics.spread(s, "author")] == [
+            ("Ann", "2024-03", 2), ("Bob", "2024-04", 1),
+        ]
+        assert [(r.key, r.month, r.reposts) for r in analytics.spread(s, "site")] == [
+            ("courier", "2024-03", 2), ("courier", "2024-04", 1),
+        ]
+
+
+def test_top_clusters_by_copies(archive: Database) -> None:
+    with archive.session() as s:
+        top = analytics.top_clusters(s)
+        sizes = analytics.cluster_sizes(s, [c.cluster_id for c in top])
+    assert [(c.copies, c.sites, c.origin_url) for c in top] == [
+        (2, 3, "http://courier.example/a"), (1, 2, "http://courier.example/b"),
+    ]
+    assert sizes == {top[0].cluster_id: 3, top[1].cluster_id: 2}  # the page crawled twice counts once
