@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 
 #: Progress figures read from each crawler's stats, then those the archive writer counts.
 COUNTERS = ("pages", "bytes", "errors", "skipped")
-ARCHIVE_COUNTERS = ("articles", "extraction_failed")
+ARCHIVE_COUNTERS = ("articles", "extraction_failed", "not_stored")
 
 
 @dataclass
@@ -60,6 +60,7 @@ class SourceProgress:
     bytes: int = 0
     errors: int = 0
     extraction_failed: int = 0
+    not_stored: int = 0  # pages fetched whose capture the writer failed to store (disk full, a database error)
     skipped: int = 0
     status: str = "running"
     failed: bool = False  # the crawl raised: its spider could not open, or its engine failed
@@ -94,7 +95,9 @@ def _stats(crawler: Crawler) -> StatsCollector | None:
 
 def _status(crawler: Crawler, finish_reason: str) -> str:
     """How a source's crawl ended. One that ran to its end with none of its feeds, sitemaps or start
-    pages answering (each was a warning line: no connection, out of scope) crawled nothing: failed."""
+    pages giving a feed, sitemap or page to read (each was a warning line: no connection, out of
+    scope, an HTTP error, a redirect loop, a body over DOWNLOAD_MAXSIZE, not a feed) crawled
+    nothing: failed."""
     status = {"finished": "finished", "shutdown": "interrupted"}.get(finish_reason, finish_reason)
     stats = _stats(crawler)
     if status == "finished" and stats is not None and not stats.get_value("syndicrawl/entry_points_answered"):
