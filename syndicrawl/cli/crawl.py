@@ -7,9 +7,12 @@ import logging
 import resource
 import shlex
 import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +29,8 @@ from syndicrawl.sources import Source, load_sources, select
 
 if TYPE_CHECKING:
     from crawler.runner import SourceProgress
+    from syndicrawl.demo.blogger import BloggerSite
+    from syndicrawl.demo.server import SiteServer
 
 logger = logging.getLogger(__name__)
 
@@ -240,11 +245,33 @@ def demo(port: int, serve: bool, settings: Settings) -> None:
         sources_file.write_text(config, encoding="utf-8")
         crawl_with_progress(replace(settings, download_delay=0.0), load_sources(sources_file))
         seed = rbn.site.permalink(next(p for p in rbn.site.posts if p.slug == DEMO_SEED_SLUG))
+        edited_since = _stealth_edit(blog, sources_file, settings.data_dir)
     stdout.print(f"Archive written to {settings.data_dir}/ (WARC files in {settings.warc_dir}/)")
     hint = shlex.join(["syndicrawl", "chain", seed, "--data-dir", str(settings.data_dir)])
     stdout.print(f"\nSyndication chain of the RBN repost ({hint}):", soft_wrap=True)
     with Database(settings.db_url) as database, database.session() as s:
         stdout.print(render_chain(chain(s, seed)))
+    hint = shlex.join(["syndicrawl", "revisions", "--changed-since", edited_since.isoformat(), "--data-dir",
+                       str(settings.data_dir)])  # fmt: skip
+    stdout.print(f"\nA post the blog edited after the crawl, without a note ({hint}).", soft_wrap=True)
+
+
+def _stealth_edit(blog: SiteServer[BloggerSite], sources_file: Path, data_dir: Path) -> datetime:
+    """Edit one of the blog's posts without a note, then crawl the blog again: a revision for
+    ``revisions --changed-since`` to find. In a crawl process of its own: a Twisted reactor runs
+    once per process. Returns when the edit was made."""
+    from syndicrawl.demo import revisions as demo_revisions
+
+    edited_at = datetime.now(UTC).replace(microsecond=0)
+    blog.site = demo_revisions.edited(blog.site)
+    stderr.print("The blog edited a post after the crawl; crawling it again.")
+    command = [
+        sys.executable, "-m", "syndicrawl", "crawl", "--config", str(sources_file), "--data-dir", str(data_dir),
+        "lendman-blog",
+    ]
+    if subprocess.run(command, check=False).returncode != 0:
+        raise ConfigError(f"the demo's second crawl failed: {shlex.join(command)}")
+    return edited_at
 
 
 def _fresh_demo_dir(settings: Settings) -> Settings:
