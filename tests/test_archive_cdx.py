@@ -11,6 +11,7 @@ from archive.db import catalog
 from archive.db.engine import Database
 from archive.errors import NotFoundError, QueryError
 from archive.lookup.cdx import CdxQuery, query, search_range
+from archive.lookup.cdx_formats import lines
 from archive.lookup.snapshots import closest_capture
 
 T0 = datetime(2016, 11, 1, 12, 0, tzinfo=UTC)
@@ -87,6 +88,26 @@ def test_time_range_reverse_and_limit(db: Database) -> None:
     assert ask(db, url="http://example.com/a", to="201611021159") == ["http://example.com/a 20161101120000"]
     assert ask(db, url="http://example.com/a", sort="reverse", limit=2) == [
         "http://example.com/a 20161103120000", "https://www.example.com/a 20161102120000"]
+    # limit=0 is no row whatever the order (pywb: every row, but none with sort=reverse or closest)
+    for order in ({}, {"sort": "reverse"}, {"closest": "20161102"}):
+        assert ask(db, url="http://example.com/a", limit=0, **order) == []
+
+
+def test_collapse_time_keeps_the_first_of_each_run_of_a_time_prefix_and_status(db: Database) -> None:
+    """pywb's collapseTime: a client asking for one capture a day (8) or a year (4) of a page;
+    in index order, before reversing or ranking, so every order answers the same rows."""
+    a = "http://example.com/a"  # 1 Nov 200, 2 Nov 200 (the revisit), 3 Nov 404
+    assert ask(db, url=a, collapseTime=8) == ask(db, url=a)
+    assert ask(db, url=a, collapseTime=4) == ["http://example.com/a 20161101120000", "http://example.com/a 20161103120000"]
+    assert ask(db, url=a, collapseTime=4, sort="reverse") == [
+        "http://example.com/a 20161103120000", "http://example.com/a 20161101120000"]
+    assert ask(db, url=a, collapseTime=4, closest="20161102120000") == [  # 24 hours either side: index order
+        "http://example.com/a 20161101120000", "http://example.com/a 20161103120000"]
+    assert ask(db, url=a, collapseTime=4, filter="!status:404", limit=5) == ["http://example.com/a 20161101120000"]
+    # Runs are consecutive rows, across URLs as in pywb: /a's first capture shares / 's day and status.
+    assert ask(db, url="http://example.com/*", collapseTime=8) == [
+        "http://example.com/ 20161101120000", "https://www.example.com/a 20161102120000",
+        "http://example.com/a 20161103120000", "http://example.com/a/b 20161101130000", "http://example.com/ab 20161101140000"]
 
 
 def test_closest_nearest_first_earlier_on_ties(db: Database) -> None:
@@ -137,9 +158,36 @@ def test_lines_and_json_rows(db: Database) -> None:
         ' "digest": "sha1:C", "length": "900", "offset": "2000", "filename": "site-00000.warc.gz"}'
     )
     assert "mime" not in redirect.fields  # no Content-Type, no mime: as cdxj-indexer
-    q = CdxQuery.from_params({"url": ["http://example.com/"], "output": ["json"], "fl": ["urlkey,s,m"]})
+    assert answer(db, url="http://example.com/", output="json", fl="urlkey,s,m") == [
+        '{"urlkey": "com,example)/", "status": "200", "mime": "text/html"}\n']
+    assert answer(db, url="http://example.com/", fl="url,s") == [
+        'com,example)/ 20161101120000 {"url": "http://example.com/", "status": "200"}\n']
+
+
+def answer(db: Database, **params: Any) -> list[str]:
+    q = CdxQuery.from_params({k: [str(v)] for k, v in params.items()})
     with db.session() as s:
-        assert [q.format(r) for r in query(s, q)] == ['{"urlkey": "com,example)/", "status": "200", "mime": "text/html"}\n']
+        return list(lines(q, query(s, q)))
+
+
+def test_text_output_is_cdx11_lines(db: Database) -> None:
+    """output=text as OpenWayback and pywb serve a CDX11 index: eleven fields in their order, '-' for
+    a field the row lacks (redirect, robotflags; mime without a Content-Type); ``fl`` picks them."""
+    assert answer(db, url="http://example.com/a", output="text", limit=2) == [
+        "com,example)/a 20161101120000 http://example.com/a text/html 200 sha1:B - - 900 1000 site-00000.warc.gz\n",
+        "com,example)/a 20161102120000 https://www.example.com/a warc/revisit 200 sha1:C - - 900 2000 site-00000.warc.gz\n",
+    ]
+    assert answer(db, url="http://example.com/ab", output="text", fl="t,mime,s,redirect") == ["20161101140000 - 301 -\n"]
+
+
+def test_link_output_is_pywbs_memento_list(db: Database) -> None:
+    """output=link as pywb's CDX server writes it: one memento link a row, to the original URL, joined by ',\\n'."""
+    assert "".join(answer(db, url="http://example.com/a", output="link", fl="url")) == (
+        '<http://example.com/a>; rel="memento"; datetime="Tue, 01 Nov 2016 12:00:00 GMT",\n'
+        '<https://www.example.com/a>; rel="memento"; datetime="Wed, 02 Nov 2016 12:00:00 GMT",\n'
+        '<http://example.com/a>; rel="memento"; datetime="Thu, 03 Nov 2016 12:00:00 GMT"\n'
+    )
+    assert answer(db, url="http://example.com/never", output="link") == []
 
 
 @pytest.mark.parametrize(
@@ -148,6 +196,10 @@ def test_lines_and_json_rows(db: Database) -> None:
         ({}, "a url= parameter is required, e.g. /cdx?url=http://example.com/page"),
         ({"url": ["x"], "matchType": ["all"]}, "bad matchType 'all': give one of exact, prefix, host, domain"),
         ({"url": ["x"], "limit": ["ten"]}, "bad limit 'ten': give a whole number of at most 18 digits"),
+        ({"url": ["x"], "limit": ["-1"]}, "bad limit '-1': give a whole number of at most 18 digits"),
+        ({"url": ["x"], "output": ["xml"]}, "bad output 'xml': give one of cdxj, json, text, link (cdxj when left out)"),
+        ({"url": ["x"], "collapseTime": ["15"]},
+         "bad collapseTime '15': give how many timestamp digits to collapse on, 1 to 14 (8: one capture a day)"),
         ({"url": ["x"], "from": ["2016-11"]}, "from: bad timestamp '2016-11': give 4 to 14 digits, YYYY[MM[DD[hh[mm[ss]]]]]"),
         ({"url": ["x"], "filter": ["~url:("]}, "bad filter '~url:(': missing ): ( (RE2 syntax: no backreferences or lookaround)"),
     ],

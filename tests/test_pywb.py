@@ -1,5 +1,6 @@
 """Interoperability with webrecorder's tools: pywb replays syndicrawl's WARCs from its CDXJ index,
-pywb's own indexer agrees with the CDX API, ``warcio check`` and ``wacz validate`` pass.
+pywb's own indexer agrees with the CDX API, pywb's CDX server answers as ``serve`` does over our
+index files, ``warcio check`` and ``wacz validate`` pass.
 
 pywb pins old redis/fakeredis, so it lives in a venv of its own, cached under
 ``~/.cache/syndicrawl-test/`` by version (reruns take seconds). Building it is the one
@@ -26,9 +27,12 @@ import pytest
 
 from archive.db.engine import Database, sqlite_url
 from archive.lookup.cdx import CdxQuery, query
+from archive.lookup.cdx_formats import CDX11
 from archive.warc.records import iter_records
 from tests.fixtures.cli import run_syndicrawl, write_sources
+from syndicrawl.web.api import ArchiveApp
 from tests.fixtures.servers import WORDPRESS_POSTS
+from tests.test_serve import call
 
 pytestmark = pytest.mark.pywb
 
@@ -96,15 +100,20 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def wayback(pywb_bin: Path, crawl: Crawl, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """pywb's ``wayback`` on loopback, its collection made by ``wb-manager init/add`` alone.
+    """pywb's ``wayback`` on loopback: collection ``gazette`` made by ``wb-manager init/add`` alone,
+    and ``ours``, the same WARCs with our own CDXJ index files.
 
     Our metadata records are about the pages, under the pages' URLs: pywb must leave them
     out of its index, or it replays them instead of the pages.
     """
     root = tmp_path_factory.mktemp("wayback")
-    for args in (["init", "gazette"], ["add", "gazette", *map(str, crawl.warcs)]):
+    for args in (["init", "gazette"], ["add", "gazette", *map(str, crawl.warcs)], ["init", "ours"]):
         result = subprocess.run([str(pywb_bin / "wb-manager"), *args], cwd=root, capture_output=True, text=True)
         assert result.returncode == 0, result.stderr
+    for path in crawl.warcs:
+        shutil.copy(path, root / "collections" / "ours" / "archive")
+    for path in (crawl.data / "indexes").glob("*.cdxj"):
+        shutil.copy(path, root / "collections" / "ours" / "indexes")
     port = _free_port()
     process = subprocess.Popen([str(pywb_bin / "wayback"), "-b", "127.0.0.1", "-p", str(port)], cwd=root,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -185,3 +194,42 @@ def test_warcio_check_and_wacz_validate_pass(pywb_bin: Path, crawl: Crawl, tmp_p
     assert result.returncode == 0, result.stderr
     result = subprocess.run([str(pywb_bin / "wacz"), "validate", "-f", str(out)], capture_output=True, text=True)
     assert result.returncode == 0 and "Validation succeeded, the passed WACZ is valid" in result.stdout, result.stdout
+
+
+def test_cdx_server_answers_are_pywbs_over_our_index_files(wayback: str, crawl: Crawl, wordpress_server) -> None:
+    """Each CDX query, and the JSON TimeMap, answered byte for byte as pywb's CDX server answers it
+    from our index files. pywb adds fields of its own to each row, which we leave out: its access
+    control's ``"access": "allow"`` (taken out of its answers here) and the collection as ``source``
+    and ``source-coll`` (not added with ``nosource=true``)."""
+    database = Database(sqlite_url(crawl.data))
+    app = ArchiveApp(database, crawl.data / "warcs")
+    host, page = wordpress_server.url("/"), crawl.urls[0]
+    with database.session() as s:
+        stamps = [row.timestamp for row in query(s, CdxQuery(url=page))]
+    host_query = f"url={host}&matchType=host"
+    queries = [
+        host_query, f"{host_query}&output=json", f"{host_query}&output=link", f"{host_query}&fl=url,status",
+        f"{host_query}&output=text&fl=timestamp,redirect,mime,length", f"{host_query}&sort=reverse&limit=3",
+        f"url={page}", f"url={page}&output=link", f"url={page}&closest={stamps[-1]}&limit=1",
+        f"url={page}&from={stamps[-1]}", f"url={page}&to={stamps[0]}&output=json",
+        f"{host_query}&filter=!mime:warc/revisit&output=json&fl=url",
+        *(f"{host_query}&collapseTime={digits}{more}" for digits in (4, 12, 13, 14)
+          for more in ("", "&sort=reverse", f"&closest={stamps[0]}", "&filter=status:200&output=json")),
+    ]
+    checked = 0
+    for params in queries:
+        with urllib.request.urlopen(f"{wayback}/ours/cdx?{params}&nosource=true") as response:
+            theirs = (response.headers.get_content_type(), response.read().replace(b', "access": "allow"', b""))
+        status, content_type, ours = call(app, f"/cdx?{params}")
+        assert (status, content_type, ours) == (200, *theirs), params
+        checked += len(ours.splitlines())
+    assert checked > 100
+    # output=text without fl: CDX11 lines, as pywb writes the CDX11 fields when asked for them
+    with urllib.request.urlopen(f"{wayback}/ours/cdx?{host_query}&output=text&fl={','.join(CDX11)}&nosource=true") as response:
+        assert call(app, f"/cdx?{host_query}&output=text")[2] == response.read()
+    # pywb's JSON TimeMap: the page's rows (pywb adds its collection, as source and source-coll)
+    with urllib.request.urlopen(f"{wayback}/ours/timemap/json/{page}") as response:
+        theirs = [{k: v for k, v in json.loads(line).items() if k not in ("source", "source-coll", "access")}
+                  for line in response]
+    assert [json.loads(line) for line in call(app, f"/timemap/json/{page}")[2].splitlines()] == theirs
+    database.dispose()

@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 from archive.db.engine import Database, sqlite_url
 from archive.ingest.messages import Fetched
 from archive.ingest.store import CaptureStore
-from archive.lookup.cdx import FIELD_ALIASES, FIELDS, MATCH_TYPES, MAX_REGEX, SORTS
+from archive.lookup.cdx import FIELD_ALIASES, FIELDS, MATCH_TYPES, MAX_REGEX, OUTPUTS, SORTS
 
 FIELD_NAMES = {*FIELDS, *FIELD_ALIASES}  # a field's short names (pywb's 's', 'm', ...) are fields too
 from syndicrawl.web.api import ARCHIVED_PREFIX, SANDBOX, ArchiveApp
@@ -287,7 +287,7 @@ VALUES = st.one_of(
     st.lists(ESCAPES | st.text("a:/~*,.", max_size=4), max_size=5).map("".join),
 )
 NAMES = st.one_of(st.sampled_from(["url", "matchType", "from", "to", "closest", "sort", "reverse", "limit", "filter",
-                                   "fl", "fields", "output"]),
+                                   "fl", "fields", "output", "collapseTime"]),
                   st.text(max_size=6).map(escaped), ESCAPES)
 QUERIES = st.lists(st.tuples(NAMES, VALUES, st.booleans()), max_size=7).map(
     lambda pairs: "&".join(f"{name}={value}" if equals else name + value for name, value, equals in pairs))
@@ -321,7 +321,7 @@ def test_fuzzed_query_strings_get_a_clear_answer_on_postgresql(postgres_url: str
 
 @FUZZ
 @given(
-    endpoint=st.sampled_from(["/timemap/link/", "/timegate/", "/id_/", "/{}id_/", "/{}id_"]),
+    endpoint=st.sampled_from(["/timemap/link/", "/timemap/json/", "/timegate/", "/id_/", "/{}id_/", "/{}id_"]),
     stamp=TIMES,
     url=VALUES,
     accept_datetime=st.one_of(st.none(), st.text(max_size=40), st.sampled_from([
@@ -348,7 +348,8 @@ BAD = {
     "to": (st.one_of(st.from_regex(r"[0-9]{1,3}|[0-9]{15,25}", fullmatch=True), st.sampled_from(
         ["0000", "2024-05-06"])), "to: bad timestamp "),
     "closest": (st.sampled_from(["1", "202405060708091", "yesterday", "2024-05"]), "closest: bad timestamp "),
-    "output": (not_digits().filter(lambda t: t not in ("cdxj", "text", "json")), "bad output "),
+    "output": (not_digits().filter(lambda t: t not in OUTPUTS), "bad output "),
+    "collapseTime": (st.one_of(st.sampled_from(["0", "15", "99", "014", "-8", "8.0"]), not_digits()), "bad collapseTime "),
     "matchType": (not_digits().filter(lambda t: t not in MATCH_TYPES), "bad matchType "),
     "sort": (not_digits().filter(lambda t: t not in SORTS), "bad sort "),
     "fl": (st.lists(st.sampled_from(FIELDS), max_size=3).flatmap(
@@ -364,7 +365,8 @@ BAD = {
 
 @settings(max_examples=400, deadline=None, database=None)
 @given(bad=st.sampled_from(sorted(BAD)).flatmap(lambda name: st.tuples(st.just(name), BAD[name][0])),
-       good=st.sampled_from(["", "&output=json", "&limit=1", "&sort=reverse", "&fl=url", "&filter=status:200"]))
+       good=st.sampled_from(["", "&output=json", "&output=text", "&output=link", "&limit=1", "&sort=reverse", "&fl=url",
+                             "&filter=status:200", "&collapseTime=8"]))
 def test_each_bad_parameter_is_a_400_naming_it(archive: Archive, bad: tuple[str, str], good: str) -> None:
     name, value = bad
     query = f"url={escaped(PAGE)}{good}&{name}={escaped(value)}" if name != "url" else f"{name}={escaped(value)}{good}"
@@ -390,7 +392,8 @@ def test_accept_datetime_out_of_range_is_a_400(archive: Archive) -> None:
 
 
 def test_a_url_without_a_key_is_a_400_on_every_endpoint(archive: Archive) -> None:
-    for target in ["/cdx?url=http://x:99999/", "/timemap/link/http://x:99999/", "/timegate/http://x:99999/",
+    for target in ["/cdx?url=http://x:99999/", "/timemap/link/http://x:99999/", "/timemap/json/http://x:99999/",
+                   "/timegate/http://x:99999/",
                    "/id_/http://x:99999/", "/20240506070809id_/http://x:99999/",
                    "/api/article?url=http://x:99999/", "/api/chain?url=http://x:99999/"]:
         assert call(archive.app, target)[0::2] == (400, {"message": "bad url 'http://x:99999/': Port out of range 0-65535"})
@@ -402,3 +405,15 @@ def test_a_server_without_the_raw_target_finds_the_url_in_the_path(archive: Arch
     for target in [f"/timegate/{PAGE}", f"/20240506070809id_/{PAGE}", "/timemap/link/http://news.example/%C3%A9t%C3%A9"]:
         assert call(archive.app, target, request_uri=False)[0::2] == call(archive.app, target)[0::2], target
     assert call(archive.app, f"/timegate/{PAGE}", request_uri=False)[0] == 302
+
+
+def test_each_output_has_pywbs_content_type_and_the_json_timemap_is_the_json_rows(archive: Archive) -> None:
+    for output, content_type in [("", "text/x-cdxj"), ("&output=cdxj", "text/x-cdxj"), ("&output=json", "text/x-ndjson"),
+                                 ("&output=text", "text/plain"), ("&output=link", "application/link-format")]:
+        status, got, body = call(archive.app, f"/cdx?url={escaped(PAGE)}{output}")
+        assert (status, got, len(body.splitlines())) == (200, content_type, 2), output
+    _, _, rows = call(archive.app, f"/cdx?url={escaped(PAGE)}&output=json")
+    assert call(archive.app, f"/timemap/json/{PAGE}") == (200, "text/x-ndjson", rows)
+    assert [json.loads(line)["url"] for line in rows.splitlines()] == [PAGE, PAGE]
+    assert call(archive.app, "/timemap/json/http://news.example/never")[0::2] == (
+        404, {"message": "http://news.example/never: no capture in the archive"})

@@ -2,11 +2,11 @@
 
 The parameters and their meaning are pywb's (``pywb/warcserver/index/query.py`` and
 ``cdxops.py``): ``url`` (``*`` suffix: prefix, ``*.`` prefix: domain), ``matchType``,
-``from``, ``to``, ``closest``, ``sort=reverse``, ``limit``, ``filter`` and ``fl``; rows
-come out as the CDXJ lines ``archive.warc.cdxj`` writes, in the same order as a sorted index
-file (key, time, then the line itself), or as JSON objects with ``output=json``. pywb
-cannot be imported here (it pins old redis/fakeredis), so its query semantics are
-re-implemented; the tests compare the answers with pywb's own indexer.
+``from``, ``to``, ``closest``, ``sort=reverse``, ``limit``, ``filter``, ``collapseTime`` and
+``fl``; rows come in the same order as a sorted index file (key, time, then the line itself),
+written out by ``archive.lookup.cdx_formats``. pywb cannot be imported here (it pins old
+redis/fakeredis), so its query semantics are re-implemented; the tests compare the answers
+with pywb's own indexer and CDX server.
 
 Everything a client sends is checked before any row is read: a bad value is a ``QueryError``
 naming the parameter and what to give. Regex filters run on RE2 (``google-re2``), whose
@@ -23,6 +23,7 @@ from __future__ import annotations
 import heapq
 import json
 import re
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -62,6 +63,7 @@ FIELD_ALIASES = {
 FIELDS = ("urlkey", "timestamp", "url", "mime", "status", "digest", "length", "offset", "filename",
           "redirect", "robotflags")
 SORTS = ("reverse", "closest")
+OUTPUTS = ("cdxj", "json", "text", "link")
 #: Longer regex filters are refused: RE2 compiles in time and memory proportional to the
 #: pattern (a 100,000-character one takes 50 ms), and no real filter needs more.
 MAX_REGEX = 1000
@@ -199,6 +201,7 @@ class CdxQuery:
     filters: tuple[CdxFilter, ...] = ()
     fields: tuple[str, ...] | None = None
     output: str = "cdxj"
+    collapse_time: int | None = None
 
     @classmethod
     def from_params(cls, params: Mapping[str, Sequence[str]]) -> CdxQuery:
@@ -232,8 +235,13 @@ class CdxQuery:
                                            and len(limit_text) <= _MAX_LIMIT_DIGITS):
             raise QueryError(f"bad limit {limit_text[:40]!r}: give a whole number of at most {_MAX_LIMIT_DIGITS} digits")
         output = one("output") or "cdxj"
-        if output not in ("cdxj", "text", "json"):
-            raise QueryError(f"bad output {output!r}: give json, or leave it out for CDXJ lines")
+        if output not in OUTPUTS:
+            raise QueryError(f"bad output {output!r}: give one of {', '.join(OUTPUTS)} (cdxj when left out)")
+        collapse = one("collapseTime")
+        if collapse is not None and not (collapse.isascii() and collapse.isdigit() and len(collapse) <= 2
+                                         and 1 <= int(collapse) <= 14):
+            raise QueryError(f"bad collapseTime {collapse[:40]!r}: give how many timestamp digits to collapse on, "
+                             "1 to 14 (8: one capture a day)")
         sort = one("sort")
         if sort and sort not in SORTS:
             raise QueryError(f"bad sort {sort!r}: give reverse, or closest (with closest=TIMESTAMP)")
@@ -248,17 +256,9 @@ class CdxQuery:
             limit=int(limit_text) if limit_text is not None else None,
             filters=tuple(CdxFilter(spec) for spec in params.get("filter", [])),
             fields=tuple(field_name(f, f"fl {fields!r}") for f in fields.split(",")) if fields else None,
-            output="json" if output == "json" else "cdxj",
+            output=output,
+            collapse_time=int(collapse) if collapse is not None else None,
         )
-
-    def format(self, row: CdxRow) -> str:
-        """One output line (newline included): CDXJ, or JSON for ``output=json``."""
-        if self.output == "json":
-            return json.dumps(row.select(self.fields)) + "\n"
-        if self.fields is None:
-            return row.line + "\n"
-        chosen = {k: v for k, v in row.select(self.fields).items() if k not in ("urlkey", "timestamp")}
-        return f"{row.urlkey} {row.timestamp} {json.dumps(chosen)}\n"
 
 
 def query(conn: Connection, q: CdxQuery) -> Iterator[CdxRow]:
@@ -267,7 +267,7 @@ def query(conn: Connection, q: CdxQuery) -> Iterator[CdxRow]:
     if q.closest is not None:
         rows = _closest(conn, q, start, end)
     else:
-        rows = _keep(q, _rows(conn, start, end, q.start, _after(q.end), descending=q.reverse))
+        rows = _collapse(q, _keep(q, _rows(conn, start, end, q.start, _after(q.end), descending=q.reverse)))
     return islice(rows, q.limit) if q.limit is not None else rows
 
 
@@ -283,11 +283,26 @@ def _keep(q: CdxQuery, rows: Iterable[CdxRow]) -> Iterator[CdxRow]:
     return (row for row in rows if all(f(row) for f in q.filters))
 
 
+def _collapse(q: CdxQuery, rows: Iterator[CdxRow]) -> Iterator[CdxRow]:
+    """pywb's ``cdx_collapse_time_status``: of consecutive rows (in index order, after the filters)
+    whose timestamps share the first ``collapseTime`` digits and whose status is the same, only
+    the first; consecutive across URLs too, as in pywb. A reversed stream keeps each run's last row,
+    which is the first in index order: the answer is pywb's, reversed."""
+    if q.collapse_time is None:
+        return rows
+    digits = q.collapse_time
+    runs = groupby(rows, key=lambda row: (row.timestamp[:digits], row.fields.get("status", "")))
+    if q.reverse and q.closest is None:
+        return (deque(run, maxlen=1)[0] for _, run in runs)
+    return (next(run) for _, run in runs)
+
+
 def _closest(conn: Connection, q: CdxQuery, start: str, end: str) -> Iterator[CdxRow]:
     """Nearest first; equal distances in index order, as pywb's ``cdx_sort_closest``.
 
     For one URL the captures before and after the time are two indexed scans moving away
-    from it, merged lazily; for a key range (several URLs) every row is ranked.
+    from it, merged lazily; for a key range (several URLs), or rows collapsed (in index order,
+    before ranking, as pywb does), every row is ranked.
     """
     target = q.closest
     assert target is not None
@@ -296,7 +311,7 @@ def _closest(conn: Connection, q: CdxQuery, start: str, end: str) -> Iterator[Cd
     def distance(row: CdxRow) -> float:
         return abs((parse_timestamp(row.timestamp) - target).total_seconds())
 
-    if q.match_type == "exact":
+    if q.match_type == "exact" and q.collapse_time is None:
         pivot = _after(target)  # the target's whole second counts as "before"
         if pivot is None:  # closest=9999: everything is before
             return _keep(q, _rows(conn, start, end, q.start, end_time, descending=True, groups_ascending=True))
@@ -305,7 +320,7 @@ def _closest(conn: Connection, q: CdxQuery, start: str, end: str) -> Iterator[Cd
         before = _rows(conn, start, end, q.start, before_end, descending=True, groups_ascending=True)
         after = _rows(conn, start, end, after_start, end_time, descending=False)
         return heapq.merge(_keep(q, before), _keep(q, after), key=distance)
-    ranked = sorted(_keep(q, _rows(conn, start, end, q.start, end_time, descending=False)), key=distance)
+    ranked = sorted(_collapse(q, _keep(q, _rows(conn, start, end, q.start, end_time, descending=False))), key=distance)
     return iter(ranked)
 
 

@@ -44,7 +44,7 @@ def serve(host: str, port: int, threads: int, settings: Settings) -> None:
 
     The researcher's view in a browser at / (search, articles with their chains as
     timelines, sandboxed snapshots, /analytics); a CDX server like pywb's (/cdx?url=...),
-    Memento TimeMaps (/timemap/link/URL) and TimeGates (/timegate/URL), raw replay
+    Memento TimeMaps (/timemap/link/URL; pywb's /timemap/json/URL) and TimeGates (/timegate/URL), raw replay
     (/TIMESTAMPid_/URL) and JSON answers (/api/article?url=..., /api/chain?url=...).
 
     Example: syndicrawl serve --port 8080 --data-dir syndicrawl-demo

@@ -2,8 +2,10 @@
 
 Routes (pywb's where pywb has one, without a collection name):
 
-- ``/cdx?url=...``: pywb's CDX server API (``archive.lookup.cdx``), CDXJ lines or ``output=json``.
+- ``/cdx?url=...``: pywb's CDX server API (``archive.lookup.cdx``), in pywb's output formats
+  (``archive.lookup.cdx_formats``).
 - ``/timemap/link/URL``: Memento TimeMap (RFC 7089) in ``application/link-format``.
+- ``/timemap/json/URL``: pywb's JSON TimeMap, the URL's CDX rows as ``output=json`` gives them.
 - ``/timegate/URL``: Memento TimeGate: 302 to the memento nearest ``Accept-Datetime``.
 - ``/TIMESTAMPid_/URL`` (or ``/id_/URL`` for the latest): the capture nearest TIMESTAMP with
   its archived status and payload, bytes as archived, plus Memento headers. Archived headers
@@ -34,7 +36,7 @@ from wsgiref.util import application_uri
 from archive.db import catalog
 from archive.db.timestamps import http_date, parse_http_date, parse_timestamp, timestamp14
 from archive.errors import NotFoundError, QueryError, SyndicrawlError
-from archive.lookup import cdx, snapshots
+from archive.lookup import cdx, cdx_formats, snapshots
 from archive.syndication import chains
 
 if TYPE_CHECKING:
@@ -94,12 +96,15 @@ class ArchiveApp:
             target = _target(environ)
             if path.startswith("/timemap/link/"):
                 return self._timemap(environ, _url(target[len("/timemap/link/"):]), start_response)
+            if path.startswith("/timemap/json/"):
+                return self._timemap_json(_url(target[len("/timemap/json/"):]), start_response)
             if path.startswith("/timegate/"):
                 return self._timegate(environ, _url(target[len("/timegate/"):]), start_response)
             replay = _REPLAY.fullmatch(target)
             if replay:
                 return self._replay(environ, replay.group(1), _url(replay.group(2)), start_response)
-            raise HttpError("404 Not Found", f"no such endpoint: {path!r}; see /cdx, /timemap/link/, /timegate/, /id_/")
+            raise HttpError("404 Not Found",
+                            f"no such endpoint: {path!r}; see /cdx, /timemap/link/, /timemap/json/, /timegate/, /id_/")
         except HttpError as exc:
             return _json(start_response, exc.status, {"message": str(exc)})
         except QueryError as exc:
@@ -117,14 +122,14 @@ class ArchiveApp:
         close it, costing the client a new connection per lookup).
         """
         query = cdx.CdxQuery.from_params(parse_qs(environ.get("QUERY_STRING", "")))
-        content_type = [("Content-Type", "text/x-ndjson" if query.output == "json" else "text/x-cdxj")]
+        content_type = [("Content-Type", cdx_formats.CONTENT_TYPES[query.output])]
         conn = self.database.connect()
         try:
-            rows = cdx.query(conn, query)
+            lines = (line.encode() for line in cdx_formats.lines(query, cdx.query(conn, query)))
             head: list[bytes] = []
             size = 0
-            for row in rows:
-                head.append(query.format(row).encode())
+            for line in lines:
+                head.append(line)
                 size += len(head[-1])
                 if size >= _BLOCK:
                     break
@@ -135,7 +140,7 @@ class ArchiveApp:
             conn.close()
             raise
         start_response("200 OK", content_type)
-        return _blocks(conn, head, (query.format(row).encode() for row in rows))
+        return _blocks(conn, head, lines)
 
     def _api(self, path: str, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         url = (parse_qs(environ.get("QUERY_STRING", "")).get("url") or [""])[-1]
@@ -168,6 +173,15 @@ class ArchiveApp:
         ]
         body = (",\n".join(links) + "\n").encode()
         return _respond(start_response, "200 OK", [("Content-Type", "application/link-format")], body)
+
+    def _timemap_json(self, url: str, start_response: StartResponse) -> Iterable[bytes]:
+        """pywb's ``/timemap/json/``: what ``/cdx?url=URL&output=json`` answers, a 404 when that is nothing."""
+        query = cdx.CdxQuery(url=url, output="json")
+        with self.database.connect() as conn:
+            body = "".join(cdx_formats.lines(query, cdx.query(conn, query))).encode()
+        if not body:
+            raise NotFoundError(f"{url}: no capture in the archive")
+        return _respond(start_response, "200 OK", [("Content-Type", cdx_formats.CONTENT_TYPES["json"])], body)
 
     def _timegate(self, environ: dict[str, Any], url: str, start_response: StartResponse) -> Iterable[bytes]:
         wanted = environ.get("HTTP_ACCEPT_DATETIME")
