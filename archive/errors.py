@@ -36,6 +36,10 @@ class ExtractionError(SyndicrawlError):
     """trafilatura failed, timed out or found no article text on a page."""
 
 
+class NotAnArticle(ExtractionError):
+    """A page's extraction is not an article (a listing, a list of links): it stays a capture."""
+
+
 class QueryError(SyndicrawlError):
     """A lookup's parameters are invalid: a time that is not one, an unknown match type or filter."""
 

@@ -124,5 +124,7 @@ def poll_source(source: Source, feeds: tuple[str, ...], plans: Mapping[str, Feed
         backfill_pages=0,
         download_delay=source.download_delay,
         private_addresses=source.private_addresses,
+        max_pages=source.max_pages,
+        max_depth=source.max_depth,
         plans=plans,
     )

@@ -21,7 +21,15 @@ Kind = Literal["origin", "repost", "unknown"]
 KINDS: tuple[Kind, ...] = ("origin", "repost", "unknown")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # fullmatch: "$" also matches before a final newline
 _URL_LISTS = ("feeds", "sitemaps", "start_urls")
-_FIELDS = {"name", "kind", *_URL_LISTS, "allowed_domains", "backfill_pages", "download_delay", "private_addresses"}
+_FIELDS = {
+    "name", "kind", *_URL_LISTS, "allowed_domains", "backfill_pages", "download_delay", "private_addresses",
+    "max_pages", "max_depth",
+}
+#: Pages one crawl of a source fetches at most: 20 archive pages of 100 articles, five times over.
+MAX_PAGES = 10_000
+#: Link hops from an entry point (feed, sitemap, start URL and its older pages): 1 fetches the
+#: articles they link to and no further; 2 also follows those pages' links (section pages).
+MAX_DEPTH = 1
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,8 @@ class Source:
     download_delay: float | None = None
     #: Its hosts may be on loopback, private or link-local addresses (see crawler/addresses.py).
     private_addresses: bool = False
+    max_pages: int = MAX_PAGES
+    max_depth: int = MAX_DEPTH
 
     @property
     def urls(self) -> tuple[str, ...]:
@@ -56,6 +66,13 @@ def _url_list(entry: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
     if not isinstance(value, list):
         raise ConfigError(f"{where}, field '{key}': must be a list of URLs")
     return tuple(_check_url(url, f"{where}, field '{key}'") for url in value)
+
+
+def _whole_number(entry: dict[str, Any], key: str, where: str, default: int | None, least: int) -> int | None:
+    value = entry.get(key, default)
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < least):
+        raise ConfigError(f"{where}, field '{key}': must be a whole number >= {least}, got {value!r}")
+    return value
 
 
 def parse_source(entry: Any, where: str) -> Source:
@@ -80,9 +97,9 @@ def parse_source(entry: Any, where: str) -> Source:
         domains = sorted({urlsplit(url).hostname or "" for url in feeds + sitemaps + start_urls})
     if not isinstance(domains, list) or not all(isinstance(d, str) and d and "/" not in d for d in domains):
         raise ConfigError(f"{where}, field 'allowed_domains': must be a list of host names")
-    backfill = entry.get("backfill_pages")
-    if backfill is not None and (not isinstance(backfill, int) or isinstance(backfill, bool) or backfill < 0):
-        raise ConfigError(f"{where}, field 'backfill_pages': must be a whole number >= 0")
+    backfill = _whole_number(entry, "backfill_pages", where, None, 0)
+    max_pages = _whole_number(entry, "max_pages", where, MAX_PAGES, 1)
+    max_depth = _whole_number(entry, "max_depth", where, MAX_DEPTH, 1)
     delay = entry.get("download_delay")
     if delay is not None and (
         isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay <= LONGEST
@@ -103,6 +120,8 @@ def parse_source(entry: Any, where: str) -> Source:
         backfill_pages=backfill,
         download_delay=None if delay is None else float(delay),
         private_addresses=private,
+        max_pages=max_pages or MAX_PAGES,
+        max_depth=max_depth or MAX_DEPTH,
     )
 
 

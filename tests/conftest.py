@@ -18,6 +18,7 @@ pytest_plugins = [
     "tests.fixtures.cli",
     "tests.fixtures.db",
     "tests.fixtures.feedserver",
+    "tests.fixtures.newssite",
     "tests.fixtures.redis_server",
     "tests.fixtures.servers",
 ]

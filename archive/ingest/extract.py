@@ -29,8 +29,9 @@ import trafilatura
 from htmldate import find_date
 from htmldate.extractors import COMPLETE_URL
 
-from archive.errors import ExtractionError
+from archive.errors import ExtractionError, NotAnArticle
 from archive.ingest.messages import widen_pipe
+from archive.ingest.verdict import not_an_article
 from archive.warc.http import HttpBody
 
 if TYPE_CHECKING:
@@ -109,7 +110,8 @@ def extract_article(
     ``html`` may be a fetched ``HttpBody``, decoded here as the crawler would decode it.
 
     Raises ``ExtractionError`` when the input is over ``max_bytes``, cannot be decoded, is not
-    HTML, has no main text, or trafilatura fails.
+    HTML, has no main text, or trafilatura fails; ``NotAnArticle`` when the text is a listing's
+    (``archive.ingest.verdict``).
     """
     size = _oversize(html, max_bytes)
     if size is not None:
@@ -149,6 +151,9 @@ def extract_article(
         raise ExtractionError(
             f"{url}: no main text found (only {len(text)} characters, minimum {min_chars})"
         )
+    reason = not_an_article(text, tree, url)
+    if reason is not None:
+        raise NotAnArticle(f"{url}: not an article: {reason}")
     canonical = document.url if document.url and document.url != url else _canonical_link(tree, url)
     language = document.language or _html_lang(tree)
     published = document.date

@@ -18,7 +18,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.error import ConnectError
 
 from archive.db.urls import fetch_problem
-from crawler import polls
+from crawler import discovery, polls
 from crawler.feeds import parse_sitemap, read_feed
 from crawler.items import CapturedPage, FeedPage
 from crawler.links import article_links, feed_links, older_page
@@ -37,6 +37,8 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _FEED_FIRST = 10  # feeds before pages: their entries carry dates and authors as evidence
+#: Link hops from an entry point; a listing's older pages are as deep as the listing.
+DEPTH = "syndicrawl_depth"
 
 #: One feed or sitemap parsed at a time: threads share the GIL, so more would not parse faster,
 #: and one big feed at a time bounds the memory parsing takes (about 3 KB an entry in feedparser).
@@ -104,6 +106,7 @@ class SourceSpider(scrapy.Spider):
         self.allowed_domains = list(source.allowed_domains)
         self._unreachable: set[str] = set()  # hosts already reported as unreachable
         self._unfetchable: set[str] = set()  # links already reported as not fetchable
+        self._requested: set[str] = set()  # URLs requested, up to the source's max_pages
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SourceSpider:
@@ -135,13 +138,28 @@ class SourceSpider(scrapy.Spider):
             priority=_FEED_FIRST if kind in {"feed", "sitemap"} else 0,
         )
 
+    def _within_budget(self, url: str) -> bool:
+        """Whether ``url`` may be requested: already requested, or the source's ``max_pages`` not
+        reached (one warning when it is: discovery on a big site would go on for days)."""
+        if url in self._requested:
+            return True
+        if len(self._requested) < self.source.max_pages:
+            self._requested.add(url)
+            return True
+        if len(self._requested) == self.source.max_pages:
+            self._requested.add("")  # reported
+            self.problem(f"{self.source.max_pages} pages requested (max_pages); further links not followed")
+        return False
+
     def _follow(self, url: str, kind: str, callback: Any, **meta: Any) -> Iterator[scrapy.Request]:
         """The request for a link found on a page (``meta["syndicrawl_from"]``), or nothing and one
         warning per URL when a crawl cannot fetch it: only http(s) is fetched (an ``ftp://`` link
-        to a port that never answered kept a crawl open forever), and a bad port stopped the writer."""
+        to a port that never answered kept a crawl open forever), and a bad port stopped the writer.
+        Nothing either past the source's page budget."""
         problem = fetch_problem(url)
         if problem is None:
-            yield self._request(url, kind, callback, **meta)
+            if self._within_budget(url):
+                yield self._request(url, kind, callback, **meta)
         elif url not in self._unfetchable:
             self._unfetchable.add(url)
             self.problem(f"{meta.get('syndicrawl_from')}: links to {url!r}: {problem}; skipped")
@@ -168,6 +186,7 @@ class SourceSpider(scrapy.Spider):
         for request in requests:
             if in_scope(request.url, self.source.allowed_domains):
                 request.meta[ENTRY_POINT] = True
+                self._requested.add(request.url)
                 yield request
             elif request.url in configured:  # a front page derived from a feed goes with its feed
                 self.problem(f"{request.url}: outside the source's allowed_domains "
@@ -206,7 +225,10 @@ class SourceSpider(scrapy.Spider):
                            self.source.name, response.url, total, len(selection.fetch), selection.left)
             assert self.crawler.stats is not None
             self.crawler.stats.inc_value("syndicrawl/feed_entries_left", selection.left)
+        depth = response.meta.get(DEPTH, 0) + 1
         for entry in selection.fetch:
+            if not self._within_budget(entry["url"]):
+                break
             evidence = {"via": "feed", **{k: entry[k] for k in ("title", "author", "published", "updated")}}
             yield self._request(
                 entry["url"],
@@ -215,6 +237,7 @@ class SourceSpider(scrapy.Spider):
                 syndicrawl_from=response.url,
                 syndicrawl_feed=response.url,
                 syndicrawl_evidence=evidence,
+                **{DEPTH: depth},
             )
         yield FeedPage(response.url, feed.kind, feed.title, feed.entries, polls.fetched(response) if polled else None)
 
@@ -225,14 +248,16 @@ class SourceSpider(scrapy.Spider):
             return
         for problem in sitemap.problems:
             self.problem(problem)
+        depth = response.meta.get(DEPTH, 0)
         for loc, lastmod in sitemap.entries:
             if sitemap.index:
-                for request in self._follow(loc, "sitemap", self.parse_sitemap, syndicrawl_from=response.url):
+                for request in self._follow(loc, "sitemap", self.parse_sitemap, syndicrawl_from=response.url, **{DEPTH: depth}):
                     yield request
             else:
                 evidence = {"via": "sitemap", "updated": lastmod}
                 for request in self._follow(
-                    loc, "article", self.parse_article, syndicrawl_from=response.url, syndicrawl_evidence=evidence
+                    loc, "article", self.parse_article, syndicrawl_from=response.url, syndicrawl_evidence=evidence,
+                    **{DEPTH: depth + 1},
                 ):
                     yield request
 
@@ -240,20 +265,20 @@ class SourceSpider(scrapy.Spider):
         if not isinstance(response, HtmlResponse):
             self.problem(f"{response.url}: not an HTML page")
             return
+        depth = response.meta.get(DEPTH, 0)
         for url in feed_links(response):
-            yield from self._follow(url, "feed", self.parse_feed, syndicrawl_from=response.url)
-        links = article_links(response)
-        if len(links) > self.max_feed_entries:  # a page of 10,000 links is a feed of as many entries
-            logger.warning("%s: %s: %d article links; the first %d followed (max_feed_entries)",
-                           self.source.name, response.url, len(links), self.max_feed_entries)
-            links = links[: self.max_feed_entries]
-        for url in links:
-            yield from self._follow(url, "article", self.parse_article, syndicrawl_from=response.url)
+            yield from self._follow(url, "feed", self.parse_feed, syndicrawl_from=response.url, **{DEPTH: depth})
+        links = yield from self._follow_articles(response)
         page = response.meta.get("syndicrawl_page", 0)
         if page < self.backfill_pages:
-            url = older_page(response)
-            if url:
-                yield from self._follow(url, "listing", self.parse_listing, syndicrawl_from=response.url, syndicrawl_page=page + 1)
+            older = older_page(response)  # a known theme's, else the page's structure
+            pages = [(older, page + 1)] if older else discovery.older_pages(response, self.source.allowed_domains, page)
+            for url, number in pages:
+                if number <= self.backfill_pages:
+                    yield from self._follow(
+                        url, "listing", self.parse_listing, syndicrawl_from=response.url, syndicrawl_page=number,
+                        **{DEPTH: depth},
+                    )
         # A start URL (or a redirect to one) may be an article itself rather than a list of them.
         if CAPTURE in response.meta:
             is_article = not links or response.css('meta[property="og:type"]::attr(content)').get() == "article"
@@ -265,10 +290,27 @@ class SourceSpider(scrapy.Spider):
                 evidence=response.meta.get("syndicrawl_evidence", {}),
             )
 
-    def parse_article(self, response: scrapy.http.Response) -> None:
-        """Nothing to do here: the archive writer extracts article pages (see WarcCaptureMiddleware)."""
+    def _follow_articles(self, response: HtmlResponse) -> Iterator[scrapy.Request]:
+        """Requests for a page's article links (a known theme's, else found by the page's structure),
+        one link hop deeper than the page, up to the source's ``max_depth``; returns the links."""
+        links = article_links(response) or discovery.article_links(response, self.source.allowed_domains)
+        if len(links) > self.max_feed_entries:  # a page of 10,000 links is a feed of as many entries
+            logger.warning("%s: %s: %d article links; the first %d followed (max_feed_entries)",
+                           self.source.name, response.url, len(links), self.max_feed_entries)
+            links = links[: self.max_feed_entries]
+        depth = response.meta.get(DEPTH, 0) + 1
+        if depth <= self.source.max_depth:
+            for url in links:
+                yield from self._follow(url, "article", self.parse_article, syndicrawl_from=response.url, **{DEPTH: depth})
+        return links
+
+    def parse_article(self, response: scrapy.http.Response) -> Iterator[scrapy.Request]:
+        """The archive writer extracts article pages (see WarcCaptureMiddleware); below the source's
+        ``max_depth``, their links are followed too (a section page linked from the front page)."""
         if not isinstance(response, HtmlResponse):
             self.problem(f"{response.url}: not an HTML page ({response.headers.get('Content-Type', b'?').decode()})")
+        elif response.meta.get(DEPTH, 0) < self.source.max_depth:
+            yield from self._follow_articles(response)
 
     def on_error(self, failure: Failure) -> Iterator[FeedPage]:
         """One line per failed request (HTTP error status, timeout, too many redirects), one per host

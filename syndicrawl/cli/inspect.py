@@ -16,6 +16,7 @@ from syndicrawl.cli import cli, open_archive, settings_options, stdout
 from syndicrawl.cli.crawl import read_sources, sources_option
 from syndicrawl.cli.rows import echo_json, json_option
 from syndicrawl.settings import Settings
+from syndicrawl.sources import Source
 
 
 def _when(value: object) -> str:
@@ -30,7 +31,8 @@ def sources(config_file: Path, as_json: bool, settings: Settings) -> None:
     """List the configured sources, their last crawl, and the pages and captures archived.
 
     pages: distinct URLs with an extracted article; captures: every fetch archived
-    (a page crawled three times is one page, three captures).
+    (a page crawled three times is one page, three captures). backfill, max pages, max depth:
+    the bounds of its crawls (older listing pages, pages fetched, link hops from an entry point).
 
     Example: syndicrawl sources --config demo-sources.toml
     """
@@ -41,11 +43,13 @@ def sources(config_file: Path, as_json: bool, settings: Settings) -> None:
         echo_json({
             "source": source.name, "kind": source.kind, "feeds": list(source.feeds),
             "sitemaps": list(source.sitemaps), "start_urls": list(source.start_urls),
-            **_counts(summaries.get(source.name)),
+            **_bounds(source, settings), **_counts(summaries.get(source.name)),
         } for source in configured)
         return
     table = Table()
-    for column in ("source", "kind", "feeds", "sitemaps", "start urls", "last crawl", "status", "pages", "captures"):
+    columns = ("source", "kind", "feeds", "sitemaps", "start urls", "backfill", "max pages", "max depth",
+               "last crawl", "status", "pages", "captures")
+    for column in columns:
         table.add_column(column)
     for source in configured:
         summary = summaries.get(source.name)
@@ -55,12 +59,19 @@ def sources(config_file: Path, as_json: bool, settings: Settings) -> None:
             str(len(source.feeds)),
             str(len(source.sitemaps)),
             str(len(source.start_urls)),
+            *map(str, _bounds(source, settings).values()),
             _when(summary.last_crawl_started if summary else None),
             (summary.last_crawl_status or "-") if summary else "never crawled",
             str(summary.pages) if summary else "0",
             str(summary.captures) if summary else "0",
         )
     stdout.print(table)
+
+
+def _bounds(source: Source, settings: Settings) -> dict[str, int]:
+    """What bounds a source's crawls: its own values, else the settings' (``backfill_pages``)."""
+    backfill = settings.backfill_pages if source.backfill_pages is None else source.backfill_pages
+    return {"backfill_pages": backfill, "max_pages": source.max_pages, "max_depth": source.max_depth}
 
 
 def _counts(summary: catalog.SourceSummary | None) -> dict[str, Any]:

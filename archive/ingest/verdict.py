@@ -1,0 +1,111 @@
+"""Whether an extracted page is an article, judged on the page: its links are no evidence.
+
+A crawl that finds articles by a site's structure also reaches its home, section and tag pages,
+and ``import`` of a whole site's WARC brings them all; trafilatura extracts text from them too
+(the headlines and teasers of a listing). Such a page stays a capture, and the reason it is not
+an article is recorded with it (``NotAnArticle``'s message, kept as the article row's error).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import TYPE_CHECKING
+from urllib.parse import urljoin
+
+if TYPE_CHECKING:
+    from lxml.html import HtmlElement
+
+#: Share of the text's characters in lines that are link texts, above which it is a list of links.
+LINKED_SHARE = 0.5
+#: A listing: at least this many teasers (the block around a heading that links to another page:
+#: a card, a grid tile, a list item), and more than half of the text in them.
+LISTING_TEASERS = 4
+TEASER_SHARE = 0.5
+#: A block this long is no teaser: netzpolitik.org's article (13,755 characters) sits in one
+#: block with a heading linking to its section.
+TEASER_CHARS = 1500
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+#: Types a page declares (Open Graph ``og:type``, JSON-LD ``@type``) that make it an article.
+ARTICLE_TYPES = frozenset({
+    "article", "newsarticle", "blogposting", "reportagenewsarticle", "analysisnewsarticle", "opinionnewsarticle",
+    "reviewnewsarticle", "backgroundnewsarticle", "scholarlyarticle", "techarticle", "report", "liveblogposting",
+})
+
+
+def _line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def declared_article(tree: HtmlElement) -> bool:
+    """Whether the page says it is one article (``og:type`` article, a JSON-LD Article type)."""
+    if any(value.strip().lower() == "article" for value in tree.xpath('//meta[@property="og:type"]/@content')):
+        return True
+    for script in tree.xpath('//script[@type="application/ld+json"]'):
+        try:
+            document = json.loads(script.text or "")
+        except (ValueError, RecursionError):
+            continue
+        nodes = document if isinstance(document, list) else [document]
+        nodes += [n for node in nodes if isinstance(node, dict) for n in node.get("@graph", []) if isinstance(n, dict)]
+        for node in nodes:
+            kinds = node.get("@type") if isinstance(node, dict) else None
+            kinds = kinds if isinstance(kinds, list) else [kinds]
+            if any(isinstance(kind, str) and kind.lower() in ARTICLE_TYPES for kind in kinds):
+                return True
+    return False
+
+
+def _target(link: HtmlElement, url: str) -> str | None:
+    href = (link.get("href") or "").split("#")[0].strip()
+    try:
+        return urljoin(url, href) if href else None
+    except ValueError:  # 'http://[x': no link anywhere
+        return None
+
+
+def teasers(tree: HtmlElement, url: str) -> list[str]:
+    """The texts of the page's teasers: around each heading that links to another page, the
+    largest block holding no other such heading (a card, a grid tile, a list item), if short."""
+    itself = url.split("#")[0]
+    heads = [
+        link for link in tree.iter("a")
+        if _target(link, url) not in {None, itself}
+        and any(isinstance(e.tag, str) and e.tag in _HEADINGS for e in (*link.iterancestors(), *link.iterdescendants()))
+    ]
+    holding = Counter(element for link in heads for element in link.iterancestors())
+    blocks = []
+    for link in heads:
+        block = link
+        for element in link.iterancestors():
+            if holding[element] > 1:
+                break
+            block = element
+        text = _line(block.text_content())
+        if len(text) <= TEASER_CHARS:
+            blocks.append(text)
+    return blocks
+
+
+def not_an_article(text: str, tree: HtmlElement, url: str) -> str | None:
+    """Why the page ``text`` was extracted from is not an article, or None if it is one.
+
+    - a list of links: most of the text is link texts (an archive, a section page as a plain
+      list of headlines, a tag cloud);
+    - a listing: most of the text is in teasers, blocks each around a heading that links to
+      another page (a home, section or tag page of cards or of an ``<article>`` grid; trafilatura
+      gave one tile's headline and every tile's teaser), unless the page declares itself an article.
+    """
+    lines = [line for line in map(_line, text.splitlines()) if line]
+    total = sum(map(len, lines))
+    link_texts = {_line(link.text_content()) for link in tree.iter("a") if _target(link, url)}
+    linked = sum(len(line) for line in lines if line in link_texts)
+    if total and linked > LINKED_SHARE * total:
+        return f"a list of links ({linked} of its {total} characters are link text)"
+    blocks = teasers(tree, url)
+    if len(blocks) >= LISTING_TEASERS:
+        joined = "\n".join(blocks)
+        teased = sum(len(line) for line in lines if line in joined)
+        if teased > TEASER_SHARE * total and not declared_article(tree):
+            return f"a listing ({teased} of its {total} characters are in {len(blocks)} teasers linking to other pages)"
+    return None
