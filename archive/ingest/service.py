@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from archive.db.engine import Database
 from archive.db.urls import url_key
 from archive.doctor import repair_sources
-from archive.errors import LockHeld
+from archive.errors import LockHeld, NotAnArticle
 from archive.ingest.memory import keep_large_blocks
 from archive.ingest.messages import load
 from archive.ingest.store import CaptureStore, Extracted
@@ -106,6 +106,8 @@ class _Outcome(NamedTuple):
     ticket: _Ticket
     extraction: Extraction | None
     error: str | None
+    #: The error says the page is no article (``NotAnArticle``): a listing reached by discovery, no failure.
+    not_article: bool = False
 
 
 class ArchiveService:
@@ -309,7 +311,7 @@ class ArchiveService:
             try:
                 outcome = _Outcome(ticket, future.result(), None)
             except Exception as exc:  # ExtractionError, or a broken pool: the page is recorded as failed
-                outcome = _Outcome(ticket, None, str(exc))
+                outcome = _Outcome(ticket, None, str(exc), isinstance(exc, NotAnArticle))
             self._events.put(("extracted", source, outcome))
 
         futures = self._extractor.submit_many([(page.html, page.url) for page in pages])
@@ -319,15 +321,20 @@ class ArchiveService:
     def extracted(self, batch: list[tuple[str, _Outcome]]) -> None:
         """Store extractions (or their failures), per source in one transaction, and match the articles."""
         by_source: defaultdict[str, list[Extracted]] = defaultdict(list)
-        for source, (ticket, extraction, error) in batch:
+        not_articles: set[tuple[str, int]] = set()
+        for source, (ticket, extraction, error, not_article) in batch:
             capture = self._awaiting.pop((source, ticket.number), None)
             if capture is not None:  # else its capture failed to be written, which was reported then
                 by_source[source].append(Extracted(capture, extraction, error, ticket.metadata, ticket.evidence))
+                if not_article:
+                    not_articles.add((source, capture.id))
         try:
             for source, items in by_source.items():
                 self._stores[source].store_articles(items)
                 for item in items:
-                    if item.error is not None:
+                    if (source, item.capture.id) in not_articles:
+                        logger.info("%s: %s", source, item.error)
+                    elif item.error is not None:
                         logger.warning("%s: extraction failed: %s", source, item.error)
                         self.counts[source]["extraction_failed"] += 1
                         self.counts[source]["errors"] += 1
@@ -335,7 +342,7 @@ class ArchiveService:
                         self.counts[source]["articles"] += 1
         finally:
             self._extracting -= len(batch)
-            self._holding -= sum(ticket.credits for _, (ticket, _, _) in batch)
+            self._holding -= sum(outcome.ticket.credits for _, outcome in batch)
 
     def feed(
         self,
