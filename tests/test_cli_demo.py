@@ -3,6 +3,7 @@ command it suggests, copied as printed."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -32,3 +33,19 @@ def test_the_chain_command_the_demo_suggests_works_when_copied(tmp_path: Path) -
     assert copied.stdout.startswith("origin · lendman-blog · http://127.0.0.1:")
     assert "└── copy · rbn · " in copied.stdout
     assert sorted(path.name for path in tmp_path.iterdir()) == ["syndicrawl-demo"]
+
+
+def test_the_demo_s_stealth_edit_is_found_by_the_revisions_command_it_suggests(tmp_path: Path) -> None:
+    """The blog retitles a post and cuts a paragraph after the crawl, without a note: one revision."""
+    result = syndicrawl("demo", "--port", "0", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    hint = re.search(r"without a note \((syndicrawl revisions .+)\)\.$", result.stdout, re.MULTILINE)
+    assert hint is not None, result.stdout
+
+    found = syndicrawl(*shlex.split(hint.group(1))[1:], "--json", cwd=tmp_path)
+
+    assert found.returncode == 0, found.stderr
+    rows = json.loads(found.stdout)
+    assert [(row["url"].rsplit("/", 1)[1], row["edits"], row["declared"]) for row in rows] == [
+        ("aleppo-and-the-information-war.html", {"title": 1, "paragraph_dropped": 1}, None)
+    ]

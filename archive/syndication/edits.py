@@ -111,6 +111,10 @@ class _Text:
         lines = self.touched(start, end)
         return self.first[lines.start] == start and self.first[lines.stop] == end
 
+    def pieces(self, start: int, end: int) -> list[tuple[int, int]]:
+        """Words ``start`` to ``end`` cut at line ends."""
+        return [(max(start, self.first[line]), min(end, self.first[line + 1])) for line in self.touched(start, end)]
+
     def words(self, start: int, end: int) -> str:
         """Words ``start`` to ``end`` as shown, with what lies between them on each line."""
         parts = []
@@ -136,7 +140,13 @@ def diff(
     opcodes = alignment.word_opcodes(a.keys, b.keys)
     links = {tuple(WORD.findall(segment(normalize(link)))) for link in link_texts} - {()}
     for a1, a2, b1, b2 in _changes(opcodes):
-        edits += _named(a, b, a1, a2, b1, b2, links)
+        if b1 == b2:
+            shift = _to_lines(a, a1, a2)
+        elif a1 == a2:
+            shift = _to_lines(b, b1, b2)
+        else:
+            shift = 0
+        edits += _named(a, b, a1 + shift, a2 + shift, b1 + shift, b2 + shift, links)
     edits += _typography(a, b, opcodes)
     edits.sort(key=lambda edit: (edit.parent_line or 0, edit.copy_line or 0))
     equal = [(a1, a2) for tag, a1, a2, _, _ in opcodes if tag == "equal"]
@@ -168,6 +178,22 @@ def _changes(opcodes: Sequence[tuple[str, int, int, int, int]]) -> list[tuple[in
     return [(a1, a2, b1, b2) for a1, a2, b1, b2 in runs if a1 != a2 or b1 != b2]
 
 
+def _to_lines(text: _Text, start: int, end: int) -> int:
+    """How far to move a run of words removed (or added) to make it whole lines, if it can be.
+
+    Of equally good alignments the aligner picks one: a paragraph dropped between two starting
+    with "The" can come out as all but its "The" and the next one's. Moving the run by k words
+    is the same alignment while the word leaving it equals the word entering (diff's "slide").
+    """
+    keys = text.keys
+    left, right = 0, 0
+    while start - left > 0 and keys[start - left - 1] == keys[end - left - 1]:
+        left += 1
+    while end + right < len(keys) and keys[start + right] == keys[end + right]:
+        right += 1
+    return next((shift for shift in range(-left, right + 1) if text.whole(start + shift, end + shift)), 0)
+
+
 def _named(a: _Text, b: _Text, a1: int, a2: int, b1: int, b2: int, links: set[tuple[str, ...]]) -> list[Edit]:
     """Name one run of changes (module docstring)."""
     at_a, at_b = a.touched(a1, a2), b.touched(b1, b2)
@@ -180,6 +206,12 @@ def _named(a: _Text, b: _Text, a1: int, a2: int, b1: int, b2: int, links: set[tu
                 Edit("links_removed", a.line_of[a1 + start] + 1, line_b, a.words(a1 + start, a1 + end), "")
                 for start, end in stripped
             ]
+    # Words removed (or added) across lines, not whole lines: each line's part is its own edit
+    # (a link at the end of one line and the next paragraph, both gone).
+    if b1 == b2 and not whole_a and len(at_a) > 1:
+        return [edit for start, end in a.pieces(a1, a2) for edit in _named(a, b, start, end, b1, b2, links)]
+    if a1 == a2 and not whole_b and len(at_b) > 1:
+        return [edit for start, end in b.pieces(b1, b2) for edit in _named(a, b, a1, a2, start, end, links)]
     if whole_a and whole_b:
         old = [a.lines[line] for line in at_a]
         new = [b.lines[line] for line in at_b]
@@ -190,7 +222,29 @@ def _named(a: _Text, b: _Text, a1: int, a2: int, b1: int, b2: int, links: set[tu
         return [Edit("paragraph_dropped", line + 1, line_b, text, "") for line, text in zip(at_a, old, strict=True)] + [
             Edit(added, line_a, line + 1, "", text) for line, text in zip(at_b, new, strict=True)
         ]
-    return [Edit("rewritten", line_a, line_b, a.words(a1, a2) if a1 < a2 else "", b.words(b1, b2) if b1 < b2 else "")]
+    # Whole lines inside a run that also changes words (a paragraph dropped beside a sentence
+    # rewritten): the lines are dropped or added, the rest is rewritten.
+    parts_a = [piece for piece in a.pieces(a1, a2) if a1 < a2]
+    parts_b = [piece for piece in b.pieces(b1, b2) if b1 < b2]
+    dropped = [a.line_of[start] for start, end in parts_a if a.whole(start, end)]
+    added = [b.line_of[start] for start, end in parts_b if b.whole(start, end)]
+    rest_a = [(start, end) for start, end in parts_a if a.line_of[start] not in dropped]
+    rest_b = [(start, end) for start, end in parts_b if b.line_of[start] not in added]
+    # The same words on both sides, left by an alignment that moved a line's first words to the
+    # line dropped beside it, are no rewrite.
+    for at in (0, -1):
+        while rest_a and rest_b and a.keys[slice(*rest_a[at])] == b.keys[slice(*rest_b[at])]:
+            del rest_a[at], rest_b[at]
+    return [
+        *(Edit("paragraph_dropped", line + 1, line_b, a.lines[line], "") for line in dropped),
+        *(Edit("paragraph_added", line_a, line + 1, "", b.lines[line]) for line in added),
+        *(
+            [Edit("rewritten", line_a, line_b, " / ".join(a.words(*part) for part in rest_a),
+                  " / ".join(b.words(*part) for part in rest_b))]  # fmt: skip
+            if rest_a or rest_b
+            else []
+        ),
+    ]
 
 
 def _segments(words: tuple[str, ...], links: set[tuple[str, ...]]) -> list[tuple[int, int]] | None:
