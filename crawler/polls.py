@@ -18,6 +18,7 @@ from scrapy.exceptions import CannotResolveHostError, DownloadTimeoutError, Igno
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError
 
+from crawler.addresses import AddressRefused
 from syndicrawl.sources import Source
 
 if TYPE_CHECKING:
@@ -39,6 +40,13 @@ class PolledSource(Source):
     """
 
     plans: Mapping[str, FeedPlan] = field(default_factory=dict)
+    #: The whole source's feeds, sitemaps and start pages: its scope's ports (``crawler.scope``) are
+    #: theirs, not only the polled feeds' (a feed on one port whose entries are on its site's).
+    source_urls: tuple[str, ...] = ()
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        return self.source_urls or self.feeds
 
 
 def conditional_headers(plan: FeedPlan | None) -> dict[str, str]:
@@ -103,6 +111,8 @@ def failed(request: scrapy.Request, failure: Failure) -> dict[str, Any]:
         outcome.update(status=response.status, retry_after=retry_after(response, now), error=f"HTTP {response.status}")
     elif failure.check(IgnoreRequest):
         kind = "blocked"
+    elif failure.check(AddressRefused):  # a loopback, private, link-local... address: until the source allows it
+        kind = "address"
     elif failure.check(DNSLookupError, CannotResolveHostError):  # Scrapy 2.19 wraps Twisted's in its own
         kind = "dns"
     elif failure.check(TimeoutError, TCPTimedOutError, DownloadTimeoutError):
@@ -124,6 +134,7 @@ def poll_source(source: Source, feeds: tuple[str, ...], plans: Mapping[str, Feed
         backfill_pages=0,
         download_delay=source.download_delay,
         private_addresses=source.private_addresses,
+        source_urls=source.urls,
         max_pages=source.max_pages,
         max_depth=source.max_depth,
         plans=plans,

@@ -65,6 +65,7 @@ class Settings:
     backoff_parse: float
     backoff_blocked: float
     backoff_process: float
+    backoff_address: float
     trust_after: int
     audit_every: int
     tick: float

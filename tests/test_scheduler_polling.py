@@ -15,7 +15,7 @@ from syndicrawl.settings import load_settings
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 WEIGHTS = {"dns": 3.0, "connection": 2.0, "timeout": 1.0, "http_4xx": 3.0, "http_5xx": 1.0, "parse": 2.0,
-           "blocked": 3.0, "process": 1.0}
+           "blocked": 3.0, "process": 1.0, "address": 3.0}
 POLICY = PollPolicy(min_interval=60, max_interval=3600, faster=0.5, slower=1.5, jitter=0.0, weights=WEIGHTS,
                     trust_after=2, audit_every=4)
 RNG = random.Random(5)

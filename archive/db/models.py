@@ -403,7 +403,7 @@ class Revision(Base):
     declared: Mapped[str | None] = mapped_column(Text)
 
 
-POLL_ERROR_KINDS = ("dns", "connection", "timeout", "http_4xx", "http_5xx", "parse", "blocked", "process")
+POLL_ERROR_KINDS = ("dns", "connection", "timeout", "http_4xx", "http_5xx", "parse", "blocked", "process", "address")
 TRUST_LEVELS = ("unverified", "trusted", "distrusted")
 RUN_STATUSES = ("running", "finished", "failed", "interrupted", "skipped")
 
