@@ -27,8 +27,6 @@ if TYPE_CHECKING:
 CAPTURE = "syndicrawl_capture"
 #: request.meta key holding the metadata record of a capture waiting for the spider's verdict.
 METADATA = "syndicrawl_metadata"
-#: request.meta key marking a source's feeds, sitemaps and start pages (and their redirects).
-ENTRY_POINT = "syndicrawl_entry_point"
 
 
 def _header_pairs(headers: Headers) -> list[tuple[str, str]]:
@@ -119,8 +117,6 @@ class WarcCaptureMiddleware:
         assert stats is not None
         stats.inc_value("syndicrawl/pages")
         stats.inc_value("syndicrawl/bytes", len(response.body))
-        if meta.get(ENTRY_POINT):
-            stats.inc_value("syndicrawl/entry_points_answered")
         # While the writer is behind, the response (so its download slot) waits here:
         # the crawl goes at the pace of writing and extraction, and memory stays bounded.
         await archive.channel.drain()

@@ -63,6 +63,18 @@ def test_failures_are_counted_as_errors(campaign) -> None:  # type: ignore[no-un
         assert (errors[name] == 0) == (name in capped), (name, errors)
 
 
+def test_a_source_given_nothing_to_read_failed(campaign) -> None:  # type: ignore[no-untyped-def]
+    """Its only feed a gzip bomb, a redirect loop or an empty 200, a source crawled nothing: each
+    was an HTTP answer, and it ended 'finished' beside the endless body's and slowloris's 'failed'.
+    A capped feed or page, a feed read in a wrong charset, a robots.txt that timed out still gave pages."""
+    _, run, _ = campaign
+    rows = [[cell.strip() for cell in row.split("│")[1:-1]] for row in run.stdout.splitlines() if "│" in row]
+    statuses = {row[0]: row[1] for row in rows}
+    read = {"hostile-many-links", "hostile-huge-feed", "hostile-bad-charset", "hostile-slow-robots", "good-0", "good-1"}
+    assert statuses == {name: "finished" if name in read else "failed" for name in statuses}
+    assert len(statuses) == len(BEHAVIOURS) + SIZES.good
+
+
 def test_good_sources_stored_and_caps_held(campaign) -> None:  # type: ignore[no-untyped-def]
     _, _, data = campaign
     pages = {name: counts[0] for name, counts in stored(data).items()}

@@ -22,7 +22,7 @@ from crawler import discovery, polls
 from crawler.feeds import parse_sitemap, read_feed
 from crawler.items import CapturedPage, FeedPage
 from crawler.links import article_links, feed_links, older_page
-from crawler.middlewares import CAPTURE, ENTRY_POINT, METADATA
+from crawler.middlewares import CAPTURE, METADATA
 from crawler.polls import POLL_FEED, PolledSource
 
 if TYPE_CHECKING:
@@ -37,6 +37,8 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _FEED_FIRST = 10  # feeds before pages: their entries carry dates and authors as evidence
+#: request.meta key marking a source's feeds, sitemaps and start pages (and their redirects).
+ENTRY_POINT = "syndicrawl_entry_point"
 #: Link hops from an entry point; a listing's older pages are as deep as the listing.
 DEPTH = "syndicrawl_depth"
 
@@ -195,6 +197,7 @@ class SourceSpider(scrapy.Spider):
     async def parse_feed(self, response: scrapy.http.Response) -> AsyncIterator[Any]:
         polled = POLL_FEED in response.meta
         if response.status == 304:
+            self._answered(response)
             logger.info("%s: %s not modified", self.source.name, response.url)
             yield FeedPage(response.url, "unknown", None, [], polls.fetched(response))
             return
@@ -216,6 +219,7 @@ class SourceSpider(scrapy.Spider):
             else:
                 self.problem(f"{response.url}: {reason}")
             return
+        self._answered(response)
         feed, selection = read
         for problem in feed.problems:
             self.problem(problem)
@@ -248,6 +252,8 @@ class SourceSpider(scrapy.Spider):
             return
         for problem in sitemap.problems:
             self.problem(problem)
+        if sitemap.entries or not sitemap.problems:
+            self._answered(response)
         depth = response.meta.get(DEPTH, 0)
         for loc, lastmod in sitemap.entries:
             if sitemap.index:
@@ -265,6 +271,7 @@ class SourceSpider(scrapy.Spider):
         if not isinstance(response, HtmlResponse):
             self.problem(f"{response.url}: not an HTML page")
             return
+        self._answered(response)
         depth = response.meta.get(DEPTH, 0)
         for url in feed_links(response):
             yield from self._follow(url, "feed", self.parse_feed, syndicrawl_from=response.url, **{DEPTH: depth})
@@ -303,6 +310,15 @@ class SourceSpider(scrapy.Spider):
             for url in links:
                 yield from self._follow(url, "article", self.parse_article, syndicrawl_from=response.url, **{DEPTH: depth})
         return links
+
+    def _answered(self, response: scrapy.http.Response) -> None:
+        """Count an entry point (a configured feed, sitemap or start page, or where it redirected)
+        that gave something to read. Only those: a source whose entry points all gave none (a gzip
+        bomb, a redirect loop, an empty 200, an HTTP error) crawled nothing, yet each was an
+        answer, and it ended 'finished' (``crawler.runner._status``)."""
+        if response.meta.get(ENTRY_POINT):
+            assert self.crawler.stats is not None
+            self.crawler.stats.inc_value("syndicrawl/entry_points_answered")
 
     def parse_article(self, response: scrapy.http.Response) -> Iterator[scrapy.Request]:
         """The archive writer extracts article pages (see WarcCaptureMiddleware); below the source's
