@@ -254,6 +254,8 @@ def demo(port: int, serve: bool, settings: Settings) -> None:
     hint = shlex.join(["syndicrawl", "revisions", "--changed-since", edited_since.isoformat(), "--data-dir",
                        str(settings.data_dir)])  # fmt: skip
     stdout.print(f"\nA post the blog edited after the crawl, without a note ({hint}).", soft_wrap=True)
+    browse = shlex.join(["syndicrawl", "serve", "--data-dir", str(settings.data_dir)])
+    stdout.print(f"\nBrowse it: {browse}, then open http://127.0.0.1:8080/", soft_wrap=True)
 
 
 def _stealth_edit(blog: SiteServer[BloggerSite], sources_file: Path, data_dir: Path) -> datetime:
