@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from archive.db import catalog
-from archive.db.engine import Database
+from archive.db.engine import Database, sqlite_url
 from archive.db.models import ArticleCitation, Syndication
 from archive.db.urls import url_key
 from archive.syndication import analytics
+from tests.fixtures.cli import run_syndicrawl
 
 T0 = datetime(2024, 3, 1, 8, tzinfo=UTC)
 _ids = itertools.count(1)
@@ -41,6 +43,10 @@ def _place(s, article: int, cluster: int, relation: str, parent: int | None, ori
 
 @pytest.fixture
 def archive(database: Database) -> Database:
+    return _fill(database)
+
+
+def _fill(database: Database) -> Database:
     with database.session() as s, s.begin():
         story = _page(s, "courier", "http://courier.example/a", captured=T0, published="2024-03-01T08:00:00+00:00",
                       author="Ann")
@@ -111,3 +117,20 @@ def test_top_clusters_by_copies(archive: Database) -> None:
         (2, 3, "http://courier.example/a"), (1, 2, "http://courier.example/b"),
     ]
     assert sizes == {top[0].cluster_id: 3, top[1].cluster_id: 2}  # the page crawled twice counts once
+
+
+def test_report_writes_one_standalone_html_file_or_a_png_per_plot(tmp_path: Path) -> None:
+    database = _fill(Database(sqlite_url(tmp_path)))
+    database.dispose()
+    result = run_syndicrawl("report", "--out", str(tmp_path / "report.html"), data_dir=tmp_path)
+    assert result.returncode == 0 and result.stdout == f"Wrote {tmp_path / 'report.html'}\n", result.stderr
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert page.count('<img src="data:image/svg+xml;base64,') == 5
+    assert "<style>" in page and 'href="/' not in page and 'src="/' not in page  # opens offline, anywhere
+    assert "<td>courier</td><td>digest</td><td class=\"n\">3</td><td class=\"n\">1 (33%)</td>" in page
+
+    result = run_syndicrawl("report", "--out", str(tmp_path / "plots"), "--format", "png", data_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    names = ["site-graph", "repost-lag", "edits", "spread", "top-clusters"]
+    assert result.stdout.splitlines() == [f"Wrote {tmp_path / 'plots' / name}.png" for name in names]
+    assert all((tmp_path / "plots" / f"{name}.png").read_bytes().startswith(b"\x89PNG") for name in names)
