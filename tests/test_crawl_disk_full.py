@@ -6,7 +6,7 @@ source, says so, exits 4, and the next poll fetches them again: their feed entri
 stored with the feed, but an entry counts as archived only once its page has a capture.
 
 The failure is real: the crawl runs in a mount namespace of its own (``unshare -m``) with a
-16 KiB tmpfs on ``warcs/``, which fills after a few pages. Skipped where no mount namespace can
+32 KiB tmpfs on ``warcs/``, which fills half way. Skipped where no mount namespace can
 be made.
 """
 
@@ -26,8 +26,8 @@ from tests.fixtures.cli import FAST_SETTINGS, run_syndicrawl, write_sources
 from tests.warcs import read_warcs
 
 ENTRIES = 40
-#: Room for the feed and a few of its pages, not for 40.
-DISK = "16k"
+#: Room for the feed and about half of its pages (1.2 KB each in the WARC), not for 40.
+DISK = "32k"
 
 
 def _mount_namespace_problem() -> str | None:
@@ -61,8 +61,9 @@ def test_pages_not_stored_are_counted_exit_4_and_are_fetched_by_the_next_poll(tm
     sources = write_sources(tmp_path / "sources.toml",
                             [{"name": "harbour", "kind": "origin", "feeds": [server.url("/feed.xml")]}])  # fmt: skip
     settings = tmp_path / "settings.toml"
-    # Spaced out, so that the writer stores pages in several batches: the first fill the disk.
-    settings.write_text(FAST_SETTINGS.replace("download_delay = 0.0", "download_delay = 0.1"), encoding="utf-8")
+    # Spaced out, so that the writer stores pages in several batches (one a second, ``LINGER``): the
+    # first ones fit, a later one fills the disk. A batch that fails is lost whole.
+    settings.write_text(FAST_SETTINGS.replace("download_delay = 0.0", "download_delay = 0.25"), encoding="utf-8")
     data = tmp_path / "data"
     crawl = [sys.executable, "-m", "syndicrawl", "crawl", "--poll", "--config", str(sources),
              "--data-dir", str(data), "--settings", str(settings)]  # fmt: skip

@@ -24,7 +24,8 @@ HTML = (("Content-Type", "text/html; charset=utf-8"),)
 
 def _article(n: int) -> bytes:
     words = " ".join(f"tide{n} harbour report word{k}" for k in range(60))
-    return f"<!DOCTYPE html><html><head><title>Post {n}</title></head><body><article><h1>Post {n}</h1><p>{words}.</p></article></body></html>".encode()
+    return (f"<!DOCTYPE html><html><head><title>Post {n}</title></head><body><article><h1>Post {n}</h1>"
+            f"<p>{words}.</p></article></body></html>").encode()  # fmt: skip
 
 
 def _site(base: str) -> FixedSite:
@@ -52,8 +53,9 @@ def test_a_poll_keeps_its_sources_ports_and_names_a_refused_address(tmp_path, fa
         data = tmp_path / "data"
 
         # Apart: a crawl's resolver lets a host through for all its sources if one allows it.
-        polled = run_syndicrawl("crawl", "--poll", "--config", str(sources), "harbour", data_dir=data, settings=fast_settings)
-        refused = run_syndicrawl("crawl", "--poll", "--config", str(sources), "guarded", data_dir=data, settings=fast_settings)
+        poll = ("crawl", "--poll", "--config", str(sources))
+        polled = run_syndicrawl(*poll, "harbour", data_dir=data, settings=fast_settings)
+        refused = run_syndicrawl(*poll, "guarded", data_dir=data, settings=fast_settings)
 
         status = run_syndicrawl("feeds", "status", "--json", data_dir=data)
     assert polled.returncode == 0, polled.stderr

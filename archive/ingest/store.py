@@ -316,7 +316,7 @@ class CaptureStore:
             try:
                 self.store_metadata(capture, {**metadata, "extraction": summary})
             except WarcError as exc:
-                logger.error("%s: the metadata records of %d extracted pages not written: %s",
+                logger.error("%s: metadata records of %d extracted pages not written (their articles are stored): %s",
                              self.source, len(batch) - written, exc)  # fmt: skip
                 break
 
