@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import aliased
 
+from archive.db import pages
 from archive.db.models import Article, Capture, EditSummary, Revision, Source, Syndication
 from archive.db.urls import url_key
 from archive.errors import NotFoundError, QueryError, SyndicrawlError
@@ -24,7 +25,7 @@ from archive.lookup.snapshots import article_of, closest_capture, open_replay
 from archive.syndication import edits
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Iterator, Sequence
     from datetime import datetime
     from pathlib import Path
 
@@ -70,24 +71,28 @@ def record(session: Session, warc_dir: Path, articles: Sequence[Article], modifi
             revise(session, article, stated)
 
 
-def summarise(session: Session, warc_dir: Path | None, article_ids: Iterable[int]) -> int:
-    """Store the edit summary of every copy in the clusters of ``article_ids`` whose summary is
-    missing or was made against another page than its parent (else origin) now is; how many."""
-    ids = list(article_ids)
-    if not ids:
-        return 0
-    clusters = select(Syndication.cluster_id).where(Syndication.article_id.in_(ids)).scalar_subquery()
+def summarise(session: Session, warc_dir: Path | None, article_ids: Iterable[int] | None = None) -> int:
+    """Store the edit summary of every copy in the clusters of ``article_ids`` (None: in every
+    cluster, after ``dedup rebuild``) whose summary is missing or was made against another page
+    than its parent (else origin) now is; how many."""
     against = func.coalesce(Syndication.parent_id, Syndication.origin_id)
-    stale = session.execute(
+    query = (
         select(Syndication.article_id, against)
         .outerjoin(EditSummary, EditSummary.article_id == Syndication.article_id)
         .where(
-            Syndication.cluster_id.in_(clusters),
             against.is_not(None),
             against != Syndication.article_id,
             or_(EditSummary.article_id.is_(None), EditSummary.against_id.is_(None), EditSummary.against_id != against),
         )
-    ).all()
+    )
+    if article_ids is not None:
+        ids = list(article_ids)
+        if not ids:
+            return 0
+        query = query.where(
+            Syndication.cluster_id.in_(select(Syndication.cluster_id).where(Syndication.article_id.in_(ids)).scalar_subquery())
+        )
+    stale = session.execute(query).all()
     for copy_id, parent_id in stale:
         parent, copy = session.get(Article, parent_id), session.get(Article, copy_id)
         if parent is None or copy is None:
@@ -201,3 +206,20 @@ def changed_since(session: Session, since: datetime, source: str | None = None) 
         query = query.join(Article, Article.id == Revision.article_id).join(Capture, Capture.id == Article.capture_id)
         query = query.join(Source, Source.id == Capture.source_id).where(Source.name == source)
     return list(session.scalars(query))
+
+
+#: The export columns of the summaries (``clusters export``), as ``syndicrawl.cli.rows`` types them.
+EXPORT_FIELDS = {"edit_summary": "str", "text_kept": "float"}
+
+
+def with_summaries(session: Session, rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Export rows (one per page, by ``url``) with their page's ``EXPORT_FIELDS``; None for a page
+    that copies nothing (an origin, a page of its own)."""
+    page = pages.page_select().subquery("page")
+    found = {
+        row.url: (row.edit_summary, row.text_kept)
+        for row in session.execute(select(page.c.url, page.c.edit_summary, page.c.text_kept).where(page.c.edit_summary.is_not(None)))
+    }
+    for row in rows:
+        summary, kept = found.get(row["url"], (None, None))
+        yield {**row, "edit_summary": summary, "text_kept": kept}

@@ -97,12 +97,16 @@ def clusters_export(fmt: str, out: Path | None, settings: Settings) -> None:
     """Export one row per article: url, cluster_id, origin_url, parent_url, relation, similarity, ...
 
     For analyses with and without syndicated copies (pandas, DuckDB): filter on
-    is_syndicated_copy. An excerpt's parent_url is the page it was cut from.
+    is_syndicated_copy. An excerpt's parent_url is the page it was cut from. A copy's
+    edit_summary (JSON: edits per kind) and text_kept say what it changed in its parent.
 
     Example: syndicrawl clusters export --format csv --out clusters.csv --data-dir syndicrawl-demo
     """
+    from archive.ingest import changes
+
     with open_archive(settings) as database, database.session() as s:
-        write_rows(chains_api.export_rows(s), chains_api.EXPORT_FIELDS, fmt, out)
+        rows = changes.with_summaries(s, chains_api.export_rows(s))
+        write_rows(rows, {**chains_api.EXPORT_FIELDS, **changes.EXPORT_FIELDS}, fmt, out)
 
 
 @cli.group()
@@ -121,11 +125,13 @@ def dedup_rebuild(settings: Settings) -> None:
     Example: syndicrawl dedup rebuild --data-dir syndicrawl-demo
     """
     # Matching code (numpy, datasketch) is loaded only by the command that needs it.
+    from archive.ingest import changes
     from archive.syndication import matching
     from archive.syndication.neardup import NearDupIndex
 
     require_archive(settings)  # it writes the clusters, into an archive that exists
     with Database(settings.db_url) as database, database.session() as s, s.begin():
         count = matching.rebuild(s, NearDupIndex(database))
+        changes.summarise(s, settings.warc_dir)  # the copies' parents may have changed
         sizes = chains_api.clusters(s, min_size=2)
     stdout.print(f"Matched {count} articles: {len(sizes)} clusters of copies, {sum(c.size for c in sizes)} articles in them.")

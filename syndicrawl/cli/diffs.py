@@ -39,9 +39,9 @@ def _summary_line(result: TextDiff) -> str:
 
 
 def _edit_lines(edit: Edit) -> list[str]:
-    where = "title" if edit.parent_line is None else f"line {edit.parent_line} -> {edit.copy_line}"
+    where = "" if edit.parent_line is None else f" line {edit.parent_line} -> {edit.copy_line}"
     note = "" if edit.counted else " (not counted)"
-    head = f"[bold]{edit.kind}[/bold] {where}{note}"
+    head = f"[bold]{edit.kind}[/bold]{where}{note}"
     sign = _SIGNS.get(edit.kind)
     if sign == "-":
         return [head, f"  [red]- {markup(edit.parent_text)}[/red]"]
