@@ -39,8 +39,19 @@ def figures(data: Analytics, fmt: str) -> dict[str, bytes]:
     return {name: plots.render(draw(data), fmt) for name, draw in plots.FIGURES.items()}
 
 
+#: The latest figures drawn, by the data they show: drawing takes about 0.1 s of CPU a plot, the
+#: queries a tenth of that on the demo, and an archive between two crawls shows the same figures.
+_drawn: dict[str, dict[str, str]] = {}
+
+
 def data_uris(data: Analytics) -> dict[str, str]:
     """Each figure as an SVG ``data:`` URI: an ``<img>`` the page and the standalone report embed alike,
     whose styles the page's Content-Security-Policy does not have to allow."""
-    return {name: "data:image/svg+xml;base64," + base64.b64encode(svg).decode()
-            for name, svg in figures(data, "svg").items()}
+    key = repr(data)
+    drawn = _drawn.get(key)
+    if drawn is None:
+        drawn = {name: "data:image/svg+xml;base64," + base64.b64encode(svg).decode()
+                 for name, svg in figures(data, "svg").items()}
+        _drawn.clear()
+        _drawn[key] = drawn
+    return drawn
