@@ -20,7 +20,7 @@ from archive.db.engine import Database, create_engine_for, sqlite_url, upgrade
 from archive.db.models import Article, Capture, Source, Syndication
 from archive.db.urls import url_key
 from archive.errors import NotFoundError, QueryError
-from archive.lookup.search import parse_query, search, snippet
+from archive.lookup.search import _ROUNDS, parse_query, search, snippet
 from benchmarks import search_scale
 from syndicrawl.cli import cli
 
@@ -67,6 +67,22 @@ def test_every_word_and_phrase_is_required_and_titles_rank_first(database: Datab
     assert urls(database, "FERRY rain") == ["http://a.example/3"]
     assert urls(database, "ferry")[0] == "http://a.example/1"  # in its title; the others' texts
     assert len(urls(database, "harbour", limit=2)) == 2
+
+
+def test_a_word_in_more_articles_than_the_pool_is_ranked_among_the_newest(database: Database) -> None:
+    """A common word (in 10% of 1M articles) is ranked among its newest matches only, a pool of
+    ``_ROUNDS``' size a result wanted: the older page with the word in its title leads when the
+    pool holds it, not when newer matches fill the pool; a filter that only it passes still finds it."""
+    pool = _ROUNDS[database.engine.dialect.name][0][0]
+    add_page(database, "http://a.example/old", "Ferry", "The ferry.", source="archive")
+    newer = pool + 5
+    for n in range(newer):
+        add_page(database, f"http://b.example/{n}", "News", f"Item {n}: the ferry sails." + " Ferry again." * (n == newer - 2))
+    best_new = f"http://b.example/{newer - 2}"
+    assert urls(database, "ferry", limit=2)[0] == "http://a.example/old"  # a pool of 2 * pool: every match
+    assert urls(database, "ferry", limit=1) == [best_new]  # the best of the newest `pool`
+    assert urls(database, "ferry", limit=1, source="archive") == ["http://a.example/old"]
+    assert urls(database, '"ferry again"', limit=1) == [best_new]
 
 
 def test_a_page_is_listed_once_with_its_latest_article(database: Database) -> None:
