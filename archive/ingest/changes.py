@@ -15,7 +15,6 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, delete, func, or_, select
-from sqlalchemy.orm import aliased
 
 from archive.db import pages
 from archive.db.models import Article, Capture, EditSummary, Revision, Source, Syndication
@@ -109,17 +108,16 @@ def previous(session: Session, article: Article) -> Article | None:
     capture = session.get(Capture, article.capture_id)
     if capture is None:
         return None
-    earlier = aliased(Capture)
     return session.scalars(
         select(Article)
-        .join(earlier, earlier.id == Article.capture_id)
+        .join(Capture, Capture.id == Article.capture_id)
         .where(
-            earlier.url_key == capture.url_key,
+            Capture.url_key == capture.url_key,
             Article.status == "ok",
             Article.id != article.id,
-            or_(earlier.timestamp < capture.timestamp, and_(earlier.timestamp == capture.timestamp, earlier.id < capture.id)),
+            or_(Capture.timestamp < capture.timestamp, and_(Capture.timestamp == capture.timestamp, Capture.id < capture.id)),
         )
-        .order_by(earlier.timestamp.desc(), earlier.id.desc())
+        .order_by(Capture.timestamp.desc(), Capture.id.desc())
         .limit(1)
     ).first()
 

@@ -11,8 +11,8 @@ ignored), and each run of changes is named by what it touches:
 - ``links_removed``: words gone that were the parent's link texts, and nothing else (RBN's
   copies drop every ``<a>`` with its text: "He can be reached at ." );
 - ``rewritten``: words changed inside a line (a headline softened, a sentence redone);
-- ``boilerplate``: lines every repost site adds or rewrites (datelines, credits, "Originally
-  appeared at"; ``fingerprint.is_boilerplate``) changed in place, and
+- ``boilerplate``: changes only to lines every repost site adds or rewrites (datelines,
+  credits, "Originally appeared at"; ``fingerprint.is_boilerplate``), below the top, and
 - ``typography``: a line with the same words and other quotes, dashes or spaces.
 
 The last two are shown but not counted: they are not changes of the article.
@@ -206,6 +206,10 @@ def _named(a: _Text, b: _Text, a1: int, a2: int, b1: int, b2: int, links: set[tu
                 Edit("links_removed", a.line_of[a1 + start] + 1, line_b, a.words(a1 + start, a1 + end), "")
                 for start, end in stripped
             ]
+    old, new = [a.lines[line] for line in at_a], [b.lines[line] for line in at_b]
+    header = a1 == a2 == b1 == 0 and whole_b
+    if not header and all(is_boilerplate(normalize(line)) for line in old + new):
+        return [Edit("boilerplate", line_a, line_b, "\n".join(old), "\n".join(new))]
     # Words removed (or added) across lines, not whole lines: each line's part is its own edit
     # (a link at the end of one line and the next paragraph, both gone).
     if b1 == b2 and not whole_a and len(at_a) > 1:
@@ -213,11 +217,6 @@ def _named(a: _Text, b: _Text, a1: int, a2: int, b1: int, b2: int, links: set[tu
     if a1 == a2 and not whole_b and len(at_b) > 1:
         return [edit for start, end in b.pieces(b1, b2) for edit in _named(a, b, a1, a2, start, end, links)]
     if whole_a and whole_b:
-        old = [a.lines[line] for line in at_a]
-        new = [b.lines[line] for line in at_b]
-        header = a1 == a2 == b1 == 0
-        if not header and all(map(is_boilerplate, map(normalize, old + new))):
-            return [Edit("boilerplate", line_a, line_b, "\n".join(old), "\n".join(new))]
         added = "header" if header else "paragraph_added"
         return [Edit("paragraph_dropped", line + 1, line_b, text, "") for line, text in zip(at_a, old, strict=True)] + [
             Edit(added, line_a, line + 1, "", text) for line, text in zip(at_b, new, strict=True)
