@@ -7,6 +7,9 @@ slots of one host in every crawler of the process share the time of the host's l
 and the jitter of the next wait, so Scrapy's own slot logic (the delay, its jitter, AutoThrottle's
 adjustments) spaces the host's requests, whichever source sends them. A crawl is one process
 (the reactor cannot be restarted), so a module-level table is the crawl's.
+
+With ``[queue] redis_url`` set, crawls run in many processes on many machines: then each request
+to a host is first reserved in Redis (``SharedHostSlot``), so the host's delay holds across all of them.
 """
 
 from __future__ import annotations
@@ -14,12 +17,15 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cache
+from time import monotonic
 from typing import TYPE_CHECKING
 
 from scrapy.core.downloader import Downloader, Slot
 
 if TYPE_CHECKING:
     from scrapy import Request, Spider
+    from scrapy.crawler import Crawler
 
 
 @dataclass
@@ -63,11 +69,89 @@ class HostSlot(Slot):
         return max(0.0, self.delay * host.factor)
 
 
+#: Takes the host's next free moment if it has come, and moves it ``interval`` µs on; else says
+#: how many µs are left. Redis's clock: the machines' clocks need not agree. Each request granted
+#: is counted in its minute (``syndicrawl status`` shows the last one's).
+_RESERVE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local free = tonumber(redis.call('GET', KEYS[1]) or '0')
+if free > now then return free - now end
+redis.call('SET', KEYS[1], now + tonumber(ARGV[1]), 'PX', math.floor(tonumber(ARGV[1]) / 1000) + 1000)
+local minute = KEYS[2] .. math.floor(tonumber(t[1]) / 60)
+redis.call('INCR', minute)
+redis.call('EXPIRE', minute, 180)
+return 0
+"""
+
+
+def sent_key(prefix: str, host: str) -> str:
+    """The start of the keys counting the requests granted to ``host``, one per minute (Unix time // 60)."""
+    return f"{prefix}sent:{host}:"
+
+
+class RedisHosts:
+    """Each host's next free moment, in Redis keys ``PREFIX host:NAME``, for every process and machine."""
+
+    def __init__(self, url: str, prefix: str) -> None:
+        import redis  # only when configured: a crawl on one machine never loads it
+
+        self.prefix = prefix
+        self._reserve = redis.Redis.from_url(url, socket_timeout=10).register_script(_RESERVE)
+
+    def reserve(self, host: str, interval: float) -> float:
+        """0 if a request may go to ``host`` now (the next waits ``interval`` s); else the seconds to wait."""
+        keys = [f"{self.prefix}host:{host}", sent_key(self.prefix, host)]
+        return int(self._reserve(keys=keys, args=[int(interval * 1_000_000)])) / 1_000_000
+
+
+@cache
+def redis_hosts(url: str, prefix: str) -> RedisHosts:
+    """One connection for every crawler of the process."""
+    return RedisHosts(url, prefix)
+
+
+class SharedHostSlot(HostSlot):
+    """A ``HostSlot`` that reserves each request's moment in Redis before it goes.
+
+    Scrapy's downloader sends the next queued request when ``delay - now + lastseen <= 0``, else
+    looks again ``delay - now + lastseen`` s later (``delay``: ``download_delay()``): so reading
+    ``lastseen`` with a request ready to go (queued, a transfer slot free) reserves the host, and
+    gives the wait Redis says is left, or a moment past the delay when the reservation was granted. A read with nothing to send (Scrapy's
+    slot clean-up) reserves nothing. The jitter is drawn once per reservation.
+    """
+
+    __slots__ = ("hosts",)
+
+    def __init__(self, key: str, concurrency: int, delay: float, jitter: float, hosts: RedisHosts) -> None:
+        self.hosts = hosts
+        super().__init__(key, concurrency, delay, jitter)
+
+    @property  # type: ignore[override]
+    def lastseen(self) -> float:
+        if not (self.delay and self.queue and self.free_transfer_slots() > 0):
+            return _HOSTS[self.key].last
+        interval = self.delay * (1 + random.uniform(-self.jitter, self.jitter))  # noqa: S311 - not a secret
+        wait = self.hosts.reserve(self.key, interval)
+        return monotonic() - self.download_delay() + (wait or -1.0)  # Scrapy adds back download_delay()
+
+    @lastseen.setter
+    def lastseen(self, value: float) -> None:
+        HostSlot.lastseen.fset(self, value)  # type: ignore[attr-defined]
+
+
 class HostDownloader(Downloader):
-    """Scrapy's downloader with ``HostSlot`` slots (the ``DOWNLOADER`` setting)."""
+    """Scrapy's downloader with ``HostSlot`` slots (the ``DOWNLOADER`` setting); ``SharedHostSlot``
+    ones when ``SYNDICRAWL_HOSTS_REDIS`` names a Redis (``SYNDICRAWL_HOSTS_PREFIX``: its key prefix)."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
+        url = crawler.settings.get("SYNDICRAWL_HOSTS_REDIS")
+        self.hosts = redis_hosts(url, crawler.settings.get("SYNDICRAWL_HOSTS_PREFIX", "")) if url else None
 
     def _get_slot(self, request: Request, spider: Spider | None = None) -> tuple[str, Slot]:
         key, slot = super()._get_slot(request)
         if not isinstance(slot, HostSlot):  # just made by Scrapy, with the delay and jitter it chose
-            slot = self.slots[key] = HostSlot(key, slot.concurrency, slot.delay, slot.jitter)
+            args = (key, slot.concurrency, slot.delay, slot.jitter)
+            slot = self.slots[key] = SharedHostSlot(*args, self.hosts) if self.hosts else HostSlot(*args)
         return key, slot

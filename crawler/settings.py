@@ -123,6 +123,9 @@ def scrapy_settings(settings: Settings, source: Source) -> dict[str, Any]:
         "STATS_CLASS": "crawler.stats.CrawlStats",
         # The delay holds per host across sources, not per source (see crawler/politeness.py).
         "DOWNLOADER": "crawler.politeness.HostDownloader",
+        # ... and across processes and machines, when crawls run from a queue.
+        "SYNDICRAWL_HOSTS_REDIS": settings.queue_redis_url,
+        "SYNDICRAWL_HOSTS_PREFIX": settings.redis_prefix,
         "DOWNLOADER_MIDDLEWARES_BASE": _base("DOWNLOADER_MIDDLEWARES_BASE"),
         "DOWNLOADER_MIDDLEWARES": DOWNLOADER_MIDDLEWARES,
         "SPIDER_MIDDLEWARES_BASE": _base("SPIDER_MIDDLEWARES_BASE"),

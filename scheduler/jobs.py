@@ -15,15 +15,19 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from archive.db import runs
+from archive.db import feedpolls, runs
 from archive.db.engine import Database
 from archive.errors import SyndicrawlError
 from scheduler.schedules import CrawlTarget
 from syndicrawl import exitcodes
 from syndicrawl.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from archive.db.models import Crawl
 
 logger = logging.getLogger(__name__)
 
@@ -161,17 +165,30 @@ def _now() -> datetime:
 
 
 def crawl(source: str, config_file: str, data_dir: str, settings_file: str | None) -> None:
-    """Run one scheduled crawl of ``source`` in a subprocess and record how it went.
-
-    Waits for a poll of the same source by this daemon to end; skipped (and recorded so)
-    when another process crawls the source.
-    """
+    """Run one scheduled crawl of ``source`` here, or enqueue it for the workers when
+    ``[queue] redis_url`` is set (the queue code, and Dramatiq, load only then)."""
     target = CrawlTarget(source, config_file, data_dir, settings_file)
     try:
         settings = load_settings(Path(settings_file) if settings_file else None, overrides={"data_dir": Path(data_dir)})
     except SyndicrawlError as exc:
         logger.error("crawl %s not started: %s", source, exc)
         return
+    if settings.queue_redis_url:
+        from scheduler import queue
+
+        queue.enqueue_crawl(settings, target)
+    else:
+        run_crawl(target, settings)
+
+
+def run_crawl(target: CrawlTarget, settings: Settings) -> Finished | None:
+    """Run one crawl of ``target`` in a subprocess and record how it went; how it ended, None if
+    not started (this process is stopping).
+
+    Waits for a poll of the same source by this process to end; skipped (and recorded so)
+    when another process crawls the source.
+    """
+    source = target.source
     database = Database(settings.db_url)
     try:
         started = _now()
@@ -202,5 +219,34 @@ def crawl(source: str, config_file: str, data_dir: str, settings_file: str | Non
             )
         else:
             logger.info("crawl %s %s: %s", source, status, detail)
+        return done
+    finally:
+        database.dispose()
+
+
+def run_poll(target: CrawlTarget, settings: Settings, feeds: Sequence[str]) -> tuple[Finished, Crawl | None] | None:
+    """Poll ``feeds`` of a source in a subprocess and record what its process could not: a poll
+    refused by the source's lock postpones them ``poll_min_interval``, a feed the poll never
+    reported is a ``process`` failure. How it ended and the crawl it made; None if it did not start
+    (this process crawls the source right now, which fetches its feeds, or it is stopping).
+    """
+    started = _now()
+    options = ["--poll", *(option for url in feeds for option in ("--feed", url))]
+    done = CHILDREN.run(crawl_command(target, *options), target.source, log_path(settings, target.source), wait=False,
+                        on_start=lambda: logger.info("poll %s started: %s due", target.source,
+                                                     "1 feed" if len(feeds) == 1 else f"{len(feeds)} feeds"))
+    if done is None:
+        return None
+    database = Database(settings.db_url)
+    try:
+        with database.session() as s, s.begin():
+            if done.returncode == exitcodes.LOCKED:
+                feedpolls.postpone(s, target.source, feeds, _now() + timedelta(seconds=settings.poll_min_interval))
+                logger.info("poll %s skipped: %s", target.source, done.error)
+                return done, None
+            for url in set(feeds) - feedpolls.polled_since(s, target.source, feeds, started):
+                error = done.error or f"the poll ended with exit code {done.returncode} before fetching it"
+                feedpolls.record_failure(s, target.source, url, _now(), "process", error)
+            return done, runs.crawl_since(s, target.source, started)
     finally:
         database.dispose()

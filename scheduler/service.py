@@ -21,6 +21,8 @@ import logging
 import random
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,12 +30,12 @@ from typing import TYPE_CHECKING
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
 
-from archive.db import feedpolls, runs
+from archive.db import feedpolls
 from archive.db.engine import Database
 from archive.db.locks import Locks
 from archive.errors import SyndicrawlError
 from scheduler.durations import format_duration
-from scheduler.jobs import CHILDREN, crawl_command, log_path
+from scheduler.jobs import CHILDREN, run_poll
 from scheduler.outcomes import apply_outcomes
 from scheduler.polling import PollPolicy
 from scheduler.schedules import EXECUTOR, STORE, CrawlTarget, Scheduler, job_store
@@ -151,9 +153,22 @@ class Daemon:
                     feedpolls.ensure_polled_feeds(s, source.name, source.kind, source.feeds)
                     self._ensured[source.name] = source.feeds
                 due = feedpolls.due_feeds(s, source.name, source.feeds, now)
-            if due and self._claim(source.name):
+            if due and self.settings.queue_redis_url:
+                self._enqueue_poll(target, tuple(due))
+            elif due and self._claim(source.name):
                 self.scheduler.add_job(self.poll, args=(target, tuple(due)), id=f"poll:{source.name}",
                                        executor=POLLS, misfire_grace_time=None)
+
+    def _enqueue_poll(self, target: CrawlTarget, feeds: tuple[str, ...]) -> None:
+        """Hand a poll to the workers. Its feeds are postponed ``poll_max_interval`` first: that is
+        the claim, kept in the database, so later ticks (and a restarted daemon) do not enqueue it
+        again; the poll's recorded fetches then set their real next poll."""
+        from scheduler import queue
+
+        with self.database.session() as s, s.begin():
+            feedpolls.postpone(s, target.source, feeds, _now() + timedelta(seconds=self.policy.max_interval))
+        queue.enqueue_poll(self.settings, target, feeds)
+        logger.info("poll %s queued: %s due", target.source, "1 feed" if len(feeds) == 1 else f"{len(feeds)} feeds")
 
     def _claim(self, source: str) -> bool:
         with self._claims_lock:
@@ -165,24 +180,10 @@ class Daemon:
     def poll(self, target: CrawlTarget, feeds: tuple[str, ...]) -> None:
         """Poll ``feeds`` of a source in a subprocess, then decide when to poll each next."""
         try:
-            started = _now()
-            options = ["--poll", *(option for url in feeds for option in ("--feed", url))]
-            done = CHILDREN.run(crawl_command(target, *options), target.source,
-                                log_path(self.settings, target.source), wait=False,
-                                on_start=lambda: logger.info("poll %s started: %s due", target.source,
-                                                             "1 feed" if len(feeds) == 1 else f"{len(feeds)} feeds"))
-            if done is None:
-                return  # this daemon crawls the source right now, which fetches its feeds; or it is stopping
-            with self.database.session() as s, s.begin():
-                if done.returncode == exitcodes.LOCKED:
-                    until = _now() + timedelta(seconds=self.policy.min_interval)
-                    feedpolls.postpone(s, target.source, feeds, until)
-                    logger.info("poll %s skipped: %s", target.source, done.error)
-                    return
-                for url in set(feeds) - feedpolls.polled_since(s, target.source, feeds, started):
-                    error = done.error or f"the poll ended with exit code {done.returncode} before fetching it"
-                    feedpolls.record_failure(s, target.source, url, _now(), "process", error)
-                made = runs.crawl_since(s, target.source, started)
+            ran = run_poll(target, self.settings, feeds)
+            if ran is None or ran[0].returncode == exitcodes.LOCKED:
+                return
+            done, made = ran
             self.apply()
             with self.database.session() as s:
                 states = {row.url: row.state for row in feedpolls.feed_statuses(s, target.source)}
@@ -200,8 +201,9 @@ class Daemon:
                 self._polling.discard(target.source)
 
 
-def serve(settings: Settings) -> None:
-    """Run the daemon until SIGTERM or SIGINT; refuse if another daemon runs on the same database."""
+@contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """An event set by the first SIGTERM or SIGINT while the block runs; the old handlers back after."""
     stop = threading.Event()
 
     def on_signal(number: int, _frame: object) -> None:
@@ -211,8 +213,14 @@ def serve(settings: Settings) -> None:
 
     previous = {number: signal.signal(number, on_signal) for number in (signal.SIGTERM, signal.SIGINT)}
     try:
-        with Locks(settings.locks, ["daemon"], "scheduler daemon", what="a scheduler daemon already runs on this database: {holder}"):
-            Daemon(settings).run(stop)
+        yield stop
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+
+
+def serve(settings: Settings) -> None:
+    """Run the daemon until SIGTERM or SIGINT; refuse if another daemon runs on the same database."""
+    with stop_on_signals() as stop, Locks(settings.locks, ["daemon"], "scheduler daemon",
+                                          what="a scheduler daemon already runs on this database: {holder}"):
+        Daemon(settings).run(stop)

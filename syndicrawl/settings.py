@@ -27,7 +27,7 @@ ENVIRONMENT = {
 }
 
 #: Sections of the settings file; [extract] keys get the ``extract_`` prefix, the others none.
-SECTIONS = {"storage": "", "crawl": "", "extract": "extract_", "scheduler": ""}
+SECTIONS = {"storage": "", "crawl": "", "extract": "extract_", "scheduler": "", "queue": "queue_"}
 
 @dataclass(frozen=True)
 class Settings:
@@ -76,6 +76,8 @@ class Settings:
     lock_ttl: float
     redis_url: str
     redis_prefix: str
+    queue_redis_url: str
+    queue_heartbeat_timeout: float
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
     #: The --settings file these came from: the scheduler hands it on to the crawls it starts.
     settings_file: Path | None = field(default=None, compare=False)
@@ -138,13 +140,15 @@ RANGES = {
     "misfire_grace_time": _AT_LEAST_1,
     "stop_timeout": _AT_LEAST_0,
     "lock_ttl": _POSITIVE,
+    "queue_heartbeat_timeout": _POSITIVE,
 }
 
 #: Ten years: the most any setting in seconds may be. Longer is a typo, and overflows the timers
 #: and dates it reaches (tick = 1e300 was an OverflowError in APScheduler's interval trigger).
 LONGEST = 315_360_000
 SECONDS = ("download_delay", "download_timeout", "extract_timeout", "poll_min_interval", "poll_max_interval",
-           "tick", "misfire_grace_time", "stop_timeout", "lock_ttl")
+           "tick", "misfire_grace_time", "stop_timeout", "lock_ttl",
+           "queue_heartbeat_timeout")
 
 
 #: The URL schemes each URL setting accepts (an empty value is the default: SQLite in the
@@ -153,6 +157,7 @@ SECONDS = ("download_delay", "download_timeout", "extract_timeout", "poll_min_in
 URL_SCHEMES = {
     "database_url": ("sqlite", "postgresql+psycopg"),
     "redis_url": ("redis", "rediss", "unix"),
+    "queue_redis_url": ("redis", "rediss", "unix"),
 }
 
 

@@ -175,6 +175,7 @@ COMMAND_MODULES = {
     "serve": "serve",
     "snapshot": "snapshot",
     "sources": "inspect",
+    "status": "status",
     "stats": "inspect",
     "urls": "inspect",
     "worker": "worker",
