@@ -8,6 +8,12 @@ and the jitter of the next wait, so Scrapy's own slot logic (the delay, its jitt
 adjustments) spaces the host's requests, whichever source sends them. A crawl is one process
 (the reactor cannot be restarted), so a module-level table is the crawl's.
 
+So are the host's transfers: at most ``concurrent_requests_per_domain`` requests are downloaded
+from a host at once, by all the sources on it. With ``download_delay = 0`` a source sent a host 9
+at once (the limit is 4; three sources, 29): Scrapy 2.19's downloader counts a request as
+transferring only once the task that downloads it runs, and with no delay to wait its loop hands
+the whole queue to tasks first (``_DispatchQueue`` counts it as it leaves the queue).
+
 With ``[queue] redis_url`` set, crawls run in many processes on many machines: then each request
 to a host is first reserved in Redis (``SharedHostSlot``), so the host's delay holds across all of them.
 """
@@ -15,30 +21,49 @@ to a host is first reserved in Redis (``SharedHostSlot``), so the host's delay h
 from __future__ import annotations
 
 import random
-from collections import defaultdict
-from dataclasses import dataclass
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
 from functools import cache
 from time import monotonic
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from weakref import WeakSet
 
 from scrapy.core.downloader import Downloader, Slot
 
 if TYPE_CHECKING:
     from scrapy import Request, Spider
+    from scrapy.http import Response
     from scrapy.crawler import Crawler
 
 
 @dataclass
 class _Host:
     """When a host was last sent a request (``time.monotonic()``), by any source, and the random
-    factor of the wait before its next one (drawn once per request sent, None until then)."""
+    factor of the wait before its next one (drawn once per request sent, None until then); the
+    requests being downloaded from it, and the downloaders (sources) with a slot for it."""
 
     last: float = 0.0
     factor: float | None = None
+    transferring: set[Request] = field(default_factory=set)
+    downloaders: WeakSet[HostDownloader] = field(default_factory=WeakSet)
 
 
 #: Slot key (a host name) -> its state, for every crawler of this process.
 _HOSTS: defaultdict[str, _Host] = defaultdict(_Host)
+
+
+class _DispatchQueue(deque[Any]):
+    """A slot's queue of ``(request, deferred)`` whose requests count as transferring as they
+    leave it, not once their download task runs (see the module's docstring)."""
+
+    def __init__(self, transferring: set[Request]) -> None:
+        super().__init__()
+        self._transferring = transferring
+
+    def popleft(self) -> Any:
+        request, deferred = super().popleft()
+        self._transferring.add(request)  # Downloader._download adds it again, and removes it when done
+        return request, deferred
 
 
 class HostSlot(Slot):
@@ -49,6 +74,16 @@ class HostSlot(Slot):
     def __init__(self, key: str, concurrency: int, delay: float, jitter: float) -> None:
         self.key = key
         super().__init__(concurrency, delay, jitter)
+        self.queue = _DispatchQueue(self.transferring)
+
+    @property  # type: ignore[override]
+    def transferring(self) -> set[Request]:
+        """The host's, for every crawler: ``free_transfer_slots`` counts all the host's downloads."""
+        return _HOSTS[self.key].transferring
+
+    @transferring.setter
+    def transferring(self, value: set[Request]) -> None:
+        pass  # Slot.__init__ sets an empty set: the host's stays
 
     @property  # type: ignore[override]
     def lastseen(self) -> float:
@@ -149,8 +184,21 @@ class HostDownloader(Downloader):
         url = crawler.settings.get("SYNDICRAWL_HOSTS_REDIS")
         self.hosts = redis_hosts(url, crawler.settings.get("SYNDICRAWL_HOSTS_PREFIX", "")) if url else None
 
+    async def _download(self, slot: Slot, request: Request) -> Response:
+        """Scrapy's download; once it ends, the host's slots in other sources' downloaders may send
+        their queued requests too (Scrapy looks only at this downloader's slot)."""
+        try:
+            return await super()._download(slot, request)
+        finally:
+            key = self.get_slot_key(request)
+            for downloader in list(_HOSTS[key].downloaders):
+                other = downloader.slots.get(key)
+                if downloader is not self and other is not None and other.queue:
+                    downloader._process_queue(other)
+
     def _get_slot(self, request: Request, spider: Spider | None = None) -> tuple[str, Slot]:
         key, slot = super()._get_slot(request)
+        _HOSTS[key].downloaders.add(self)
         if not isinstance(slot, HostSlot):  # just made by Scrapy, with the delay and jitter it chose
             args = (key, slot.concurrency, slot.delay, slot.jitter)
             slot = self.slots[key] = SharedHostSlot(*args, self.hosts) if self.hosts else HostSlot(*args)
