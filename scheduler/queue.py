@@ -154,3 +154,4 @@ def serve(settings: Settings, concurrency: int, stop: threading.Event) -> None:
         stopping.join()
         target.client.hdel(workers, target.broker_id)
         target.close()
+        logger.info("worker stopped")

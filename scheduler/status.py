@@ -94,9 +94,9 @@ def read_status(settings: Settings) -> Status:
                                          None if beat is None else (now_ms - beat) / 1000))
         status.sources = _jobs(client, namespace)
         minute = int(time.time() // 60) - 1
-        start = sent_key(settings.redis_prefix, "")
-        for key in client.scan_iter(match=f"{start}*:{minute}"):
-            status.host_rates[key.decode()[len(start) :].rpartition(":")[0]] = int(client.get(key) or 0)
+        before_host = len(sent_key(settings.redis_prefix, "")) - 1  # the key's start up to its host
+        for key in client.scan_iter(match=f"{sent_key(settings.redis_prefix, '*')}{minute}"):
+            status.host_rates[key.decode()[before_host:].rpartition(":")[0]] = int(client.get(key) or 0)
     finally:
         client.close()
     database = Database(settings.db_url, read_only=True)
