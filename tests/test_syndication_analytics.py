@@ -93,7 +93,7 @@ def test_repost_lag_from_published_times_then_days_then_captures(archive: Databa
         lags = sorted((lag.site, lag.seconds, lag.measured) for lag in analytics.repost_lags(s))
     assert lags == [
         ("digest", 2 * 3600.0, "published"),  # 10:00, its parent 08:00
-        ("digest", 5 * 3600.0, "first captured"),  # the excerpt states no date
+        ("digest", 5 * 3600.0, "captured"),  # the excerpt states no date
         ("digest", 86400.0, "published day"),  # 2024-04-06, its parent 2024-04-05
         ("mirror", 86400.0, "published day"),  # 2024-03-02, its parent 2024-03-01T10:00: to the day
     ]
