@@ -79,7 +79,7 @@ def edits(data: Analytics) -> Figure:
 
 
 def spread(data: Analytics) -> Figure:
-    """Reposts per month: one line per origin author (left) and per origin site (right)."""
+    """Copies per month: one line per origin author (left) and per origin site (right)."""
     fig = _figure(4.0)
     for ax, (title, rows) in zip(fig.subplots(1, 2), (("per author", data.by_author), ("per origin site", data.by_site)),
                                  strict=True):
@@ -90,7 +90,7 @@ def spread(data: Analytics) -> Figure:
         for key, counts in lines.items():
             ax.plot(months, [counts.get(m, 0) for m in months], marker="o", label=key)
         ax.set_title(f"Spread {title}")
-        ax.set_ylabel("reposts")
+        ax.set_ylabel("copies")
         ax.set_ylim(bottom=0)
         ax.yaxis.get_major_locator().set_params(integer=True)
         ax.tick_params(axis="x", labelrotation=45)
