@@ -18,14 +18,18 @@ if TYPE_CHECKING:
 
 #: Share of the text's characters in lines that are link texts, above which it is a list of links.
 LINKED_SHARE = 0.5
-#: A listing: at least this many teasers (the block around a heading that links to another page:
-#: a card, a grid tile, a list item), and more than half of the text in them.
-LISTING_TEASERS = 4
+#: A listing: at least this many teasers (the block around a headline that links to another page:
+#: a card, a grid tile, a list item), and more than half of the text in them. WordPress shows 3
+#: posts a page in the project's fixture sites, 10 by default.
+LISTING_TEASERS = 3
 TEASER_SHARE = 0.5
-#: A block this long is no teaser: netzpolitik.org's article (13,755 characters) sits in one
-#: block with a heading linking to its section.
+#: A block this long is no teaser but an article with a headline linking elsewhere in it.
 TEASER_CHARS = 1500
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+#: Words (or characters, in scripts written without spaces) that make a heading a headline, not a
+#: section's label (netzpolitik.org's article sits in one block with its section's "Wissen" heading).
+HEADLINE_WORDS = 3
+HEADLINE_CHARS = 8
 #: Types a page declares (Open Graph ``og:type``, JSON-LD ``@type``) that make it an article.
 ARTICLE_TYPES = frozenset({
     "article", "newsarticle", "blogposting", "reportagenewsarticle", "analysisnewsarticle", "opinionnewsarticle",
@@ -56,6 +60,10 @@ def declared_article(tree: HtmlElement) -> bool:
     return False
 
 
+def _is_headline(text: str) -> bool:
+    return len(text.split()) >= HEADLINE_WORDS or (not text.isascii() and len(text) >= HEADLINE_CHARS)
+
+
 def _target(link: HtmlElement, url: str) -> str | None:
     href = (link.get("href") or "").split("#")[0].strip()
     try:
@@ -65,12 +73,13 @@ def _target(link: HtmlElement, url: str) -> str | None:
 
 
 def teasers(tree: HtmlElement, url: str) -> list[str]:
-    """The texts of the page's teasers: around each heading that links to another page, the
-    largest block holding no other such heading (a card, a grid tile, a list item), if short."""
+    """The texts of the page's teasers: around each headline that links to another page, the
+    largest block holding no other such headline (a card, a grid tile, a list item), if short."""
     itself = url.split("#")[0]
     heads = [
         link for link in tree.iter("a")
         if _target(link, url) not in {None, itself}
+        and _is_headline(_line(link.text_content()))
         and any(isinstance(e.tag, str) and e.tag in _HEADINGS for e in (*link.iterancestors(), *link.iterdescendants()))
     ]
     holding = Counter(element for link in heads for element in link.iterancestors())

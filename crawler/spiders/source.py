@@ -275,7 +275,8 @@ class SourceSpider(scrapy.Spider):
         depth = response.meta.get(DEPTH, 0)
         for url in feed_links(response):
             yield from self._follow(url, "feed", self.parse_feed, syndicrawl_from=response.url, **{DEPTH: depth})
-        links = yield from self._follow_articles(response)
+        themed = article_links(response)
+        yield from self._follow_articles(response, themed)
         page = response.meta.get("syndicrawl_page", 0)
         if page < self.backfill_pages:
             older = older_page(response)  # a known theme's, else the page's structure
@@ -288,7 +289,8 @@ class SourceSpider(scrapy.Spider):
                     )
         # A start URL (or a redirect to one) may be an article itself rather than a list of them.
         if CAPTURE in response.meta:
-            is_article = not links or response.css('meta[property="og:type"]::attr(content)').get() == "article"
+            # A known theme's listing is none; any other page's extraction says (archive.ingest.verdict).
+            is_article = not themed or response.css('meta[property="og:type"]::attr(content)').get() == "article"
             yield CapturedPage(
                 url=response.url,
                 html=response.text if is_article and self.archive.extract else None,
@@ -297,10 +299,10 @@ class SourceSpider(scrapy.Spider):
                 evidence=response.meta.get("syndicrawl_evidence", {}),
             )
 
-    def _follow_articles(self, response: HtmlResponse) -> Iterator[scrapy.Request]:
-        """Requests for a page's article links (a known theme's, else found by the page's structure),
-        one link hop deeper than the page, up to the source's ``max_depth``; returns the links."""
-        links = article_links(response) or discovery.article_links(response, self.source.allowed_domains)
+    def _follow_articles(self, response: HtmlResponse, themed: list[str]) -> Iterator[scrapy.Request]:
+        """Requests for a page's article links (``themed``, a known theme's, else found by the page's
+        structure), one link hop deeper than the page, up to the source's ``max_depth``."""
+        links = themed or discovery.article_links(response, self.source.allowed_domains)
         if len(links) > self.max_feed_entries:  # a page of 10,000 links is a feed of as many entries
             logger.warning("%s: %s: %d article links; the first %d followed (max_feed_entries)",
                            self.source.name, response.url, len(links), self.max_feed_entries)
@@ -309,7 +311,6 @@ class SourceSpider(scrapy.Spider):
         if depth <= self.source.max_depth:
             for url in links:
                 yield from self._follow(url, "article", self.parse_article, syndicrawl_from=response.url, **{DEPTH: depth})
-        return links
 
     def _answered(self, response: scrapy.http.Response) -> None:
         """Count an entry point (a configured feed, sitemap or start page, or where it redirected)
@@ -326,7 +327,7 @@ class SourceSpider(scrapy.Spider):
         if not isinstance(response, HtmlResponse):
             self.problem(f"{response.url}: not an HTML page ({response.headers.get('Content-Type', b'?').decode()})")
         elif response.meta.get(DEPTH, 0) < self.source.max_depth:
-            yield from self._follow_articles(response)
+            yield from self._follow_articles(response, article_links(response))
 
     def on_error(self, failure: Failure) -> Iterator[FeedPage]:
         """One line per failed request (HTTP error status, timeout, too many redirects), one per host
