@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
-from archive.db import catalog, feedpolls
+from archive.db import advisory, catalog, feedpolls
 from archive.errors import WarcError
 from archive.lookup import cdx
 from archive.warc.cdxj import write_index
@@ -301,6 +301,10 @@ class CaptureStore:
         from archive.syndication import matching
 
         with self.db.writing() as s:
+            # Copies stored at once by two writers (two workers) must see each other: the one that
+            # shares an LSH band with another's waits for it to commit before matching.
+            advisory.lock_keys(s, (key for item in batch if item.extraction
+                                   for key in self.index.keys(item.extraction.fingerprint.signature)))
             articles = catalog.add_articles(s, rows)
             matching.match_many(
                 s,
