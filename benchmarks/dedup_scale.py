@@ -32,6 +32,11 @@ only part of the key index's inner pages.
 
     .venv/bin/python benchmarks/dedup_scale.py [--sizes 10000,100000,1000000] [--db-url URL]
     .venv/bin/python benchmarks/dedup_scale.py --sqlite-cache-mib 64
+
+``--cluster-sizes 1,20,200`` measures instead matching and placement per article as clusters
+grow (``benchmarks/dedup_clusters.py``): CPU ms per article, p50 / p99, per cluster size.
+
+    .venv/bin/python benchmarks/dedup_scale.py --cluster-sizes 1,20,200 [--cluster-articles 400]
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ import multiprocessing
 import multiprocessing.pool
 import os
 import resource
+import sys
 import tempfile
 import time
 from collections import deque
@@ -52,9 +58,12 @@ from typing import Any
 import numpy as np
 from sqlalchemy import event, text
 
-from archive.db.engine import Database, sqlite_url
-from archive.syndication import fingerprint as fp
-from archive.syndication.neardup import NearDupIndex
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repository's packages
+
+from archive.db.engine import Database, sqlite_url  # noqa: E402
+from archive.syndication import fingerprint as fp  # noqa: E402
+from archive.syndication.neardup import NearDupIndex  # noqa: E402
+from benchmarks import dedup_clusters  # noqa: E402
 
 VOCABULARY = 50_000
 DOCS_PER_SITE = 500
@@ -297,6 +306,18 @@ def _pair(values: tuple[float, float]) -> str:
     return f"{values[0]:>5.2f}/{values[1]:<5.2f}"
 
 
+def _clusters(sizes: list[int], articles: int, seed: int) -> None:
+    """Print matching + placement CPU ms per article, p50 / p99, for clusters of each size."""
+    print(f"{'cluster size':>12} {'articles':>8} {'CPU ms p50':>10} {'p99':>7} {'max':>7}")
+    for size in sizes:
+        with tempfile.TemporaryDirectory(prefix="dedup-clusters-") as tmp:
+            costs = dedup_clusters.run(
+                Path(tmp), size, articles, lambda doc_id: _text(planted_paragraphs(doc_id)).splitlines(), _WORDS, seed
+            )
+        p50, p99 = _percentiles(costs)
+        print(f"{size:>12} {len(costs):>8} {p50:>10.2f} {p99:>7.2f} {max(costs):>7.2f}  load {os.getloadavg()[0]:.1f}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -311,9 +332,14 @@ def main() -> None:
         type=int,
         help="also measure queries with this SQLite page cache per connection (default cache: 2 MiB)",
     )
+    parser.add_argument("--cluster-sizes", help="measure matching + placement per article in clusters of these sizes")
+    parser.add_argument("--cluster-articles", type=int, default=400, help="articles per cluster size (default: %(default)s)")
     args = parser.parse_args()
     sizes = sorted(int(size) for size in args.sizes.split(","))
     _setup(args.seed)
+    if args.cluster_sizes:
+        _clusters([int(size) for size in args.cluster_sizes.split(",")], args.cluster_articles, args.seed)
+        return
     shingle_ms, signature_ms = _fingerprint_cost()
     print(f"fingerprint per article: shingles {shingle_ms:.3f} ms + signature {signature_ms:.3f} ms")
     with tempfile.TemporaryDirectory(prefix="dedup-scale-") as tmp:

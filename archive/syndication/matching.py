@@ -43,7 +43,7 @@ from archive.db.models import (
     Syndication,
 )
 from archive.db.urls import url_key
-from archive.syndication import alignment, fingerprint
+from archive.syndication import alignment, fingerprint, memo
 from archive.syndication.boilerplate import REPEATS, SiteLines, counted, without
 from archive.syndication.credits import SiteCredits
 from archive.syndication.origin import (
@@ -227,6 +227,7 @@ def match_many(
         {c for found in (*candidates, *by_citation.values(), *by_credit.values()) for c in found}, session=session
     )
     sources.update(_sources(session, list(stored)))
+    placed = _placed(session, stored)
     site_lines = SiteLines(session, counting.stored)  # counting up to each article again, from the same state
     # Earlier articles of the batch, by band key, by URL key and by the URL keys they cite
     # (and, in ``site_credits``, by site and the sites they credit).
@@ -248,7 +249,8 @@ def match_many(
         if count:
             site_lines.add(sources.get(article.id), article.text)
         texts = _Texts(session, site_lines, sources)  # as the site's boilerplate is known now
-        if _link(session, article.id, fp.shingles, list(others.items()), sources, set(cited), texts, frozenset(credited)):
+        compared = _representatives(article.id, fp.shingles, others, placed, set(cited) | set(credited))
+        if _link(session, article.id, fp.shingles, compared, sources, set(cited), texts, frozenset(credited)):
             linked.append(article.id)
         for band in bands:
             in_batch.setdefault(band, []).append((article.id, fp.shingles))
@@ -273,6 +275,55 @@ def match_many(
 def _shingles(stored: dict[int, StoredFingerprint], ids: Iterable[int]) -> dict[int, np.ndarray]:
     """The stored shingles of these articles (those indexed with them)."""
     return {c: stored[c].shingles for c in ids if c in stored and stored[c].shingles is not None}
+
+
+#: Members of one cluster a new article is compared with, besides its origin: those nearest
+#: to it by shingles. A cluster's copies are alike, so the nearest few decide what the rest
+#: would (a copy, an excerpt of them all, or nothing), and a copy joining a cluster of 200
+#: costs what it costs in a cluster of 2.
+NEAREST = 6
+
+
+def _placed(session: Session, ids: Iterable[int]) -> dict[int, tuple[int, str]]:
+    """The cluster and relation of each of these articles that is placed."""
+    return {
+        article_id: (cluster_id, relation)
+        for article_id, cluster_id, relation in session.execute(
+            select(Syndication.article_id, Syndication.cluster_id, Syndication.relation).where(
+                Syndication.article_id.in_(list(ids))
+            )
+        )
+    }
+
+
+def _representatives(
+    article_id: int,
+    shingles: np.ndarray,
+    others: dict[int, np.ndarray],
+    placed: dict[int, tuple[int, str]],
+    keep: set[int],
+) -> list[tuple[int, np.ndarray]]:
+    """The candidates an article is compared with: the first one whose shingles it has
+    exactly (a page posted again word for word: its copy), else those it cites or whose
+    site it credits, those not yet placed, and of each cluster its origin and the
+    ``NEAREST`` members nearest to it (by the smaller share of each kept in the other)."""
+    others = {other_id: other for other_id, other in others.items() if other_id != article_id}
+    identical = [other_id for other_id, other in others.items() if np.array_equal(other, shingles)]
+    if identical:
+        return [(min(identical), others[min(identical)])]
+    compared: list[tuple[int, np.ndarray]] = []
+    clusters: dict[int, list[tuple[float, int]]] = {}
+    for other_id, other in others.items():
+        cluster_id, relation = placed.get(other_id, (None, None))
+        if cluster_id is None or relation == "origin" or other_id in keep:
+            compared.append((other_id, other))
+        else:
+            common = len(np.intersect1d(shingles, other, assume_unique=True))
+            near = common / max(len(shingles), len(other), 1)
+            clusters.setdefault(cluster_id, []).append((-near, other_id))
+    for members in clusters.values():
+        compared.extend((other_id, others[other_id]) for _, other_id in sorted(members)[:NEAREST])
+    return compared
 
 
 #: How far back, in a site's articles, the earlier pages with a line that has just become
@@ -562,10 +613,11 @@ def _members(session: Session, ids: set[int]) -> list[Member]:
     ]
 
 
-def _text_similarity(a: Member, b: Member) -> float:
+@memo.by_text
+def _text_similarity(a: str, b: str) -> float:
     # Whole texts, header lines included: a repost of a repost keeps its parent's header.
     return fingerprint.jaccard(
-        fingerprint.shingles(fingerprint.normalize(a.text)), fingerprint.shingles(fingerprint.normalize(b.text))
+        fingerprint.shingles(fingerprint.normalize(a)), fingerprint.shingles(fingerprint.normalize(b))
     )
 
 
@@ -578,21 +630,15 @@ def recompute(session: Session, index: NearDupIndex, article_id: int) -> None:
             return
     members = _members(session, ids)
     if len(members) > 1:
-        cache: dict[tuple[int, int], float] = {}
-
-        def similarity(a: Member, b: Member) -> float:
-            key = (min(a.article_id, b.article_id), max(a.article_id, b.article_id))
-            if key not in cache:
-                cache[key] = _text_similarity(a, b)
-            return cache[key]
-
-        placements = place(members, similarity)
+        placements = place(members, lambda a, b: _text_similarity(a.text, b.text))
     else:
         placements = [Placement(article_id, "unique")] if members else []
     origin_id = placements[0].article_id if len(placements) > 1 else None
     cluster_id = min(ids)
-    for placement in placements:
+    rows = session.scalars(select(Syndication).where(Syndication.article_id.in_(ids))).all()
+    for placement in placements:  # ``session.get`` finds ``rows``: no query each
         _save(session, placement, cluster_id, origin_id)
+    del rows
     excerpts = session.scalars(
         select(ArticleLink).where(ArticleLink.kind == "excerpt", ArticleLink.other_id.in_(ids))
     ).all()

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
-from archive.syndication import alignment
+from archive.syndication import alignment, memo
 
 #: Lines that say where a text came from; group "where" is the named place. The copier's own
 #: credit ("Read more at", "Source:") comes first: "first appeared in" may be inherited
@@ -275,9 +275,10 @@ def _origin_evidence(
     return evidence
 
 
-def text_lines(text: str) -> list[str]:
+@memo.by_text
+def text_lines(text: str) -> tuple[str, ...]:
     """Non-empty lines, casefolded with whitespace collapsed: how lines are compared across copies."""
-    return [" ".join(line.casefold().split()) for line in text.splitlines() if line.strip()]
+    return tuple(" ".join(line.casefold().split()) for line in text.splitlines() if line.strip())
 
 
 def header_lines(text: str, origin_lines: set[str], limit: int = 8) -> tuple[str, ...]:
@@ -301,19 +302,36 @@ def header_lines(text: str, origin_lines: set[str], limit: int = 8) -> tuple[str
 def _body(member: Member) -> str:
     """The member's text without its headline, which some themes' extraction keeps on top:
     the copies that lack it did not delete it."""
-    title = set(text_lines(member.title or ""))
-    return "\n".join(line for line in member.text.splitlines() if " ".join(line.casefold().split()) not in title)
+    return _without_title(member.text, member.title or "")
 
 
-def _added(member: Member, other: Member) -> set[str]:
+@memo.by_text
+def _without_title(text: str, title: str) -> str:
+    lines = set(text_lines(title))
+    return "\n".join(line for line in text.splitlines() if " ".join(line.casefold().split()) not in lines)
+
+
+def _added(member: Member, other: Member) -> frozenset[str]:
     """The distinctive lines ``member`` has above ``other``'s text, less its own title (a
     theme whose extraction starts with the headline adds nothing to the article)."""
-    return _distinctive(header_lines(member.text, set(text_lines(other.text)))) - set(text_lines(member.title or ""))
+    return _added_lines(member.text, member.title or "", other.text)
 
 
-def _distinctive(header: tuple[str, ...]) -> set[str]:
+@memo.by_text
+def _added_lines(text: str, title: str, other: str) -> frozenset[str]:
+    return _distinctive(_header_above(text, other)) - set(text_lines(title))
+
+
+@memo.by_text
+def _header_above(text: str, origin: str) -> tuple[str, ...]:
+    """``header_lines`` of ``text`` above the ``origin`` text."""
+    return header_lines(text, set(text_lines(origin)))
+
+
+@functools.lru_cache(maxsize=memo.SIZE)
+def _distinctive(header: tuple[str, ...]) -> frozenset[str]:
     # A bare "by AUTHOR" line is no evidence of descent: every repost site adds the same one.
-    return {line for line in header if not _BYLINE.match(line)}
+    return frozenset(line for line in header if not _BYLINE.match(line))
 
 
 def source_among(
@@ -329,7 +347,7 @@ def source_among(
     credit) and adds its own; siblings that added the same lines are no evidence.
     """
     lines = set(text_lines(text))
-    own = header_lines(text, set(text_lines(origin.text)))
+    own = _header_above(text, origin.text)
     ancestors = [
         m
         for m in candidates
@@ -446,6 +464,10 @@ def _before(member: Member, ordered: Sequence[Member], rank: int) -> list[Member
     ]
 
 
+#: A copy's edits of the origin's text, kept while the cluster grows (the origin seldom changes).
+_edits = memo.by_text(alignment.edits)
+
+
 def place(members: Sequence[Member], similarity: Callable[[Member, Member], float]) -> list[Placement]:
     """Order a cluster's members from the origin and give each copy its parent, with evidence."""
     pointed = {m.article_id: pointed_at(m, members) for m in members}
@@ -463,8 +485,7 @@ def place(members: Sequence[Member], similarity: Callable[[Member, Member], floa
         members, key=functools.cmp_to_key(lambda a, b: _compare(a, b, cited, named, credited, byline_names))
     )
     origin = ordered[0]
-    origin_lines = set(text_lines(origin.text))
-    headers = {m.article_id: header_lines(m.text, origin_lines) for m in members}
+    headers = {m.article_id: _header_above(m.text, origin.text) for m in members}
     placements = {
         origin.article_id: Placement(
             origin.article_id,
@@ -476,7 +497,7 @@ def place(members: Sequence[Member], similarity: Callable[[Member, Member], floa
     reasons: dict[int, str | None] = {}
     source = _body(origin)
     changes = {
-        m.article_id: alignment.NO_EDITS if body == source else alignment.edits(source, body)
+        m.article_id: alignment.NO_EDITS if body == source else _edits(source, body)
         for m in ordered[1:]
         for body in (_body(m),)
     }
