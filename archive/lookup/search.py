@@ -159,6 +159,11 @@ def _postgresql_matches(terms: list[str], pool: int | None, limit: int | None) -
     by walking the primary key backwards reading every document); the phrases are checked in
     it (each check reads a document: none when every term is one word) and ``ts_rank`` run on
     those. ``matched`` counts the pool.
+
+    ``search`` turns sequential scans off for these statements (for its transaction, then back):
+    the planner costs a ``tsvector`` match as one operator, not as reading and decompressing a
+    document, and for a word in 15% of 200,000 articles chose to read every document (1.7 s)
+    over the GIN index.
     """
     phrases = " && ".join(f"phraseto_tsquery('simple', :term{n})" for n in range(len(terms)))
     words = " && ".join(f"plainto_tsquery('simple', :term{n})" for n in range(len(terms)))
@@ -240,8 +245,12 @@ def search(
         raise QueryError(f"bad limit {limit}: give 1 or more")
     if source is not None and conn.execute(select(Source.id).where(Source.name == source)).first() is None:
         raise NotFoundError(f"no source named {source!r} in the archive")
-    matching = _postgresql_matches if conn.dialect.name == "postgresql" else _sqlite_matches
+    postgresql = conn.dialect.name == "postgresql"
+    matching = _postgresql_matches if postgresql else _sqlite_matches
     conditions = _page_filters(source, author, since, until)
+    if postgresql:
+        seqscan = conn.execute(text("SELECT current_setting('enable_seqscan')")).scalar()
+        conn.execute(text("SELECT set_config('enable_seqscan', 'off', true)"))
     for pool_per_result, read_per_result in _ROUNDS[conn.dialect.name]:
         pool = None if pool_per_result is None else limit * pool_per_result
         wanted = None if read_per_result is None else limit * read_per_result
@@ -251,6 +260,8 @@ def search(
         # passed: unknown, so the next round).
         if len(rows) == limit or pool is None or (rows and rows[0].matched < pool and rows[0].matched <= wanted):
             break
+    if postgresql:
+        conn.execute(text("SELECT set_config('enable_seqscan', :before, true)"), {"before": seqscan})
     placed = ("origin", "copy", "excerpt")
     return [
         Hit(
