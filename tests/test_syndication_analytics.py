@@ -15,7 +15,7 @@ import pytest
 
 from archive.db import catalog
 from archive.db.engine import Database, sqlite_url
-from archive.db.models import ArticleCitation, Syndication
+from archive.db.models import ArticleCitation, EditSummary, Syndication
 from archive.db.urls import url_key
 from archive.syndication import analytics
 from tests.fixtures.cli import run_syndicrawl
@@ -68,6 +68,9 @@ def _fill(database: Database) -> Database:
         for article in recrawled:
             _place(s, article, second, "copy", second, second, 0.95)
         s.add(ArticleCitation(url_key=url_key("http://courier.example/a"), article_id=digest))
+        s.add(EditSummary(article_id=digest, against_id=story, kept=0.8, counts='{"header": 1, "links_removed": 2}'))
+        s.add(EditSummary(article_id=mirror, against_id=digest, kept=0.6, counts='{"paragraph_dropped": 1}'))
+        s.add(EditSummary(article_id=recrawled[-1], against_id=second, kept=1.0, counts='{"header": 1}'))
     return database
 
 
@@ -79,13 +82,17 @@ def test_site_graph_counts_each_page_once_with_the_cited_share(archive: Database
         ]
 
 
-def test_site_edits_split_copies_and_excerpts(archive: Database) -> None:
+def test_site_edits_split_copies_and_excerpts_with_text_kept_and_edit_kinds(archive: Database) -> None:
     with archive.session() as s:
         edits = {e.site: e for e in analytics.site_edits(s)}
     assert (edits["digest"].copies, edits["digest"].excerpts) == (2, 1)
     assert edits["digest"].mean_similarity == pytest.approx((0.9 + 0.3 + 0.95) / 3)
     assert edits["digest"].min_similarity == pytest.approx(0.3)
     assert (edits["mirror"].reposts, edits["mirror"].mean_similarity) == (1, pytest.approx(0.7))
+    # the copies diffed against their parents: what they kept and changed
+    assert edits["digest"].mean_kept == pytest.approx(0.9) and edits["mirror"].mean_kept == pytest.approx(0.6)
+    assert edits["digest"].edits == {"header": 2, "links_removed": 2}
+    assert edits["mirror"].edits == {"paragraph_dropped": 1}
 
 
 def test_repost_lag_from_published_times_then_days_then_captures(archive: Database) -> None:

@@ -11,6 +11,8 @@ would have to parse differently on each back end.
 
 from __future__ import annotations
 
+import json
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -43,7 +45,11 @@ class SiteEdge:
 
 @dataclass(frozen=True)
 class SiteEdits:
-    """How much one site's reposts keep of their parents' text (similarity to the parent)."""
+    """How much one site's reposts keep of their parents' text and what they change in it.
+
+    ``mean_kept``: the share of the parent's text kept, over the copies diffed (``diff``);
+    ``edits``: their counted edits per kind (``archive.syndication.edits``), summed.
+    """
 
     site: str
     reposts: int
@@ -51,6 +57,8 @@ class SiteEdits:
     excerpts: int
     mean_similarity: float | None
     min_similarity: float | None
+    mean_kept: float | None
+    edits: dict[str, int]
 
 
 @dataclass(frozen=True)
@@ -118,23 +126,31 @@ def site_graph(session: Session) -> list[SiteEdge]:
 
 
 def site_edits(session: Session) -> list[SiteEdits]:
-    """Per repost site: its reposts, copies and excerpts, and the similarity they keep to their parents."""
+    """Per repost site: its reposts, copies and excerpts, their similarity to their parents, the
+    share of text they keep and their edits by kind (summed here from each copy's stored JSON, which
+    SQLite and PostgreSQL would each unpack their own way)."""
     page = _pages()
+    site = func.coalesce(page.c.site, literal("?")).label("site")
+    reposts = page.c.relation.in_(REPOSTS)
     similarity = cast(page.c.similarity, Float)
     rows = session.execute(
         select(
-            func.coalesce(page.c.site, literal("?")).label("site"),
+            site,
             func.count(),
             func.count().filter(page.c.relation == "copy"),
             func.count().filter(page.c.relation == "excerpt"),
             func.avg(similarity),
             func.min(similarity),
+            func.avg(cast(page.c.text_kept, Float)),
         )
-        .where(page.c.relation.in_(REPOSTS))
-        .group_by("site")
-        .order_by(func.count().desc(), "site")
+        .where(reposts)
+        .group_by(site)
+        .order_by(func.count().desc(), site)
     ).all()
-    return [SiteEdits(site, n, copies, excerpts, mean, low) for site, n, copies, excerpts, mean, low in rows]
+    kinds: dict[str, Counter[str]] = defaultdict(Counter)
+    for name, counts in session.execute(select(site, page.c.edit_summary).where(reposts, page.c.edit_summary.is_not(None))):
+        kinds[name].update(json.loads(counts))
+    return [SiteEdits(*row, edits=dict(kinds[row[0]].most_common())) for row in rows]
 
 
 def repost_lags(session: Session) -> list[Lag]:

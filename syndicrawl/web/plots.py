@@ -64,17 +64,31 @@ def repost_lag(data: Analytics) -> Figure:
 
 
 def edits(data: Analytics) -> Figure:
-    """Mean similarity of each site's reposts to their parents (how much of the text they keep)."""
-    fig = _figure()
-    ax = fig.add_subplot()
-    rows = [e for e in data.edits if e.mean_similarity is not None]
-    ax.barh([e.site for e in rows], [e.mean_similarity for e in rows], color="#1f5f99")
-    for n, e in enumerate(rows):
-        ax.text(e.mean_similarity, n, f" {e.mean_similarity:.2f} ({e.copies} copies, {e.excerpts} excerpts)",
-                va="center", fontsize=9)
-    ax.set_xlim(0, 1.4)
-    ax.set_xlabel("mean similarity to the parent (1: the text kept whole)")
-    ax.set_title("How much each site edits")
+    """Per repost site: similarity to the parent and share of its text kept (left), edits by kind (right)."""
+    fig = _figure(max(3.0, 0.6 * len(data.edits) + 1.6))
+    kept_ax, kinds_ax = fig.subplots(1, 2)
+    sites = [e.site for e in data.edits]
+    rows = range(len(sites))
+    kept_ax.barh([n - 0.2 for n in rows], [e.mean_similarity or 0 for e in data.edits], height=0.4,
+                 color="#1f5f99", label="similarity")
+    kept_ax.barh([n + 0.2 for n in rows], [e.mean_kept or 0 for e in data.edits], height=0.4,
+                 color="#f2b134", label="text kept")
+    kept_ax.set_yticks(list(rows), sites)
+    kept_ax.set_xlim(0, 1)
+    kept_ax.set_xlabel("mean share (1: the parent's text whole)")
+    kept_ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncols=2)
+    kinds = sorted({kind for e in data.edits for kind in e.edits})
+    left = [0] * len(sites)
+    for kind in kinds:
+        counts = [e.edits.get(kind, 0) for e in data.edits]
+        kinds_ax.barh(list(rows), counts, left=left, label=kind)
+        left = [a + b for a, b in zip(left, counts, strict=True)]
+    kinds_ax.set_yticks(list(rows), sites)
+    kinds_ax.set_xlabel("edits, by kind")
+    kinds_ax.xaxis.get_major_locator().set_params(integer=True)
+    if kinds:
+        kinds_ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncols=3)
+    fig.suptitle("How much each site edits")
     return fig
 
 
