@@ -103,3 +103,5 @@ def test_static_files_and_the_api_are_served_beside_the_pages(app: ViewApp) -> N
     assert (status, headers["Content-Type"]) == (200, "text/css; charset=utf-8") and "--accent" in body
     assert call(app, f"/cdx?url={escaped(PAGE)}&output=json")[0] == 200
     assert call(app, "/", method="POST")[0] == 405
+    status, headers, body = call(app, "/search?q=text", method="HEAD")
+    assert (status, body) == (200, "") and int(headers["Content-Length"]) > 1000

@@ -190,6 +190,11 @@ def source_kind(s: Session, name: str) -> str | None:
     return s.scalar(select(Source.kind).where(Source.name == name))
 
 
+def source_names(s: Session) -> list[str]:
+    """Every source's name, sorted: the sources table alone, where ``source_summaries`` counts every capture."""
+    return list(s.scalars(select(Source.name).order_by(Source.name)))
+
+
 def add_capture(s: Session, **fields: Any) -> Capture:
     """Store a capture's locator; ``url_key`` is computed from ``url`` unless given."""
     return add_captures(s, [fields])[0]

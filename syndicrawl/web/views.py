@@ -92,7 +92,7 @@ class ViewApp:
         except SyndicrawlError as exc:
             logger.warning("%s: %s", path, exc)
             return self._error(start_response, "500 Internal Server Error", str(exc))
-        return _html(start_response, "200 OK", body)
+        return _html(start_response, "200 OK", body, head=environ.get("REQUEST_METHOD") == "HEAD")
 
     def _error(self, start_response: StartResponse, status: str, message: str) -> list[bytes]:
         return _html(start_response, status, _render("error.html", status=status, message=message))
@@ -119,7 +119,7 @@ class ViewApp:
             raise QueryError("give words to search for: /search?q=aleppo")
         since, until = params.get("since"), params.get("until")
         with self.database.session() as s:
-            sources = catalog.source_summaries(s)
+            sources = catalog.source_names(s)
             hits = search.search(
                 s.connection(), query, source=params.get("source"), author=params.get("author"),
                 since=parse_time(since).date() if since else None,
@@ -161,7 +161,8 @@ def _render(template: str, **context: Any) -> str:
     return environment().get_template(template).render(**context)
 
 
-def _html(start_response: StartResponse, status: str, body: str) -> list[bytes]:
+def _html(start_response: StartResponse, status: str, body: str, *, head: bool = False) -> list[bytes]:
+    """The page, or for a HEAD request its headers only (with the length the page would have)."""
     data = body.encode()
     start_response(status, [*_HEADERS, ("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(data)))])
-    return [data]
+    return [b""] if head else [data]
