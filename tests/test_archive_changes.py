@@ -38,7 +38,8 @@ def _store(db: Database, text: str, title: str, at: datetime, modified: str | No
             "capture_id": capture.id, "url": URL, "title": title, "text": text, "text_hash": str(hash(text)),
             "published": "2016-11-01T08:00:00-05:00", "status": "ok",
         }])  # fmt: skip
-        return changes.revise(s, article, modified)
+        revisions = changes.revise(s, [article], [modified])
+        return revisions[0] if revisions else None
 
 
 def test_a_headline_changed_a_paragraph_cut_and_a_correction_appended_is_one_declared_revision(

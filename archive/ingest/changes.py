@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import delete, func, or_, select
 
 from archive.db import pages
 from archive.db.models import Article, Capture, EditSummary, Revision, Source, Syndication
@@ -25,7 +26,6 @@ from archive.syndication import edits
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
-    from datetime import datetime
     from pathlib import Path
 
     from sqlalchemy.orm import Session
@@ -65,9 +65,7 @@ def record(session: Session, warc_dir: Path, articles: Sequence[Article], modifi
     changed, and record a revision for each of ``articles`` whose page changed since its last
     capture (``modified``: the time each page says it was modified, if it does)."""
     summarise(session, warc_dir, [article.id for article in articles])
-    for article, stated in zip(articles, modified, strict=True):
-        if article.status == "ok":
-            revise(session, article, stated)
+    revise(session, articles, modified)
 
 
 def summarise(session: Session, warc_dir: Path | None, article_ids: Iterable[int] | None = None) -> int:
@@ -103,47 +101,63 @@ def summarise(session: Session, warc_dir: Path | None, article_ids: Iterable[int
     return len(stale)
 
 
-def previous(session: Session, article: Article) -> Article | None:
-    """The page's article from its latest earlier capture with text, if any."""
-    capture = session.get(Capture, article.capture_id)
-    if capture is None:
-        return None
-    return session.scalars(
-        select(Article)
+class _Seen(NamedTuple):
+    """An article's page (URL key), capture time and order, and what tells two texts apart at a glance."""
+
+    article_id: int
+    url_key: str
+    at: tuple[datetime, int]
+    text_hash: str | None
+    title: str | None
+
+
+def _seen(session: Session, condition: Any) -> list[_Seen]:
+    query = (
+        select(Article.id, Capture.url_key, Capture.timestamp, Capture.id, Article.text_hash, Article.title)
         .join(Capture, Capture.id == Article.capture_id)
-        .where(
-            Capture.url_key == capture.url_key,
-            Article.status == "ok",
-            Article.id != article.id,
-            or_(Capture.timestamp < capture.timestamp, and_(Capture.timestamp == capture.timestamp, Capture.id < capture.id)),
-        )
-        .order_by(Capture.timestamp.desc(), Capture.id.desc())
-        .limit(1)
-    ).first()
-
-
-def revise(session: Session, article: Article, modified: str | None = None) -> Revision | None:
-    """Record a revision if ``article``'s text differs from its page's previous capture beyond
-    typography and boilerplate (``edits.TextDiff.changed``)."""
-    before = previous(session, article)
-    if before is None or before.text_hash == article.text_hash and before.title == article.title:
-        return None
-    change = edits.diff(before.text, article.text, parent_title=before.title, copy_title=article.title)
-    if not change.changed:
-        return None
-    capture = session.get(Capture, article.capture_id)
-    assert capture is not None  # previous() found it
-    revision = Revision(
-        url_key=capture.url_key,
-        article_id=article.id,
-        previous_id=before.id,
-        seen_at=capture.timestamp,
-        counts=json.dumps(change.counts()),
-        declared=declared(change, modified, article.published),
+        .where(Article.status == "ok", condition)
     )
-    session.add(revision)
+    return [_Seen(row[0], row[1], (row[2], row[3]), row[4], row[5]) for row in session.execute(query)]
+
+
+def previous(session: Session, articles: Sequence[Article]) -> dict[int, tuple[_Seen, _Seen]]:
+    """For each of ``articles`` whose page has an earlier capture with text, (that one, this one).
+
+    Two statements a batch, whatever its size: most pages of a crawl are new, and a query per
+    page cost the archive writer a millisecond each.
+    """
+    new = _seen(session, Article.id.in_([article.id for article in articles]))
+    if not new:
+        return {}
+    same_pages = _seen(session, Capture.url_key.in_({seen.url_key for seen in new}))
+    found = {}
+    for seen in new:
+        earlier = [other for other in same_pages if other.url_key == seen.url_key and other.at < seen.at]
+        if earlier:
+            found[seen.article_id] = (max(earlier, key=lambda other: other.at), seen)
+    return found
+
+
+def revise(session: Session, articles: Sequence[Article], modified: Sequence[str | None]) -> list[Revision]:
+    """Record a revision for each of ``articles`` whose text differs from its page's previous
+    capture beyond typography and boilerplate (``edits.TextDiff.changed``); ``modified``: the
+    time each page says it was modified, if it does."""
+    stated = {article.id: when for article, when in zip(articles, modified, strict=True)}
+    revisions = []
+    for article_id, (before, now) in previous(session, articles).items():
+        if (before.text_hash, before.title) == (now.text_hash, now.title):
+            continue
+        old, new = session.get(Article, before.article_id), session.get(Article, article_id)
+        assert old is not None and new is not None  # just read
+        change = edits.diff(old.text, new.text, parent_title=old.title, copy_title=new.title)
+        if change.changed:
+            revisions.append(Revision(
+                url_key=now.url_key, article_id=article_id, previous_id=old.id, seen_at=now.at[0],
+                counts=json.dumps(change.counts()), declared=declared(change, stated[article_id], new.published),
+            ))  # fmt: skip
+    session.add_all(revisions)
     session.flush()
-    return revision
+    return revisions
 
 
 def declared(change: edits.TextDiff, modified: str | None, published: str | None) -> str | None:
