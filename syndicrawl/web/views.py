@@ -1,8 +1,10 @@
 """The researcher's view: HTML pages over the archive, beside the HTTP API (``syndicrawl.web.api``).
 
 Routes: ``/`` (counts per source, latest articles, the search form), ``/search?q=...``,
-``/article?url=...`` (metadata, text, captures, the chain as a timeline), ``/snapshot?url=...&at=...``
-(the archived page in a sandboxed frame under a banner), ``/analytics`` and ``/static/NAME``. Every
+``/article?url=...`` (metadata, text, captures, the chain as a timeline), ``/diff?url=...`` (a copy
+beside its parent, or ``&from=...&to=...`` two captures of one page, the named edits marked),
+``/snapshot?url=...&at=...`` (the archived page in a sandboxed frame under a banner), ``/analytics``
+and ``/static/NAME``. Every
 other path goes to the API, so one server answers both.
 
 Pages run no script: each gets a Content-Security-Policy allowing only this origin's styles,
@@ -20,10 +22,11 @@ from urllib.parse import parse_qs
 from archive.db import catalog
 from archive.db.timestamps import parse_time, parse_timestamp, timestamp14
 from archive.errors import NotFoundError, QueryError, SyndicrawlError
+from archive.ingest import changes
 from archive.lookup import cdx, search, snapshots
 from archive.syndication import analytics as archive_analytics
 from archive.syndication import chains
-from syndicrawl.web import analytics, timeline
+from syndicrawl.web import analytics, sidebyside, timeline
 from syndicrawl.web.api import ArchiveApp, StartResponse
 from syndicrawl.web.templating import environment, static_file
 
@@ -31,7 +34,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
     from pathlib import Path
 
+    from sqlalchemy.orm import Session
+
     from archive.db.engine import Database
+    from archive.db.models import Article
 
 logger = logging.getLogger(__name__)
 
@@ -68,10 +74,11 @@ class ViewApp:
 
     def __init__(self, database: Database, warc_dir: Path) -> None:
         self.database = database
+        self.warc_dir = warc_dir
         self.api = ArchiveApp(database, warc_dir)
         self.pages: dict[str, Callable[[Params], str]] = {
             "/": self.home, "/search": self.search, "/article": self.article, "/snapshot": self.snapshot,
-            "/analytics": self.analytics,
+            "/diff": self.diff, "/analytics": self.analytics,
         }
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -151,10 +158,38 @@ class ViewApp:
             captures = catalog.captures_for_url(s, url)
             return _render("snapshot.html", capture=capture, captures=captures, stamp=timestamp14)
 
+    def diff(self, params: Params) -> str:
+        url = params.url()
+        with self.database.session() as s:
+            before, after = _compared(s, url, params)
+            result = changes.diff_articles(s, self.warc_dir, before, after)
+            left, right = sidebyside.sides(before.text, after.text, result)
+            return _render("diff.html", before=before, after=after, result=result, left=left, right=right,
+                           stamp=timestamp14)
+
     def analytics(self, params: Params) -> str:
         with self.database.session() as s:
             data = analytics.gather(s)
         return _render("analytics.html", data=data, images=analytics.data_uris(data), standalone=False)
+
+
+def _compared(s: Session, url: str, params: Params) -> tuple[Article, Article]:
+    """The two articles a diff compares, as ``syndicrawl diff`` picks them: ``url``'s latest against
+    its parent (``against=origin``, or another page's URL), or its captures nearest ``from`` and ``to``."""
+    against, start, end = params.get("against"), params.get("from"), params.get("to")
+    if against and (start or end):
+        raise QueryError("give against= or from= and to=, not both")
+    if end and not start:
+        raise QueryError("to=: give from= too, e.g. /diff?url=URL&from=20240101&to=20240201")
+    if start:
+        return (changes.page_article(s, url, parse_timestamp(start)),
+                changes.page_article(s, url, parse_timestamp(end) if end else None))
+    after = changes.page_article(s, url)
+    which = against or "parent"
+    if which in changes.RELATIVES:
+        return changes.relative(s, after, which), after
+    cdx.checked_key(which)
+    return changes.page_article(s, which), after
 
 
 def _render(template: str, **context: Any) -> str:
