@@ -7,6 +7,7 @@ with its crawls (``kill -9``, as when its machine dies) has its job run again by
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -151,6 +152,12 @@ def test_workers_share_each_hosts_delay(cluster, sites: list[SiteServer[FeedSite
     runs = _wait_runs(db, len(sites), workers, timeout=90)
 
     assert sorted(run.source for run in runs) == sorted(f"s{n}" for n in range(len(sites)))
+    shown = subprocess.run([sys.executable, "-m", "syndicrawl", "status", "--json", "--settings", str(workers.settings),
+                            "--data-dir", str(workers.tmp_path / "worker0")], capture_output=True, text=True, check=True)
+    status = json.loads(shown.stdout)
+    assert len(status["workers"]) == 3 and all(w["heartbeat_age"] < 3.0 for w in status["workers"])
+    assert {name: (jobs["queued"], jobs["running"], jobs["failed"], jobs["last_run"])
+            for name, jobs in status["sources"].items()} == {f"s{n}": (0, 0, 0, "finished") for n in range(len(sites))}
     for server in sites:  # every page fetched once
         paths = sorted(answer.path for answer in server.site.answers)
         assert paths == ["/feed.xml", "/post/1/", "/post/2/", "/post/3/", "/robots.txt"], server.base_url
