@@ -208,16 +208,29 @@ def page_article(session: Session, url: str, at: datetime | None = None) -> Arti
 
 def relative(session: Session, article: Article, which: str) -> Article:
     """``article``'s parent or origin in its cluster (a NotFoundError naming the page if it has none)."""
-    placed = session.get(Syndication, article.id)
+    placed = session.get(Syndication, article.id) or _placed(session, article)
     wanted = None if placed is None else placed.parent_id if which == "parent" else placed.origin_id
     if which == "parent" and wanted is None and placed is not None:
         wanted = placed.origin_id  # a copy straight off its origin
-    if wanted is None or wanted == article.id:
+    if wanted is None or wanted in (article.id, placed.article_id if placed else None):
         raise NotFoundError(f"{article.url}: no {which} (it is {placed.relation if placed else 'unique'}); give --against URL")
     found = session.get(Article, wanted)
     if found is None:
         raise NotFoundError(f"{article.url}: its {which} #{wanted} is no longer in the archive")
     return found
+
+
+def _placed(session: Session, article: Article) -> Syndication | None:
+    """The placement of the page's latest placed article: a page captured again with the same text
+    is not placed again (matching keeps one article a page), as the ``pages`` view knows."""
+    return session.scalars(
+        select(Syndication)
+        .join(Article, Article.id == Syndication.article_id)
+        .join(Capture, Capture.id == Article.capture_id)
+        .where(Capture.url_key == select(Capture.url_key).where(Capture.id == article.capture_id).scalar_subquery())
+        .order_by(Syndication.article_id.desc())
+        .limit(1)
+    ).first()
 
 
 def revisions_of(session: Session, url: str) -> list[Revision]:
