@@ -162,20 +162,18 @@ def _title(parent: str | None, copy: str | None) -> list[Edit]:
 
 
 def _changes(opcodes: Sequence[tuple[str, int, int, int, int]]) -> list[tuple[int, int, int, int]]:
-    """Runs of changes (parent start, end, copy start, end), joined across shared runs under ``ANCHOR``."""
+    """Runs of changes (parent start, end, copy start, end), joined across shared runs under ``ANCHOR``
+    (never a shared run before the first change or after the last)."""
     runs: list[list[int]] = []
-    pending_equal = False
+    join = False
     for tag, a1, a2, b1, b2 in opcodes:
         if tag == "equal":
-            pending_equal = a2 - a1 >= ANCHOR
-            if pending_equal:
-                continue
-        if runs and not pending_equal:
+            join = bool(runs) and a2 - a1 < ANCHOR
+        elif runs and (join or (runs[-1][1], runs[-1][3]) == (a1, b1)):
             runs[-1][1], runs[-1][3] = a2, b2
         else:
             runs.append([a1, a2, b1, b2])
-        pending_equal = False
-    return [(a1, a2, b1, b2) for a1, a2, b1, b2 in runs if a1 != a2 or b1 != b2]
+    return [(a1, a2, b1, b2) for a1, a2, b1, b2 in runs]
 
 
 def _to_lines(text: _Text, start: int, end: int) -> int:
