@@ -13,6 +13,8 @@ from collections import Counter
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
+from lxml import etree
+
 if TYPE_CHECKING:
     from lxml.html import HtmlElement
 
@@ -25,7 +27,9 @@ LISTING_TEASERS = 3
 TEASER_SHARE = 0.5
 #: A block this long is no teaser but an article with a headline linking elsewhere in it.
 TEASER_CHARS = 1500
-_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+_HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
+#: Compiled: this runs on every page extracted.
+_LINKS = etree.XPath("//a[@href and not(starts-with(@href, '#'))]")
 #: Words (or characters, in scripts written without spaces) that make a heading a headline, not a
 #: section's label (netzpolitik.org's article sits in one block with its section's "Wissen" heading).
 HEADLINE_WORDS = 3
@@ -72,15 +76,22 @@ def _target(link: HtmlElement, url: str) -> str | None:
         return None
 
 
+def _heading_links(tree: HtmlElement) -> list[HtmlElement]:
+    """Links in a heading, or holding one (a card's whole-card link), in page order."""
+    found: dict[HtmlElement, None] = {}
+    for heading in tree.iter(*_HEADINGS):
+        found.update(dict.fromkeys(heading.iterancestors("a")))
+        found.update(dict.fromkeys(heading.iter("a")))
+    return [link for link in found if link.get("href")]
+
+
 def teasers(tree: HtmlElement, url: str) -> list[str]:
     """The texts of the page's teasers: around each headline that links to another page, the
     largest block holding no other such headline (a card, a grid tile, a list item), if short."""
     itself = url.split("#")[0]
     heads = [
-        link for link in tree.iter("a")
-        if _target(link, url) not in {None, itself}
-        and _is_headline(_line(link.text_content()))
-        and any(isinstance(e.tag, str) and e.tag in _HEADINGS for e in (*link.iterancestors(), *link.iterdescendants()))
+        link for link in _heading_links(tree)
+        if _is_headline(_line(link.text_content())) and _target(link, url) not in {None, itself}
     ]
     holding = Counter(element for link in heads for element in link.iterancestors())
     blocks = []
@@ -107,7 +118,7 @@ def not_an_article(text: str, tree: HtmlElement, url: str) -> str | None:
     """
     lines = [line for line in map(_line, text.splitlines()) if line]
     total = sum(map(len, lines))
-    link_texts = {_line(link.text_content()) for link in tree.iter("a") if _target(link, url)}
+    link_texts = {_line(link.text_content()) for link in _LINKS(tree)}
     linked = sum(len(line) for line in lines if line in link_texts)
     if total and linked > LINKED_SHARE * total:
         return f"a list of links ({linked} of its {total} characters are link text)"
