@@ -1,6 +1,7 @@
 """The researcher's view of ``syndicrawl serve``, in headless Chromium, on the demo archive.
 
-A researcher searches, opens an article, follows its chain and opens a snapshot; each page is
+A researcher searches, opens an article, reads what its copy changed (the diff view), follows the
+chain to the origin and opens a snapshot; each page is
 screenshotted into build/screenshots/ (kept as artifacts; the README shows them). An archived page
 whose script reads cookies and calls the API is shown, framed and raw, and the server sees no
 request from it, where the same page served unsandboxed (the control) leaks at once. axe-core
@@ -166,7 +167,14 @@ def test_search_to_article_to_chain_to_snapshot(view: View) -> None:
     assert "similarity 0.96 to its parent" in chain[1] and "the copies credit its author: by Stephen Lendman" in chain[0]
     view.screenshot("article")
 
-    view.click("ol.chain a")  # the origin, first in the chain
+    view.click("ol.chain a", "what it changed")  # the copy's diff against its parent, the origin
+    assert view.browser.evaluate("location.pathname") == "/diff"
+    assert view.text("dl.fields dd")[2] == "98.7% of the text; header 1, links removed 2"
+    assert view.text("ol.lines li.header") == ["HEADER by Stephen Lendman"]
+    assert view.text("ol.lines del.links_removed") == ["lendmanstephen@sbcglobal.net", "sjlendman.blogspot.com"]
+    view.screenshot("diff")
+
+    view.click("dl.fields dd a", ORIGIN_TITLE)  # the parent, the origin
     assert view.text("dl.fields dd")[0].startswith("http://127.0.0.1:")
     view.click("ol.captures a")  # its capture
     assert view.browser.evaluate("location.pathname") == "/snapshot"
@@ -222,6 +230,13 @@ def _axe_violations(view: View) -> list[str]:
 @pytest.mark.parametrize("path", PAGES)
 def test_pages_pass_axe_core(view: View, path: str) -> None:
     view.open(path)
+    assert _axe_violations(view) == []
+
+
+def test_diff_page_passes_axe_core(view: View) -> None:
+    view.open("/search?q=aleppo+siege")  # the story and its copy first
+    view.click("ol.hits h3 a")
+    view.click("ol.chain a", "what it changed")
     assert _axe_violations(view) == []
 
 
