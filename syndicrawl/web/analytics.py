@@ -24,14 +24,16 @@ class Analytics:
 
 
 def gather(session: Session) -> Analytics:
-    return Analytics(
-        graph=analytics.site_graph(session),
-        lags=analytics.repost_lags(session),
-        edits=analytics.site_edits(session),
-        by_author=analytics.spread(session, "author"),
-        by_site=analytics.spread(session, "site"),
-        clusters=analytics.top_clusters(session),
-    )
+    """Every figure's data, from one reading of the pages query (``analytics.page_rows``)."""
+    with analytics.page_rows(session) as page:
+        return Analytics(
+            graph=analytics.site_graph(session, page),
+            lags=analytics.repost_lags(session, page),
+            edits=analytics.site_edits(session, page),
+            by_author=analytics.spread(session, "author", page=page),
+            by_site=analytics.spread(session, "site", page=page),
+            clusters=analytics.top_clusters(session, page=page),
+        )
 
 
 def figures(data: Analytics, fmt: str) -> dict[str, bytes]:

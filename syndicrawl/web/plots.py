@@ -25,15 +25,21 @@ def _figure(height: float = 3.6) -> Figure:
     return Figure(figsize=(8, height), layout="constrained")
 
 
+#: The site graph draws this many of its heaviest edges (the table under it lists them all): 50
+#: sites reposting one another make 2,000 edges, 10 s of CPU to draw and 2.7 MB of SVG.
+EDGES = 30
+
+
 def site_graph(data: Analytics) -> Figure:
     """Sites on a circle, an arrow from each site to the sites that repost it, as wide as the reposts."""
     fig = _figure(4.5)
     ax = fig.add_subplot()
-    sites = sorted({e.from_site for e in data.graph} | {e.to_site for e in data.graph})
+    drawn = data.graph[:EDGES]  # heaviest first
+    sites = sorted({e.from_site for e in drawn} | {e.to_site for e in drawn})
     where = {s: (math.cos(2 * math.pi * n / max(len(sites), 1)), math.sin(2 * math.pi * n / max(len(sites), 1)))
              for n, s in enumerate(sites)}
-    heaviest = max((e.reposts for e in data.graph), default=1)
-    for edge in data.graph:
+    heaviest = max((e.reposts for e in drawn), default=1)
+    for edge in drawn:
         ax.annotate("", xy=where[edge.to_site], xytext=where[edge.from_site],
                     arrowprops={"arrowstyle": "-|>", "lw": 1 + 5 * edge.reposts / heaviest, "color": "#1f5f99",
                                 "shrinkA": 18, "shrinkB": 18, "connectionstyle": "arc3,rad=0.15"})
@@ -45,7 +51,8 @@ def site_graph(data: Analytics) -> Figure:
     ax.set_xlim(-1.6, 1.6)
     ax.set_ylim(-1.5, 1.4)
     ax.set_axis_off()
-    ax.set_title("Who reposts whom (arrow: from the reposted site to the reposting one)")
+    shown = f"; the {EDGES} heaviest of {len(data.graph)}" if len(data.graph) > EDGES else ""
+    ax.set_title(f"Who reposts whom (arrow: from the reposted site to the reposting one{shown})")
     return fig
 
 
