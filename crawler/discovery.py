@@ -24,6 +24,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from courlan import is_navigation_page, is_not_crawlable
 from courlan.filters import extension_filter, path_filter, type_filter
 
+from crawler.scope import in_scope
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -139,20 +141,8 @@ def _path(link: HtmlElement) -> str:
     return "/".join(reversed(steps))
 
 
-class Scope:
-    """Which URLs a page's links may lead to: the source's hosts, http(s) pages, no files."""
-
-    def __init__(self, domains: tuple[str, ...], page_url: str) -> None:
-        self.domains = tuple(d.lower() for d in domains) or ((urlsplit(page_url).hostname or "").lower(),)
-
-    def takes(self, url: str) -> bool:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
-        return parts.scheme in {"http", "https"} and any(host == d or host.endswith(f".{d}") for d in self.domains)
-
-
 def _links(root: HtmlElement, response: TextResponse) -> Iterator[tuple[HtmlElement, str]]:
-    """Every <a href> of the page with its absolute URL, fragment dropped."""
+    """Every http(s) <a href> of the page with its absolute URL, fragment dropped."""
     for link in root.iter("a"):
         href = (link.get("href") or "").strip()
         if href and not href.startswith(("#", "javascript:", "mailto:", "tel:")):
@@ -160,7 +150,9 @@ def _links(root: HtmlElement, response: TextResponse) -> Iterator[tuple[HtmlElem
                 url = response.urljoin(href)
             except ValueError:  # 'http://[x': not a URL
                 continue
-            yield link, urlunsplit(urlsplit(url)._replace(fragment=""))
+            parts = urlsplit(url)
+            if parts.scheme in {"http", "https"}:
+                yield link, urlunsplit(parts._replace(fragment=""))
 
 
 def _leads_to_article(url: str) -> bool:
@@ -183,17 +175,19 @@ def _leads_to_article(url: str) -> bool:
 def article_links(response: TextResponse, domains: tuple[str, ...]) -> list[str]:
     """Links of a listing page that lead to articles of the same source, in page order."""
     root = response.selector.root
-    scope = Scope(domains, response.url)
     here = listing_of(response.url)
     candidates = []
     for link, url in _links(root, response):
-        if url == here or not scope.takes(url) or in_chrome(link) or _says_older(link) or _pager_number(link, url, here):
+        if url == here or not in_scope(url, domains) or in_chrome(link):
+            continue
+        if _says_older(link) or _pager_number(link, url, here):  # the listing's own pages
             continue
         if _leads_to_article(url):
             candidates.append((url, _text(link), _path(link)))
     # A listing's block: several links sharing a markup path, most of them headlines.
     headlines = Counter(path for _, text, path in candidates if is_headline(text))
-    blocks = {path for path, n in Counter(path for _, _, path in candidates).items() if n >= BLOCK_LINKS and 2 * headlines[path] >= n}
+    links = Counter(path for _, _, path in candidates)
+    blocks = {path for path, n in links.items() if n >= BLOCK_LINKS and 2 * headlines[path] >= n}
     return list(dict.fromkeys(url for url, text, path in candidates if is_headline(text) or path in blocks))
 
 
@@ -224,12 +218,11 @@ def older_pages(response: TextResponse, domains: tuple[str, ...], page: int) -> 
     "older" is ``page + 1``.
     """
     root = response.selector.root
-    scope = Scope(domains, response.url)
     itself = urlunsplit(urlsplit(response.url)._replace(fragment=""))
     here = listing_of(itself)
     found: dict[str, int] = {}
     for link, url in _links(root, response):
-        if url == itself or not scope.takes(url):
+        if url == itself or not in_scope(url, domains):
             continue
         number = _pager_number(link, url, here)
         if _says_older(link):

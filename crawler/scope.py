@@ -23,6 +23,12 @@ if TYPE_CHECKING:
 STANDARD_PORTS = {"http": 80, "https": 443}
 
 
+def in_scope(url: str, domains: tuple[str, ...]) -> bool:
+    """Whether Scrapy's offsite filter lets ``url`` through: its host is one of ``domains`` or under one."""
+    host = (urlsplit(url).hostname or "").lower()
+    return not domains or any(host == d or host.endswith(f".{d}") for d in map(str.lower, domains))
+
+
 def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()

@@ -24,6 +24,7 @@ from crawler.items import CapturedPage, FeedPage
 from crawler.links import article_links, feed_links, older_page
 from crawler.middlewares import CAPTURE, METADATA
 from crawler.polls import POLL_FEED, PolledSource
+from crawler.scope import in_scope
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -88,12 +89,6 @@ def connect_failure(exc: BaseException) -> str | None:
     if isinstance(exc, ConnectError):
         return " ".join(str(exc).split())
     return None
-
-
-def in_scope(url: str, domains: tuple[str, ...]) -> bool:
-    """Whether Scrapy's offsite filter lets ``url`` through: its host is one of ``domains`` or under one."""
-    host = (urlsplit(url).hostname or "").lower()
-    return not domains or any(host == d or host.endswith(f".{d}") for d in map(str.lower, domains))
 
 
 class SourceSpider(scrapy.Spider):
