@@ -5,7 +5,8 @@ time: the first analytics call imports matplotlib and draws the plots, which lat
 the data is unchanged), then ``--repeat`` times per page, and prints each page's median and worst
 wall time and its CPU time per call (``time.process_time``: on a
 shared machine the wall time includes waiting for a core). The article and snapshot pages are those
-of the archive's largest cluster's origin; the search is ``--query``.
+of the archive's largest cluster's origin, the diff that of its first copy; the search is ``--query``.
+A synthetic archive of any size: ``benchmarks/view_archive.py``.
 
     .venv/bin/python benchmarks/view_pages.py --data-dir syndicrawl-demo
 """
@@ -19,7 +20,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from archive.db.engine import Database, sqlite_url
-from archive.syndication import analytics
+from archive.syndication import analytics, chains
 from syndicrawl.web.views import ViewApp
 
 
@@ -42,9 +43,13 @@ def main() -> None:
     database = Database(args.db_url or sqlite_url(args.data_dir))
     with database.session() as s:
         top = analytics.top_clusters(s, 1)
-    url = quote(top[0].origin_url or "", safe="") if top else ""
+        origin = top[0].origin_url or "" if top else ""
+        copies = chains.chain(s, origin).children if origin else []
+    url = quote(origin, safe="")
     app = ViewApp(database, args.data_dir / "warcs")
     pages = ["/", f"/search?q={quote(args.query)}", f"/article?url={url}", f"/snapshot?url={url}", "/analytics"]
+    if copies:
+        pages.insert(3, f"/diff?url={quote(copies[0].url, safe='')}")
     print(f"{'page':<22} {'first ms':>9} {'median ms':>10} {'max ms':>8} {'CPU ms':>8}")
     for page in pages:
         start = time.perf_counter()

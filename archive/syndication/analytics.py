@@ -108,6 +108,9 @@ def page_rows(session: Session) -> Iterator[Table]:
     columns = (Column(c.name, Text() if isinstance(c.type, NullType) else c.type) for c in query.selected_columns)
     table = Table("analytics_pages", MetaData(), *columns, prefixes=["TEMPORARY"])  # NullType: substr's
     conn = session.connection()
+    # pysqlite runs DDL outside the transaction it opens for the INSERT: the session's rollback
+    # undoes the DROP below, not the CREATE, and the table stays on the pooled connection.
+    table.drop(conn, checkfirst=True)
     table.create(conn)
     try:
         conn.execute(insert(table).from_select([c.name for c in query.selected_columns], query))
