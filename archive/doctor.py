@@ -56,10 +56,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-QUARANTINE = "quarantine"  # beside warcs/ in the data directory
-#: ``{source}-{20-digit time}-{5-digit serial}.warc.gz.open``, as ``WarcWriter`` names files.
-_OPEN_NAME = re.compile(r"^(?P<source>.+)-\d{20}-\d{5}\.warc\.gz" + re.escape(OPEN_SUFFIX) + "$")
-_FINISHED_NAME = re.compile(r"^(?P<source>.+)-\d{20}-\d{5}\.warc\.gz$")
+QUARANTINE = "quarantine"  # beside the WARC directory (warcs/ in the data directory)
+#: ``{source}-{20-digit time}-{5-digit serial}[-{worker}].warc.gz.open``, as ``WarcWriter`` names
+#: files (a worker's crawls add its id); no source or worker name holds 20 digits and a dash.
+_NAME = r"^(?P<source>.+)-\d{20}-\d{5}(?:-[A-Za-z0-9][A-Za-z0-9_.-]*)?\.warc\.gz"
+_OPEN_NAME = re.compile(_NAME + re.escape(OPEN_SUFFIX) + "$")
+_FINISHED_NAME = re.compile(_NAME + "$")
 _CATALOGUED = {"response", "revisit"}  # the record types that have capture rows
 
 

@@ -54,6 +54,7 @@ def archive_config(settings: Settings, sources: Sequence[Source], locks: LockReq
         extract_fast=settings.extract_fast,
         extract_max_bytes=settings.extract_max_bytes,
         locks=locks,
+        writer_id=settings.queue_worker_id,
     )
 
 

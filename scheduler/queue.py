@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import socket
 import threading
 from collections.abc import Sequence
@@ -28,7 +29,7 @@ from dramatiq.middleware import Retries
 from scheduler.jobs import CHILDREN, run_crawl, run_poll
 from scheduler.schedules import CrawlTarget
 from syndicrawl import exitcodes
-from syndicrawl.settings import Settings
+from syndicrawl.settings import WORKER_ID_ENV, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -125,11 +126,21 @@ def enqueue_poll(settings: Settings, target: CrawlTarget, feeds: Sequence[str]) 
     _send(settings, POLLS, target.source, target.config_file, list(feeds))
 
 
+def worker_id() -> str:
+    """``HOST-PID``, this worker's name in its log, and the end of its crawls' WARC file names: unique
+    among the workers writing into one shared directory (a host name's other characters become ``-``)."""
+    host = re.sub(r"[^A-Za-z0-9_.-]+", "-", socket.gethostname()).strip("-._")[:50]
+    return f"{host}-{os.getpid()}" if host else str(os.getpid())
+
+
 def serve(settings: Settings, concurrency: int, stop: threading.Event) -> None:
     """Run queued jobs, ``concurrency`` at a time, until ``stop`` is set; then let running jobs end
     (a crawl gets SIGINT, Scrapy's graceful stop, after ``stop_timeout``) and put back those not begun."""
     global _settings
     _settings = settings
+    name = worker_id()
+    # Inherited by the crawl subprocesses this worker starts ([queue] worker_id): this process does nothing else.
+    os.environ[WORKER_ID_ENV] = name
     target = broker(settings)
     declare(target)
     worker = dramatiq.Worker(target, worker_threads=concurrency)
@@ -140,7 +151,7 @@ def serve(settings: Settings, concurrency: int, stop: threading.Event) -> None:
         {"host": socket.gethostname(), "pid": os.getpid(), "concurrency": concurrency,
          "since": datetime.now(UTC).isoformat(timespec="seconds")}))
     worker.start()
-    logger.info("worker %s-%d started: %d at a time", socket.gethostname(), os.getpid(), concurrency)
+    logger.info("worker %s started: %d at a time", name, concurrency)
     try:
         while not stop.wait(1.0):
             pass

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -19,11 +20,15 @@ from archive.db.embedded import sqlite_url
 from archive.db.locks import LockConfig
 from archive.errors import ConfigError
 
+#: Set by ``syndicrawl worker`` for its crawls: ``[queue] worker_id``.
+WORKER_ID_ENV = "SYNDICRAWL_WORKER_ID"
 #: Environment variables and the settings they set.
 ENVIRONMENT = {
     "SYNDICRAWL_DATA_DIR": "data_dir",
     "SYNDICRAWL_DATABASE_URL": "database_url",
     "SYNDICRAWL_REDIS_URL": "redis_url",
+    "SYNDICRAWL_WARC_STORAGE": "warc_storage",
+    WORKER_ID_ENV: "queue_worker_id",
 }
 
 #: Sections of the settings file; [extract] keys get the ``extract_`` prefix, the others none.
@@ -36,6 +41,7 @@ class Settings:
     data_dir: Path
     database_url: str
     warc_max_size: int
+    warc_storage: str
     user_agent: str
     obey_robots: bool
     download_delay: float
@@ -78,13 +84,15 @@ class Settings:
     redis_prefix: str
     queue_redis_url: str
     queue_heartbeat_timeout: float
+    queue_worker_id: str
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
     #: The --settings file these came from: the scheduler hands it on to the crawls it starts.
     settings_file: Path | None = field(default=None, compare=False)
 
     @property
     def warc_dir(self) -> Path:
-        return self.data_dir / "warcs"
+        """``[storage] warc_storage`` (shared by the machines of a cluster), else the data directory's ``warcs/``."""
+        return Path(self.warc_storage) if self.warc_storage else self.data_dir / "warcs"
 
     @property
     def index_dir(self) -> Path:
@@ -150,6 +158,9 @@ SECONDS = ("download_delay", "download_timeout", "extract_timeout", "poll_min_in
            "tick", "misfire_grace_time", "stop_timeout", "lock_ttl",
            "queue_heartbeat_timeout")
 
+
+#: A worker id: it ends WARC file names (``archive.warc.writer``), after the source's name and a serial.
+WORKER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 #: The URL schemes each URL setting accepts (an empty value is the default: SQLite in the
 #: data directory, locks in the database). SQLAlchemy's plain ``postgresql://`` means
@@ -280,6 +291,13 @@ def _check_ranges(values: Mapping[str, Any], origins: Mapping[str, str]) -> None
                 f"{origins[name]}: setting '{name}' must be a {' or '.join(f'{s}://' for s in schemes)} URL, "
                 f"got {mask_password(value)!r}"
             )
+    if "://" in values["warc_storage"]:
+        raise ConfigError(f"{origins['warc_storage']}: setting 'warc_storage' must be a directory path "
+                          f"(object storage URLs are not supported), got {values['warc_storage']!r}")
+    worker = values["queue_worker_id"]
+    if worker and not WORKER_ID.fullmatch(worker):
+        raise ConfigError(f"{origins['queue_worker_id']}: setting 'queue_worker_id' must be 1-64 letters, digits, "
+                          f"'.', '_' or '-' (it ends WARC file names), got {worker!r}")
     low, high = values["poll_min_interval"], values["poll_max_interval"]
     if low > high:
         raise ConfigError(

@@ -35,10 +35,11 @@ DELAY = 0.5
 HOSTS = [f"127.0.0.{n}" for n in range(2, 6)]
 
 
-def _settings(path: Path, db_url: str, redis: RedisTarget, **crawl: object) -> Path:
+def _settings(path: Path, db_url: str, redis: RedisTarget, warc_storage: Path | None = None, **crawl: object) -> Path:
     extra = "".join(f"{key} = {value}\n" for key, value in crawl.items())
+    shared = f'warc_storage = "{warc_storage}"\n' if warc_storage else ""
     path.write_text(
-        f'[storage]\ndatabase_url = "{db_url}"\n'
+        f'[storage]\ndatabase_url = "{db_url}"\n{shared}'
         f"[crawl]\ndownload_delay = {DELAY}\nautothrottle = false\ndownload_timeout = 5\n{extra}"
         "[extract]\nenabled = false\n"
         f'[scheduler]\nlock_ttl = 6.0\nredis_prefix = "{redis.prefix}"\n'

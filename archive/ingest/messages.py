@@ -44,6 +44,7 @@ class ArchiveConfig:
     extract_fast: bool = True
     extract_max_bytes: int = 5_000_000
     locks: LockRequest | None = None
+    writer_id: str = ""  # the worker running the crawl: it ends the WARC files' names
 
 
 @dataclass(frozen=True, slots=True)

@@ -134,6 +134,7 @@ class ArchiveService:
                 max_size=config.warc_max_size,
                 software=config.software,
                 index_dir=config.index_dir,
+                writer_id=config.writer_id,
             )
             for name, kind in config.sources
         }

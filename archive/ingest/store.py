@@ -187,8 +187,10 @@ class CaptureStore:
         max_size: int,
         software: str,
         index_dir: Path | None = None,
+        writer_id: str = "",
     ) -> None:
-        """``index_dir``: where each finished WARC file's CDXJ index is written (none if None)."""
+        """``index_dir``: where each finished WARC file's CDXJ index is written (none if None);
+        ``writer_id``: the worker writing, which ends the WARC files' names (``WarcWriter``)."""
         self.db = db
         self._warc_dir = warc_dir
         self._index_dir = index_dir
@@ -201,6 +203,7 @@ class CaptureStore:
             software=software,
             info={"isPartOf": source},
             on_close=self._closed.append if index_dir is not None else None,
+            writer_id=writer_id,
         )
         with db.writing() as s:
             row = catalog.ensure_source(s, source, kind)

@@ -118,8 +118,10 @@ class _OpenWarc:
 
 
 class WarcWriter:
-    """Write exchanges and metadata into a series of WARC files named ``{prefix}-{time}-{serial}``.
+    """Write exchanges and metadata into a series of WARC files named ``{prefix}-{time}-{serial}``,
+    then ``-{writer_id}`` if given (as Heritrix ends its names with the crawler's host and process).
 
+    ``writer_id``: the worker that writes, when several machines write into one shared directory.
     ``on_close`` is called with each finished file's path once it is renamed (to index it).
 
     Not thread-safe by design: one writer thread owns an instance, which keeps records
@@ -136,11 +138,13 @@ class WarcWriter:
         software: str = "syndicrawl",
         info: Mapping[str, str] | None = None,
         on_close: Callable[[Path], object] | None = None,
+        writer_id: str = "",
     ) -> None:
         if max_size <= 0:
             raise ValueError(f"max_size must be a positive number of bytes, not {max_size}")
         self._directory = Path(directory)
         self._prefix = prefix
+        self._suffix = f"-{writer_id}" if writer_id else ""
         self._max_size = max_size
         self._info: dict[str, str] = {
             "software": software,
@@ -254,7 +258,7 @@ class WarcWriter:
     def _open_next(self) -> _OpenWarc:
         """Create the next file (never an existing one) and write its warcinfo record."""
         stamp = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S%f")
-        path = self._directory / f"{self._prefix}-{stamp}-{self._serial:05d}.warc.gz"
+        path = self._directory / f"{self._prefix}-{stamp}-{self._serial:05d}{self._suffix}.warc.gz"
         open_path = path.with_name(path.name + OPEN_SUFFIX)
         if path.exists():
             raise WarcError(f"{path} already exists; refusing to overwrite a finished WARC file")

@@ -28,9 +28,9 @@ def doctor(dry_run: bool, forget_missing: bool, settings: Settings) -> None:
 
     Every finished WARC file of a crawl is read record by record: whole response and revisit
     records that no capture row names are catalogued (imported again; their pages are not
-    extracted). Capture rows naming a WARC file that is not in DATA_DIR/warcs are reported:
-    restore the file, or remove them with --forget-missing (their articles go with them; both
-    are kept as JSON lines in quarantine/FILE.rows.jsonl).
+    extracted). Capture rows naming a WARC file that is not in DATA_DIR/warcs (or [storage]
+    warc_storage) are reported: restore the file, or remove them with --forget-missing (their
+    articles go with them; both are kept as JSON lines in quarantine/FILE.rows.jsonl).
 
     \b
     Exit codes:

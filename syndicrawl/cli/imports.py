@@ -25,8 +25,8 @@ from syndicrawl.settings import Settings
 def import_warcs(files: tuple[Path, ...], source: str | None, settings: Settings) -> None:
     """Import WARC files written by other tools (wget --warc-file, Heritrix, Browsertrix, warcprox, warcio) and ARC files.
 
-    Each file is copied into DATA_DIR/warcs/ unchanged (under its own name unless that is
-    taken), indexed (CDXJ and a capture per response and revisit record), and its HTML
+    Each file is copied into DATA_DIR/warcs/ ([storage] warc_storage if set) unchanged
+    (under its own name unless that is taken), indexed (CDXJ and a capture per response and revisit record), and its HTML
     pages are extracted and matched for syndication like crawled pages. Damaged records
     are reported with their offset and skipped; records already archived (same
     WARC-Record-ID) are counted as known, so importing a file twice adds nothing. A file
