@@ -13,6 +13,7 @@ import http.client
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -30,7 +31,8 @@ from archive.doctor import _finished_files, open_files
 from archive.errors import ConfigError
 from archive.warc.writer import WarcWriter
 from scheduler import jobs
-from syndicrawl.settings import load_settings
+from scheduler.queue import worker_id
+from syndicrawl.settings import WORKER_ID, load_settings
 from tests.fixtures.cli import write_sources
 from tests.test_archive_warc import exchange
 from tests.test_queue_workers import Workers, _descendants, _settings, _wait_runs, sites  # noqa: F401
@@ -75,6 +77,13 @@ def test_a_bad_storage_or_worker_id_is_one_line_naming_it(env: dict[str, str], m
     with pytest.raises(ConfigError) as raised:
         load_settings(None, env=env)
     assert str(raised.value) == message
+
+
+@pytest.mark.parametrize("host", ["vm", "Build Host #3.local", "-", "a" * 255])
+def test_a_workers_id_is_a_valid_worker_id_whatever_its_host_name(monkeypatch: pytest.MonkeyPatch, host: str) -> None:
+    monkeypatch.setattr(socket, "gethostname", lambda: host)
+    name = worker_id()
+    assert WORKER_ID.fullmatch(name) and name.endswith(f"-{os.getpid()}") or name == str(os.getpid()), name
 
 
 def _run(*args: str, settings: Path, data: Path) -> subprocess.CompletedProcess[str]:
