@@ -77,24 +77,22 @@ class TextDiff:
 
 
 class _Text:
-    """A text's lines as shown (typography folded, case kept) and its words: keys, spans, lines."""
+    """A text's lines as shown (typography folded, case kept) and its words: keys and lines."""
 
     def __init__(self, text: str) -> None:
         self.raw: list[str] = []  # as the page has it, for typography
         self.lines: list[str] = []
         self.keys: list[str] = []
-        self.spans: list[tuple[int, int]] = []
         self.line_of: list[int] = []
         self.first: list[int] = []  # each line's first word
         for raw in text.splitlines():
             line = segment(" ".join(fold_characters(raw).split()))
-            found = list(WORD.finditer(line))
+            found = WORD.findall(line)
             if not found:  # a rule, an empty line: no words to align
                 continue
             self.raw.append(raw.strip())
             self.first.append(len(self.keys))
-            self.keys += [match.group().casefold() for match in found]
-            self.spans += [match.span() for match in found]
+            self.keys += map(str.casefold, found)
             self.line_of += [len(self.lines)] * len(found)
             self.lines.append(line)
         self.first.append(len(self.keys))
@@ -119,9 +117,9 @@ class _Text:
         """Words ``start`` to ``end`` as shown, with what lies between them on each line."""
         parts = []
         for line in self.touched(start, end):
-            left = max(start, self.first[line])
-            right = min(end, self.first[line + 1])
-            parts.append(self.lines[line][self.spans[left][0] : self.spans[right - 1][1]])
+            left, right = max(start, self.first[line]) - self.first[line], min(end, self.first[line + 1]) - self.first[line]
+            spans = [match.span() for match in WORD.finditer(self.lines[line])]
+            parts.append(self.lines[line][spans[left][0] : spans[right - 1][1]])
         return " / ".join(parts)
 
 
@@ -135,8 +133,10 @@ def diff(
 ) -> TextDiff:
     """The edits that make ``copy`` of ``parent``; ``link_texts``: the parent page's link texts,
     to tell links stripped with their text from other words removed."""
-    a, b = _Text(parent), _Text(copy)
     edits = _title(parent_title, copy_title)
+    if parent == copy:  # an exact copy, the most common kind: nothing to align
+        return TextDiff(tuple(edits), 1.0 if parent else 0.0)
+    a, b = _Text(parent), _Text(copy)
     opcodes = alignment.word_opcodes(a.keys, b.keys)
     links = {tuple(WORD.findall(segment(normalize(link)))) for link in link_texts} - {()}
     for a1, a2, b1, b2 in _changes(opcodes):
