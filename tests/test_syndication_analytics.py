@@ -96,8 +96,13 @@ def test_site_edits_split_copies_and_excerpts_with_text_kept_and_edit_kinds(arch
 
 
 def test_repost_lag_from_published_times_then_days_then_captures(archive: Database) -> None:
+    from syndicrawl.web.analytics import Analytics
+
     with archive.session() as s:
-        lags = sorted((lag.site, lag.seconds, lag.measured) for lag in analytics.repost_lags(s))
+        found = analytics.repost_lags(s)
+    lags = sorted((lag.site, lag.seconds, lag.measured) for lag in found)
+    table = Analytics(graph=[], lags=found, edits=[], by_author=[], by_site=[], clusters=[]).lag_table()
+    assert [(site, n, days) for site, n, days, _ in table] == [("digest", 3, 5 / 24), ("mirror", 1, 1.0)]  # upper median
     assert lags == [
         ("digest", 2 * 3600.0, "published"),  # 10:00, its parent 08:00
         ("digest", 5 * 3600.0, "captured"),  # the excerpt states no date

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import statistics
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -21,6 +23,19 @@ class Analytics:
     by_author: list[analytics.Spread]
     by_site: list[analytics.Spread]
     clusters: list[analytics.TopCluster]
+
+    def lag_table(self) -> list[tuple[str, int, float, str]]:
+        """Per repost site, by name: its reposts, their median lag in days (the upper one of an
+        even count) and how the lags were measured. Here, not in the template: Jinja's groupby
+        and sort over 400,000 lags took 3 s."""
+        by_site: dict[str, list[analytics.Lag]] = defaultdict(list)
+        for lag in self.lags:
+            by_site[lag.site].append(lag)
+        return [
+            (site, len(lags), statistics.median_high(lag.seconds for lag in lags) / 86400,
+             ", ".join(dict.fromkeys(lag.measured for lag in lags)))
+            for site, lags in sorted(by_site.items())
+        ]
 
 
 def gather(session: Session) -> Analytics:
