@@ -293,7 +293,7 @@ def _check_ranges(values: Mapping[str, Any], origins: Mapping[str, str]) -> None
             )
     if "://" in values["warc_storage"]:
         raise ConfigError(f"{origins['warc_storage']}: setting 'warc_storage' must be a directory path "
-                          f"(object storage URLs are not supported), got {values['warc_storage']!r}")
+                          f"(object storage URLs are not supported), got {mask_password(values['warc_storage'])!r}")
     worker = values["queue_worker_id"]
     if worker and not WORKER_ID.fullmatch(worker):
         raise ConfigError(f"{origins['queue_worker_id']}: setting 'queue_worker_id' must be 1-64 letters, digits, "

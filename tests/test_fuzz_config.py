@@ -151,7 +151,11 @@ def mangle(text: str, where: int, junk: bytes) -> bytes:
 JUNK = st.sampled_from([b"", b"\xff", b"\xc3", b"\x00", b'"', b"[", b"]]", b"=", b"\n[storage]\n", b"\xef\xbb\xbf",
                         b"\\u", b"'''", b"\r", b"\x1b[31m"])
 ENVIRONMENTS = st.dictionaries(
-    st.sampled_from(list(ENVIRONMENT)), st.one_of(TEXT, URLS, DB_URLS), max_size=3
+    st.sampled_from(list(ENVIRONMENT)),
+    # Hypothesis also draws text from this module's string constants: a plain value holding PASSWORD
+    # is not a URL's password, and the check below is about those.
+    st.one_of(TEXT, URLS).filter(lambda value: PASSWORD not in value) | DB_URLS,
+    max_size=3,
 )
 
 
