@@ -182,9 +182,10 @@ def test_every_time_column_is_migrated_on_sqlite_and_timestamptz_on_postgres(eng
     spec.loader.exec_module(migration)
     modelled = {(table.name, column.name) for table in Base.metadata.tables.values() for column in table.columns
                 if isinstance(column.type, UTCDateTime)}
-    assert modelled == {(table, column) for table, columns in migration._TIMES.items() for column in columns}
+    after_0011 = {("revisions", "seen_at")}  # tables made later store +00:00 from the start
+    assert modelled - after_0011 == {(table, column) for table, columns in migration._TIMES.items() for column in columns}
     if engine.dialect.name == "postgresql":
         found = inspect(engine)
-        reflected = {(table, column["name"]): column["type"] for table in migration._TIMES
+        reflected = {(table, column["name"]): column["type"] for table in {table for table, _ in modelled}
                      for column in found.get_columns(table)}
         assert all(reflected[key].timezone for key in modelled)
