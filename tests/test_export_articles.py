@@ -89,6 +89,24 @@ def test_csv_rows_locate_each_article_and_place_it_in_its_cluster(archive: Archi
             assert record.rec_headers.get_header("WARC-Target-URI") == row["url"]
 
 
+def test_both_exports_say_what_the_copy_changed_in_its_parent(archive: Archive, tmp_path: Path) -> None:
+    """A researcher filters copies by how much of the original they kept without diffing each:
+    the copy's edit summary is in ``export articles`` and ``clusters export`` alike."""
+    out = tmp_path / "clusters.jsonl"
+    result = run_syndicrawl("clusters", "export", "--format", "jsonl", "--out", str(out), data_dir=archive.data,
+                            env=archive.env)
+    assert result.returncode == 0, result.stderr
+    clustered = {row["url"]: row for row in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
+    articles = {row["url"]: row for row in map(json.loads, export(archive).splitlines())}
+    copy = clustered[COPY_URL]
+    assert (json.loads(copy["edit_summary"]), copy["text_kept"]) == ({}, 1.0)  # the repost is word for word
+    assert (articles[COPY_URL]["edit_summary"], articles[COPY_URL]["text_kept"]) == (
+        copy["edit_summary"], copy["text_kept"])
+    original = clustered[archive.original]
+    assert (original["edit_summary"], original["text_kept"]) == (None, None)  # it copies nothing
+    assert list(copy)[-2:] == list(articles[COPY_URL])[-2:] == ["edit_summary", "text_kept"]
+
+
 def test_jsonl_with_text_of_one_source(archive: Archive) -> None:
     lines = export(archive, "--source", "copycat", "--with-text").splitlines()
     [row] = [json.loads(line) for line in lines]
@@ -117,6 +135,7 @@ ARTICLE_TYPES = {
     "published": pa.string(), "published_date": pa.date32(), "published_time": pa.timestamp("us", tz="UTC"),
     "first_captured": pa.timestamp("us", tz="UTC"), "captured": pa.timestamp("us", tz="UTC"),
     "warc_offset": pa.int64(), "cluster_id": pa.int64(), "similarity": pa.float64(), "parent_url": pa.string(),
+    "edit_summary": pa.string(), "text_kept": pa.float64(),
 }
 
 
@@ -132,6 +151,7 @@ def test_parquet_exports_of_different_sources_read_as_one_dataset(archive: Archi
     assert gazette == copycat
     assert {name: gazette.field(name).type for name in ARTICLE_TYPES} == ARTICLE_TYPES
     assert pq.read_table(files[0]).column("parent_url").null_count == 3
+    assert pq.read_table(files[0]).column("edit_summary").null_count == 3
     rows = {row["url"]: row for row in ds.dataset([str(file) for file in files]).to_table().to_pylist()}
     assert len(rows) == 4 and rows[COPY_URL]["parent_url"] == archive.original
     copy = rows[COPY_URL]
@@ -154,6 +174,7 @@ def test_duckdb_reads_the_parquet_types(archive: Archive, tmp_path: Path) -> Non
         "published": "VARCHAR", "published_date": "DATE", "published_time": "TIMESTAMP WITH TIME ZONE",
         "first_captured": "TIMESTAMP WITH TIME ZONE", "captured": "TIMESTAMP WITH TIME ZONE",
         "warc_offset": "BIGINT", "cluster_id": "BIGINT", "similarity": "DOUBLE", "parent_url": "VARCHAR",
+        "edit_summary": "VARCHAR", "text_kept": "DOUBLE",
     }
     [(pages,)] = duckdb.sql(
         f"SELECT count(*) FROM read_parquet('{out}') WHERE published_date >= DATE '2016-09-01'"

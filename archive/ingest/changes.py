@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import delete, func, or_, select
 
-from archive.db import pages
 from archive.db.models import Article, Capture, EditSummary, Revision, Source, Syndication
 from archive.db.urls import url_key
 from archive.errors import NotFoundError, QueryError, SyndicrawlError
@@ -26,7 +25,7 @@ from archive.lookup.snapshots import article_of, closest_capture, open_record, p
 from archive.syndication import edits
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Sequence
+    from collections.abc import Iterable, Sequence
     from pathlib import Path
 
     from sqlalchemy.orm import Session
@@ -251,19 +250,3 @@ def changed_since(session: Session, since: datetime, source: str | None = None) 
         query = query.join(Source, Source.id == Capture.source_id).where(Source.name == source)
     return list(session.scalars(query))
 
-
-#: The export columns of the summaries (``clusters export``), as ``syndicrawl.cli.rows`` types them.
-EXPORT_FIELDS = {"edit_summary": "str", "text_kept": "float"}
-
-
-def with_summaries(session: Session, rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    """Export rows (one per page, by ``url``) with their page's ``EXPORT_FIELDS``; None for a page
-    that copies nothing (an origin, a page of its own)."""
-    page = pages.page_select().subquery("page")
-    found = {
-        row.url: (row.edit_summary, row.text_kept)
-        for row in session.execute(select(page.c.url, page.c.edit_summary, page.c.text_kept).where(page.c.edit_summary.is_not(None)))
-    }
-    for row in rows:
-        summary, kept = found.get(row["url"], (None, None))
-        yield {**row, "edit_summary": summary, "text_kept": kept}

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
 
 from archive.db import pages
 from archive.db.models import Article, Capture, Source, Syndication
@@ -78,18 +79,19 @@ def _placed_article(session: Session, url: str) -> Syndication:
 
 
 def _first_seen() -> Any:
-    """Each page's first capture time, by URL key (a page's captures share the key)."""
-    return select(Capture.url_key, func.min(Capture.timestamp).label("first")).group_by(Capture.url_key).subquery()
+    """The row's page's first capture time (its captures share the URL key), per row: an index
+    seek on (url_key, timestamp) for the cluster's pages, not a grouping of every capture archived
+    (2.17 s at 500,000 pages)."""
+    earlier = aliased(Capture, name="earlier")
+    return select(func.min(earlier.timestamp)).where(earlier.url_key == Capture.url_key).scalar_subquery()
 
 
 def _nodes(session: Session, condition: Any) -> list[Node]:
-    first_seen = _first_seen()
     rows = session.execute(
-        select(Syndication, Article, Source.name, first_seen.c.first)
+        select(Syndication, Article, Source.name, _first_seen())
         .join(Article, Article.id == Syndication.article_id)
         .join(Capture, Capture.id == Article.capture_id)
         .outerjoin(Source, Source.id == Capture.source_id)
-        .join(first_seen, first_seen.c.url_key == Capture.url_key)
         .where(condition)
         .order_by(Article.id)
     ).all()
@@ -153,7 +155,8 @@ def clusters(session: Session, *, source: str | None = None, min_size: int = 2) 
 
 #: The exports' columns and their types: ``str``, ``int``, ``float``, ``bool``, ``date``, ``time``
 #: (an instant, UTC). Every export has them all, typed alike whatever its rows, so exports of
-#: different sources or days read as one dataset.
+#: different sources or days read as one dataset. ``edit_summary`` (JSON: edits per kind) and
+#: ``text_kept`` say what a copy changed in its parent; None for a page that copies nothing.
 EXPORT_FIELDS: dict[str, str] = {
     "url": "str",
     "cluster_id": "int",
@@ -170,6 +173,8 @@ EXPORT_FIELDS: dict[str, str] = {
     "title": "str",
     "first_captured": "time",
     "is_syndicated_copy": "bool",
+    "edit_summary": "str",
+    "text_kept": "float",
 }
 
 ARTICLE_FIELDS: dict[str, str] = {
@@ -195,6 +200,8 @@ ARTICLE_FIELDS: dict[str, str] = {
     "parent_url": "str",
     "origin_url": "str",
     "similarity": "float",
+    "edit_summary": "str",
+    "text_kept": "float",
 }
 ARTICLE_TEXT_FIELDS = {**ARTICLE_FIELDS, "text": "str"}
 
@@ -229,6 +236,8 @@ def export_rows(session: Session) -> Iterator[dict[str, Any]]:
             "title": row.title,
             "first_captured": row.first_captured,
             "is_syndicated_copy": row.relation == "copy",
+            "edit_summary": row.edit_summary,
+            "text_kept": row.text_kept,
         }
 
 
@@ -256,5 +265,7 @@ def article_rows(session: Session, *, source: str | None = None, with_text: bool
             "parent_url": row.parent_url,
             "origin_url": row.origin_url,
             "similarity": row.similarity,
+            "edit_summary": row.edit_summary,
+            "text_kept": row.text_kept,
         }
         yield {**fields, "text": row.text} if with_text else fields

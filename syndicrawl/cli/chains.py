@@ -102,11 +102,8 @@ def clusters_export(fmt: str, out: Path | None, settings: Settings) -> None:
 
     Example: syndicrawl clusters export --format csv --out clusters.csv --data-dir syndicrawl-demo
     """
-    from archive.ingest import changes
-
     with open_archive(settings) as database, database.session() as s:
-        rows = changes.with_summaries(s, chains_api.export_rows(s))
-        write_rows(rows, {**chains_api.EXPORT_FIELDS, **changes.EXPORT_FIELDS}, fmt, out)
+        write_rows(chains_api.export_rows(s), chains_api.EXPORT_FIELDS, fmt, out)
 
 
 @cli.group()
