@@ -24,6 +24,9 @@ def _label(node: chains_api.Node) -> str:
         f"  published {published}, first captured {node.first_captured:%Y-%m-%d %H:%M:%S} UTC{similarity}",
     ]
     lines += [f"  - {reason}" for reason in node.evidence]
+    if node.before_revision is not None:
+        revised = f"{node.before_revision:%Y-%m-%d %H:%M:%S} UTC"
+        lines.append(f"  ! old text: first captured before its origin was revised ({revised})")
     return "\n".join(lines)
 
 
@@ -46,7 +49,8 @@ def chain(url: str, as_json: bool, settings: Settings) -> None:
     """Show the syndication chain of URL: its cluster as a tree from the origin.
 
     Each article shows its site, URL, published date, first capture time, relation
-    (origin, copy, excerpt), similarity to its parent and the evidence for its place.
+    (origin, copy, excerpt), similarity to its parent and the evidence for its place; a
+    copy first captured before a revision of its origin is marked: it carries the old text.
 
     Example: syndicrawl chain http://127.0.0.3:8480/2016/11/01/us-supported-terrorists-fail-to-break-aleppo-siege/ --data-dir syndicrawl-demo
     """
