@@ -39,7 +39,7 @@ def _store(db: Database, site: str, url: str, text: list[str], title: str, at: d
         }])  # fmt: skip
         (article,) = catalog.add_articles(s, [{
             "capture_id": capture.id, "url": url, "title": title, "text": "\n".join(text),
-            "text_hash": str(hash(tuple(text))), "published": "2016-11-01", "status": "ok",
+            "text_hash": str(hash(tuple(text))), "published": "2016-11-01", "published_source": "page", "status": "ok",
         }])  # fmt: skip
         changes.revise(s, [article], [None])
         return article
