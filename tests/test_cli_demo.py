@@ -34,6 +34,17 @@ def test_the_chain_command_the_demo_suggests_works_when_copied(tmp_path: Path) -
     assert "└── copy · rbn · " in copied.stdout
     assert sorted(path.name for path in tmp_path.iterdir()) == ["syndicrawl-demo"]
 
+    # what the repost changed in its parent: a "by AUTHOR" line on top, the author's links gone with their text
+    repost = re.search(r"copy · rbn · (http://\S+)", copied.stdout)
+    assert repost is not None, copied.stdout
+    diffed = syndicrawl("diff", repost.group(1), "--json", *command[-2:], cwd=tmp_path)
+    assert diffed.returncode == 0, diffed.stderr
+    changed = json.loads(diffed.stdout)
+    assert changed["from"]["url"].startswith("http://127.0.0.1:") and changed["to"]["url"] == repost.group(1)
+    assert [(edit["kind"], edit["copy_text"] or edit["parent_text"]) for edit in changed["edits"]
+            if edit["kind"] in ("header", "links_removed")][:1] == [("header", "by Stephen Lendman")]
+    assert {k: v for k, v in changed["summary"].items() if k != "kept"} == {"header": 1, "links_removed": 2}
+
 
 def test_the_demo_s_stealth_edit_is_found_by_the_revisions_command_it_suggests(tmp_path: Path) -> None:
     """The blog retitles a post and cuts a paragraph after the crawl, without a note: one revision."""
@@ -49,3 +60,11 @@ def test_the_demo_s_stealth_edit_is_found_by_the_revisions_command_it_suggests(t
     assert [(row["url"].rsplit("/", 1)[1], row["edits"], row["declared"]) for row in rows] == [
         ("aleppo-and-the-information-war.html", {"title": 1, "paragraph_dropped": 1}, None)
     ]
+
+    # the same edit as diff shows it, between the page's first and latest captures
+    diffed = syndicrawl("diff", rows[0]["url"], "--from", "2000-01-01", "--json", "--data-dir", "syndicrawl-demo",
+                        cwd=tmp_path)  # fmt: skip
+    assert diffed.returncode == 0, diffed.stderr
+    changed = json.loads(diffed.stdout)
+    assert {k: v for k, v in changed["summary"].items() if k != "kept"} == {"title": 1, "paragraph_dropped": 1}
+    assert [edit["copy_text"] for edit in changed["edits"] if edit["kind"] == "title"] == ["Aleppo and the Media"]

@@ -205,6 +205,19 @@ def page_article(session: Session, url: str, at: datetime | None = None) -> Arti
     return article_of(session, closest_capture(session.connection(), url, at))
 
 
+def compared(
+    session: Session, url: str, *, against: str | None = None, start: datetime | None = None, end: datetime | None = None
+) -> tuple[Article, Article]:
+    """The two articles a diff compares, earlier first: ``url``'s captures nearest ``start`` and
+    ``end`` (its latest without ``end``) when ``start`` is given; else its latest against its
+    parent, its origin (``against``) or another page's URL."""
+    if start is not None:
+        return page_article(session, url, start), page_article(session, url, end)
+    after = page_article(session, url)
+    which = against or "parent"
+    return (relative(session, after, which) if which in RELATIVES else page_article(session, which)), after
+
+
 def relative(session: Session, article: Article, which: str) -> Article:
     """``article``'s parent or origin in its cluster (a NotFoundError naming the page if it has none)."""
     placed = session.get(Syndication, article.id) or _placed(session, article)

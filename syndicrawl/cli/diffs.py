@@ -93,13 +93,8 @@ def diff(
     if end and not start:
         raise ConfigError("--to: give --from too")
     with open_archive(settings) as database, database.session() as s:
-        if start:
-            before = changes.page_article(s, url, parse_time(start))
-            after = changes.page_article(s, url, parse_time(end) if end else None)
-        else:
-            after = changes.page_article(s, url)
-            which = against or "parent"
-            before = changes.relative(s, after, which) if which in changes.RELATIVES else changes.page_article(s, which)
+        before, after = changes.compared(s, url, against=against, start=parse_time(start) if start else None,
+                                         end=parse_time(end) if end else None)  # fmt: skip
         result = changes.diff_articles(s, settings.warc_dir, before, after)
         parent, copy = _side(s, before), _side(s, after)
     if as_json:

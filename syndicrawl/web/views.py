@@ -181,15 +181,10 @@ def _compared(s: Session, url: str, params: Params) -> tuple[Article, Article]:
         raise QueryError("give against= or from= and to=, not both")
     if end and not start:
         raise QueryError("to=: give from= too, e.g. /diff?url=URL&from=20240101&to=20240201")
-    if start:
-        return (changes.page_article(s, url, parse_timestamp(start)),
-                changes.page_article(s, url, parse_timestamp(end) if end else None))
-    after = changes.page_article(s, url)
-    which = against or "parent"
-    if which in changes.RELATIVES:
-        return changes.relative(s, after, which), after
-    cdx.checked_key(which)
-    return changes.page_article(s, which), after
+    if against and against not in changes.RELATIVES:
+        cdx.checked_key(against)
+    return changes.compared(s, url, against=against, start=parse_timestamp(start) if start else None,
+                            end=parse_timestamp(end) if end else None)  # fmt: skip
 
 
 def _render(template: str, **context: Any) -> str:
