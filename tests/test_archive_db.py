@@ -55,6 +55,7 @@ TABLES = {
     "syndication",
     "edit_summaries",
     "revisions",
+    "rechecks",
     "feed_polling",
     "feed_poll_outcomes",
     "leases",

@@ -403,6 +403,28 @@ class Revision(Base):
     declared: Mapped[str | None] = mapped_column(Text)
 
 
+class Recheck(Base):
+    """When an article page is fetched again to see whether it changed, and what that fetch sends.
+
+    Written by the archive writer (``archive.db.rechecks``) with each capture of the page:
+    ``capture_id`` is the latest capture with a payload, whose ``etag`` / ``last_modified`` a
+    recheck sends (If-None-Match / If-Modified-Since); ``next_at`` is ``first_at`` plus the
+    first interval of its source's ``recheck`` policy not yet past (NULL: none left).
+    """
+
+    __tablename__ = "rechecks"
+    __table_args__ = (Index("ix_rechecks_source_id_next_at", "source_id", "next_at"),)
+
+    url_key: Mapped[str] = mapped_column(SurtKey, primary_key=True)
+    source_id: Mapped[int] = mapped_column(Id, ForeignKey("sources.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(Text)
+    capture_id: Mapped[int | None] = mapped_column(Id, ForeignKey("captures.id", ondelete="SET NULL"), index=True)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(String(64))
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    next_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 POLL_ERROR_KINDS = ("dns", "connection", "timeout", "http_4xx", "http_5xx", "parse", "blocked", "process", "address")
 TRUST_LEVELS = ("unverified", "trusted", "distrusted")
 RUN_STATUSES = ("running", "finished", "failed", "interrupted", "skipped")
