@@ -123,6 +123,13 @@ class _Text:
         return " / ".join(parts)
 
 
+def shown_lines(text: str) -> list[tuple[str, str]]:
+    """Each line with words, as the page has it and as ``diff`` aligns it: an ``Edit``'s line
+    numbers count these (the diff view marks edits on them)."""
+    found = _Text(text)
+    return list(zip(found.raw, found.lines, strict=True))
+
+
 def diff(
     parent: str,
     copy: str,

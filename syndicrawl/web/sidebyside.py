@@ -3,7 +3,7 @@
 ``edits.diff`` places each edit by the 1-based line it starts at on each side, counting only the
 lines that have words, and gives its text as it aligned it (typography folded): whole lines for
 dropped, added, header, boilerplate and typography edits; for ``rewritten`` and ``links_removed``
-the words changed, one piece per line joined by " / ". The lines here are numbered the same way;
+the words changed, one piece per line joined by " / ". The lines are the diff's own (``edits.shown_lines``);
 a piece is marked inside the line as the page has it where it is found there verbatim (ASCII text,
 the usual case), else the whole line is.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from archive.syndication.fingerprint import WORD, fold_characters, segment
+from archive.syndication import edits
 
 if TYPE_CHECKING:
     from archive.syndication.edits import Edit, TextDiff
@@ -37,20 +37,10 @@ def sides(parent: str, copy: str, result: TextDiff) -> tuple[list[Line], list[Li
     return _side(parent, result.edits, parent=True), _side(copy, result.edits, parent=False)
 
 
-def _lines(text: str) -> list[tuple[str, str]]:
-    """Each line with words, as the page has it and as ``edits`` aligns it (its ``_Text`` lines)."""
-    found = []
-    for raw in text.splitlines():
-        aligned = segment(" ".join(fold_characters(raw).split()))
-        if WORD.search(aligned):
-            found.append((raw.strip(), aligned))
-    return found
-
-
-def _side(text: str, edits: tuple[Edit, ...], *, parent: bool) -> list[Line]:
-    lines = _lines(text)
+def _side(text: str, named: tuple[Edit, ...], *, parent: bool) -> list[Line]:
+    lines = edits.shown_lines(text)
     shown = [Line(n, pieces=[(raw, None)]) for n, (raw, _) in enumerate(lines, 1)]
-    for edit in edits:
+    for edit in named:
         start, changed = (edit.parent_line, edit.parent_text) if parent else (edit.copy_line, edit.copy_text)
         if start is None or not changed:  # the title, or nothing on this side
             continue
