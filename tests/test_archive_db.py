@@ -56,6 +56,8 @@ TABLES = {
     "edit_summaries",
     "revisions",
     "rechecks",
+    "page_facts",
+    "tallies",
     "feed_polling",
     "feed_poll_outcomes",
     "leases",

@@ -552,3 +552,51 @@ class ArticleFingerprint(Base):
     )
     signature: Mapped[bytes] = mapped_column(LargeBinary)
     shingles: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class PageFact(Base):
+    """What one placed page adds to the syndication analytics, as it was when last counted.
+
+    Maintained with ``Tally`` by ``archive.syndication.tallies`` (whose docstring says when); a
+    page is here while its latest placed article is an origin, a copy or an excerpt. A column is
+    NULL where the figure it feeds does not count the page (``parent_site``: no parent archived;
+    ``lag_*``: no parent; ``month`` and ``spread_*``: not a copy of an archived origin).
+    """
+
+    __tablename__ = "page_facts"
+    __table_args__ = (
+        Index("ix_page_facts_site_lag_seconds", "site", "lag_seconds"),
+        Index("ix_page_facts_site_similarity", "site", "similarity"),
+    )
+
+    url_key: Mapped[str] = mapped_column(SurtKey, primary_key=True)
+    article_id: Mapped[int] = mapped_column(Id)
+    cluster_id: Mapped[int] = mapped_column(Id, index=True)
+    relation: Mapped[str] = mapped_column(String(16))
+    site: Mapped[str | None] = mapped_column(String(200))
+    origin_id: Mapped[int | None] = mapped_column(Id)
+    parent_site: Mapped[str | None] = mapped_column(String(200))
+    cited: Mapped[bool] = mapped_column(Boolean)
+    similarity: Mapped[float | None] = mapped_column(Float)
+    kept: Mapped[float | None] = mapped_column(Float)
+    edit_counts: Mapped[str | None] = mapped_column(Text)
+    lag_seconds: Mapped[float | None] = mapped_column(Float)
+    lag_measured: Mapped[str | None] = mapped_column(String(16))
+    month: Mapped[str | None] = mapped_column(String(16))
+    spread_author: Mapped[str | None] = mapped_column(Text)
+    spread_site: Mapped[str | None] = mapped_column(String(200))
+
+
+class Tally(Base):
+    """One counter of the syndication analytics: ``n`` pages (or edits) and the ``total`` of a
+    measure over them, for one ``figure`` and key (``name``, ``detail``): the sum of the
+    ``PageFact`` rows' contributions (``archive.syndication.tallies``)."""
+
+    __tablename__ = "tallies"
+    __table_args__ = (Index("ix_tallies_figure_n", "figure", "n"),)
+
+    figure: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    detail: Mapped[str] = mapped_column(Text, primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger)
+    total: Mapped[float] = mapped_column(Float)
