@@ -1,6 +1,7 @@
 """The analytics of the view and of ``syndicrawl report``, on SQLite and PostgreSQL.
 
-One story of the Courier (an origin site) copied by the Digest, which credits it, then by the
+Read from the tallies kept as pages are placed (``archive.syndication.tallies``); the rows here
+are written directly, then counted as ``dedup rebuild`` counts them. One story of the Courier (an origin site) copied by the Digest, which credits it, then by the
 Mirror from the Digest, without credit; an excerpt of it on the Digest; a second story copied by
 the Digest and crawled there twice (one page: counted once).
 """
@@ -12,12 +13,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from archive.db import catalog
 from archive.db.engine import Database, sqlite_url
-from archive.db.models import ArticleCitation, EditSummary, Syndication
+from archive.db.models import Article, ArticleCitation, EditSummary, PageFact, Syndication, Tally
 from archive.db.urls import url_key
-from archive.syndication import analytics
+from archive.syndication import analytics, tallies
 from tests.fixtures.cli import run_syndicrawl
 
 T0 = datetime(2024, 3, 1, 8, tzinfo=UTC)
@@ -71,6 +73,8 @@ def _fill(database: Database) -> Database:
         s.add(EditSummary(article_id=digest, against_id=story, kept=0.8, counts='{"header": 1, "links_removed": 2}'))
         s.add(EditSummary(article_id=mirror, against_id=digest, kept=0.6, counts='{"paragraph_dropped": 1}'))
         s.add(EditSummary(article_id=recrawled[-1], against_id=second, kept=1.0, counts='{"header": 1}'))
+        s.flush()
+        tallies.rebuild(s)
     return database
 
 
@@ -100,9 +104,14 @@ def test_repost_lag_from_published_times_then_days_then_captures(archive: Databa
 
     with archive.session() as s:
         found = analytics.repost_lags(s)
-    lags = sorted((lag.site, lag.seconds, lag.measured) for lag in found)
+        lags = sorted(s.execute(select(PageFact.site, PageFact.lag_seconds, PageFact.lag_measured)
+                                .where(PageFact.lag_seconds.is_not(None))).all())
     table = Analytics(graph=[], lags=found, edits=[], by_author=[], by_site=[], clusters=[]).lag_table()
     assert [(site, n, days) for site, n, days, _ in table] == [("digest", 3, 5 / 24), ("mirror", 1, 1.0)]  # upper median
+    assert [(lag.site, lag.measured, lag.quartiles) for lag in found] == [
+        ("digest", ("published", "published day", "captured"), (7200.0, 7200.0, 18000.0, 86400.0, 86400.0)),
+        ("mirror", ("published day",), (86400.0,) * 5),
+    ]
     assert lags == [
         ("digest", 2 * 3600.0, "published"),  # 10:00, its parent 08:00
         ("digest", 5 * 3600.0, "captured"),  # the excerpt states no date
@@ -129,21 +138,6 @@ def test_top_clusters_by_copies(archive: Database) -> None:
         (2, 3, "http://courier.example/a"), (1, 2, "http://courier.example/b"),
     ]
     assert sizes == {top[0].cluster_id: 3, top[1].cluster_id: 2}  # the page crawled twice counts once
-
-
-def test_the_figures_read_from_one_copy_of_the_pages_rows_are_those_each_query_gives(archive: Database) -> None:
-    """The analytics page computes the pages query once into a temporary table (``page_rows``):
-    the same figures, and again in the next session (the next page view) on the pooled connection."""
-    with archive.session() as s:
-        alone = (analytics.site_graph(s), analytics.repost_lags(s), analytics.site_edits(s),
-                 analytics.spread(s, "author"), analytics.spread(s, "site"), analytics.top_clusters(s))
-    for _ in range(2):
-        with archive.session() as s:
-            with analytics.page_rows(s) as page:
-                shared = (analytics.site_graph(s, page), analytics.repost_lags(s, page), analytics.site_edits(s, page),
-                          analytics.spread(s, "author", page=page), analytics.spread(s, "site", page=page),
-                          analytics.top_clusters(s, page=page))
-            assert shared == alone
 
 
 def test_report_writes_one_standalone_html_file_or_a_png_per_plot(tmp_path: Path) -> None:
@@ -174,3 +168,69 @@ def test_the_site_graph_draws_its_heaviest_edges_only() -> None:
     figure = plots.site_graph(Analytics(graph=graph, lags=[], edits=[], by_author=[], by_site=[], clusters=[]))
     [ax] = figure.axes
     assert sum(isinstance(text, Annotation) for text in ax.texts) == plots.EDGES and ax.get_title().endswith(f"the {plots.EDGES} heaviest of 200)")
+
+
+def _counted(s) -> tuple[list[tuple], dict[tuple, tuple[int, float]]]:
+    """Every page fact, and every tally as (n, total), as stored now."""
+    facts = sorted(tuple(row) for row in s.execute(select(*PageFact.__table__.c)))
+    counts = {(t.figure, t.name, t.detail): (t.n, t.total) for t in s.scalars(select(Tally))}
+    return facts, counts
+
+
+def _from_scratch(s) -> tuple[list[tuple], dict[tuple, tuple[int, float]]]:
+    """What ``tallies.rebuild`` counts from the placements stored, in a transaction rolled back."""
+    savepoint = s.begin_nested()
+    tallies.rebuild(s)
+    counted = _counted(s)
+    savepoint.rollback()
+    return counted
+
+
+def _same(kept: tuple[list[tuple], dict], scratch: tuple[list[tuple], dict]) -> None:
+    assert kept[0] == scratch[0]
+    assert kept[1].keys() == scratch[1].keys()
+    for key, (n, total) in scratch[1].items():  # totals are sums of similarities and shares: floats
+        assert kept[1][key] == (n, pytest.approx(total, abs=1e-9)), key
+
+
+def test_tallies_moved_page_by_page_equal_those_counted_from_scratch(archive: Database) -> None:
+    """Placements change (a copy re-parented, an excerpt dropped, a copy's summary rewritten, a
+    page placed for the first time): ``refresh`` of the pages touched gives what a rebuild counts."""
+    with archive.session() as s, s.begin():
+        mirror, excerpt, recrawled = (
+            s.scalar(select(Syndication.article_id).join(Article, Article.id == Syndication.article_id)
+                     .where(Article.url == url).order_by(Syndication.article_id.desc()).limit(1))
+            for url in ("http://mirror.example/a", "http://digest.example/teaser", "http://digest.example/b")
+        )
+        story = s.scalar(select(Article.id).where(Article.url == "http://courier.example/a"))
+        s.get(Syndication, mirror).parent_id = story
+        s.delete(s.get(Syndication, excerpt))
+        s.get(EditSummary, recrawled).counts = '{"paragraph_added": 3}'
+        newcomer = _page(s, "mirror", "http://mirror.example/b", captured=T0 + timedelta(days=40), published="2024-04-09")
+        _place(s, newcomer, s.get(Syndication, recrawled).cluster_id, "copy", recrawled, s.get(Syndication, recrawled).origin_id, 0.8)
+        s.flush()
+        tallies.refresh(s, [mirror, excerpt, recrawled, newcomer])
+        _same(_counted(s), _from_scratch(s))
+        assert analytics.site_graph(s) == [
+            analytics.SiteEdge("courier", "digest", reposts=2, cited=1),
+            analytics.SiteEdge("courier", "mirror", reposts=1, cited=0),
+            analytics.SiteEdge("digest", "mirror", reposts=1, cited=0),
+        ]
+
+
+def test_a_crawl_keeps_the_tallies_that_counting_from_scratch_gives(tmp_path: Path) -> None:
+    """The demo's crawl (copies, copies of copies, excerpts, a recrawl with a stealth edit) placed
+    batch by batch: the tallies kept as it went are those a rebuild counts, and so are the figures."""
+    from syndicrawl.web.analytics import gather
+
+    result = run_syndicrawl("demo", "--port", "0", data_dir=tmp_path / "demo")
+    assert result.returncode == 0, result.stderr
+    database = Database(sqlite_url(tmp_path / "demo"))
+    with database.session() as s, s.begin():
+        kept, figures = _counted(s), gather(s)
+        assert figures.graph and figures.lags and figures.clusters  # the demo has reposts to count
+        scratch = _from_scratch(s)
+        _same(kept, scratch)
+        tallies.rebuild(s)
+        assert gather(s) == figures
+    database.dispose()

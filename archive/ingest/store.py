@@ -301,7 +301,7 @@ class CaptureStore:
                 }
             )
         from archive.ingest import changes  # with matching, on the first article
-        from archive.syndication import matching
+        from archive.syndication import matching, tallies
 
         with self.db.writing() as s:
             # Copies stored at once by two writers (two workers) must see each other: the one that
@@ -309,14 +309,16 @@ class CaptureStore:
             advisory.lock_keys(s, (key for item in batch if item.extraction
                                    for key in self.index.keys(item.extraction.fingerprint.signature)))
             articles = catalog.add_articles(s, rows)
-            matching.match_many(
-                s,
-                self.index,
-                [(row, item.extraction.fingerprint) for row, item in zip(articles, batch, strict=True) if item.extraction],
-            )
-            changes.record(
-                s, self._warc_dir, articles, [item.extraction.article.modified if item.extraction else None for item in batch]
-            )
+            # The analytics' tallies of the pages placed here move with them (issue #20).
+            with tallies.kept_current(s, (article.id for article in articles)):
+                matching.match_many(
+                    s,
+                    self.index,
+                    [(row, item.extraction.fingerprint) for row, item in zip(articles, batch, strict=True) if item.extraction],
+                )
+                changes.record(
+                    s, self._warc_dir, articles, [item.extraction.article.modified if item.extraction else None for item in batch]
+                )
         for written, (capture, extraction, error, metadata, _) in enumerate(batch):
             article = extraction.article if extraction is not None else None
             summary: dict[str, Any] = article.summary() if article is not None else {"error": error}

@@ -1,39 +1,32 @@
 """Syndication analytics: who reposts whom, how fast, how much they change, how far stories spread.
 
-Aggregates over the ``pages`` view's query (``archive.db.pages``: one row per page, its latest
-placed article), so a page crawled twice counts once, as in the exports. A repost is a page
-placed as a ``copy`` or an ``excerpt`` of another (its parent): the edge it adds to the site
-graph goes from the parent's site to its own. Each aggregate is one SQL statement, grouped by
-the database (SQLite and PostgreSQL alike); only the repost lags are computed from one row per
-repost, because the published times are the pages' own ISO 8601 strings, whose zones SQL
-would have to parse differently on each back end. Each aggregate takes ``page``, the rows of
-``page_rows`` when several are computed in a row (the analytics page, the report).
+Read from the tallies the writer keeps as it places pages (``archive.syndication.tallies``: one
+count per page, its latest placed article, so a page crawled twice counts once, as in the
+exports). A repost is a page placed as a ``copy`` or an ``excerpt`` of another (its parent): the
+edge it adds to the site graph goes from the parent's site to its own. Each figure reads a few
+thousand counters; the lags' quartiles, the lowest similarities and the top clusters' sites are
+index seeks into the pages' facts. The same on SQLite and PostgreSQL, at any archive size.
 """
 
 from __future__ import annotations
 
-import json
-from collections import Counter, defaultdict
-from contextlib import contextmanager
+from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Column, Float, MetaData, Table, Text, cast, exists, func, insert, literal, select
-from sqlalchemy.types import NullType
+from sqlalchemy import func, select
 
-from archive.db import pages
-from archive.db.models import Article, ArticleCitation, Capture, Source, Syndication
+from archive.db.models import Article, Capture, PageFact, Syndication, Tally
+from archive.syndication import tallies
+from archive.syndication.tallies import UNKNOWN
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable
 
-    from sqlalchemy import FromClause, Subquery
     from sqlalchemy.orm import Session
 
-REPOSTS = ("copy", "excerpt")
-#: A page's month when it states no date: its stories still count in the spread.
-UNDATED = "undated"
+#: How a lag was measured, most exact first (``tallies._lag``).
+MEASURED = ("published", "published day", "captured")
 
 
 @dataclass(frozen=True)
@@ -65,13 +58,21 @@ class SiteEdits:
 
 
 @dataclass(frozen=True)
-class Lag:
-    """One repost's delay after its parent: from the published times the two pages state (to the
-    day when either gives no time), else from the parent's capture to the repost's first."""
+class SiteLags:
+    """One repost site's delays after their parents, in seconds: from the published times the two
+    pages state (to the day when either gives no time), else from the parent's capture to the
+    repost's first (``measured``: which of these its lags were). ``quartiles``: the lowest, the
+    values at a quarter, half (the upper median of an even count) and three quarters of the
+    reposts in order, and the highest."""
 
     site: str
-    seconds: float
-    measured: str  # "published", "published day" or "captured"
+    reposts: int
+    measured: tuple[str, ...]
+    quartiles: tuple[float, float, float, float, float]
+
+    @property
+    def median(self) -> float:
+        return self.quartiles[2]
 
 
 @dataclass(frozen=True)
@@ -93,161 +94,105 @@ class TopCluster:
     title: str | None
 
 
-def _pages(page: FromClause | None) -> FromClause:
-    return pages.page_select().subquery("page") if page is None else page
+def _tallies(session: Session, figure: str) -> list[Tally]:
+    return list(session.scalars(select(Tally).where(Tally.figure == figure)))
 
 
-@contextmanager
-def page_rows(session: Session) -> Iterator[Table]:
-    """The ``pages`` query's rows in a temporary table, for several aggregates in a row.
-
-    Each aggregate over the query computes it again (every article and capture grouped by page:
-    about 6 µs a page on SQLite); the figures of one analytics page read its rows once instead.
-    """
-    query = pages.page_select()
-    columns = (Column(c.name, Text() if isinstance(c.type, NullType) else c.type) for c in query.selected_columns)
-    table = Table("analytics_pages", MetaData(), *columns, prefixes=["TEMPORARY"])  # NullType: substr's
-    conn = session.connection()
-    # pysqlite runs DDL outside the transaction it opens for the INSERT: the session's rollback
-    # undoes the DROP below, not the CREATE, and the table stays on the pooled connection.
-    table.drop(conn, checkfirst=True)
-    table.create(conn)
-    try:
-        conn.execute(insert(table).from_select([c.name for c in query.selected_columns], query))
-        yield table
-    finally:
-        table.drop(conn)
+def _of_site(site: str):  # noqa: ANN202
+    """A condition on ``PageFact.site`` for a site as the figures name it."""
+    return PageFact.site.is_(None) if site == UNKNOWN else PageFact.site == site
 
 
-def _articles(name: str) -> Subquery:
-    """Articles with their capture time and source's name, to join a page's parent or origin to by id.
-
-    A plain join, which both databases turn into primary-key lookups: joining the ``pages`` query
-    to itself instead had SQLite compute it again for every row (80 s at 20,000 pages)."""
-    return (
-        select(Article.id, Article.url, Article.title, Article.author, Article.published,
-               Capture.timestamp.label("captured"), Source.name.label("site"))
-        .join(Capture, Capture.id == Article.capture_id)
-        .outerjoin(Source, Source.id == Capture.source_id)
-        .subquery(name)
-    )
-
-
-def site_graph(session: Session, page: FromClause | None = None) -> list[SiteEdge]:
+def site_graph(session: Session) -> list[SiteEdge]:
     """Who reposts whom, heaviest edge first. ``cited``: the repost names a source page or site
     (an "originally appeared at" URL, a "Source:" credit, a canonical link to another host)."""
-    page, parent = _pages(page), _articles("parent")
-    cited = exists().where(ArticleCitation.article_id == page.c.article_id)
-    from_site = func.coalesce(parent.c.site, literal("?"))
-    to_site = func.coalesce(page.c.site, literal("?"))
-    rows = session.execute(
-        select(from_site, to_site, func.count(), func.count().filter(cited))
-        .select_from(page.join(parent, parent.c.id == page.c.parent_id))
-        .where(page.c.relation.in_(REPOSTS))
-        .group_by(from_site, to_site)
-        .order_by(func.count().desc(), from_site, to_site)
-    ).all()
-    return [SiteEdge(*row) for row in rows]
+    edges = [SiteEdge(t.name, t.detail, t.n, round(t.total)) for t in _tallies(session, "graph")]
+    return sorted(edges, key=lambda e: (-e.reposts, e.from_site, e.to_site))
 
 
-def site_edits(session: Session, page: FromClause | None = None) -> list[SiteEdits]:
+def site_edits(session: Session) -> list[SiteEdits]:
     """Per repost site: its reposts, copies and excerpts, their similarity to their parents, the
-    share of text they keep and their edits by kind (summed here from each copy's stored JSON, which
-    SQLite and PostgreSQL would each unpack their own way)."""
-    page = _pages(page)
-    site = func.coalesce(page.c.site, literal("?")).label("site")
-    reposts = page.c.relation.in_(REPOSTS)
-    similarity = cast(page.c.similarity, Float)
-    rows = session.execute(
-        select(
-            site,
-            func.count(),
-            func.count().filter(page.c.relation == "copy"),
-            func.count().filter(page.c.relation == "excerpt"),
-            func.avg(similarity),
-            func.min(similarity),
-            func.avg(cast(page.c.text_kept, Float)),
+    share of text they keep and their edits by kind."""
+    reposts: dict[str, dict[str, int]] = defaultdict(dict)
+    for t in _tallies(session, "reposts"):
+        reposts[t.name][t.detail] = t.n
+    means = {figure: {t.name: t.total / t.n for t in _tallies(session, figure)} for figure in ("similarity", "kept")}
+    kinds: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for t in _tallies(session, "kind"):
+        kinds[t.name].append((t.detail, t.n))
+    found = [
+        SiteEdits(
+            site, sum(counts.values()), counts.get("copy", 0), counts.get("excerpt", 0),
+            means["similarity"].get(site), _lowest_similarity(session, site), means["kept"].get(site),
+            dict(sorted(kinds[site], key=lambda kind: (-kind[1], kind[0]))),
         )
-        .where(reposts)
-        .group_by(site)
-        .order_by(func.count().desc(), site)
-    ).all()
-    kinds: dict[str, Counter[str]] = defaultdict(Counter)
-    for name, counts in session.execute(select(site, page.c.edit_summary).where(reposts, page.c.edit_summary.is_not(None))):
-        kinds[name].update(json.loads(counts))
-    return [SiteEdits(*row, edits=dict(kinds[row[0]].most_common())) for row in rows]
+        for site, counts in reposts.items()
+    ]
+    return sorted(found, key=lambda e: (-e.reposts, e.site))
 
 
-def repost_lags(session: Session, page: FromClause | None = None) -> list[Lag]:
-    """Each repost's delay after its parent (see ``Lag``), by site."""
-    page, parent = _pages(page), _articles("parent")
-    rows = session.execute(
-        select(page.c.site, page.c.published, parent.c.published, page.c.first_captured, parent.c.captured)
-        .select_from(page.join(parent, parent.c.id == page.c.parent_id))
-        .where(page.c.relation.in_(REPOSTS))
-        .order_by(page.c.article_id)
-    ).all()
-    return [_lag(site or "?", *row) for site, *row in rows]
+def _lowest_similarity(session: Session, site: str) -> float | None:
+    return session.scalar(select(func.min(PageFact.similarity)).where(_of_site(site)))
 
 
-def _lag(site: str, published: str | None, parent_published: str | None,
-         captured: datetime, parent_captured: datetime) -> Lag:
-    day, moment = pages.published_parts(published)
-    parent_day, parent_moment = pages.published_parts(parent_published)
-    if moment is not None and parent_moment is not None:
-        return Lag(site, (moment - parent_moment).total_seconds(), "published")
-    if day is not None and parent_day is not None:
-        return Lag(site, (day - parent_day).days * 86400.0, "published day")
-    return Lag(site, (captured - parent_captured).total_seconds(), "captured")
+def repost_lags(session: Session) -> list[SiteLags]:
+    """Each repost site's lags (see ``SiteLags``), by site."""
+    counts: dict[str, dict[str, int]] = defaultdict(dict)
+    for t in _tallies(session, "lag"):
+        counts[t.name][t.detail] = t.n
+    found = []
+    for site, measured in sorted(counts.items()):
+        n = sum(measured.values())
+        ranks = (0, n // 4, n // 2, 3 * n // 4, n - 1)
+        quartiles = tuple(_lag_at(session, site, rank) for rank in ranks)
+        found.append(SiteLags(site, n, tuple(m for m in MEASURED if m in measured), quartiles))  # type: ignore[arg-type]
+    return found
 
 
-def spread(session: Session, by: str, limit: int = 10, page: FromClause | None = None) -> list[Spread]:
+def _lag_at(session: Session, site: str, rank: int) -> float:
+    """The site's lag at ``rank`` in ascending order: a walk of its index (``site``, ``lag_seconds``)."""
+    lag = session.scalar(
+        select(PageFact.lag_seconds).where(_of_site(site), PageFact.lag_seconds.is_not(None))
+        .order_by(PageFact.lag_seconds).offset(rank).limit(1)
+    )
+    assert lag is not None, (site, rank)  # the tallies count the facts' lags
+    return lag
+
+
+def spread(session: Session, by: str, limit: int = 10) -> list[Spread]:
     """Copies per month of the ``limit`` origin authors (``by="author"``) or origin sites
     (``by="site"``) copied most. Copies only: an excerpt names the page it was cut from, not
-    that page's origin (``origin_id`` is kept for origins and copies)."""
+    that page's origin."""
     if by not in ("author", "site"):
         raise ValueError(f"spread by author or site, not {by!r}")
-    page, origin = _pages(page), _articles("origin")
-    key = func.coalesce(getattr(origin.c, by), literal("?")).label("key")
-    month = func.coalesce(func.substr(page.c.published_date, 1, 7), literal(UNDATED)).label("month")
-    joined = page.join(origin, origin.c.id == page.c.origin_id)
-    reposts = page.c.relation == "copy"
+    figure = "author" if by == "author" else "origin_site"
     top = (
-        select(key).select_from(joined).where(reposts).group_by(key)
-        .order_by(func.count().desc(), key).limit(limit).subquery("top")
+        select(Tally.name).where(Tally.figure == figure).group_by(Tally.name)
+        .order_by(func.sum(Tally.n).desc(), Tally.name).limit(limit).subquery("top")
     )
     rows = session.execute(
-        select(key, month, func.count())
-        .select_from(joined)
-        .where(reposts, key.in_(select(top.c.key)))
-        .group_by(key, month)
-        .order_by(key, month)
+        select(Tally.name, Tally.detail, Tally.n).where(Tally.figure == figure, Tally.name.in_(select(top.c.name)))
+        .order_by(Tally.name, Tally.detail)
     ).all()
     return [Spread(*row) for row in rows]
 
 
-def top_clusters(session: Session, limit: int = 10, page: FromClause | None = None) -> list[TopCluster]:
+def top_clusters(session: Session, limit: int = 10) -> list[TopCluster]:
     """The ``limit`` clusters with the most copies, with their origin page."""
-    page, origin = _pages(page), _articles("origin")
-    members = (
-        select(
-            page.c.cluster_id,
-            func.count().filter(page.c.relation == "copy").label("copies"),
-            func.count(func.distinct(page.c.site)).label("sites"),
-            func.max(page.c.origin_id).label("origin_id"),
-        )
-        .where(page.c.relation.in_(("origin", "copy")))
-        .group_by(page.c.cluster_id)
-        .subquery("members")
-    )
-    rows = session.execute(
-        select(members.c.cluster_id, members.c.copies, members.c.sites, origin.c.url, origin.c.site, origin.c.title)
-        .select_from(members.outerjoin(origin, origin.c.id == members.c.origin_id))
-        .where(members.c.copies > 0)
-        .order_by(members.c.copies.desc(), members.c.cluster_id)
-        .limit(limit)
+    top = session.execute(
+        select(Tally.name, Tally.n).where(Tally.figure == "cluster").order_by(Tally.n.desc(), Tally.name).limit(limit)
     ).all()
-    return [TopCluster(*row) for row in rows]
+    origin = tallies.articles("origin")
+    found = []
+    for name, copies in top:
+        cluster_id = int(name)
+        sites, origin_id = session.execute(
+            select(func.count(func.distinct(PageFact.site)), func.max(PageFact.origin_id))
+            .where(PageFact.cluster_id == cluster_id, PageFact.relation.in_(("origin", "copy")))
+        ).one()
+        row = session.execute(select(origin.c.url, origin.c.site, origin.c.title).where(origin.c.id == origin_id)).first()
+        found.append(TopCluster(cluster_id, copies, sites, *(row or (None, None, None))))
+    return found
 
 
 def cluster_sizes(session: Session, cluster_ids: Iterable[int]) -> dict[int, int]:

@@ -57,14 +57,18 @@ def site_graph(data: Analytics) -> Figure:
 
 
 def repost_lag(data: Analytics) -> Figure:
-    """A box per repost site over its reposts' delays, in days."""
+    """A box per repost site over its reposts' delays, in days: the box from the lower to the upper
+    quartile, the whiskers to the shortest and the longest (``SiteLags.quartiles``)."""
     fig = _figure()
     ax = fig.add_subplot()
-    by_site: dict[str, list[float]] = defaultdict(list)
-    for lag in data.lags:
-        by_site[lag.site].append(lag.seconds / 86400)
-    if by_site:
-        ax.boxplot(list(by_site.values()), orientation="horizontal", tick_labels=list(by_site))
+    stats = [
+        {"label": lag.site, "whislo": low / 86400, "q1": q1 / 86400, "med": median / 86400, "q3": q3 / 86400,
+         "whishi": high / 86400, "fliers": []}
+        for lag in data.lags
+        for low, q1, median, q3, high in [lag.quartiles]
+    ]
+    if stats:
+        ax.bxp(stats, orientation="horizontal")
     ax.set_xlabel("days from the parent's publication to the repost's")
     ax.set_title("Repost lag per site")
     return fig
