@@ -58,6 +58,7 @@ TABLES = {
     "rechecks",
     "page_facts",
     "tallies",
+    "source_counts",
     "feed_polling",
     "feed_poll_outcomes",
     "leases",

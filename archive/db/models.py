@@ -142,6 +142,14 @@ def _create_pages_view(_target: MetaData, conn: Connection, **_kw: object) -> No
     pages.create(conn)
 
 
+@event.listens_for(Base.metadata, "after_create")
+def _create_source_counts(_target: MetaData, conn: Connection, **_kw: object) -> None:
+    """The triggers keeping ``source_counts`` (``archive.db.sourcecounts``) over the tables just created."""
+    from archive.db import sourcecounts  # it names the models below
+
+    sourcecounts.create(conn)
+
+
 class Source(Base):
     """A site from the sources file: an origin that publishes or a repost site that copies."""
 
@@ -600,3 +608,17 @@ class Tally(Base):
     detail: Mapped[str] = mapped_column(Text, primary_key=True)
     n: Mapped[int] = mapped_column(BigInteger)
     total: Mapped[float] = mapped_column(Float)
+
+
+class SourceCount(Base):
+    """A source's captures, their bytes, its articles, failed extractions and pages (distinct URLs
+    extracted), kept by triggers (``archive.db.sourcecounts``)."""
+
+    __tablename__ = "source_counts"
+
+    source_id: Mapped[int] = mapped_column(Id, ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True)
+    captures: Mapped[int] = mapped_column(BigInteger)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    articles: Mapped[int] = mapped_column(BigInteger)
+    failed: Mapped[int] = mapped_column(BigInteger)
+    pages: Mapped[int] = mapped_column(BigInteger)
