@@ -49,12 +49,14 @@ def archive_config(settings: Settings, sources: Sequence[Source], locks: LockReq
         index_dir=settings.index_dir,
         software=settings.user_agent,
         sources=tuple((source.name, source.kind) for source in sources),
+        rechecks={source.name: source.recheck for source in sources},
         extract_workers=settings.extract_workers if settings.extract_enabled else 0,
         extract_timeout=settings.extract_timeout,
         extract_fast=settings.extract_fast,
         extract_max_bytes=settings.extract_max_bytes,
         locks=locks,
         writer_id=settings.queue_worker_id,
+        warc_storage=settings.warcs.remote,
     )
 
 

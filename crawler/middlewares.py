@@ -16,6 +16,7 @@ from twisted.internet.defer import CancelledError
 
 from archive.ingest.messages import Fetched
 from archive.warc.exchange import HttpExchange
+from crawler.polls import RECHECK
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -107,6 +108,7 @@ class WarcCaptureMiddleware:
             metadata=None if deferred else metadata,
             extract=extract,
             evidence=evidence if extract else {},
+            recheck_of=meta.get(RECHECK),
         )
         archive.channel.send("capture", archive.source, number, fetched)
         if deferred:

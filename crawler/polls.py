@@ -1,8 +1,11 @@
-"""Feed polls: the conditional request for a feed, and the outcome of fetching it as plain data.
+"""Polls: the conditional requests for feeds and for article pages due a recheck, and the outcome
+of fetching a feed as plain data.
 
 The outcome travels with the feed's item to the archive writer (``FeedPage.poll``), which
 records it (``archive.db.feedpolls.record_poll``); the scheduler daemon decides from it when to
-poll next. Only the feeds of the sources file get outcomes: they are the ones polled.
+poll next. Only the feeds of the sources file get outcomes: they are the ones polled. A recheck
+needs none: its capture (a 304 is a revisit record) moves the page's schedule on
+(``archive.db.rechecks``).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from scrapy.exceptions import CannotResolveHostError, DownloadTimeoutError, IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
@@ -26,9 +29,22 @@ if TYPE_CHECKING:
     from twisted.python.failure import Failure
 
     from archive.db.feedpolls import FeedPlan
+    from archive.db.rechecks import RecheckPlan
 
 #: request.meta key: the configured feed URL this request polls (kept across redirects).
 POLL_FEED = "syndicrawl_poll_feed"
+#: request.meta key: the capture whose validators a recheck of an article page sends.
+RECHECK = "syndicrawl_recheck"
+
+
+class Validators(Protocol):
+    """What a conditional request sends: a feed's plan, a page's recheck plan."""
+
+    @property
+    def etag(self) -> str | None: ...
+
+    @property
+    def last_modified(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -40,6 +56,8 @@ class PolledSource(Source):
     """
 
     plans: Mapping[str, FeedPlan] = field(default_factory=dict)
+    #: Article pages fetched again to see whether they changed, with the validators to send.
+    rechecks: tuple[RecheckPlan, ...] = ()
     #: The whole source's feeds, sitemaps and start pages: its scope's ports (``crawler.scope``) are
     #: theirs, not only the polled feeds' (a feed on one port whose entries are on its site's).
     source_urls: tuple[str, ...] = ()
@@ -49,8 +67,8 @@ class PolledSource(Source):
         return self.source_urls or self.feeds
 
 
-def conditional_headers(plan: FeedPlan | None) -> dict[str, str]:
-    """If-None-Match / If-Modified-Since for a feed whose validators the daemon trusts."""
+def conditional_headers(plan: Validators | None) -> dict[str, str]:
+    """If-None-Match / If-Modified-Since: for a feed whose validators the daemon trusts, for a page's recheck."""
     headers = {}
     if plan is not None and plan.etag:
         headers["If-None-Match"] = plan.etag
@@ -124,8 +142,11 @@ def failed(request: scrapy.Request, failure: Failure) -> dict[str, Any]:
     return outcome
 
 
-def poll_source(source: Source, feeds: tuple[str, ...], plans: Mapping[str, FeedPlan]) -> PolledSource:
-    """``source`` reduced to ``feeds``: no sitemaps, start pages or archive pages."""
+def poll_source(
+    source: Source, feeds: tuple[str, ...], plans: Mapping[str, FeedPlan], rechecks: tuple[RecheckPlan, ...] = ()
+) -> PolledSource:
+    """``source`` reduced to ``feeds`` and the article pages of ``rechecks``: no sitemaps, start
+    pages or archive pages."""
     return PolledSource(
         name=source.name,
         kind=source.kind,
@@ -137,5 +158,7 @@ def poll_source(source: Source, feeds: tuple[str, ...], plans: Mapping[str, Feed
         source_urls=source.urls,
         max_pages=source.max_pages,
         max_depth=source.max_depth,
+        recheck=source.recheck,
         plans=plans,
+        rechecks=rechecks,
     )

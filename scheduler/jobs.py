@@ -224,17 +224,27 @@ def run_crawl(target: CrawlTarget, settings: Settings) -> Finished | None:
         database.dispose()
 
 
-def run_poll(target: CrawlTarget, settings: Settings, feeds: Sequence[str]) -> tuple[Finished, Crawl | None] | None:
-    """Poll ``feeds`` of a source in a subprocess and record what its process could not: a poll
-    refused by the source's lock postpones them ``poll_min_interval``, a feed the poll never
-    reported is a ``process`` failure. How it ended and the crawl it made; None if it did not start
-    (this process crawls the source right now, which fetches its feeds, or it is stopping).
+def polled(feeds: Sequence[str], pages: Sequence[str]) -> str:
+    """``2 feeds, 1 page to recheck``: what a poll fetches, for the daemon's log."""
+    parts = [f"{len(feeds)} feed{'s' if len(feeds) != 1 else ''}" if feeds else "",
+             f"{len(pages)} page{'s' if len(pages) != 1 else ''} to recheck" if pages else ""]
+    return ", ".join(part for part in parts if part)
+
+
+def run_poll(
+    target: CrawlTarget, settings: Settings, feeds: Sequence[str], pages: Sequence[str] = ()
+) -> tuple[Finished, Crawl | None] | None:
+    """Poll ``feeds`` of a source and recheck its article ``pages`` in a subprocess, and record what
+    its process could not: a poll refused by the source's lock postpones the feeds
+    ``poll_min_interval``, a feed the poll never reported is a ``process`` failure. How it ended and
+    the crawl it made; None if it did not start (this process crawls the source right now, which
+    fetches its feeds, or it is stopping).
     """
     started = _now()
-    options = ["--poll", *(option for url in feeds for option in ("--feed", url))]
+    options = ["--poll", *(option for url in feeds for option in ("--feed", url)),
+               *(option for url in pages for option in ("--recheck", url))]
     done = CHILDREN.run(crawl_command(target, *options), target.source, log_path(settings, target.source), wait=False,
-                        on_start=lambda: logger.info("poll %s started: %s due", target.source,
-                                                     "1 feed" if len(feeds) == 1 else f"{len(feeds)} feeds"))
+                        on_start=lambda: logger.info("poll %s started: %s due", target.source, polled(feeds, pages)))
     if done is None:
         return None
     database = Database(settings.db_url)

@@ -89,10 +89,11 @@ def crawl_job(source: str, config_file: str) -> None:
         raise SourceLocked(done.error or source)
 
 
-def poll_job(source: str, config_file: str, feeds: list[str]) -> None:
-    """Poll ``feeds`` of ``source``; the daemon applies the fetches it records to their polling state."""
+def poll_job(source: str, config_file: str, feeds: list[str], pages: list[str] | None = None) -> None:
+    """Poll ``feeds`` of ``source`` and recheck its article ``pages``; the daemon applies the fetches
+    it records to their polling state. (A message queued before rechecks existed has no ``pages``.)"""
     target, settings = _target(source, config_file)
-    ran = run_poll(target, settings, feeds)
+    ran = run_poll(target, settings, feeds, pages or ())
     if ran is None or (CHILDREN.closed and ran[0].returncode != 0):
         raise Stopping(source)
     if ran[0].returncode != exitcodes.LOCKED:
@@ -122,8 +123,8 @@ def enqueue_crawl(settings: Settings, target: CrawlTarget) -> None:
     logger.info("crawl %s queued", target.source)
 
 
-def enqueue_poll(settings: Settings, target: CrawlTarget, feeds: Sequence[str]) -> None:
-    _send(settings, POLLS, target.source, target.config_file, list(feeds))
+def enqueue_poll(settings: Settings, target: CrawlTarget, feeds: Sequence[str], pages: Sequence[str] = ()) -> None:
+    _send(settings, POLLS, target.source, target.config_file, list(feeds), list(pages))
 
 
 def worker_id() -> str:

@@ -30,7 +30,7 @@ from sqlalchemy import and_
 
 from archive.db.engine import Database
 from archive.errors import ConfigError, NotFoundError
-from scheduler.durations import format_duration, parse_duration
+from syndicrawl.durations import format_duration, parse_duration
 
 if TYPE_CHECKING:
     from apscheduler.job import Job

@@ -7,8 +7,9 @@ memory every ``[scheduler] tick`` seconds, which
 
 - applies the recorded feed fetches (of its polls, its crawls and manual crawls) to each
   feed's polling state (``scheduler.outcomes``);
-- starts a poll (``syndicrawl crawl SOURCE --poll --feed URL ...``) for each scheduled, not
-  paused source with feeds due;
+- starts a poll (``syndicrawl crawl SOURCE --poll --feed URL ... --recheck URL ...``) for each
+  scheduled, not paused source with feeds due or article pages due a recheck (its ``recheck``
+  policy: fetched again, with the stored capture's validators, at those times after the first);
 - wakes APScheduler, which reads the job store again: that is how schedules added, paused
   or removed by ``syndicrawl schedule`` while the daemon runs take effect.
 
@@ -30,16 +31,16 @@ from typing import TYPE_CHECKING
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
 
-from archive.db import feedpolls
+from archive.db import feedpolls, rechecks
 from archive.db.engine import Database
 from archive.db.locks import Locks
 from archive.errors import SyndicrawlError
-from scheduler.durations import format_duration
-from scheduler.jobs import CHILDREN, run_poll
+from scheduler.jobs import CHILDREN, polled, run_poll
 from scheduler.outcomes import apply_outcomes
 from scheduler.polling import PollPolicy
 from scheduler.schedules import EXECUTOR, STORE, CrawlTarget, Scheduler, job_store
 from syndicrawl import exitcodes
+from syndicrawl.durations import format_duration
 from syndicrawl.sources import Source, load_sources
 
 if TYPE_CHECKING:
@@ -138,7 +139,8 @@ class Daemon:
         return source
 
     def tick(self) -> None:
-        """Apply recorded fetches, then start a poll for each scheduled source with feeds due."""
+        """Apply recorded fetches, then start a poll for each scheduled source with feeds or article
+        pages due (``recheck``: pages are fetched again some time after their first capture)."""
         self.apply()
         now = _now()
         for job in self.scheduler.get_jobs(jobstore=STORE):
@@ -146,29 +148,39 @@ class Daemon:
                 continue  # paused: neither crawled nor polled
             target = CrawlTarget.of(job)
             source = self._source(target)
-            if source is None or not source.feeds:
+            if source is None or not (source.feeds or source.recheck):
                 continue
             with self.database.session() as s, s.begin():
                 if self._ensured.get(source.name) != source.feeds:
                     feedpolls.ensure_polled_feeds(s, source.name, source.kind, source.feeds)
                     self._ensured[source.name] = source.feeds
-                due = feedpolls.due_feeds(s, source.name, source.feeds, now)
-            if due and self.settings.queue_redis_url:
-                self._enqueue_poll(target, tuple(due))
-            elif due and self._claim(source.name):
-                self.scheduler.add_job(self.poll, args=(target, tuple(due)), id=f"poll:{source.name}",
+                due = tuple(feedpolls.due_feeds(s, source.name, source.feeds, now))
+                pages = tuple(plan.url for plan in rechecks.due(s, source.name, now)) if source.recheck else ()
+            if (due or pages) and self.settings.queue_redis_url:
+                self._enqueue_poll(target, due, pages)
+            elif (due or pages) and self._claim(source.name):
+                self._postpone(pages, self.policy.min_interval)
+                self.scheduler.add_job(self.poll, args=(target, due, pages), id=f"poll:{source.name}",
                                        executor=POLLS, misfire_grace_time=None)
 
-    def _enqueue_poll(self, target: CrawlTarget, feeds: tuple[str, ...]) -> None:
-        """Hand a poll to the workers. Its feeds are postponed ``poll_max_interval`` first: that is
-        the claim, kept in the database, so later ticks (and a restarted daemon) do not enqueue it
-        again; the poll's recorded fetches then set their real next poll."""
+    def _postpone(self, pages: tuple[str, ...], seconds: float) -> None:
+        """Claim ``pages`` for the poll about to fetch them: their rechecks are due again in
+        ``seconds`` unless its captures move them on (a page that gave no answer is tried again then)."""
+        if pages:
+            with self.database.session() as s, s.begin():
+                rechecks.postpone(s, pages, _now() + timedelta(seconds=seconds))
+
+    def _enqueue_poll(self, target: CrawlTarget, feeds: tuple[str, ...], pages: tuple[str, ...]) -> None:
+        """Hand a poll to the workers. Its feeds and pages are postponed ``poll_max_interval`` first:
+        that is the claim, kept in the database, so later ticks (and a restarted daemon) do not
+        enqueue it again; the poll's recorded fetches then set their real next poll and recheck."""
         from scheduler import queue
 
         with self.database.session() as s, s.begin():
             feedpolls.postpone(s, target.source, feeds, _now() + timedelta(seconds=self.policy.max_interval))
-        queue.enqueue_poll(self.settings, target, feeds)
-        logger.info("poll %s queued: %s due", target.source, "1 feed" if len(feeds) == 1 else f"{len(feeds)} feeds")
+        self._postpone(pages, self.policy.max_interval)
+        queue.enqueue_poll(self.settings, target, feeds, pages)
+        logger.info("poll %s queued: %s due", target.source, polled(feeds, pages))
 
     def _claim(self, source: str) -> bool:
         with self._claims_lock:
@@ -177,10 +189,11 @@ class Daemon:
             self._polling.add(source)
             return True
 
-    def poll(self, target: CrawlTarget, feeds: tuple[str, ...]) -> None:
-        """Poll ``feeds`` of a source in a subprocess, then decide when to poll each next."""
+    def poll(self, target: CrawlTarget, feeds: tuple[str, ...], pages: tuple[str, ...] = ()) -> None:
+        """Poll ``feeds`` of a source and recheck its ``pages`` in a subprocess, then decide when to
+        poll each feed next."""
         try:
-            ran = run_poll(target, self.settings, feeds)
+            ran = run_poll(target, self.settings, feeds, pages)
             if ran is None or ran[0].returncode == exitcodes.LOCKED:
                 return
             done, made = ran
@@ -189,12 +202,14 @@ class Daemon:
                 states = {row.url: row.state for row in feedpolls.feed_statuses(s, target.source)}
             now = _now()
             logger.info(
-                "poll %s %s in %.1fs: %s; %s",
+                "poll %s %s in %.1fs: %s",
                 target.source,
                 made.status if made is not None else "failed",
                 done.seconds,
-                f"{made.pages} pages, {made.articles} articles, {made.errors} errors" if made else done.error,
-                "; ".join(f"{url} {feed_summary(states[url], now)}" for url in feeds if url in states),
+                "; ".join([
+                    f"{made.pages} pages, {made.articles} articles, {made.errors} errors" if made else str(done.error),
+                    *(f"{url} {feed_summary(states[url], now)}" for url in feeds if url in states),
+                ]),
             )
         finally:
             with self._claims_lock:

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from archive.db.urls import fetch_problem
 from archive.errors import ConfigError
+from syndicrawl.durations import parse_duration
 from syndicrawl.settings import LONGEST, plain, read_toml
 
 Kind = Literal["origin", "repost", "unknown"]
@@ -23,13 +24,17 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # fullmatch: "$" also ma
 _URL_LISTS = ("feeds", "sitemaps", "start_urls")
 _FIELDS = {
     "name", "kind", *_URL_LISTS, "allowed_domains", "backfill_pages", "download_delay", "private_addresses",
-    "max_pages", "max_depth",
+    "max_pages", "max_depth", "recheck",
 }
 #: Pages one crawl of a source fetches at most: 20 archive pages of 100 articles, five times over.
 MAX_PAGES = 10_000
 #: Link hops from an entry point (feed, sitemap, start URL and its older pages): 1 fetches the
 #: articles they link to and no further; 2 also follows those pages' links (section pages).
 MAX_DEPTH = 1
+#: When an article page is fetched again after its first capture, to see whether it was edited
+#: (seconds): an hour, a day and a week, as NewsDiffs-style monitors do; most stealth edits of a
+#: news article are made on its first day.
+RECHECK = (3600, 86400, 604800)
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,8 @@ class Source:
     private_addresses: bool = False
     max_pages: int = MAX_PAGES
     max_depth: int = MAX_DEPTH
+    #: Seconds after an article page's first capture at which it is fetched again, ascending; () none.
+    recheck: tuple[int, ...] = RECHECK
 
     @property
     def urls(self) -> tuple[str, ...]:
@@ -73,6 +80,20 @@ def _whole_number(entry: dict[str, Any], key: str, where: str, default: int | No
     if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < least):
         raise ConfigError(f"{where}, field '{key}': must be a whole number >= {least}, got {value!r}")
     return value
+
+
+def _recheck(entry: dict[str, Any], where: str) -> tuple[int, ...]:
+    """The ``recheck`` durations as seconds, ascending, each once (``[]``: never)."""
+    value = entry.get("recheck", None)
+    if value is None:
+        return RECHECK
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ConfigError(f"{where}, field 'recheck': must be a list of durations, e.g. [\"1h\", \"1d\", \"1w\"], "
+                          f"or [] for none; got {value!r}")
+    seconds = sorted({parse_duration(item, f"{where}, field 'recheck':") for item in value})
+    if seconds and seconds[-1] > LONGEST:
+        raise ConfigError(f"{where}, field 'recheck': at most {LONGEST} seconds (ten years)")
+    return tuple(seconds)
 
 
 def parse_source(entry: Any, where: str) -> Source:
@@ -122,6 +143,7 @@ def parse_source(entry: Any, where: str) -> Source:
         private_addresses=private,
         max_pages=max_pages or MAX_PAGES,
         max_depth=max_depth or MAX_DEPTH,
+        recheck=_recheck(entry, where),
     )
 
 

@@ -74,7 +74,7 @@ def test_add_list_pause_resume_remove(schedule, db_url: str) -> None:  # type: i
     ("args", "error"),
     [
         (("add", "nope", "--every", "30m"), "{sources}: no source named 'nope' (known: rbn, lendman)"),
-        (("add", "rbn", "--every", "30x"), "--every '30x': not a duration; use e.g. 45s, 30m, 2h, 1h30m, 1d"),
+        (("add", "rbn", "--every", "30x"), "--every '30x': not a duration; use e.g. 45s, 30m, 2h, 1h30m, 1d, 1w"),
         (("add", "rbn", "--every", "0m"), "--every '0m': must be longer than 0s"),
         (("add", "rbn", "--cron", "61 * * * *"), "--cron '61 * * * *': Error validating expression '61': "
                                                    "the last value (61) is higher than the maximum value (59)"),
@@ -104,7 +104,11 @@ def test_bad_input_is_one_line_and_changes_nothing(schedule, args: tuple[str, ..
         (("--feed", "http://127.0.0.1:9/feed/"), "--feed http://127.0.0.1:9/feed/: only with --poll"),
         (("--poll", "--feed", "http://127.0.0.1:9/other/"),
          "--feed http://127.0.0.1:9/other/: not a feed of rbn, lendman in the sources file"),
-        (("--poll", "--config", "{sitemaps}", "maps"), "--poll: none of the sources named has feeds"),
+        (("--poll", "--config", "{sitemaps}", "maps"),
+         "--poll: none of the sources named has feeds or pages due a recheck"),
+        (("--recheck", "http://127.0.0.1:9/post/"), "--recheck http://127.0.0.1:9/post/: only with --poll"),
+        (("--poll", "--recheck", "http://127.0.0.1:9/post/"),
+         "--recheck http://127.0.0.1:9/post/: name the one source whose page it is"),
     ],
 )
 def test_bad_poll_options_are_one_line_before_anything_is_fetched(tmp_path: Path, args: tuple[str, ...],

@@ -39,12 +39,15 @@ class ArchiveConfig:
     software: str
     index_dir: Path
     sources: tuple[tuple[str, str], ...]  # (name, kind)
+    #: Per source, seconds after an article page's first capture at which it is fetched again.
+    rechecks: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     extract_workers: int = 0
     extract_timeout: float = 30.0
     extract_fast: bool = True
     extract_max_bytes: int = 5_000_000
     locks: LockRequest | None = None
     writer_id: str = ""  # the worker running the crawl: it ends the WARC files' names
+    warc_storage: str = ""  # the object storage URL finished WARC files are uploaded to ("": none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +57,8 @@ class Fetched:
     ``metadata`` is the capture's metadata record, written with it, or, with ``extract``,
     once the page is extracted, with the extraction's summary. ``metadata`` None: the
     spider has yet to decide whether to extract the page, and a ``page`` message follows.
-    ``evidence``: the feed or sitemap entry's title, author and dates.
+    ``evidence``: the feed or sitemap entry's title, author and dates. ``recheck_of``: the
+    capture whose validators the request sent (a recheck); a 304 is stored as a revisit of it.
     """
 
     exchange: HttpExchange
@@ -63,6 +67,7 @@ class Fetched:
     metadata: Mapping[str, Any] | None = None
     extract: bool = False
     evidence: Mapping[str, Any] = field(default_factory=dict)
+    recheck_of: int | None = None
 
 
 #: A pipe's buffer once widened (Linux lets an unprivileged process raise it to 1 MiB; the

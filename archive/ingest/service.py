@@ -135,6 +135,8 @@ class ArchiveService:
                 software=config.software,
                 index_dir=config.index_dir,
                 writer_id=config.writer_id,
+                remote=config.warc_storage,
+                recheck=config.rechecks.get(name, ()),
             )
             for name, kind in config.sources
         }

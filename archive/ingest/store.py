@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
-from archive.db import advisory, catalog, feedpolls
+from archive.db import advisory, catalog, feedpolls, rechecks
+from archive.db.models import Capture
 from archive.errors import WarcError
 from archive.lookup import cdx
 from archive.warc.cdxj import write_index
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from archive.db.engine import Database
-    from archive.db.models import Capture
     from archive.ingest.extract import ExtractedArticle
     from archive.ingest.extraction import Extraction
     from archive.ingest.messages import Fetched
@@ -82,6 +82,29 @@ class _Pending:
     @property
     def id(self) -> int | None:
         return self.row.get("id")
+
+
+def _not_modified(s: Session, fetched: Fetched) -> Capture | None:
+    """The capture holding the payload a recheck asked about, when the server answered 304 (unchanged)."""
+    if fetched.exchange.status != 304 or fetched.recheck_of is None:
+        return None
+    asked = s.get(Capture, fetched.recheck_of)
+    if asked is not None and asked.revisit_of is not None:
+        return s.get(Capture, asked.revisit_of)
+    return asked
+
+
+def _article_fetches(batch: Sequence[Fetched], stored: Sequence[StoredCapture]) -> Iterator[rechecks.Fetch]:
+    """The fetches of article pages among ``batch``, for their rechecks: a 2xx page, with its
+    validators (extracted or not: a crawl may run without extraction), and any answer to a
+    recheck (a 304, a page gone)."""
+    for fetched, capture in zip(batch, stored, strict=True):
+        exchange = fetched.exchange
+        if (fetched.extract or (fetched.metadata or {}).get("kind") == "article") and 200 <= exchange.status < 300:
+            yield rechecks.Fetch(capture.url, exchange.fetched_at, capture.id, header(exchange.response_headers, "ETag"),
+                                 header(exchange.response_headers, "Last-Modified"))
+        elif fetched.recheck_of is not None:
+            yield rechecks.Fetch(capture.url, exchange.fetched_at, None)
 
 
 def _published(
@@ -188,10 +211,13 @@ class CaptureStore:
         software: str,
         index_dir: Path | None = None,
         writer_id: str = "",
+        recheck: Sequence[int] = (),
     ) -> None:
         """``index_dir``: where each finished WARC file's CDXJ index is written (none if None);
-        ``writer_id``: the worker writing, which ends the WARC files' names (``WarcWriter``)."""
+        ``writer_id``: the worker writing, which ends the WARC files' names (``WarcWriter``);
+        ``recheck``: seconds after an article page's first capture at which it is due again."""
         self.db = db
+        self.recheck = tuple(recheck)
         self._warc_dir = warc_dir
         self._index_dir = index_dir
         self._closed: list[Path] = []  # finished WARC files whose index is still to be written
@@ -220,7 +246,8 @@ class CaptureStore:
 
     def store_exchanges(self, batch: Sequence[Fetched]) -> list[StoredCapture]:
         """Write exchanges and their rows in one transaction; a payload already archived (or
-        earlier in the batch) becomes a revisit record (exact dedup)."""
+        earlier in the batch) becomes a revisit record (exact dedup), and so does a recheck's 304
+        (the capture it asked about). Article pages' rechecks move on (``archive.db.rechecks``)."""
         with self.db.writing() as s:
             digests = [payload_digest(fetched.exchange.body) for fetched in batch]
             originals = catalog.find_original_captures(s, digests)
@@ -229,12 +256,16 @@ class CaptureStore:
             for fetched, digest in zip(batch, digests, strict=True):
                 exchange = fetched.exchange
                 original = originals.get(digest) if exchange.body and 200 <= exchange.status < 300 else None
+                unchanged = _not_modified(s, fetched)
+                if unchanged is not None:
+                    original, digest = unchanged, unchanged.payload_digest
                 if original is not None and original.id is None:
                     stored += self._add(s, rows)  # the original is earlier in this batch: it needs its id
                     rows = []
                 target = None
                 if original is not None:
-                    target = RevisitTarget(uri=original.url, date=warc_date(original.timestamp), record_id=original.record_id)
+                    target = RevisitTarget(uri=original.url, date=warc_date(original.timestamp),
+                                           record_id=original.record_id, not_modified=unchanged is not None)
                 written = self.warc.write_exchange(exchange, digest=digest, revisit_of=target)
                 if fetched.metadata is not None and not fetched.extract:
                     self.warc.write_metadata(exchange.url, written.record_id, fetched.metadata)
@@ -259,6 +290,7 @@ class CaptureStore:
                 if original is None and 200 <= exchange.status < 300 and exchange.body:
                     originals[digest] = _Pending(exchange.url, exchange.fetched_at, written.record_id, row)
             stored += self._add(s, rows)
+            rechecks.record(s, self.source_id, self.recheck, list(_article_fetches(batch, stored)))
         self._index_closed()  # a file finished by rotation, now that its rows are committed
         return stored
 

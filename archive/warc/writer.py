@@ -96,13 +96,19 @@ class WrittenRecord:
     payload_digest: str | None
 
 
+#: The revisit profile of a 304 to a conditional request: the server said the page is unchanged.
+SERVER_NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
+
+
 @dataclass(frozen=True)
 class RevisitTarget:
-    """The original capture that a revisit record points to."""
+    """The original capture that a revisit record points to; ``not_modified``: the revisit is a
+    304 (profile server-not-modified), not the same payload fetched again (identical-payload-digest)."""
 
     uri: str
     date: str
     record_id: str | None
+    not_modified: bool = False
 
 
 @dataclass
@@ -201,6 +207,8 @@ class WarcWriter:
                 http_headers=http_headers,
                 warc_headers_dict=revisit_fields,
             )
+            if revisit_of.not_modified:
+                main.rec_headers.replace_header("WARC-Profile", SERVER_NOT_MODIFIED)
         request_fields = _exchange_fields("request", exchange, date)
         request_fields["WARC-Concurrent-To"] = main.rec_headers.get_header("WARC-Record-ID")
         request = self._records.create_warc_record(

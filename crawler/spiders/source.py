@@ -23,7 +23,7 @@ from crawler.feeds import parse_sitemap, read_feed
 from crawler.items import CapturedPage, FeedPage
 from crawler.links import article_links, feed_links, older_page
 from crawler.middlewares import CAPTURE, METADATA
-from crawler.polls import POLL_FEED, PolledSource
+from crawler.polls import POLL_FEED, RECHECK, PolledSource
 from crawler.scope import in_scope
 
 if TYPE_CHECKING:
@@ -120,6 +120,11 @@ class SourceSpider(scrapy.Spider):
         return int(self.settings.getint("SYNDICRAWL_MAX_FEED_ENTRIES"))
 
     @property
+    def rechecks(self) -> tuple[Any, ...]:
+        """The article pages this poll fetches again (none unless this crawl is a poll)."""
+        return self.source.rechecks if isinstance(self.source, PolledSource) else ()
+
+    @property
     def plans(self) -> dict[str, Any]:
         """Per configured feed, what a poll sends and knows (empty unless this crawl is a poll)."""
         return dict(self.source.plans) if isinstance(self.source, PolledSource) else {}
@@ -172,6 +177,14 @@ class SourceSpider(scrapy.Spider):
                 **{POLL_FEED: url, "handle_httpstatus_list": [304]},
             )
             for url in self.source.feeds
+        ]
+        requests += [
+            # A 304 reaches parse_article: the page has not changed since the capture asked about.
+            self._request(
+                plan.url, "article", self.parse_article, polls.conditional_headers(plan),
+                **{RECHECK: plan.capture_id, "handle_httpstatus_list": [304], DEPTH: self.source.max_depth},
+            )
+            for plan in self.rechecks
         ]
         requests += [self._request(url, "sitemap", self.parse_sitemap) for url in self.source.sitemaps]
         listings = list(self.source.start_urls)
@@ -318,7 +331,13 @@ class SourceSpider(scrapy.Spider):
 
     def parse_article(self, response: scrapy.http.Response) -> Iterator[scrapy.Request]:
         """The archive writer extracts article pages (see WarcCaptureMiddleware); below the source's
-        ``max_depth``, their links are followed too (a section page linked from the front page)."""
+        ``max_depth``, their links are followed too (a section page linked from the front page).
+        A recheck's 304 is the page unchanged: its revisit record is all there is to keep."""
+        if RECHECK in response.meta:
+            self._answered(response)
+            if response.status == 304:
+                logger.info("%s: %s not modified", self.source.name, response.url)
+                return
         if not isinstance(response, HtmlResponse):
             self.problem(f"{response.url}: not an HTML page ({response.headers.get('Content-Type', b'?').decode()})")
         elif response.meta.get(DEPTH, 0) < self.source.max_depth:

@@ -113,10 +113,13 @@ def _allow_open_files(sources: int) -> None:
                        "sources at a time, or raise it", sources, wanted, hard)
 
 
-def poll_sources(settings: Settings, sources: Sequence[Source], feed_urls: Sequence[str]) -> list[Source]:
-    """The sources reduced to their feeds (those in ``feed_urls`` when given), each with its poll plans."""
+def poll_sources(
+    settings: Settings, sources: Sequence[Source], feed_urls: Sequence[str], recheck_urls: Sequence[str] = ()
+) -> list[Source]:
+    """The sources reduced to their feeds and their article pages due a recheck, each with what to
+    send; only ``feed_urls`` and ``recheck_urls`` when either is given."""
     # Only polls read the database here (a crawl's writer process opens it for the rest).
-    from archive.db import feedpolls
+    from archive.db import feedpolls, rechecks
     from archive.db.engine import Database
     from crawler.polls import poll_source
 
@@ -124,14 +127,22 @@ def poll_sources(settings: Settings, sources: Sequence[Source], feed_urls: Seque
     unknown = [url for url in feed_urls if url not in configured]
     if unknown:
         raise ConfigError(f"--feed {unknown[0]}: not a feed of {', '.join(s.name for s in sources)} in the sources file")
+    if recheck_urls and len(sources) != 1:
+        raise ConfigError(f"--recheck {recheck_urls[0]}: name the one source whose page it is")
+    chosen = bool(feed_urls or recheck_urls)
+    now = datetime.now(UTC)
     polled: list[Source] = []
     with Database(settings.db_url) as database, database.session() as s:
         for source in sources:
-            feeds = tuple(url for url in source.feeds if not feed_urls or url in feed_urls)
-            if feeds:
-                polled.append(poll_source(source, feeds, feedpolls.poll_plans(s, source.name, feeds)))
+            feeds = tuple(url for url in source.feeds if not chosen or url in feed_urls)
+            if recheck_urls:
+                pages = tuple(rechecks.plans(s, recheck_urls))
+            else:
+                pages = tuple(rechecks.due(s, source.name, now)) if source.recheck and not chosen else ()
+            if feeds or pages:
+                polled.append(poll_source(source, feeds, feedpolls.poll_plans(s, source.name, feeds), pages))
     if not polled:
-        raise ConfigError("--poll: none of the sources named has feeds")
+        raise ConfigError("--poll: none of the sources named has feeds or pages due a recheck")
     return polled
 
 
@@ -141,13 +152,26 @@ def poll_sources(settings: Settings, sources: Sequence[Source], feed_urls: Seque
 @click.option(
     "--poll",
     is_flag=True,
-    help="Only the sources' feeds, and of their entries only those not archived yet; "
-    "conditional GET where the server has proved it answers 304 truthfully.",
+    help="Only the sources' feeds, and of their entries only those not archived yet (conditional "
+    "GET where the server has proved it answers 304 truthfully); and the article pages due a recheck "
+    "(the source's recheck policy), sending the stored capture's ETag / Last-Modified.",
 )
 @click.option("--feed", "feed_urls", metavar="URL", multiple=True, help="With --poll: only this feed (repeatable).")
+@click.option(
+    "--recheck",
+    "recheck_urls",
+    metavar="URL",
+    multiple=True,
+    help="With --poll: only fetch this article page again, due or not (repeatable).",
+)
 @settings_options
 def crawl(
-    source_names: tuple[str, ...], config_file: Path, poll: bool, feed_urls: tuple[str, ...], settings: Settings
+    source_names: tuple[str, ...],
+    config_file: Path,
+    poll: bool,
+    feed_urls: tuple[str, ...],
+    recheck_urls: tuple[str, ...],
+    settings: Settings,
 ) -> None:
     """Crawl the configured sources (all, or those named) into the archive.
 
@@ -176,9 +200,11 @@ def crawl(
     """
     if feed_urls and not poll:
         raise ConfigError(f"--feed {feed_urls[0]}: only with --poll")
+    if recheck_urls and not poll:
+        raise ConfigError(f"--recheck {recheck_urls[0]}: only with --poll")
     sources = select(read_sources(config_file), source_names, config_file)
     if poll:
-        sources = poll_sources(settings, sources, feed_urls)
+        sources = poll_sources(settings, sources, feed_urls, recheck_urls)
     names = ", ".join(source.name for source in sources)
     locks = LockRequest(
         settings.locks,

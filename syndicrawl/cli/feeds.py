@@ -6,10 +6,10 @@ import click
 from rich.table import Table
 
 from archive.db import feedpolls
-from scheduler.durations import format_duration
 from syndicrawl.cli import cli, open_archive, settings_options, stdout
 from syndicrawl.cli.inspect import _when
 from syndicrawl.cli.rows import echo_json, json_option
+from syndicrawl.durations import format_duration
 from syndicrawl.settings import Settings
 
 
