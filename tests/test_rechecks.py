@@ -14,11 +14,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from archive.db import catalog, rechecks
+from archive.db.embedded import sqlite_url
 from archive.db.engine import Database
 from archive.db.models import Recheck
 from archive.errors import ConfigError
+from syndicrawl.cli import cli
 from syndicrawl.demo import revisions as demo_revisions
 from syndicrawl.demo.blogger import BloggerSite
 from syndicrawl.demo.articles import load_demo
@@ -58,6 +61,23 @@ def test_a_bad_recheck_policy_is_one_line_naming_file_source_and_field(tmp_path:
     with pytest.raises(ConfigError) as error:
         load_sources(path)
     assert str(error.value) == f"{path}: source #1 'a', {message}"
+
+
+def test_sources_shows_each_sources_recheck_policy(tmp_path: Path) -> None:
+    sources = tmp_path / "sources.toml"
+    sources.write_text('[[source]]\nname = "a"\nkind = "origin"\nfeeds = ["http://x.test/f"]\n'
+                       '[[source]]\nname = "b"\nkind = "origin"\nfeeds = ["http://y.test/f"]\nrecheck = []\n')
+    db = Database(sqlite_url(tmp_path / "d"))
+    db.session().close()  # an archive, not crawled yet
+    db.dispose()
+    data = ("--config", str(sources), "--data-dir", str(tmp_path / "d"))
+    listed = CliRunner().invoke(cli, ["sources", "--json", *data])
+    assert listed.exit_code == 0, listed.output
+    assert [row["recheck_seconds"] for row in json.loads(listed.output)] == [[3600, 86400, 604800], []]
+    table = CliRunner().invoke(cli, ["sources", *data], env={"COLUMNS": "250"})
+    assert table.exit_code == 0, table.output
+    rows = {line.split("│")[1].strip(): line for line in table.output.splitlines() if line.startswith("│")}
+    assert "│ 1h, 1d, 7d │" in rows["a"] and "│ never      │" in rows["b"]
 
 
 def test_the_next_recheck_is_the_first_step_not_yet_past() -> None:

@@ -15,6 +15,7 @@ from archive.errors import NotFoundError
 from syndicrawl.cli import cli, open_archive, settings_options, stdout
 from syndicrawl.cli.crawl import read_sources, sources_option
 from syndicrawl.cli.rows import echo_json, json_option
+from syndicrawl.durations import format_duration
 from syndicrawl.settings import Settings
 from syndicrawl.sources import Source
 
@@ -33,6 +34,8 @@ def sources(config_file: Path, as_json: bool, settings: Settings) -> None:
     pages: distinct URLs with an extracted article; captures: every fetch archived
     (a page crawled three times is one page, three captures). backfill, max pages, max depth:
     the bounds of its crawls (older listing pages, pages fetched, link hops from an entry point).
+    recheck: when each article page is fetched again after its first capture, to see whether
+    it was edited (polls of the scheduler daemon and crawl --poll).
 
     Example: syndicrawl sources --config demo-sources.toml
     """
@@ -43,12 +46,12 @@ def sources(config_file: Path, as_json: bool, settings: Settings) -> None:
         echo_json({
             "source": source.name, "kind": source.kind, "feeds": list(source.feeds),
             "sitemaps": list(source.sitemaps), "start_urls": list(source.start_urls),
-            **_bounds(source, settings), **_counts(summaries.get(source.name)),
+            **_bounds(source, settings), "recheck_seconds": list(source.recheck), **_counts(summaries.get(source.name)),
         } for source in configured)
         return
     table = Table()
     columns = ("source", "kind", "feeds", "sitemaps", "start urls", "backfill", "max pages", "max depth",
-               "last crawl", "status", "pages", "captures")
+               "recheck", "last crawl", "status", "pages", "captures")
     for column in columns:
         table.add_column(column)
     for source in configured:
@@ -60,6 +63,7 @@ def sources(config_file: Path, as_json: bool, settings: Settings) -> None:
             str(len(source.sitemaps)),
             str(len(source.start_urls)),
             *map(str, _bounds(source, settings).values()),
+            ", ".join(format_duration(seconds) for seconds in source.recheck) or "never",
             _when(summary.last_crawl_started if summary else None),
             (summary.last_crawl_status or "-") if summary else "never crawled",
             str(summary.pages) if summary else "0",
