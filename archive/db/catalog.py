@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import BigInteger, and_, case, cast, distinct, func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import contains_eager
 
 from archive.db.engine import upsert
-from archive.db.models import CRAWL_STATUSES, Article, Capture, Crawl, Feed, FeedEntry, Source, utcnow
+from archive.db.models import CRAWL_STATUSES, Article, Capture, Crawl, Feed, FeedEntry, Source, SourceCount, utcnow
 from archive.db.urls import url_key
 from archive.errors import NotFoundError
 
@@ -310,31 +310,9 @@ def feed_evidence(s: Session, url: str) -> list[FeedEntry]:
 def source_summaries(s: Session) -> list[SourceSummary]:
     """Return one summary per source, by name, in a single query.
 
-    Each count is aggregated in its own subquery before joining: joining captures,
-    articles and feeds first and counting after would multiply the rows.
+    The counts of captures and articles are those the database keeps per source
+    (``archive.db.sourcecounts``): counting them here read every capture and article.
     """
-    captures = (
-        select(
-            Capture.source_id,
-            func.count().label("n"),
-            # PostgreSQL's sum(bigint) is numeric; keep it an integer.
-            cast(func.coalesce(func.sum(Capture.warc_length), 0), BigInteger).label("bytes"),
-        )
-        .group_by(Capture.source_id)
-        .subquery()
-    )
-    articles = (
-        select(
-            Capture.source_id,
-            func.count().filter(Article.status == "ok").label("ok"),
-            func.count(distinct(Capture.url)).filter(Article.status == "ok").label("pages"),
-            func.count().filter(Article.status == "failed").label("failed"),
-        )
-        .select_from(Article)
-        .join(Article.capture)
-        .group_by(Capture.source_id)
-        .subquery()
-    )
     feeds = select(Feed.source_id, func.count().label("n")).group_by(Feed.source_id).subquery()
     crawls = select(
         Crawl.source_id,
@@ -350,18 +328,17 @@ def source_summaries(s: Session) -> list[SourceSummary]:
         select(
             Source.name,
             Source.kind,
-            func.coalesce(captures.c.n, 0),
-            func.coalesce(articles.c.ok, 0),
-            func.coalesce(articles.c.pages, 0),
-            func.coalesce(articles.c.failed, 0),
-            func.coalesce(captures.c.bytes, 0),
+            func.coalesce(SourceCount.captures, 0),
+            func.coalesce(SourceCount.articles, 0),
+            func.coalesce(SourceCount.pages, 0),
+            func.coalesce(SourceCount.failed, 0),
+            func.coalesce(SourceCount.bytes, 0),
             func.coalesce(feeds.c.n, 0),
             crawls.c.started_at,
             crawls.c.finished_at,
             crawls.c.status,
         )
-        .outerjoin(captures, captures.c.source_id == Source.id)
-        .outerjoin(articles, articles.c.source_id == Source.id)
+        .outerjoin(SourceCount, SourceCount.source_id == Source.id)
         .outerjoin(feeds, feeds.c.source_id == Source.id)
         .outerjoin(crawls, and_(crawls.c.source_id == Source.id, crawls.c.rank == 1))
         .order_by(Source.name)
