@@ -45,10 +45,11 @@ from archive.db.models import Article, Capture, Crawl, Lease, ScheduleRun, Sourc
 from archive.errors import LockHeld, SyndicrawlError, WarcError
 from archive.warc.cdxj import index_closed_warc
 from archive.warc.records import Damage, scan_records
+from archive.warc.storage import WarcStorage, storage
 from archive.warc.writer import OPEN_SUFFIX
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Sequence
     from pathlib import Path
 
     from archive.db.engine import Database
@@ -108,7 +109,7 @@ def open_files(warc_dir: Path) -> dict[str, list[Path]]:
 
 
 def doctor(
-    db: Database, warc_dir: Path, index_dir: Path, locks: LockConfig, *, dry_run: bool,
+    db: Database, warcs: WarcStorage | Path, index_dir: Path, locks: LockConfig, *, dry_run: bool,
     recatalog: Callable[[Path], int] | None = None, forget_missing: bool = False,
 ) -> Report:  # fmt: skip
     """Find, and unless ``dry_run`` repair, what dead crawls and daemons left in an archive.
@@ -117,8 +118,11 @@ def doctor(
     dead), then each source with ``.open`` files, ``running`` crawls or finished files whose
     crawl lock no live process holds: its ``.open`` files, its crawls, and (with ``recatalog``)
     the records of its finished files that have no row; then rows naming files that are gone,
-    then scheduled runs left ``running`` by a daemon that is gone.
+    then scheduled runs left ``running`` by a daemon that is gone. With object storage, the files
+    repaired or left finished here by those crawls are uploaded.
     """
+    store = storage(warcs)
+    warc_dir = store.local
     report = Report()
     report.findings += _stale_leases(db, dry_run=dry_run) + _stale_redis_locks(locks, dry_run=dry_run)
     with db.session() as s:
@@ -137,9 +141,10 @@ def doctor(
                 with Locks(locks, [f"crawl:{source}"], "syndicrawl doctor"):
                     report.findings += _repair_source(db, warc_dir, index_dir, source, dry_run=False)
                     report.findings += _orphans(db, files, recatalog, dry_run=False)
+                    report.findings += _upload(store, _finished_files(warc_dir).get(source, []))
             except LockHeld as exc:  # a crawl started meanwhile
                 report.busy.append(f"{source}: {exc}; left alone")
-    report.findings += _missing_files(db, warc_dir, dry_run=dry_run, forget=forget_missing)
+    report.findings += _missing_files(db, store, dry_run=dry_run, forget=forget_missing)
     if live_holder(locks, "daemon") is None:
         report.findings += _interrupted_runs(db, dry_run=dry_run)
     return report
@@ -191,15 +196,31 @@ def _orphans(db: Database, files: list[Path], recatalog: Callable[[Path], int] |
     return findings
 
 
-def _missing_files(db: Database, warc_dir: Path, *, dry_run: bool, forget: bool) -> list[Finding]:
-    """Capture rows naming a WARC file that is neither in ``warc_dir`` nor being written there.
+def _upload(store: WarcStorage, files: Sequence[Path]) -> list[Finding]:
+    """Finished files of a dead crawl, not uploaded to the object storage: uploaded now."""
+    findings = []
+    for path in files if store.remote else []:
+        finding = Finding(path.name, f"finished but not in {store.remote}", "uploaded")
+        try:
+            store.upload(path)
+        except WarcError as exc:
+            findings.append(replace(finding, failed=str(exc)))
+            continue
+        findings.append(replace(finding, repaired=True))
+    return findings
+
+
+def _missing_files(db: Database, store: WarcStorage, *, dry_run: bool, forget: bool) -> list[Finding]:
+    """Capture rows naming a WARC file that is neither in the storage nor being written here.
 
     Reported; removed (kept as JSON lines in quarantine/) only with ``forget``, and never while
     ``warc_dir`` holds no WARC file at all: a disk not mounted is no reason to empty a catalog.
     """
     with db.session() as s:
         counts = dict(s.execute(select(Capture.warc_file, func.count()).group_by(Capture.warc_file)).all())
+    warc_dir = store.local
     present = {path.name.removesuffix(OPEN_SUFFIX) for path in warc_dir.glob("*.warc*")} if warc_dir.is_dir() else set()
+    present |= set(store.names()) if store.remote else set()
     missing = sorted(name for name in counts if name not in present)
     if missing and not present:
         return [Finding(f"{warc_dir}", f"no WARC file there, but {sum(counts.values())} capture rows point into "

@@ -19,6 +19,8 @@ from typing import Any
 from archive.db.embedded import sqlite_url
 from archive.db.locks import LockConfig
 from archive.errors import ConfigError
+from archive.warc.storage import SCHEMES as STORAGE_SCHEMES
+from archive.warc.storage import WarcStorage, is_url
 
 #: Set by ``syndicrawl worker`` for its crawls: ``[queue] worker_id``.
 WORKER_ID_ENV = "SYNDICRAWL_WORKER_ID"
@@ -91,8 +93,14 @@ class Settings:
 
     @property
     def warc_dir(self) -> Path:
-        """``[storage] warc_storage`` (shared by the machines of a cluster), else the data directory's ``warcs/``."""
-        return Path(self.warc_storage) if self.warc_storage else self.data_dir / "warcs"
+        """Where crawls write WARC files: ``[storage] warc_storage`` when it is a directory (shared by the
+        machines of a cluster), else the data directory's ``warcs/`` (uploaded from there to object storage)."""
+        return Path(self.warc_storage) if self.warc_storage and not is_url(self.warc_storage) else self.data_dir / "warcs"
+
+    @property
+    def warcs(self) -> WarcStorage:
+        """Where WARC files are read from: ``warc_dir``, then the object storage ``warc_storage`` names."""
+        return WarcStorage(self.warc_dir, self.warc_storage if is_url(self.warc_storage) else "")
 
     @property
     def index_dir(self) -> Path:
@@ -291,9 +299,11 @@ def _check_ranges(values: Mapping[str, Any], origins: Mapping[str, str]) -> None
                 f"{origins[name]}: setting '{name}' must be a {' or '.join(f'{s}://' for s in schemes)} URL, "
                 f"got {mask_password(value)!r}"
             )
-    if "://" in values["warc_storage"]:
-        raise ConfigError(f"{origins['warc_storage']}: setting 'warc_storage' must be a directory path "
-                          f"(object storage URLs are not supported), got {mask_password(values['warc_storage'])!r}")
+    storage, known, bucket = values["warc_storage"].partition("://")
+    if known and not (storage in STORAGE_SCHEMES and bucket.strip("/")):
+        raise ConfigError(f"{origins['warc_storage']}: setting 'warc_storage' must be a directory path or an "
+                          f"{' or '.join(f'{s}://BUCKET/PREFIX' for s in STORAGE_SCHEMES)} URL, "
+                          f"got {mask_password(values['warc_storage'])!r}")
     worker = values["queue_worker_id"]
     if worker and not WORKER_ID.fullmatch(worker):
         raise ConfigError(f"{origins['queue_worker_id']}: setting 'queue_worker_id' must be 1-64 letters, digits, "

@@ -68,8 +68,10 @@ def test_the_warc_directory_is_the_shared_one_when_set(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("env", "message"), [
-    ({"SYNDICRAWL_WARC_STORAGE": "s3://bucket/warcs"}, "environment (SYNDICRAWL_WARC_STORAGE): setting 'warc_storage' "
-     "must be a directory path (object storage URLs are not supported), got 's3://bucket/warcs'"),
+    ({"SYNDICRAWL_WARC_STORAGE": "gs://bucket/warcs"}, "environment (SYNDICRAWL_WARC_STORAGE): setting 'warc_storage' "
+     "must be a directory path or an s3://BUCKET/PREFIX URL, got 'gs://bucket/warcs'"),
+    ({"SYNDICRAWL_WARC_STORAGE": "s3://"}, "environment (SYNDICRAWL_WARC_STORAGE): setting 'warc_storage' "
+     "must be a directory path or an s3://BUCKET/PREFIX URL, got 's3://'"),
     ({"SYNDICRAWL_WORKER_ID": "vm 1/2"}, "environment (SYNDICRAWL_WORKER_ID): setting 'queue_worker_id' must be 1-64 "
      "letters, digits, '.', '_' or '-' (it ends WARC file names), got 'vm 1/2'"),
 ])

@@ -39,6 +39,7 @@ from archive.warc.arc import ARC_SUFFIXES, arc_to_warc, is_arc_name, warc_name
 from archive.warc.cdxj import WARC_SUFFIXES, index_closed_warc
 from archive.warc.http import archived_body
 from archive.warc.records import Damage, read_record, recompress, scan_records, shares_gzip_members
+from archive.warc.storage import WarcStorage, storage
 from archive.warc.writer import OPEN_SUFFIX
 
 if TYPE_CHECKING:
@@ -135,7 +136,7 @@ class Importer:
     def __init__(
         self,
         db: Database,
-        warc_dir: Path,
+        warcs: WarcStorage | Path,
         index_dir: Path,
         *,
         extractor: ExtractorPool | None,
@@ -143,9 +144,11 @@ class Importer:
         software: str,
         warc_max_size: int,
     ) -> None:
-        """``extractor`` runs ``extract_for_matching``; None imports captures without extracting pages."""
+        """``warcs``: where files are copied (and from there uploaded, to object storage); ``extractor``
+        runs ``extract_for_matching``; None imports captures without extracting pages."""
         self._db = db
-        self._warc_dir = warc_dir
+        self._warcs = storage(warcs)
+        self._warc_dir = self._warcs.local
         self._index_dir = index_dir
         self._extractor = extractor
         self._max_bytes = max_bytes
@@ -196,7 +199,7 @@ class Importer:
             report = ImportReport(path, target.name, name, target.stat().st_size)
             store = CaptureStore(
                 self._db, self._warc_dir, name, kind, max_size=self._warc_max_size, software=self._software,
-                index_dir=self._index_dir,
+                index_dir=self._index_dir, remote=self._warcs.remote,
             )
             run = _Run(self._db, store, report, target, extractor=self._extractor, max_bytes=self._max_bytes)
             for damage in [*lost, *recompressed]:
@@ -214,6 +217,10 @@ class Importer:
                 index_closed_warc(target, self._index_dir, spans=run.spans if run.damaged else None)
             except WarcError as exc:  # the captures stand; `index rebuild` can index the file later
                 logger.error("not indexed for replay: %s", exc)
+            if made and not run.stored and self._warcs.remote:
+                target.unlink()  # every record was archived already: nothing to upload
+            else:
+                self._warcs.upload(target)
         except BaseException:
             # A copy made for this import goes unless captures already point into it.
             if made and (run is None or not run.stored):
@@ -232,6 +239,7 @@ class Importer:
         """
         self._warc_dir.mkdir(parents=True, exist_ok=True)
         stem, suffix = _split_name(path.name)
+        remote = set(self._warcs.names()) if self._warcs.remote else set()  # names taken in object storage
         with ExitStack() as cleanup:
             source, lost = path, []
             if shares_gzip_members(path):
@@ -244,7 +252,7 @@ class Importer:
                 target = self._warc_dir / (path.name if number == 1 else f"{stem}-{number}{suffix}")
                 if target.exists() and (target.samefile(source) or filecmp.cmp(target, source, shallow=False)):
                     return target, False, lost
-                if not _taken(target):
+                if not _taken(target) and not any(name in remote for name in _index_names(target)):
                     partial = target.with_name(target.name + OPEN_SUFFIX)
                     try:
                         if source is path:
@@ -495,8 +503,12 @@ def _split_name(name: str) -> tuple[str, str]:
     return name[: -len(suffix)], suffix
 
 
+def _index_names(target: Path) -> list[str]:
+    """The names sharing ``target``'s index name."""
+    stem, _ = _split_name(target.name)
+    return [stem + suffix for suffix in WARC_SUFFIXES]
+
+
 def _taken(target: Path) -> bool:
     """A name is taken by its file, that file still open, or another file with the same index name."""
-    stem, _ = _split_name(target.name)
-    names = [stem + suffix for suffix in WARC_SUFFIXES]
-    return any((target.parent / n).exists() or (target.parent / (n + OPEN_SUFFIX)).exists() for n in names)
+    return any((target.parent / n).exists() or (target.parent / (n + OPEN_SUFFIX)).exists() for n in _index_names(target))

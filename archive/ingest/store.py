@@ -22,6 +22,7 @@ from archive.db.models import Capture
 from archive.errors import WarcError
 from archive.lookup import cdx
 from archive.warc.cdxj import write_index
+from archive.warc.storage import WarcStorage
 from archive.warc.http import header
 from archive.warc.writer import RevisitTarget, WarcWriter, payload_digest, warc_date
 
@@ -212,13 +213,15 @@ class CaptureStore:
         index_dir: Path | None = None,
         writer_id: str = "",
         recheck: Sequence[int] = (),
+        remote: str = "",
     ) -> None:
         """``index_dir``: where each finished WARC file's CDXJ index is written (none if None);
         ``writer_id``: the worker writing, which ends the WARC files' names (``WarcWriter``);
-        ``recheck``: seconds after an article page's first capture at which it is due again."""
+        ``recheck``: seconds after an article page's first capture at which it is due again;
+        ``remote``: the object storage each finished (and indexed) file is uploaded to."""
         self.db = db
         self.recheck = tuple(recheck)
-        self._warc_dir = warc_dir
+        self._warcs = WarcStorage(warc_dir, remote)
         self._index_dir = index_dir
         self._closed: list[Path] = []  # finished WARC files whose index is still to be written
         self.source = source
@@ -349,7 +352,7 @@ class CaptureStore:
                     [(row, item.extraction.fingerprint) for row, item in zip(articles, batch, strict=True) if item.extraction],
                 )
                 changes.record(
-                    s, self._warc_dir, articles, [item.extraction.article.modified if item.extraction else None for item in batch]
+                    s, self._warcs, articles, [item.extraction.article.modified if item.extraction else None for item in batch]
                 )
         for written, (capture, extraction, error, metadata, _) in enumerate(batch):
             article = extraction.article if extraction is not None else None
@@ -421,3 +424,8 @@ class CaptureStore:
                     write_index(path.name, (row.line for row in cdx.file_rows(s.connection(), path.name)), self._index_dir)
                 except WarcError as exc:
                     logger.error("%s", exc)
+        for path in closed:
+            try:
+                self._warcs.upload(path)
+            except WarcError as exc:  # kept here, readable by this machine; uploaded by hand or a re-run
+                logger.error("%s", exc)

@@ -19,7 +19,7 @@ from archive.db.timestamps import timestamp14
 from archive.db.urls import url_key
 from archive.errors import NotFoundError, WarcError
 from archive.warc.records import read_record
-from archive.warc.writer import OPEN_SUFFIX
+from archive.warc.storage import WarcStorage, storage
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -89,25 +89,15 @@ def article_of(session: Session, capture: CaptureRow) -> Article:
     raise NotFoundError(f"{capture.url}: no extracted article for the capture at {timestamp14(capture.timestamp)}")
 
 
-def warc_path(warc_dir: Path, filename: str) -> Path:
-    """The file holding a record: the finished WARC, or the ``.open`` one a running crawl still writes."""
-    path = warc_dir / filename
-    if not path.exists():
-        still_open = path.with_name(path.name + OPEN_SUFFIX)
-        if still_open.exists():
-            return still_open
-    return path
-
-
 @contextmanager
-def open_record(warc_dir: Path, capture: CaptureRow) -> Iterator[ArcWarcRecord]:
+def open_record(warcs: WarcStorage | Path, capture: CaptureRow) -> Iterator[ArcWarcRecord]:
     """The capture's WARC record, checked to be the one the database points at."""
-    path = warc_path(warc_dir, capture.warc_file)
-    with read_record(path, capture.warc_offset, capture.warc_length) as record:
+    location = storage(warcs).location(capture.warc_file)
+    with read_record(location, capture.warc_offset, capture.warc_length) as record:
         found = record.rec_headers.get_header("WARC-Record-ID")
         if found != capture.record_id:
             raise WarcError(
-                f"{path}: the record at offset {capture.warc_offset} is {found}, not {capture.record_id} "
+                f"{location}: the record at offset {capture.warc_offset} is {found}, not {capture.record_id} "
                 "(was the file replaced?)"
             )
         yield record
@@ -137,12 +127,12 @@ class Replay:
 
 
 @contextmanager
-def open_replay(conn: Connection, warc_dir: Path, capture: CaptureRow) -> Iterator[Replay]:
+def open_replay(conn: Connection, warcs: WarcStorage | Path, capture: CaptureRow) -> Iterator[Replay]:
     """Open a capture for replay; the streams are valid inside the ``with`` block only."""
     original = payload_capture(conn, capture)
     with ExitStack() as stack:
-        record = stack.enter_context(open_record(warc_dir, capture))
-        body = record if original is capture else stack.enter_context(open_record(warc_dir, original))
+        record = stack.enter_context(open_record(warcs, capture))
+        body = record if original is capture else stack.enter_context(open_record(warcs, original))
         http = record.http_headers or body.http_headers
         if http is None:
             raise WarcError(f"{capture.warc_file}: the record at offset {capture.warc_offset} has no HTTP response")

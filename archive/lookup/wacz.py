@@ -29,6 +29,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from cdxj_indexer.main import CompressedWriter
@@ -37,12 +38,13 @@ from sqlalchemy.orm import aliased
 
 from archive.db.models import Article, Capture, Source
 from archive.errors import NotFoundError, WarcError
-from archive.lookup.snapshots import warc_path
+from archive.lookup import cdx
 from archive.warc import cdxj
+from archive.warc.storage import WarcStorage, is_url, open_file, storage
+from archive.warc.writer import OPEN_SUFFIX
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
-    from pathlib import Path
 
     from sqlalchemy.orm import Session
 
@@ -101,7 +103,7 @@ def select_warcs(
 
 def write_wacz(
     session: Session,
-    warc_dir: Path,
+    warcs: WarcStorage | Path,
     index_dir: Path,
     out: Path,
     *,
@@ -118,16 +120,17 @@ def write_wacz(
     names, pages = select_warcs(session, source=source, start=start, end=end)
     if not names:
         raise NotFoundError("no captures match the source and time range given: nothing to export")
-    warcs = [warc_path(warc_dir, name) for name in names]
-    for path in warcs:
-        if not path.name.endswith(cdxj.WARC_SUFFIXES):
-            raise WarcError(f"{path}: still being written by a crawl; export once it has finished")
-    indexes = [_index_for(path, index_dir) for path in warcs]
+    store = storage(warcs)
+    locations = [store.location(name) for name in names]
+    for location in locations:
+        if str(location).endswith(OPEN_SUFFIX):
+            raise WarcError(f"{location}: still being written by a crawl; export once it has finished")
+    indexes = [_index_for(session, name, location, index_dir) for name, location in zip(names, locations, strict=True)]
     entries: list[_Entry] = []
     with zipfile.ZipFile(out, "w", allowZip64=True) as wacz:
-        for path in warcs:
-            with path.open("rb") as fh:
-                entries.append(_write(wacz, f"archive/{path.name}", fh, zipfile.ZIP_STORED))
+        for name, location in zip(names, locations, strict=True):
+            with open_file(location) as fh:
+                entries.append(_write(wacz, f"archive/{name}", fh, zipfile.ZIP_STORED))
         idx = io.StringIO()
         lines = 0
         with tempfile.SpooledTemporaryFile(_SPOOL_BYTES) as data:
@@ -149,11 +152,16 @@ def write_wacz(
     return WaczSummary(out, names, len(pages), lines)
 
 
-def _index_for(warc: Path, index_dir: Path) -> Path:
-    """The WARC file's index, written first if it is missing or older than the file."""
-    index = index_dir / cdxj.index_name(warc.name)
-    if not index.exists() or index.stat().st_mtime < warc.stat().st_mtime:
-        return cdxj.index_closed_warc(warc, index_dir)
+def _index_for(session: Session, name: str, warc: Path | str, index_dir: Path) -> Path:
+    """The WARC file's index, written first if it is missing or older than the file: from the file
+    here, from the catalog's rows for a file in object storage (the same lines, and no download)."""
+    index = index_dir / cdxj.index_name(name)
+    if is_url(warc):
+        if index.exists():
+            return index
+        return cdxj.write_index(name, (row.line for row in cdx.file_rows(session.connection(), name)), index_dir)
+    if not index.exists() or index.stat().st_mtime < Path(warc).stat().st_mtime:
+        return cdxj.index_closed_warc(Path(warc), index_dir)
     return index
 
 

@@ -19,6 +19,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.utils import BUFF_SIZE, Digester
 
 from archive.errors import WarcError
+from archive.warc.storage import open_file
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -47,7 +48,7 @@ def iter_records(path: Path) -> Iterator[tuple[ArcWarcRecord, int, int]]:
     caller gets an unread record and its locator; nothing is buffered. As with warcio, a
     record is valid only until the next one is yielded.
     """
-    with _open(path) as scan_fh, _open(path) as load_fh:
+    with open_file(path) as scan_fh, open_file(path) as load_fh:
         scanner = ArchiveIterator(scan_fh, no_record_parse=True)
         end = 0
         try:
@@ -65,15 +66,16 @@ def iter_records(path: Path) -> Iterator[tuple[ArcWarcRecord, int, int]]:
 
 
 @contextmanager
-def read_record(path: Path, offset: int, length: int | None = None) -> Iterator[ArcWarcRecord]:
-    """Open a WARC file and yield the record at ``offset``: one seek, no scan, as an index lookup needs.
+def read_record(path: Path | str, offset: int, length: int | None = None) -> Iterator[ArcWarcRecord]:
+    """Open a WARC file (a path, or an object storage URL) and yield the record at ``offset``: one
+    seek, no scan, as an index lookup needs.
 
     With ``length``, the record's length in the file as an index has it, the record is read
     in one piece and a gzip member is inflated with ISA-L before warcio parses it: a large
     page then costs one read and one inflate (ISA-L's is about 3x zlib's) instead of warcio's
     16 KiB steps through zlib.
     """
-    with _open(path) as fh:
+    with open_file(path) as fh:
         if length is None:
             yield _load(fh, path, offset)
             return
@@ -122,7 +124,7 @@ def scan_records(path: Path, keep: Callable[[ArcWarcRecord], int] = lambda recor
     warcio has no such recovery: its iterator stops at the first error. ``keep(record)``
     says how many payload bytes to keep in memory (0: none); the rest are only counted.
     """
-    with _open(path) as fh:
+    with open_file(path) as fh:
         size = os.fstat(fh.fileno()).st_size
         magic = _GZIP_MAGIC if fh.read(2) == _GZIP_MAGIC[:2] else _WARC_MAGIC
         start: int | None = 0
@@ -184,7 +186,7 @@ def shares_gzip_members(path: Path) -> bool:
     Such a file (``gzip file.warc``: one member for the whole file) is valid, but no record
     of it can be read at an offset; ``recompress`` makes one that can be.
     """
-    with _open(path) as fh:
+    with open_file(path) as fh:
         if fh.read(2) != _GZIP_MAGIC[:2]:
             return False
         fh.seek(0)
@@ -233,7 +235,7 @@ def recompress(path: Path, target: Path) -> list[Damage]:
 
 def _inflate(path: Path, out: BinaryIO) -> list[Damage]:
     """Inflate every gzip member of ``path`` into ``out``, in order; stop at damage and say where."""
-    with _open(path) as fh:
+    with open_file(path) as fh:
         size = os.fstat(fh.fileno()).st_size
         inflater = isal_zlib.decompressobj(_GZIP_WBITS)
         fed = False  # the current member has had input
@@ -354,9 +356,3 @@ def _parse(fh: BinaryIO, path: Path, offset: int, block_size: int = BUFF_SIZE) -
         raise WarcError(f"{path}: no WARC record starts at offset {offset} (an offset from another file?)")
     return record
 
-
-def _open(path: Path) -> BinaryIO:
-    try:
-        return open(path, "rb")
-    except OSError as exc:
-        raise WarcError(f"cannot open WARC file {path}: {exc}") from exc

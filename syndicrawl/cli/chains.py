@@ -133,7 +133,7 @@ def dedup_rebuild(settings: Settings) -> None:
     require_archive(settings)  # it writes the clusters, into an archive that exists
     with Database(settings.db_url) as database, database.session() as s, s.begin():
         count = matching.rebuild(s, NearDupIndex(database))
-        changes.summarise(s, settings.warc_dir)  # the copies' parents may have changed
+        changes.summarise(s, settings.warcs)  # the copies' parents may have changed
         tallies.rebuild(s)
         sizes = chains_api.clusters(s, min_size=2)
     stdout.print(f"Matched {count} articles: {len(sizes)} clusters of copies, {sum(c.size for c in sizes)} articles in them.")

@@ -95,7 +95,7 @@ def diff(
     with open_archive(settings) as database, database.session() as s:
         before, after = changes.compared(s, url, against=against, start=parse_time(start) if start else None,
                                          end=parse_time(end) if end else None)  # fmt: skip
-        result = changes.diff_articles(s, settings.warc_dir, before, after)
+        result = changes.diff_articles(s, settings.warcs, before, after)
         parent, copy = _side(s, before), _side(s, after)
     if as_json:
         echo_json({"from": parent, "to": copy, **result.to_dict()})

@@ -51,10 +51,10 @@ def doctor(dry_run: bool, forget_missing: bool, settings: Settings) -> None:
     else:
         require_archive(settings)
     with Database(settings.db_url) as database:
-        importer = Importer(database, settings.warc_dir, settings.index_dir, extractor=None,
+        importer = Importer(database, settings.warcs, settings.index_dir, extractor=None,
                             max_bytes=settings.extract_max_bytes, software=f"syndicrawl {__version__}",
                             warc_max_size=settings.warc_max_size)  # fmt: skip
-        report = examine(database, settings.warc_dir, settings.index_dir, settings.locks, dry_run=dry_run,
+        report = examine(database, settings.warcs, settings.index_dir, settings.locks, dry_run=dry_run,
                          recatalog=lambda path: importer.import_file(path).captures, forget_missing=forget_missing)  # fmt: skip
     for line in report.busy:
         stdout.print(line)

@@ -44,7 +44,7 @@ def export_wacz(
     until = parse_time(end, end=True) if end else None
     with open_archive(settings) as database, database.session() as s:
         summary = wacz.write_wacz(
-            s, settings.warc_dir, settings.index_dir, out, source=source, start=since, end=until, title=title,
+            s, settings.warcs, settings.index_dir, out, source=source, start=since, end=until, title=title,
             software=f"syndicrawl {__version__}",
         )
     stdout.print(

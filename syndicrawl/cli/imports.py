@@ -53,7 +53,7 @@ def import_warcs(files: tuple[Path, ...], source: str | None, settings: Settings
                 max_bytes=settings.extract_max_bytes,
             ))
         importer = Importer(
-            database, settings.warc_dir, settings.index_dir, extractor=extractor,
+            database, settings.warcs, settings.index_dir, extractor=extractor,
             max_bytes=settings.extract_max_bytes, software=f"syndicrawl {__version__}",
             warc_max_size=settings.warc_max_size,
         )
@@ -70,6 +70,6 @@ def import_warcs(files: tuple[Path, ...], source: str | None, settings: Settings
         sys.exit(exitcodes.ERROR)
     stdout.print(import_table(reports))
     for report in reports:
-        stdout.print(f"  {report.path} -> {settings.warc_dir / report.warc_file}")
+        stdout.print(f"  {report.path} -> {settings.warcs.url(report.warc_file)}")
     if refused or any(report.skipped for report in reports):
         sys.exit(exitcodes.PARTLY_FAILED)  # files refused, or records skipped (damaged, or making no capture)

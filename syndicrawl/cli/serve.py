@@ -54,7 +54,7 @@ def serve(host: str, port: int, threads: int, settings: Settings) -> None:
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     database = open_archive(settings)
     try:
-        server = waitress.create_server(ViewApp(database, settings.warc_dir), host=host, port=port, threads=threads,
+        server = waitress.create_server(ViewApp(database, settings.warcs), host=host, port=port, threads=threads,
                                         connection_limit=connection_limit(), **SERVER_OPTIONS)
     except OSError as exc:
         database.dispose()

@@ -71,7 +71,7 @@ def snapshot(
         if show_text:
             click.echo(snapshots.article_of(s, capture).text)
             return
-        with snapshots.open_replay(s.connection(), settings.warc_dir, capture) as replay:
+        with snapshots.open_replay(s.connection(), settings.warcs, capture) as replay:
             if show_headers:
                 click.echo(f"{replay.protocol} {replay.status_line}")
                 for name, value in replay.headers:
