@@ -106,7 +106,6 @@ def read_status(settings: Settings) -> Status:
                 status.sources.setdefault(source, SourceJobs()).last_run = run.status
     finally:
         database.dispose()
-    if settings.warc_dir.is_dir():
-        files = [p.stat().st_size for p in settings.warc_dir.iterdir() if p.name.endswith((".warc.gz", ".warc.gz.open"))]
-        status.warc_files, status.warc_bytes = len(files), sum(files)
+    files = settings.warcs.sizes()
+    status.warc_files, status.warc_bytes = len(files), sum(files.values())
     return status

@@ -10,6 +10,7 @@ a file in the bucket.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import uuid
 import zipfile
@@ -146,6 +147,8 @@ def test_workers_upload_and_any_machine_reads_from_the_bucket(
         assert {name.removeprefix("archive/") for name in archive.namelist() if name.startswith("archive/")} == files
     checked = _run("doctor", settings=settings, data=viewer)
     assert checked.returncode == 0 and "not in" not in checked.stdout, checked.stdout + checked.stderr
+    status = _run("status", settings=settings, data=viewer)
+    assert re.search(rf"^Storage: {len(uploaded)} WARC files, [\d.]+ MB in {re.escape(s3)}$", status.stdout, re.M), status.stdout
 
     # import from the viewer: the file lands in the bucket, and its page is read back from there
     outside = tmp_path / "outside"

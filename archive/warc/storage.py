@@ -97,10 +97,14 @@ class WarcStorage:
 
     def names(self) -> list[str]:
         """The finished files in the storage (with object storage, those uploaded)."""
+        return sorted(self.sizes())
+
+    def sizes(self) -> dict[str, int]:
+        """The size of each file in the storage (here: the ``.open`` ones too; with object storage, those uploaded)."""
         if not self.remote:
-            return sorted(p.name for p in self.local.glob("*.warc*")) if self.local.is_dir() else []
+            return {p.name: p.stat().st_size for p in self.local.glob("*.warc*")} if self.local.is_dir() else {}
         fs, root = filesystem(self.remote)
-        return sorted(Path(p).name for p in fs.ls(root, detail=False)) if fs.exists(root) else []
+        return {Path(entry["name"]).name: int(entry["size"]) for entry in fs.ls(root, detail=True)} if fs.exists(root) else {}
 
 
 def storage(location: WarcStorage | Path) -> WarcStorage:

@@ -89,8 +89,8 @@ def crawl_with_progress(
         results = run_crawl(settings, sources, channel, on_progress=progress)
     stdout.print(progress_table(results, title="Crawl summary"))
     for result in results:
-        for path in result.warc_files:
-            stdout.print(f"  {result.name}: {path}")
+        for path in result.warc_files:  # where it is now: uploaded to object storage, or still here
+            stdout.print(f"  {result.name}: {settings.warcs.location(path.name) if settings.warcs.remote else path}")
     for result in results:
         if result.not_stored:
             logger.error("%s: %d pages fetched but not stored (see 'archiving failed' above); the next crawl "

@@ -44,4 +44,4 @@ def status(as_json: bool, settings: Settings) -> None:
     stdout.print(table)
     rates = ", ".join(f"{host} {n}" for host, n in sorted(found.host_rates.items())) or "none"
     stdout.print(f"Requests per host in the last minute: {rates}")
-    stdout.print(f"Storage: {found.warc_files} WARC files, {found.warc_bytes / 1e6:.1f} MB in {settings.warc_dir}")
+    stdout.print(f"Storage: {found.warc_files} WARC files, {found.warc_bytes / 1e6:.1f} MB in {settings.warcs.remote or settings.warc_dir}")
