@@ -43,16 +43,16 @@ from archive.db.models import (
     Syndication,
 )
 from archive.db.urls import url_key
-from archive.syndication import alignment, fingerprint, memo
+from archive.syndication import alignment, fingerprint, memo, trees
 from archive.syndication.boilerplate import REPEATS, SiteLines, counted, without
 from archive.syndication.credits import SiteCredits
 from archive.syndication.origin import (
     Member,
     Placement,
+    Tree,
     cited_urls,
     header_lines,
     parse_published,
-    place,
     pointed_at,
     source_among,
     text_lines,
@@ -95,6 +95,8 @@ UNMARKED = 0.5
 CITED_EXCERPT = 0.5
 #: Articles matched together by ``rebuild``.
 REBUILD_BATCH = 64
+#: Set in ``Session.info`` when links were deleted: clusters may have split since placed.
+_UNLINKED = "syndication_unlinked"
 
 
 @dataclass(frozen=True)
@@ -266,8 +268,13 @@ def match_many(
         _syndication(Placement(article.id, "unique"), article.id, None) for article, _, _ in todo if article.id not in linked
     )
     session.flush()
+    # Links taken away (an excerpt's out of its source's cluster) can split a cluster: only
+    # placing the joined clusters from scratch finds where.
+    joining = not session.info.pop(_UNLINKED, False)
+    done: set[int] = set()
     for article_id in linked:
-        recompute(session, index, article_id)
+        if article_id not in done:  # a cluster several of the batch joined is placed once
+            done |= recompute(session, index, article_id, joining=joining)
     if learning:
         _relearn(session, index, learning, stripped)
 
@@ -525,7 +532,7 @@ def _unmerge_excerpt(session: Session, excerpt_id: int, source_id: int) -> None:
     ``CLEAR_COPY``) go. A copy of a copy that each kept 70 % keeps half the origin's text,
     and stays its parent's copy."""
     cluster = cluster_of(session, source_id) - {excerpt_id}
-    session.execute(
+    unlinked = session.execute(
         delete(ArticleLink).where(
             ArticleLink.kind == "copy",
             or_(ArticleLink.contained < CLEAR_COPY, ArticleLink.covered < CLEAR_COPY),
@@ -535,6 +542,8 @@ def _unmerge_excerpt(session: Session, excerpt_id: int, source_id: int) -> None:
             ),
         )
     )
+    if unlinked.rowcount:
+        session.info[_UNLINKED] = True
 
 
 def _indexed_same_urls(session: Session, articles: list[tuple[Article, Fingerprint | None]], keys: list[str]) -> dict[str, Article]:
@@ -565,6 +574,7 @@ def _forget(session: Session, index: NearDupIndex, article_id: int, *, uncount: 
     session.execute(delete(ArticleCitation).where(ArticleCitation.article_id == article_id))
     session.execute(delete(ArticleLink).where(or_(ArticleLink.article_id == article_id, ArticleLink.other_id == article_id)))
     session.execute(delete(Syndication).where(Syndication.article_id == article_id))
+    session.info[_UNLINKED] = True
     session.flush()
     for neighbour in neighbours - {article_id}:
         recompute(session, index, neighbour)
@@ -624,6 +634,10 @@ def _members(session: Session, ids: set[int]) -> list[Member]:
     ]
 
 
+def _similarity(a: Member, b: Member) -> float:
+    return _text_similarity(a.text, b.text)
+
+
 @memo.by_text
 def _text_similarity(a: str, b: str) -> float:
     # Whole texts, header lines included: a repost of a repost keeps its parent's header.
@@ -632,30 +646,85 @@ def _text_similarity(a: str, b: str) -> float:
     )
 
 
-def recompute(session: Session, index: NearDupIndex, article_id: int) -> None:
-    """Recompute the placement of every article in ``article_id``'s cluster and its excerpts."""
-    ids = cluster_of(session, article_id)
-    if ids == {article_id} and _linked(session, [article_id], "excerpt") - {article_id}:
-        if session.scalar(select(ArticleLink.id).where(ArticleLink.article_id == article_id).limit(1)):
-            _place_excerpt(session, article_id)
-            return
-    members = _members(session, ids)
-    if len(members) > 1:
-        placements = place(members, lambda a, b: _text_similarity(a.text, b.text))
-    else:
-        placements = [Placement(article_id, "unique")] if members else []
-    origin_id = placements[0].article_id if len(placements) > 1 else None
-    cluster_id = min(ids)
-    rows = session.scalars(select(Syndication).where(Syndication.article_id.in_(ids))).all()
-    for placement in placements:  # ``session.get`` finds ``rows``: no query each
-        _save(session, placement, cluster_id, origin_id)
-    del rows
+def recompute(session: Session, index: NearDupIndex, article_id: int, *, joining: bool = False) -> set[int]:
+    """Recompute the placement of every article in ``article_id``'s cluster and its excerpts;
+    return the cluster's ids. ``joining``: ``article_id`` is new and no link was taken away,
+    so it may just join the cluster its copies are placed in (``_joined``)."""
+    ids = _joined(session, article_id) if joining else None
+    if ids is None:
+        ids = _placed_from_scratch(session, article_id)
     excerpts = session.scalars(
         select(ArticleLink).where(ArticleLink.kind == "excerpt", ArticleLink.other_id.in_(ids))
     ).all()
     for excerpt_id in {link.article_id for link in excerpts} - ids:
         if not _linked(session, [excerpt_id], "copy"):
             _place_excerpt(session, excerpt_id)
+    return ids
+
+
+def _placed_from_scratch(session: Session, article_id: int) -> set[int]:
+    """Place ``article_id``'s cluster from its members; its ids."""
+    ids = cluster_of(session, article_id)
+    if ids == {article_id} and _linked(session, [article_id], "excerpt") - {article_id}:
+        if session.scalar(select(ArticleLink.id).where(ArticleLink.article_id == article_id).limit(1)):
+            _place_excerpt(session, article_id)
+            return ids
+    members = _members(session, ids)
+    cluster_id = min(ids)
+    if len(members) > 1:
+        tree = Tree.of(members, _similarity)
+        placements = [tree.placements[member_id] for member_id in tree.ordered]
+        trees.put(session, cluster_id, tree)
+    else:
+        placements = [Placement(article_id, "unique")] if members else []
+    origin_id = placements[0].article_id if len(placements) > 1 else None
+    rows = session.scalars(select(Syndication).where(Syndication.article_id.in_(ids))).all()
+    for placement in placements:  # ``session.get`` finds ``rows``: no query each
+        _save(session, placement, cluster_id, origin_id)
+    del rows
+    return ids
+
+
+def _joined(session: Session, article_id: int) -> set[int] | None:
+    """Place a new article that joined one placed cluster (all its copies are in it) against
+    the cluster's tree, kept since it was last placed, and save the placements that changed;
+    the cluster's ids, or None where it must be placed from scratch (the tree is not kept or
+    no longer the cluster's, the article joined two clusters, ``Tree.add`` cannot tell)."""
+    neighbours = _linked(session, [article_id], "copy") - {article_id}
+    if not neighbours:
+        return None
+    rows = session.execute(
+        select(Syndication.article_id, Syndication.cluster_id, Syndication.relation, Syndication.parent_id).where(
+            Syndication.cluster_id.in_(
+                select(Syndication.cluster_id).where(Syndication.article_id.in_([article_id, *neighbours]))
+            )
+        )
+    ).all()
+    clusters = {row.cluster_id for row in rows}
+    placed = {row.article_id: row for row in rows}
+    if len(clusters) != 1 or article_id in placed or not neighbours <= placed.keys():
+        return None
+    [cluster_id] = clusters
+    tree = trees.get(session, cluster_id)
+    if (
+        tree is None
+        or cluster_id > article_id
+        or placed.keys() != tree.members.keys()
+        or any(
+            (row.relation, row.parent_id) != (tree.placements[row.article_id].relation, tree.placements[row.article_id].parent_id)
+            for row in rows
+        )
+    ):
+        return None
+    [member] = _members(session, {article_id})
+    grown = tree.add(member, _similarity)
+    if grown is None:
+        return None
+    tree, placements = grown
+    for placement in placements:
+        _save(session, placement, cluster_id, tree.origin.article_id)
+    trees.put(session, cluster_id, tree)
+    return set(tree.members)
 
 
 def _place_excerpt(session: Session, excerpt_id: int) -> None:
@@ -719,6 +788,7 @@ def rebuild(session: Session, index: NearDupIndex) -> int:
     session.execute(delete(SiteLine))
     session.execute(delete(SiteName))
     index.clear(session=session)
+    trees.clear()
     session.flush()
     articles = session.scalars(select(Article).where(Article.status == "ok").order_by(Article.id)).all()
     for start in range(0, len(articles), REBUILD_BATCH):

@@ -455,13 +455,17 @@ def _sign(x: float) -> int:
 def _before(member: Member, ordered: Sequence[Member], rank: int) -> list[Member]:
     """The origin, then every other member that can have been copied before ``member``: by
     date where both have one (two sites of one kind on one day are not ordered by rank),
-    else by rank."""
-    return [ordered[0]] + [
-        m
-        for n, m in enumerate(ordered[1:], start=1)
-        if m is not member
-        and (published_order(m, member) <= 0 if m.published and member.published else n < rank)
-    ]
+    else by rank. By article id after the origin, so that ties go the same way whether the
+    cluster was placed at once or a member at a time (``Tree.add``)."""
+    return [ordered[0]] + sorted(
+        (
+            m
+            for n, m in enumerate(ordered[1:], start=1)
+            if m is not member
+            and (published_order(m, member) <= 0 if m.published and member.published else n < rank)
+        ),
+        key=lambda m: m.article_id,
+    )
 
 
 #: A copy's edits of the origin's text, kept while the cluster grows (the origin seldom changes).
@@ -470,64 +474,201 @@ _edits = memo.by_text(alignment.edits)
 
 def place(members: Sequence[Member], similarity: Callable[[Member, Member], float]) -> list[Placement]:
     """Order a cluster's members from the origin and give each copy its parent, with evidence."""
-    pointed = {m.article_id: pointed_at(m, members) for m in members}
-    cited = {article_id: reason for article_id, (_, reason) in pointed.items()}
-    byline_names = set().union(*(bylines(m.text) for m in members))
-    named = {
-        other.article_id
-        for m in members
-        if (phrase := first_publication(m.text))
-        for other in members
-        if other is not m and _names_member(phrase, other)
-    }
-    credited = {target.article_id for target, _ in pointed.values() if target is not None}
-    ordered = sorted(
-        members, key=functools.cmp_to_key(lambda a, b: _compare(a, b, cited, named, credited, byline_names))
-    )
-    origin = ordered[0]
-    headers = {m.article_id: _header_above(m.text, origin.text) for m in members}
-    placements = {
-        origin.article_id: Placement(
-            origin.article_id,
-            "origin",
-            evidence=_origin_evidence(origin, ordered[1:], cited, byline_names),
+    tree = Tree.of(members, similarity)
+    return [tree.placements[article_id] for article_id in tree.ordered]
+
+
+@dataclass
+class Tree:
+    """A placed cluster with what placing it computed from its members' texts (each one's header
+    lines above the origin's text, its edits of it, its credits), so that a member joining it
+    costs its own comparisons, not the whole cluster's again (issue #23: a column reposted 200
+    times cost 92 ms an article placed from scratch).
+
+    ``add`` gives exactly what ``Tree.of`` of all the members gives, or None where it cannot
+    tell cheaply (then the caller places the cluster from scratch): when the new member credits
+    a member or is named by one, names an author no byline named before, is dated where the
+    others are not, or may come before the origin.
+    """
+
+    origin: Member
+    #: Members by id, in id order (candidates are tried in that order), the origin among them.
+    members: dict[int, Member]
+    #: Member ids from the origin, as ``place`` returns them.
+    ordered: list[int]
+    pointed: dict[int, tuple[Member | None, str | None]]
+    named: set[int]
+    credited: set[int]
+    byline_names: set[str]
+    #: Each member's "by NAME" lines, and its attribution and first-publication phrases (if any).
+    bylines: dict[int, set[str]]
+    phrases: dict[int, tuple[str | None, str | None]]
+    headers: dict[int, tuple[str, ...]]
+    changes: dict[int, alignment.Edits]
+    #: Each copy's parent and the reason, before cycles were broken.
+    decided: dict[int, tuple[Member, str | None]]
+    placements: dict[int, Placement]
+    #: Whether ``add`` may place a new member: every member dated, no cycle broken, and the
+    #: origin ahead of each member one to one (so it stays first whatever the sort met).
+    growing: bool
+
+    @classmethod
+    def of(cls, members: Sequence[Member], similarity: Callable[[Member, Member], float]) -> Tree:
+        """Place a cluster from scratch."""
+        members = sorted(members, key=lambda m: m.article_id)
+        pointed = {m.article_id: pointed_at(m, members) for m in members}
+        cited = {article_id: reason for article_id, (_, reason) in pointed.items()}
+        own_bylines = {m.article_id: bylines(m.text) for m in members}
+        byline_names = set().union(*own_bylines.values())
+        phrases = {
+            m.article_id: found
+            for m in members
+            if (found := (attribution(m.text), first_publication(m.text))) != (None, None)
+        }
+        named = {
+            other.article_id
+            for article_id, (_, phrase) in phrases.items()
+            if phrase
+            for other in members
+            if other.article_id != article_id and _names_member(phrase, other)
+        }
+        credited = {target.article_id for target, _ in pointed.values() if target is not None}
+        ordered = sorted(
+            members, key=functools.cmp_to_key(lambda a, b: _compare(a, b, cited, named, credited, byline_names))
         )
-    }
-    parents: dict[int, Member] = {}
-    reasons: dict[int, str | None] = {}
-    source = _body(origin)
-    changes = {
-        m.article_id: alignment.NO_EDITS if body == source else _edits(source, body)
-        for m in ordered[1:]
-        for body in (_body(m),)
-    }
-    changes[origin.article_id] = alignment.NO_EDITS
-    for rank, member in enumerate(ordered[1:], start=1):
-        # Most specific first: a canonical link, then the header lines it kept from a copy,
-        # then the attribution line (which names where it first appeared, not its parent),
-        # then the edits it shares with an earlier copy, then dates.
-        target, reason = pointed[member.article_id]
-        others = [m for m in members if m is not member]
-        ancestor, because = source_among(member.text, others, origin, headers, member.published)
+        origin = ordered[0]
+        headers = {m.article_id: _header_above(m.text, origin.text) for m in members}
+        source = _body(origin)
+        changes = {
+            m.article_id: alignment.NO_EDITS if body == source else _edits(source, body)
+            for m in ordered[1:]
+            for body in (_body(m),)
+        }
+        changes[origin.article_id] = alignment.NO_EDITS
+        tree = cls(
+            origin, {m.article_id: m for m in members}, [m.article_id for m in ordered], pointed, named, credited,
+            byline_names, own_bylines, phrases, headers, changes, {}, {}, False,
+        )
+        for rank, member in enumerate(ordered[1:], start=1):
+            tree.decided[member.article_id] = tree._parent(member, _before(member, ordered, rank))
+        parents = {article_id: target for article_id, (target, _) in tree.decided.items()}
+        _break_cycles(parents, origin)
+        tree.placements[origin.article_id] = tree._origin_placement()
+        for member in ordered[1:]:
+            tree.placements[member.article_id] = tree._copy_placement(member, parents[member.article_id], similarity)
+        tree.growing = (
+            all(m.published for m in members)
+            and all(parents[article_id] is target for article_id, (target, _) in tree.decided.items())
+            and all(tree._ahead(m, cited) for m in ordered[1:])
+        )
+        return tree
+
+    def add(self, member: Member, similarity: Callable[[Member, Member], float]) -> tuple[Tree, list[Placement]] | None:
+        """This cluster with ``member`` joined, and the placements that changed (the new member's
+        first); None when only placing the cluster from scratch tells."""
+        if not self.growing or member.published is None or member.article_id in self.members:
+            return None
+        members = [*self.members.values(), member]
+        if member.article_id < members[-2].article_id:
+            members.sort(key=lambda m: m.article_id)
+        own = bylines(member.text)
+        names = own - self.byline_names
+        phrases = (attribution(member.text), first_publication(member.text))
+        if (
+            pointed_at(member, members) != (None, None)
+            or phrases != (None, None)
+            or any(m.canonical_url == member.url for m in members if m is not member)
+            or any(phrase and _names_member(phrase, member) for pair in self.phrases.values() for phrase in pair)
+            or any(m.author and _name(m.author) in names for m in members)
+        ):
+            return None
+        origin = self.origin
+        tree = Tree(
+            origin, {m.article_id: m for m in members}, [*self.ordered, member.article_id],
+            {**self.pointed, member.article_id: (None, None)}, self.named, self.credited, self.byline_names | names,
+            {**self.bylines, member.article_id: own}, self.phrases,
+            {**self.headers, member.article_id: _header_above(member.text, origin.text)}, dict(self.changes),
+            dict(self.decided), dict(self.placements), True,
+        )
+        if not tree._ahead(member, tree.cited):
+            return None
+        source, body = _body(origin), _body(member)
+        tree.changes[member.article_id] = alignment.NO_EDITS if body == source else _edits(source, body)
+        ordered = [origin, *(m for m in members if m is not origin)]
+        changed = [member]
+        tree.decided[member.article_id] = tree._parent(member, _before(member, ordered, len(ordered)))
+        for other in ordered[1:]:
+            if other is not member and tree._touched(other, member):
+                decided = tree._parent(other, _before(other, ordered, len(ordered)))
+                if decided != tree.decided[other.article_id]:
+                    tree.decided[other.article_id] = decided
+                    changed.append(other)
+        parents = {article_id: target for article_id, (target, _) in tree.decided.items()}
+        _break_cycles(parents, origin)
+        if any(parents[article_id] is not target for article_id, (target, _) in tree.decided.items()):
+            return None
+        for m in changed:
+            tree.placements[m.article_id] = tree._copy_placement(m, parents[m.article_id], similarity)
+        placements = [tree.placements[m.article_id] for m in changed]
+        evidence = tree._origin_placement()
+        if evidence != tree.placements[origin.article_id]:
+            tree.placements[origin.article_id] = evidence
+            placements.append(evidence)
+        return tree, placements
+
+    @property
+    def cited(self) -> dict[int, str | None]:
+        return {article_id: reason for article_id, (_, reason) in self.pointed.items()}
+
+    def _ahead(self, member: Member, cited: dict[int, str | None]) -> bool:
+        """Whether the origin goes before ``member`` compared one to one."""
+        return _compare(self.origin, member, cited, self.named, self.credited, self.byline_names) < 0
+
+    def _touched(self, other: Member, member: Member) -> bool:
+        """Whether ``member`` joining may change ``other``'s parent: it was published before it
+        (an earlier copy it may have been taken from), its header lines are among ``other``'s
+        (a parent whose header it kept), or its author or site is credited in them."""
+        if published_order(member, other) <= 0:
+            return True
+        header = self.headers[member.article_id]
+        if _distinctive(header) and set(header) <= set(self.headers[other.article_id]):
+            return True
+        text = " ".join(self.headers[other.article_id])
+        authors = self.bylines[other.article_id] | {_name(self.origin.author or "")}
+        return any(
+            credit in text
+            for credit in {_name(c) for c in (member.author, member.sitename) if c and len(c) >= 4} - authors
+        )
+
+    def _parent(self, member: Member, before: list[Member]) -> tuple[Member, str | None]:
+        """The member ``member`` was copied from and why. Most specific first: a canonical link,
+        then the header lines it kept from a copy, then the attribution line (which names where
+        it first appeared, not its parent), then the edits it shares with an earlier copy, then dates."""
+        target, reason = self.pointed[member.article_id]
+        others = [m for m in self.members.values() if m is not member]
+        ancestor, because = source_among(member.text, others, self.origin, self.headers, member.published)
         if target is not None and not (reason or "").startswith("canonical") and ancestor is not None:
-            target, reason = ancestor, because
-        elif target is None:
-            target, reason = (ancestor, because) if ancestor is not None else inherited(member, _before(member, ordered, rank), changes)
-        parents[member.article_id], reasons[member.article_id] = target, reason
-    _break_cycles(parents, origin)
-    for member in ordered[1:]:
-        parent = parents[member.article_id]
+            return ancestor, because
+        if target is None:
+            return (ancestor, because) if ancestor is not None else inherited(member, before, self.changes)
+        return target, reason
+
+    def _origin_placement(self) -> Placement:
+        others = [m for m in self.members.values() if m is not self.origin]
+        evidence = _origin_evidence(self.origin, others, self.cited, self.byline_names)
+        return Placement(self.origin.article_id, "origin", evidence=evidence)
+
+    def _copy_placement(self, member: Member, parent: Member, similarity: Callable[[Member, Member], float]) -> Placement:
+        reason = self.decided[member.article_id][1]  # kept where a cycle was broken, as it always was
+        cited = self.pointed[member.article_id][1]
         score = similarity(member, parent)
-        evidence = [reasons[member.article_id] or ("the origin; no copy in between" if parent is origin else "")]
-        if cited[member.article_id] and cited[member.article_id] != reasons[member.article_id]:
-            evidence.append(cited[member.article_id] or "")
+        evidence = [reason or ("the origin; no copy in between" if parent is self.origin else "")]
+        if cited and cited != reason:
+            evidence.append(cited)
         evidence.append(f"similarity {score:.2f} to its parent")
         if member.published and parent.published:
             evidence.append(f"published {_when(member)} (parent {_when(parent)})")
-        placements[member.article_id] = Placement(
-            member.article_id, "copy", parent.article_id, round(score, 4), [e for e in evidence if e]
-        )
-    return [placements[m.article_id] for m in ordered]
+        return Placement(member.article_id, "copy", parent.article_id, round(score, 4), [e for e in evidence if e])
 
 
 def _break_cycles(parents: dict[int, Member], origin: Member) -> None:
