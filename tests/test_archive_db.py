@@ -15,6 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import StatementError
+from sqlalchemy.orm import Session
 
 import archive.syndication.neardup  # noqa: F401  (its tables are part of Base.metadata and of the migrations)
 from archive.db import catalog, fulltext
@@ -293,6 +294,28 @@ def test_head_revision_without_alembic_agrees_with_alembic(db_url: str) -> None:
         assert not is_current(engine)
         upgrade(engine)
         assert is_current(engine)
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_gives_pages_judged_no_article_their_own_status(db_url: str) -> None:
+    """Before 0018 a listing was stored as a failed extraction (#22): the upgrade moves it, by its
+    error's wording, out of the source's failed count; a real failure stays failed."""
+    engine = create_engine_for(db_url)
+    try:
+        upgrade(engine, "0017")
+        with Session(engine) as s, s.begin():
+            source = catalog.ensure_source(s, "courier", "origin")
+            for n, error in enumerate(["https://news.test/world/: not an article: a listing (12 teasers hold 90% of its text)",
+                                       "https://news.test/empty/: no main text found"]):
+                capture = catalog.add_capture(s, **_capture(source, f"https://news.test/{n}/", T0))
+                catalog.add_article(s, capture_id=capture.id, url=capture.url, text="", status="failed", error=error)
+        upgrade(engine)
+        with Session(engine) as s:
+            statuses = sorted(s.execute(text("SELECT status FROM articles")).scalars())
+            assert statuses == ["failed", "not_article"]
+            assert s.execute(text("SELECT articles, failed FROM source_counts")).one() == (0, 1)
+            assert [summary.failed for summary in catalog.source_summaries(s)] == [1]
     finally:
         engine.dispose()
 

@@ -115,12 +115,14 @@ def test_a_front_page_and_backfill_pages_archive_every_story(tmp_path, news_serv
     db = sqlite3.connect(tmp_path / "data" / "syndicrawl.sqlite3")
     rows = {url: (status, error) for url, status, error in db.execute("SELECT url, status, error FROM articles")}
     captured = {url for (url,) in db.execute("SELECT url FROM captures")}
+    failed = db.execute("SELECT failed FROM source_counts").fetchall()
     db.close()
     articles = {url for url, (status, _) in rows.items() if status == "ok"}
     assert articles == server.site.story_urls
     assert {server.url(path) for path in server.site.listing_paths} <= captured
     status, error = rows[server.url("/world/")]
-    assert status == "failed" and "not an article: a l" in error
+    assert status == "not_article" and "not an article: a l" in error
+    assert failed == [(0,)], "a listing is no failed extraction"
 
 
 def test_max_pages_bounds_a_crawl_in_one_warning(tmp_path, news_server, fast_settings) -> None:

@@ -60,7 +60,9 @@ SOURCE_KINDS = ("origin", "repost", "unknown")
 CRAWL_STATUSES = ("running", "finished", "failed", "interrupted")
 FEED_KINDS = ("rss", "atom", "json", "sitemap", "unknown")
 PUBLISHED_SOURCES = ("page", "feed", "sitemap", "url", "last-modified")
-ARTICLE_STATUSES = ("ok", "failed")
+#: ``not_article``: extracted, but the page is no article (a listing, a list of links: ``archive.ingest.verdict``),
+#: the reason in ``error``; ``failed``: no text could be extracted.
+ARTICLE_STATUSES = ("ok", "failed", "not_article")
 
 # 64-bit ids on PostgreSQL; SQLite only auto-increments a column declared INTEGER.
 Id = BigInteger().with_variant(Integer(), "sqlite")

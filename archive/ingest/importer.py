@@ -33,7 +33,7 @@ from warcio.timeutils import iso_date_to_datetime
 
 from archive.db import catalog
 from archive.db.models import Capture
-from archive.errors import ConfigError, WarcError
+from archive.errors import ConfigError, NotAnArticle, WarcError
 from archive.ingest.store import CaptureStore, Extracted, StoredCapture
 from archive.warc.arc import ARC_SUFFIXES, arc_to_warc, is_arc_name, warc_name
 from archive.warc.cdxj import WARC_SUFFIXES, index_closed_warc
@@ -461,7 +461,7 @@ class _Run:
             try:
                 results.append(Extracted(stored, future.result(), None, self._metadata, {}))
             except Exception as exc:  # ExtractionError, or a broken pool: the page is recorded as failed
-                results.append(Extracted(stored, None, str(exc), self._metadata, {}))
+                results.append(Extracted(stored, None, str(exc), self._metadata, {}, isinstance(exc, NotAnArticle)))
         self._store_results(results)
 
     def _store_results(self, results: list[Extracted]) -> None:

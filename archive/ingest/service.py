@@ -324,18 +324,15 @@ class ArchiveService:
     def extracted(self, batch: list[tuple[str, _Outcome]]) -> None:
         """Store extractions (or their failures), per source in one transaction, and match the articles."""
         by_source: defaultdict[str, list[Extracted]] = defaultdict(list)
-        not_articles: set[tuple[str, int]] = set()
         for source, (ticket, extraction, error, not_article) in batch:
             capture = self._awaiting.pop((source, ticket.number), None)
             if capture is not None:  # else its capture failed to be written, which was reported then
-                by_source[source].append(Extracted(capture, extraction, error, ticket.metadata, ticket.evidence))
-                if not_article:
-                    not_articles.add((source, capture.id))
+                by_source[source].append(Extracted(capture, extraction, error, ticket.metadata, ticket.evidence, not_article))
         try:
             for source, items in by_source.items():
                 self._stores[source].store_articles(items)
                 for item in items:
-                    if (source, item.capture.id) in not_articles:
+                    if item.not_article:
                         logger.info("%s: %s", source, item.error)
                     elif item.error is not None:
                         logger.warning("%s: extraction failed: %s", source, item.error)

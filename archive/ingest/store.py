@@ -69,6 +69,8 @@ class Extracted(NamedTuple):
     error: str | None
     metadata: Mapping[str, Any]
     evidence: Mapping[str, Any]
+    #: ``error`` says why the page is no article (``NotAnArticle``): not a failure.
+    not_article: bool = False
 
 
 @dataclass(slots=True)
@@ -315,7 +317,7 @@ class CaptureStore:
         lost, not the articles of pages already stored, which no later poll would fetch again.
         """
         rows = []
-        for capture, extraction, error, metadata, evidence in batch:
+        for capture, extraction, error, _, evidence, not_article in batch:
             article = extraction.article if extraction is not None else None
             published, published_source = _published(article, evidence, capture.url)
             rows.append(
@@ -331,7 +333,7 @@ class CaptureStore:
                     "text_hash": article.text_hash if article else "",
                     "language": article.language if article else None,
                     "sitename": article.sitename if article else None,
-                    "status": "ok" if article else "failed",
+                    "status": "ok" if article else "not_article" if not_article else "failed",
                     "error": error,
                 }
             )
@@ -354,7 +356,7 @@ class CaptureStore:
                 changes.record(
                     s, self._warcs, articles, [item.extraction.article.modified if item.extraction else None for item in batch]
                 )
-        for written, (capture, extraction, error, metadata, _) in enumerate(batch):
+        for written, (capture, extraction, error, metadata, *_) in enumerate(batch):
             article = extraction.article if extraction is not None else None
             summary: dict[str, Any] = article.summary() if article is not None else {"error": error}
             try:

@@ -3,7 +3,7 @@
 A crawl that finds articles by a site's structure also reaches its home, section and tag pages,
 and ``import`` of a whole site's WARC brings them all; trafilatura extracts text from them too
 (the headlines and teasers of a listing). Such a page stays a capture, and the reason it is not
-an article is recorded with it (``NotAnArticle``'s message, kept as the article row's error).
+an article is recorded with it: the article row's status ``not_article``, ``NotAnArticle``'s message its error.
 """
 
 from __future__ import annotations
