@@ -1,8 +1,9 @@
 """A synthetic syndication archive for ``benchmarks/view_pages.py``: the view's server time at scale.
 
 Writes ``--articles`` articles into a new archive at ``--data-dir`` (SQLite) or ``--db-url``
-(PostgreSQL, an empty schema), with Core bulk inserts through the full-text index's triggers, as
-``benchmarks/search_scale.py`` does: 50 sources (10 origin sites, 40 repost sites), stories of
+(PostgreSQL, an empty schema), with Core bulk inserts through the full-text index's and the
+source counts' triggers, as ``benchmarks/search_scale.py`` does, then the analytics' tallies counted
+as ``dedup rebuild`` counts them: 50 sources (10 origin sites, 40 repost sites), stories of
 about ten pages each (an origin, copies each taken from the origin or an earlier copy, an excerpt,
 and 5% of pages captured a second time), each copy with its edit summary and one in four citing
 its source, published over four years. Texts are a few sentences: the view's pages read rows and
@@ -28,6 +29,7 @@ from sqlalchemy import insert
 from archive.db.engine import Database, sqlite_url
 from archive.db.models import Article, ArticleCitation, Capture, EditSummary, Source, Syndication
 from archive.db.urls import url_key
+from archive.syndication import tallies
 
 SOURCES, ORIGINS = 50, 10
 AUTHORS = ("Anna Berger", "Tom Miller", "Marie Dupont", "Li Wei", "Omar Haddad", None)
@@ -105,8 +107,12 @@ def main() -> None:
     args.data_dir.mkdir(parents=True, exist_ok=False)
     database = Database(args.db_url or sqlite_url(args.data_dir))
     seconds = load(database, args.articles)
-    database.dispose()
     print(f"{args.articles:,} articles in {seconds:.0f} s ({args.articles / seconds:,.0f}/s)")
+    started = time.perf_counter()
+    with database.session() as s, s.begin():  # what the writer keeps as it places pages (dedup rebuild's way)
+        pages = tallies.rebuild(s)
+    database.dispose()
+    print(f"analytics tallies of {pages:,} pages in {time.perf_counter() - started:.0f} s")
 
 
 if __name__ == "__main__":
