@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from sqlalchemy import func, select
 from archive.db.engine import Database
 from archive.db.models import Capture, ScheduleRun
 from scheduler import jobs
+from syndicrawl.demo.base import Reply
 from syndicrawl.demo.server import SiteServer
 from tests.fixtures.cli import write_sources
 from tests.fixtures.feedserver import FeedSite
@@ -35,13 +37,14 @@ DELAY = 0.5
 HOSTS = [f"127.0.0.{n}" for n in range(2, 6)]
 
 
-def _settings(path: Path, db_url: str, redis: RedisTarget, warc_storage: Path | None = None, **crawl: object) -> Path:
+def _settings(path: Path, db_url: str, redis: RedisTarget, warc_storage: Path | None = None, *, extract: bool = False,
+              **crawl: object) -> Path:
     extra = "".join(f"{key} = {value}\n" for key, value in crawl.items())
     shared = f'warc_storage = "{warc_storage}"\n' if warc_storage else ""
     path.write_text(
         f'[storage]\ndatabase_url = "{db_url}"\n{shared}'
         f"[crawl]\ndownload_delay = {DELAY}\nautothrottle = false\ndownload_timeout = 5\n{extra}"
-        "[extract]\nenabled = false\n"
+        f"[extract]\nenabled = {str(extract).lower()}\nworkers = 1\n"
         f'[scheduler]\nlock_ttl = 6.0\nredis_prefix = "{redis.prefix}"\n'
         f'[queue]\nredis_url = "{redis.url}"\nheartbeat_timeout = 3.0\n',
         encoding="utf-8",
@@ -218,3 +221,66 @@ def test_killed_workers_job_runs_again(cluster, sites: list[SiteServer[FeedSite]
     responses = [r for n in range(2) for r in read_warcs(workers.tmp_path / f"worker{n}" / "warcs")
                  if r.type == "response"]
     assert {r.url.removeprefix(sites[0].base_url) for r in responses} >= posts, "every WARC readable"
+
+
+_VOCABULARY = ("harbour tide ferry council market school bridge rail budget storm election museum river festival "
+               "library hospital farm court vote energy mayor port timber wheat grain vessel crew dock pier "
+               "canal lock warden schedule tariff subsidy deficit ledger audit quarry mill forge").split()
+
+
+class WireSite(FeedSite):
+    """Post N is wire story N, the same text on every site that carries it (as a news agency's
+    subscribers post it), under the site's own name: copies across sites, distinct stories apart."""
+
+    def _answer(self, path: str, headers: Mapping[str, str]) -> Reply:
+        if not path.startswith("/post/"):
+            return super()._answer(path, headers)
+        number = int(path.strip("/").split("/")[-1])
+        words = random.Random(number).choices(_VOCABULARY, k=240)
+        paragraphs = "".join(f"<p>{' '.join(words[i : i + 60]).capitalize()}.</p>" for i in range(0, 240, 60))
+        body = (f"<!DOCTYPE html>\n<html><head><title>Wire story {number}</title></head><body><article>"
+                f"<h1>Wire story {number}</h1><p>Posted by {self.base} staff</p>{paragraphs}</article></body></html>\n")
+        return Reply(200, (("Content-Type", "text/html; charset=utf-8"),), body.encode())
+
+
+def _clusters(settings: Path, data: Path) -> set[frozenset[str]]:
+    exported = subprocess.run([sys.executable, "-m", "syndicrawl", "clusters", "export", "--settings", str(settings),
+                               "--data-dir", str(data)], capture_output=True, text=True, check=True).stdout
+    members: dict[int, set[str]] = {}
+    for row in map(json.loads, exported.splitlines()):
+        members.setdefault(row["cluster_id"], set()).add(row["url"])
+    return {frozenset(urls) for urls in members.values()}
+
+
+def test_workers_storing_copies_at_once_find_the_clusters_one_process_finds(
+    tmp_path: Path, postgres_url: str, redis_target: RedisTarget
+) -> None:
+    """Two workers store copies of one story at the same moment (#21.3): each story ends in one
+    cluster, the clusters a one-process crawl of the same sites into SQLite finds."""
+    with ExitStack() as stack:
+        sites = [stack.enter_context(SiteServer(WireSite, host=host)) for host in HOSTS for _ in range(2)]
+        for server in sites:
+            server.site.entries = 3
+        config = write_sources(tmp_path / "sources.toml", [
+            {"name": f"s{n}", "kind": "unknown", "feeds": [server.url("/feed.xml")]} for n, server in enumerate(sites)
+        ])
+        settings = _settings(tmp_path / "cluster.toml", postgres_url, redis_target, extract=True)
+        workers = Workers(tmp_path, settings)
+        db = Database(postgres_url)
+        try:
+            workers.start(concurrency=2)
+            workers.start(concurrency=2)
+            for n in range(len(sites)):
+                jobs.crawl(f"s{n}", str(config), str(tmp_path / "daemon"), str(settings))
+            _wait_runs(db, len(sites), workers, timeout=180)
+        finally:
+            workers.stop()
+            db.dispose()
+        alone = tmp_path / "alone.toml"
+        alone.write_text(f"[crawl]\ndownload_delay = {DELAY}\nautothrottle = false\n[extract]\nworkers = 1\n")
+        crawled = subprocess.run([sys.executable, "-m", "syndicrawl", "crawl", "--config", str(config), "--settings",
+                                  str(alone), "--data-dir", str(tmp_path / "alone")], capture_output=True, text=True)
+        assert crawled.returncode == 0, crawled.stderr
+    stories = {frozenset(server.url(f"/post/{n}/") for server in sites) for n in range(1, 4)}
+    assert _clusters(alone, tmp_path / "alone") == stories
+    assert _clusters(settings, tmp_path / "worker0") == stories
