@@ -228,7 +228,8 @@ def stored(archive: Archive) -> tuple[Counter[str], int]:
 class Kill:
     number: int
     signum: int
-    at: float  # seconds after the crawl started
+    at: float  # seconds after the crawl started, or (``after_writing``) after its first WARC file appeared
+    after_writing: bool = False
     exit_code: int | None = None
     signalled: bool = False  # False: the crawl ended before the moment came
     ran: float = 0.0  # seconds from the start to the crawl's exit
@@ -297,13 +298,20 @@ def _repair_lines(output: str) -> int:
 
 
 def crawl_and_kill(archive: Archive, sources: Path, settings: Path, kill: Kill) -> str:
-    """Start a crawl in its own process group, signal the group ``kill.at`` seconds later; its stderr."""
+    """Start a crawl in its own process group, signal the group ``kill.at`` seconds later (after
+    its first WARC file appeared, with ``kill.after_writing``); its stderr."""
+    warcs = archive.data / "warcs"
+    before = set(warcs.glob(f"*{OPEN_SUFFIX}")) if warcs.is_dir() else set()  # a dead crawl's, repaired at start
     crawl = subprocess.Popen(archive.command("crawl", "--config", str(sources), settings=settings),
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=archive.env,
                              start_new_session=True)  # fmt: skip
     started = time.monotonic()
     try:
         try:
+            # A crawl's start-up (imports, the repair of the kill before) varies from one to the
+            # next by more than the part that writes lasts: the moment is counted from the writing.
+            while kill.after_writing and crawl.poll() is None and not set(warcs.glob(f"*{OPEN_SUFFIX}")) - before:
+                time.sleep(0.01)
             crawl.wait(timeout=kill.at)
         except subprocess.TimeoutExpired:
             sent = time.monotonic()
@@ -340,7 +348,8 @@ def run_campaign(workdir: Path, sources: Path, *, kills: Sequence[int], seed: in
     """The whole campaign in ``workdir``: the reference, crawled twice uninterrupted; a kill with
     each of ``kills`` (signals, sent in a shuffled order) at a moment drawn from the second crawl's
     duration (what a restart does: fetch everything again, store revisits), or with ``window``
-    "writing" from the part after it began its first WARC file (start-up is most of a small
+    "writing" from the part after it began its first WARC file, counted from when the crawl killed
+    opens its own (start-up is most of a small
     crawl on a busy machine); a crawl that ended before its moment is tried again (twice at
     most) with a moment drawn from how long it ran; a last crawl to its end. ``db_urls``: the
     reference's and the campaign's databases."""
@@ -363,8 +372,9 @@ def run_campaign(workdir: Path, sources: Path, *, kills: Sequence[int], seed: in
         if tried:  # the last crawl ended before its moment: draw again from how long it ran
             first, end = min(first, 0.5 * campaign.kills[-1].ran), campaign.kills[-1].ran
         # "writing": its first 80%, lest a restart quicker than the recrawl end before every moment
-        kill = Kill(len(campaign.kills) + 1, signum, rng.uniform(first, first + 0.8 * (end - first))
-                    if window == "writing" else rng.uniform(0.0, end))  # fmt: skip
+        writing = window == "writing"
+        kill = Kill(len(campaign.kills) + 1, signum, rng.uniform(0.0, 0.8 * (end - first)) if writing
+                    else rng.uniform(0.0, end), after_writing=writing)  # fmt: skip
         campaign.kills.append(kill)
         err = crawl_and_kill(archive, sources, settings, kill)
         kill.repairs = _repair_lines(err)  # what this crawl repaired at start (of the kill before)
