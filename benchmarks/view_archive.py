@@ -24,12 +24,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, text
+from sqlalchemy import insert
 
 from archive.db.engine import Database, sqlite_url
 from archive.db.models import Article, ArticleCitation, Capture, EditSummary, Source, Syndication
 from archive.db.urls import url_key
 from archive.syndication import tallies
+from benchmarks.search_scale import fresh_statistics
 
 SOURCES, ORIGINS = 50, 10
 AUTHORS = ("Anna Berger", "Tom Miller", "Marie Dupont", "Li Wei", "Omar Haddad", None)
@@ -94,12 +95,7 @@ def load(database: Database, count: int) -> float:
                 conn.execute(insert(EditSummary), [r[3] for r in batch if r[3]])
                 conn.execute(insert(ArticleCitation), [{"url_key": r[0]["url_key"], "article_id": r[0]["id"]}
                                                        for r in batch if r[4]])
-            if database.engine.dialect.name == "postgresql":
-                # Statistics of the grown tables, so that the count triggers' cached plans are made
-                # again (planned on empty tables, they scanned captures for each row: 7 articles a
-                # second in the second batch). A crawl's writer has autovacuum's ANALYZE for this.
-                with database.engine.begin() as conn:
-                    conn.execute(text("ANALYZE"))
+            fresh_statistics(database)
             batch = []
     return time.perf_counter() - started
 
