@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import sys
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ from sqlalchemy import func, select
 
 from archive.db.engine import Database
 from archive.db.models import Capture
-from archive.errors import WarcError
+from archive.errors import ConfigError, WarcError
 from archive.warc.storage import WarcStorage
 from archive.warc.writer import WarcWriter
 from scheduler import jobs
@@ -164,3 +165,9 @@ def test_workers_upload_and_any_machine_reads_from_the_bucket(
     assert shown.returncode == 0 and shown.stdout == HTML.decode(), shown.stderr
     with Database(postgres_url) as again, again.session() as s:
         assert s.scalar(select(func.count()).where(Capture.warc_file == given.name)) == 1
+
+
+def test_object_storage_without_s3fs_is_one_line_saying_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "fsspec", None)  # as where neither fsspec nor s3fs is installed
+    with pytest.raises(ConfigError, match=r"^s3://bucket/a\.warc\.gz: object storage needs s3fs \(pip install 'syndicrawl\[s3\]'\)"):
+        WarcStorage(Path("unused"), "s3://bucket").size("a.warc.gz")

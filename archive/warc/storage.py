@@ -35,9 +35,9 @@ def is_url(location: str | Path) -> bool:
 
 def filesystem(url: str) -> tuple[AbstractFileSystem, str]:
     """fsspec's filesystem for ``url`` and the path in it; a missing s3fs is one line saying what to install."""
-    import fsspec
-
     try:
+        import fsspec  # s3fs brings it: not installed without the s3 extra
+
         return fsspec.core.url_to_fs(url)  # type: ignore[no-any-return]
     except ImportError as exc:
         raise ConfigError(f"{url}: object storage needs s3fs (pip install 'syndicrawl[s3]'): {exc}") from exc
