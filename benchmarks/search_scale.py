@@ -181,6 +181,8 @@ def load(database: Database, rows: Iterator[Row], count: int) -> float:
                 conn.execute(insert(Syndication), placed)
             fresh_statistics(database)
             batch = []
+            if row.id % 100_000 == 0:
+                print(f"  {row.id:,} articles loaded, {time.perf_counter() - started:,.0f} s", file=sys.stderr)
         if row.id == count:
             break
     return time.perf_counter() - started

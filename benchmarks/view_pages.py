@@ -1,8 +1,8 @@
 """Server time per page of the researcher's view (issue #20), in process, on an existing archive.
 
-Calls the WSGI application (``syndicrawl.web.views.ViewApp``) as waitress would, once (its wall
-time: the first analytics call imports matplotlib and draws the plots, which later calls reuse while
-the data is unchanged), then ``--repeat`` times per page, and prints each page's median and worst
+Calls the WSGI application (``syndicrawl.web.views.ViewApp``) as waitress would, after
+matplotlib is loaded as ``serve`` loads it, once (its wall time: the first analytics call draws
+the plots, which later calls reuse while the data is unchanged), then ``--repeat`` times per page, and prints each page's median and worst
 wall time and its CPU time per call (``time.process_time``: on a
 shared machine the wall time includes waiting for a core). The article and snapshot pages are those
 of the archive's largest cluster's origin, the diff that of its first copy; the search is ``--query``.
@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 from archive.db.engine import Database, sqlite_url
 from archive.syndication import analytics, chains
+from syndicrawl.web import plots
 from syndicrawl.web.views import ViewApp
 
 
@@ -47,6 +48,7 @@ def main() -> None:
         copies = chains.chain(s, origin).children if origin else []
     url = quote(origin, safe="")
     app = ViewApp(database, args.data_dir / "warcs")
+    plots.prepare()
     pages = ["/", f"/search?q={quote(args.query)}", f"/article?url={url}", f"/snapshot?url={url}", "/analytics"]
     if copies:
         pages.insert(3, f"/diff?url={quote(copies[0].url, safe='')}")

@@ -13,6 +13,7 @@ import waitress
 from archive.errors import cannot_listen
 from syndicrawl.cli import cli, open_archive, settings_options, stderr
 from syndicrawl.settings import Settings
+from syndicrawl.web import plots
 from syndicrawl.web.views import ViewApp
 
 #: Connections held open at once. A connection costs the server a file descriptor and a few
@@ -59,6 +60,7 @@ def serve(host: str, port: int, threads: int, settings: Settings) -> None:
     except OSError as exc:
         database.dispose()
         raise cannot_listen(host, port, exc) from exc
+    plots.prepare()
     stderr.print(f"Serving {settings.data_dir} on http://{host}:{server.effective_port}/ (Ctrl-C stops)")
     gc.freeze()  # the modules and the app live as long as the server: collections skip them
     try:

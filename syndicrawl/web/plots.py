@@ -1,7 +1,8 @@
 """The analytics figures, drawn with matplotlib (Agg, no display): SVG for the page and the report, PNG files on demand.
 
 matplotlib rather than SVG of our own: axes, scales, box plots and legends are its job, and the
-same figure comes out as SVG or PNG. It is imported when a figure is first drawn (half a second).
+same figure comes out as SVG or PNG. It is imported when a figure is first drawn (half a second),
+or by ``prepare`` when a server starts.
 """
 
 from __future__ import annotations
@@ -23,6 +24,14 @@ def _figure(height: float = 3.6) -> Figure:
     from matplotlib.figure import Figure
 
     return Figure(figsize=(8, height), layout="constrained")
+
+
+def prepare() -> None:
+    """Import matplotlib and load its font: the half second a server spends at start rather than
+    in its first analytics page."""
+    fig = _figure(1)
+    fig.add_subplot().set_title("analytics")
+    render(fig, "svg")
 
 
 #: The site graph draws this many of its heaviest edges (the table under it lists them all): 50
@@ -77,7 +86,7 @@ def repost_lag(data: Analytics) -> Figure:
 def edits(data: Analytics) -> Figure:
     """Per repost site: similarity to the parent and share of its text kept (left), edits by kind (right)."""
     fig = _figure(max(3.0, 0.6 * len(data.edits) + 1.6))
-    kept_ax, kinds_ax = fig.subplots(1, 2)
+    kept_ax, kinds_ax = fig.subplots(1, 2, sharey=True)  # the sites labelled once
     sites = [e.site for e in data.edits]
     rows = range(len(sites))
     kept_ax.barh([n - 0.2 for n in rows], [e.mean_similarity or 0 for e in data.edits], height=0.4,
@@ -87,20 +96,24 @@ def edits(data: Analytics) -> Figure:
     kept_ax.set_yticks(list(rows), sites)
     kept_ax.set_xlim(0, 1)
     kept_ax.set_xlabel("mean share (1: the parent's text whole)")
-    kept_ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncols=2)
+    kept_ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=2)  # above: as near with 40 sites as with 2
     kinds = sorted({kind for e in data.edits for kind in e.edits})
     left = [0] * len(sites)
     for kind in kinds:
         counts = [e.edits.get(kind, 0) for e in data.edits]
         kinds_ax.barh(list(rows), counts, left=left, label=kind)
         left = [a + b for a, b in zip(left, counts, strict=True)]
-    kinds_ax.set_yticks(list(rows), sites)
     kinds_ax.set_xlabel("edits, by kind")
     kinds_ax.xaxis.get_major_locator().set_params(integer=True)
     if kinds:
-        kinds_ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncols=3)
+        kinds_ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=3)
     fig.suptitle("How much each site edits")
     return fig
+
+
+#: At most this many months are labelled on a spread's time axis: four years of months are 48
+#: labels too close to read, and laying out each label's text is most of a figure's drawing time.
+MONTH_TICKS = 12
 
 
 def spread(data: Analytics) -> Figure:
@@ -113,11 +126,13 @@ def spread(data: Analytics) -> Figure:
             lines[row.key][row.month] = row.reposts
         months = sorted({row.month for row in rows})
         for key, counts in lines.items():
-            ax.plot(months, [counts.get(m, 0) for m in months], marker="o", label=key)
+            ax.plot(months, [counts.get(m, 0) for m in months], marker="o" if len(months) <= MONTH_TICKS else "",
+                    label=key)
         ax.set_title(f"Spread {title}")
         ax.set_ylabel("copies")
         ax.set_ylim(bottom=0)
         ax.yaxis.get_major_locator().set_params(integer=True)
+        ax.set_xticks(months[::max(1, math.ceil(len(months) / MONTH_TICKS))])
         ax.tick_params(axis="x", labelrotation=45)
         if lines:
             ax.legend(fontsize=8)
@@ -147,6 +162,11 @@ FIGURES = {
 
 
 def render(fig: Figure, fmt: str) -> bytes:
+    """The figure as ``fmt``; an SVG's text as text (the browser's sans-serif), not as glyph paths:
+    a third less drawing time and half the bytes."""
+    from matplotlib import rc_context
+
     out = io.BytesIO()
-    fig.savefig(out, format=fmt, dpi=110, metadata={"Date": None} if fmt == "svg" else None)
+    with rc_context({"svg.fonttype": "none"}):
+        fig.savefig(out, format=fmt, dpi=110, metadata={"Date": None} if fmt == "svg" else None)
     return out.getvalue()
