@@ -12,7 +12,7 @@ clock stops when every crawl has finished. Per run: pages stored a second, scali
 ``wget --warc-file`` fetching the same URLs (robots.txt, feeds, posts) one after another in the
 same run, when wget is installed.
 
-    nice .venv/bin/python benchmarks/scale_out.py [--feeds 1000] [--hosts 50] [--posts 2] [--workers 1,2,4]
+    nice .venv/bin/python benchmarks/scale_out.py [--feeds 1000] [--hosts 50] [--posts 2] [--workers 1,2,4] [--batch 50]
 
 ``--database`` names the PostgreSQL server (a superuser: a database ``scale_out_bench`` is dropped
 and created for each run).
@@ -73,7 +73,7 @@ class _Feeds(BaseHTTPRequestHandler):
                             f"<guid>http://{host}/f{feed}/post/{n}/</guid></item>" for n in range(self.posts, 0, -1))
             self._send(f'<?xml version="1.0"?><rss version="2.0"><channel><title>Feed {feed}</title>'
                        f"<link>http://{host}/</link>{items}</channel></rss>".encode(), "application/rss+xml")
-        elif len(parts) == 4 and parts[1] == "post":
+        elif len(parts) == 3 and parts[1] == "post":  # /fN/post/M/
             self._send(_article(int(parts[0][1:]), int(parts[2])), "text/html; charset=utf-8")
         else:
             self.send_error(404)
@@ -157,7 +157,7 @@ def run_cluster(args: argparse.Namespace, work: Path, sources: Path, names: list
         f'[queue]\nredis_url = "{redis_url}"\n', encoding="utf-8")
     db = Database(db_url)
     processes = [subprocess.Popen(
-        [sys.executable, "-m", "syndicrawl", "worker", "--concurrency", str(args.concurrency),
+        [sys.executable, "-m", "syndicrawl", "worker", "--concurrency", str(args.concurrency), "--batch", str(args.batch),
          "--settings", str(settings), "--data-dir", str(run / f"worker{n}")],
         stdout=(run / f"worker{n}.log").open("wb"), stderr=subprocess.STDOUT) for n in range(workers)]
     try:
@@ -215,7 +215,8 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=50)
     parser.add_argument("--posts", type=int, default=2)
     parser.add_argument("--workers", default="1,2,4")
-    parser.add_argument("--concurrency", type=int, default=1, help="crawls at once in each worker")
+    parser.add_argument("--concurrency", type=int, default=1, help="crawl processes at once in each worker")
+    parser.add_argument("--batch", type=int, default=50, help="crawl jobs one crawl process runs together")
     parser.add_argument("--extraction", default="off,on")
     parser.add_argument("--database", default="postgres@127.0.0.1:5432", help="USER@HOST:PORT of a PostgreSQL superuser")
     args = parser.parse_args()
@@ -257,7 +258,7 @@ def main() -> None:
         server.terminate()
 
     print(f"{args.feeds} feeds of {args.posts} posts on {args.hosts} hosts ({len(urls)} URLs); "
-          f"{args.concurrency} crawl(s) at once per worker")
+          f"{args.concurrency} crawl process(es) at once per worker, {args.batch} jobs at most in each")
     print(f"{'run':32} {'pages':>6} {'seconds':>8} {'pages/s':>8} {'efficiency':>10} {'vs wget':>8} "
           f"{'Redis/page':>10} {'PG xact/page':>12} {'PG rows/page':>12}")
     wget_rate = baseline[0] / baseline[1] if baseline else None

@@ -1,5 +1,6 @@
 """The daemon's jobs: each crawl or poll is a ``syndicrawl crawl`` subprocess (Scrapy's reactor
-cannot restart in one process), started here and stopped together on shutdown.
+cannot restart in one process), started here and stopped together on shutdown. A queue worker
+crawls several sources in one such process (``scheduler.batches``).
 
 ``crawl`` is the function every persisted schedule refers to: module-level, plain arguments.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -21,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from archive.db import feedpolls, runs
 from archive.db.engine import Database
+from archive.db.locks import live_holders
 from archive.errors import SyndicrawlError
 from scheduler.schedules import CrawlTarget
 from syndicrawl import exitcodes
@@ -55,17 +58,19 @@ class Finished:
         return None
 
 
-def crawl_command(target: CrawlTarget, *options: str) -> list[str]:
-    """``python -m syndicrawl crawl SOURCE ...`` with the schedule's files."""
-    command = [sys.executable, "-m", "syndicrawl", "crawl", target.source, "--config", target.config_file,
-               "--data-dir", target.data_dir, *options]
-    if target.settings_file:
-        command += ["--settings", target.settings_file]
+def crawl_command(targets: Sequence[CrawlTarget], *options: str) -> list[str]:
+    """``python -m syndicrawl crawl SOURCE... ...`` with the schedule's files (the same for every target)."""
+    first = targets[0]
+    command = [sys.executable, "-m", "syndicrawl", "crawl", *(t.source for t in targets), "--config", first.config_file,
+               "--data-dir", first.data_dir, *options]
+    if first.settings_file:
+        command += ["--settings", first.settings_file]
     return command
 
 
 class Children:
-    """The crawl processes of this daemon, at most one per source; all stopped together.
+    """The crawl processes of this daemon, at most one per source (a process may crawl several); all
+    stopped together.
 
     Each runs in a session of its own: a Ctrl-C in the daemon's terminal reaches only the
     daemon, which then asks each crawl to stop once (Scrapy's graceful shutdown).
@@ -78,21 +83,22 @@ class Children:
         self.closed = False
 
     def run(
-        self, command: Sequence[str], source: str, log: Path, *, wait: bool, on_start: Callable[[], None] | None = None
+        self, command: Sequence[str], sources: Sequence[str], log: Path, *, wait: bool,
+        on_start: Callable[[], None] | None = None,
     ) -> Finished | None:
-        """Run ``command`` for ``source``, its messages appended to ``log``; None if the daemon is
-        stopping or (``wait`` False) the source is busy. With ``wait``, first wait for this
-        daemon's other crawl of the source. ``on_start`` is called once the process runs.
+        """Run ``command`` for ``sources``, its messages appended to ``log``; None if the daemon is
+        stopping or (``wait`` False) a source is busy. With ``wait``, first wait for this
+        daemon's other crawls of the sources. ``on_start`` is called once the process runs.
 
         A file, not a pipe: a crawl outlives a daemon killed with SIGKILL, and must not die
         writing to a pipe nobody reads.
         """
         with self._cond:
-            while wait and source in self._busy and not self.closed:
+            while wait and self._busy.intersection(sources) and not self.closed:
                 self._cond.wait()
-            if self.closed or source in self._busy:
+            if self.closed or self._busy.intersection(sources):
                 return None
-            self._busy.add(source)
+            self._busy.update(sources)
         process: subprocess.Popen[str] | None = None
         try:
             log.parent.mkdir(parents=True, exist_ok=True)
@@ -118,7 +124,7 @@ class Children:
             with self._cond:
                 if process is not None:
                     self._running.discard(process)
-                self._busy.discard(source)
+                self._busy.difference_update(sources)
                 self._cond.notify_all()
         return Finished(process.returncode, time.monotonic() - started, messages)
 
@@ -160,6 +166,10 @@ def log_path(settings: Settings, source: str) -> Path:
     return settings.data_dir / "logs" / f"{source}.log"
 
 
+#: Where a queue worker's crawls of several sources at once write their messages, in DATA_DIR/logs.
+BATCH_LOG = "batches.log"
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -178,50 +188,93 @@ def crawl(source: str, config_file: str, data_dir: str, settings_file: str | Non
 
         queue.enqueue_crawl(settings, target)
     else:
-        run_crawl(target, settings)
+        run_crawl([target], settings)
 
 
-def run_crawl(target: CrawlTarget, settings: Settings) -> Finished | None:
-    """Run one crawl of ``target`` in a subprocess and record how it went; how it ended, None if
-    not started (this process is stopping).
+@dataclass(frozen=True)
+class Ran:
+    """How one source's scheduled crawl went, as recorded (``schedule_runs``)."""
 
-    Waits for a poll of the same source by this process to end; skipped (and recorded so)
-    when another process crawls the source.
+    status: str  # finished, failed, interrupted or skipped
+    detail: str | None
+    #: Not crawled: another process crawls the source (retry later).
+    locked: bool = False
+    #: Not started, or stopped halfway: this process is stopping (a queue runs it again elsewhere).
+    stopped: bool = False
+
+
+#: The line ``syndicrawl crawl`` logs for a source whose pages it fetched but could not store.
+_NOT_STORED = re.compile(r"(?P<source>[^\s:]+): \d+ pages fetched but not stored")
+
+
+def run_crawl(targets: Sequence[CrawlTarget], settings: Settings) -> dict[str, Ran]:
+    """Crawl ``targets`` (one source's, or a batch's of one sources file) in one subprocess and
+    record how each went (a ``schedule_runs`` row a source).
+
+    Waits for this process's other crawls and polls of the sources to end. A source that another
+    process crawls is skipped and recorded so, before anything starts; if one is taken meanwhile,
+    the crawl refuses them all, and all are skipped.
     """
-    source = target.source
+    names = [t.source for t in targets]
     database = Database(settings.db_url)
     try:
+        held = live_holders(settings.locks, [f"crawl:{name}" for name in names])
+        ran: dict[str, Ran] = {}
+        with database.session() as s, s.begin():
+            for name in names:
+                if (holder := held.get(f"crawl:{name}")) is not None:
+                    detail = f"source '{name}' is being crawled: {holder.describe()}"
+                    now = _now()
+                    runs.finish_run(s, runs.start_run(s, name, now), status="skipped", finished_at=now,
+                                    detail=detail, crawl_id=None)
+                    ran[name] = Ran("skipped", detail, locked=True)
+        crawled = [t for t in targets if t.source not in ran]
+        if not crawled:
+            _log(ran)
+            return ran
         started = _now()
         with database.session() as s, s.begin():
-            run_id = runs.start_run(s, source, started)
-        done = CHILDREN.run(crawl_command(target), source, log_path(settings, source), wait=True,
-                            on_start=lambda: logger.info("crawl %s started", source))
+            run_ids = {t.source: runs.start_run(s, t.source, started) for t in crawled}
+        log = log_path(settings, crawled[0].source) if len(crawled) == 1 else settings.data_dir / "logs" / BATCH_LOG
+        done = CHILDREN.run(crawl_command(crawled), list(run_ids), log, wait=True,
+                            on_start=lambda: logger.info("crawl %s started", ", ".join(run_ids)))
         with database.session() as s, s.begin():
-            made = runs.crawl_since(s, source, started)
-            if done is None:
-                status, detail = "skipped", "the daemon is stopping"
-            elif done.returncode == 0:
-                status, detail = "finished", None
-            elif done.returncode == exitcodes.LOCKED:
-                status, detail = "skipped", done.error
-            elif made is not None and made.status in {"failed", "interrupted"}:
-                status, detail = made.status, done.error
-            else:
-                status, detail = "failed", done.error or f"exit code {done.returncode}"
-            runs.finish_run(s, run_id, status=status, finished_at=_now(), detail=detail,
-                            crawl_id=made.id if made is not None and status != "skipped" else None)
-        if status == "skipped":
-            logger.info("crawl %s skipped: %s", source, detail)
-        elif made is not None and done is not None:
-            logger.info(
-                "crawl %s %s in %.1fs: %d pages, %d articles, %d errors%s", source, status, done.seconds,
-                made.pages, made.articles, made.errors, f" ({detail})" if detail else "",
-            )
-        else:
-            logger.info("crawl %s %s: %s", source, status, detail)
-        return done
+            for source, run_id in run_ids.items():
+                made = runs.crawl_since(s, source, started)
+                ran[source] = outcome = _outcome(done, made, source, batch=len(run_ids) > 1)
+                runs.finish_run(s, run_id, status=outcome.status, finished_at=_now(), detail=outcome.detail,
+                                crawl_id=made.id if made is not None and outcome.status != "skipped" else None)
+                if made is not None and done is not None and outcome.status != "skipped":
+                    logger.info("crawl %s %s in %.1fs: %d pages, %d articles, %d errors%s", source, outcome.status,
+                                done.seconds, made.pages, made.articles, made.errors,
+                                f" ({outcome.detail})" if outcome.detail else "")
+                else:
+                    _log({source: outcome})
+        return ran
     finally:
         database.dispose()
+
+
+def _outcome(done: Finished | None, made: Crawl | None, source: str, *, batch: bool) -> Ran:
+    """One source's part of a crawl process's end. In a batch, exit code 4 says that some source
+    failed: each source's own crawl row (and a line naming it, for pages not stored) says which."""
+    if done is None:
+        return Ran("skipped", "the daemon is stopping", stopped=True)
+    stopped = CHILDREN.closed and done.returncode != 0
+    if done.returncode == exitcodes.LOCKED:
+        return Ran("skipped", done.error, locked=True)
+    if made is not None and made.status in {"failed", "interrupted"}:
+        return Ran(made.status, done.error, stopped=stopped)
+    if done.returncode == 0 or (batch and done.returncode == exitcodes.PARTLY_FAILED and made is not None
+                                and made.status == "finished"
+                                and source not in {m["source"] for m in _NOT_STORED.finditer(done.stderr)}):
+        return Ran("finished", None)
+    return Ran("failed", done.error or f"exit code {done.returncode}", stopped=stopped)
+
+
+def _log(ran: dict[str, Ran]) -> None:
+    for source, outcome in ran.items():
+        logger.info("crawl %s %s: %s", source, outcome.status, outcome.detail)
 
 
 def polled(feeds: Sequence[str], pages: Sequence[str]) -> str:
@@ -243,7 +296,8 @@ def run_poll(
     started = _now()
     options = ["--poll", *(option for url in feeds for option in ("--feed", url)),
                *(option for url in pages for option in ("--recheck", url))]
-    done = CHILDREN.run(crawl_command(target, *options), target.source, log_path(settings, target.source), wait=False,
+    done = CHILDREN.run(crawl_command([target], *options), [target.source], log_path(settings, target.source),
+                        wait=False,
                         on_start=lambda: logger.info("poll %s started: %s due", target.source, polled(feeds, pages)))
     if done is None:
         return None

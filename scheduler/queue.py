@@ -8,7 +8,8 @@ its machine gone) has every message it held put back on the queue, to be run by 
 twice: the crawl lock of its source (``archive.db.locks``) keeps two runs from crawling side by
 side, and a crawl refused by that lock is retried later (the lock of a crawl killed with its
 worker lapses after ``lock_ttl``), not dropped. The jobs themselves are those the daemon runs
-without a queue (``scheduler.jobs``), each a ``syndicrawl crawl`` subprocess of the worker.
+without a queue (``scheduler.jobs``), each a ``syndicrawl crawl`` subprocess of the worker; the
+crawl jobs a worker holds at once share one (``scheduler.batches``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import Retries
 
+from scheduler.batches import Batches
 from scheduler.jobs import CHILDREN, run_crawl, run_poll
 from scheduler.schedules import CrawlTarget
 from syndicrawl import exitcodes
@@ -71,6 +73,8 @@ def broker(settings: Settings) -> RedisBroker:
 #: The settings of this worker process (``serve``): each machine has its own data directory and
 #: settings file; only the database, Redis and the WARC storage are shared.
 _settings: Settings | None = None
+#: This worker's crawl batches (``serve``).
+_batches: Batches | None = None
 
 
 def _target(source: str, config_file: str) -> tuple[CrawlTarget, Settings]:
@@ -81,19 +85,24 @@ def _target(source: str, config_file: str) -> tuple[CrawlTarget, Settings]:
 
 
 def crawl_job(source: str, config_file: str) -> None:
-    """Crawl ``source`` with this worker's settings; raise ``SourceLocked`` to be retried."""
-    done = run_crawl(*_target(source, config_file))
-    if done is None or (CHILDREN.closed and done.returncode != 0):
+    """Crawl ``source`` with this worker's settings, in a batch with the other crawl jobs it holds;
+    raise ``SourceLocked`` or ``Stopping`` to be retried."""
+    target, _ = _target(source, config_file)
+    assert _batches is not None
+    ran = _batches.crawl(target)
+    if ran.stopped:
         raise Stopping(source)
-    if done.returncode == exitcodes.LOCKED:
-        raise SourceLocked(done.error or source)
+    if ran.locked:
+        raise SourceLocked(ran.detail or source)
 
 
 def poll_job(source: str, config_file: str, feeds: list[str], pages: list[str] | None = None) -> None:
     """Poll ``feeds`` of ``source`` and recheck its article ``pages``; the daemon applies the fetches
     it records to their polling state. (A message queued before rechecks existed has no ``pages``.)"""
     target, settings = _target(source, config_file)
-    ran = run_poll(target, settings, feeds, pages or ())
+    assert _batches is not None
+    with _batches.slot():
+        ran = run_poll(target, settings, feeds, pages or ())
     if ran is None or (CHILDREN.closed and ran[0].returncode != 0):
         raise Stopping(source)
     if ran[0].returncode != exitcodes.LOCKED:
@@ -134,22 +143,25 @@ def worker_id() -> str:
     return f"{host}-{os.getpid()}" if host else str(os.getpid())
 
 
-def serve(settings: Settings, concurrency: int, stop: threading.Event) -> None:
-    """Run queued jobs, ``concurrency`` at a time, until ``stop`` is set; then let running jobs end
-    (a crawl gets SIGINT, Scrapy's graceful stop, after ``stop_timeout``) and put back those not begun."""
-    global _settings
+def serve(settings: Settings, concurrency: int, stop: threading.Event, batch: int = 1) -> None:
+    """Run queued jobs in ``concurrency`` crawl processes at a time, each crawling the sources of up to
+    ``batch`` jobs, until ``stop`` is set; then let running jobs end (a crawl gets SIGINT, Scrapy's
+    graceful stop, after ``stop_timeout``) and put back those not begun."""
+    global _settings, _batches
     _settings = settings
+    _batches = Batches(concurrency, batch, lambda targets: run_crawl(targets, settings))
     name = worker_id()
     # Inherited by the crawl subprocesses this worker starts ([queue] worker_id): this process does nothing else.
     os.environ[WORKER_ID_ENV] = name
     target = broker(settings)
     declare(target)
-    worker = dramatiq.Worker(target, worker_threads=concurrency)
+    # A thread a job held: the jobs of a batch wait in theirs while its crawl runs.
+    worker = dramatiq.Worker(target, worker_threads=concurrency * batch)
     # Dramatiq prefetches twice its threads: jobs held here would wait while another worker idles.
-    worker.queue_prefetch = concurrency
+    worker.queue_prefetch = concurrency * batch
     workers = f"{settings.redis_prefix}workers"
     target.client.hset(workers, target.broker_id, json.dumps(
-        {"host": socket.gethostname(), "pid": os.getpid(), "concurrency": concurrency,
+        {"host": socket.gethostname(), "pid": os.getpid(), "concurrency": concurrency, "batch": batch,
          "since": datetime.now(UTC).isoformat(timespec="seconds")}))
     worker.start()
     logger.info("worker %s started: %d at a time", name, concurrency)

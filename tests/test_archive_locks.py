@@ -60,6 +60,17 @@ def test_one_holder_at_a_time_and_free_after_release(lock_settings: Settings) ->
         pass
 
 
+def test_a_long_purpose_is_shortened_not_refused(lock_settings: Settings) -> None:
+    """A crawl of many sources says so at length; the lease keeps its start (a queue worker's batch
+    of 50 sources failed on PostgreSQL: 'value too long for type character varying(255)')."""
+    purpose = "crawl of " + ", ".join(f"source-{n}" for n in range(50))
+    with Locks(lock_settings.locks, ["crawl:a"], purpose):
+        with pytest.raises(LockHeld) as held:
+            with Locks(lock_settings.locks, ["crawl:a"], "poll of a"):
+                pass
+    assert f"is held by {purpose[:100]}" in str(held.value) and "..." in str(held.value)
+
+
 def test_all_or_none(lock_settings: Settings) -> None:
     with Locks(lock_settings.locks, ["crawl:b"], "crawl of b"):
         with pytest.raises(LockHeld):

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Set
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -22,8 +22,10 @@ import pytest
 from sqlalchemy import func, select
 
 from archive.db.engine import Database
+from archive.db.locks import Locks
 from archive.db.models import Capture, ScheduleRun
 from scheduler import jobs
+from syndicrawl.settings import load_settings
 from syndicrawl.demo.base import Reply
 from syndicrawl.demo.server import SiteServer
 from tests.fixtures.cli import write_sources
@@ -90,11 +92,11 @@ class Workers:
         self.tmp_path, self.settings = tmp_path, settings
         self.processes: list[subprocess.Popen[bytes]] = []
 
-    def start(self, concurrency: int = 1) -> subprocess.Popen[bytes]:
+    def start(self, concurrency: int = 1, batch: int = 50) -> subprocess.Popen[bytes]:
         n = len(self.processes)
         log = (self.tmp_path / f"worker{n}.log").open("wb")
         process = subprocess.Popen(
-            [sys.executable, "-m", "syndicrawl", "worker", "--concurrency", str(concurrency), "-v",
+            [sys.executable, "-m", "syndicrawl", "worker", "--concurrency", str(concurrency), "--batch", str(batch), "-v",
              "--settings", str(self.settings), "--data-dir", str(self.tmp_path / f"worker{n}")],
             stdout=log, stderr=subprocess.STDOUT,
         )
@@ -112,14 +114,17 @@ class Workers:
         return "\n".join(p.read_text(errors="replace") for p in sorted(self.tmp_path.glob("worker*.log")))
 
 
-def _wait_runs(db: Database, count: int, workers: Workers, timeout: float) -> list[ScheduleRun]:
-    """The first ``count`` crawls the workers ran to their end; each must have finished."""
+def _wait_runs(db: Database, count: int, workers: Workers, timeout: float, statuses: Set[str] = frozenset({"finished"}),
+               sources: set[str] | None = None) -> list[ScheduleRun]:
+    """The first ``count`` crawls (of ``sources``, or any) the workers ran to their end; each must
+    have ended in one of ``statuses``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with db.session() as s:
-            ended = s.scalars(select(ScheduleRun).where(ScheduleRun.finished_at.is_not(None))).all()
+            ended = [run for run in s.scalars(select(ScheduleRun).where(ScheduleRun.finished_at.is_not(None)))
+                     if sources is None or run.source in sources]
         if len(ended) >= count:
-            assert all(run.status == "finished" for run in ended), [(r.source, r.status, r.detail) for r in ended]
+            assert all(run.status in statuses for run in ended), [(r.source, r.status, r.detail) for r in ended]
             return list(ended)
         time.sleep(0.5)
     pytest.fail(f"{len(ended)} of {count} crawls ended in {timeout:.0f} s; workers said:\n{workers.logs()[-4000:]}")
@@ -149,8 +154,8 @@ def cluster(
 
 def test_workers_share_each_hosts_delay(cluster, sites: list[SiteServer[FeedSite]]) -> None:  # type: ignore[no-untyped-def]
     workers, db, enqueue, _ = cluster
-    for _ in range(3):
-        workers.start(concurrency=2)
+    for _ in range(3):  # each holding 4 jobs at most: the 12 spread over the three
+        workers.start(concurrency=2, batch=2)
     for n in range(len(sites)):
         enqueue(f"s{n}")
     runs = _wait_runs(db, len(sites), workers, timeout=90)
@@ -169,9 +174,9 @@ def test_workers_share_each_hosts_delay(cluster, sites: list[SiteServer[FeedSite
         captured = s.execute(select(Capture.url, func.count()).group_by(Capture.url)).all()
     assert len(captured) == len(sites) * 5 and all(count == 1 for _, count in captured)
 
-    ran_by = {line.split(" crawl ")[1].split()[0]: n for n, log in enumerate(
-        p.read_text() for p in sorted(workers.tmp_path.glob("worker*.log"))) for line in log.splitlines()
-        if " crawl " in line and line.rstrip().endswith("started")}
+    ran_by = {source: n for n, log in enumerate(p.read_text() for p in sorted(workers.tmp_path.glob("worker*.log")))
+              for line in log.splitlines() if " crawl " in line and line.rstrip().endswith(" started")
+              for source in line.split(" crawl ")[1].removesuffix(" started").split(", ")}
     assert len(set(ran_by.values())) == 3, "every worker ran crawls"
     assert any(len({ran_by[f"s{3 * i + k}"] for k in range(3)}) > 1 for i in range(len(HOSTS))), \
         "some host was crawled by two workers"
@@ -184,6 +189,30 @@ def test_workers_share_each_hosts_delay(cluster, sites: list[SiteServer[FeedSite
         # its busy crawl process up to ~0.1 s late on this shared machine, which brings it nearer
         # the next. Unshared, two workers' requests to one host came at the same moment.
         assert min(gaps) >= DELAY * 0.25, f"{host}: requests {min(gaps):.3f} s apart (delay {DELAY} s)"
+
+
+def test_a_worker_crawls_the_jobs_it_holds_in_one_process(cluster, sites: list[SiteServer[FeedSite]]) -> None:  # type: ignore[no-untyped-def]
+    """The crawl jobs a worker holds at once run as one crawl of their sources (one process start
+    for them all), each recorded on its own; a source crawled elsewhere is skipped before the
+    crawl starts and retried alone later, the others not held up by it."""
+    workers, db, enqueue, _ = cluster
+    elsewhere = load_settings(workers.settings, overrides={"data_dir": workers.tmp_path / "elsewhere"})
+    with Locks(elsewhere.locks, ["crawl:s1"], "a crawl on another machine"):
+        workers.start(concurrency=1, batch=50)
+        for n in range(4):
+            enqueue(f"s{n}")
+        _wait_runs(db, 3, workers, timeout=60, statuses={"finished", "skipped"}, sources={"s0", "s2", "s3"})
+    runs = _wait_runs(db, 5, workers, timeout=60, statuses={"finished", "skipped"})
+
+    assert {(r.source, r.status) for r in runs} == {(f"s{n}", "finished") for n in range(4)} | {("s1", "skipped")}
+    skipped = next(r for r in runs if r.status == "skipped")
+    assert "being crawled: a crawl on another machine" in (skipped.detail or ""), skipped.detail
+    started = [set(line.split(" crawl ")[1].removesuffix(" started").split(", ")) for line in workers.logs().splitlines()
+               if " crawl " in line and line.endswith(" started")]
+    assert started == [{"s0", "s2", "s3"}, {"s1"}], started
+    for server in sites[:4]:  # every page fetched once
+        assert sorted(a.path for a in server.site.answers if a.path != "/robots.txt") == [
+            "/feed.xml", "/post/1/", "/post/2/", "/post/3/"], server.base_url
 
 
 def test_killed_workers_job_runs_again(cluster, sites: list[SiteServer[FeedSite]]) -> None:  # type: ignore[no-untyped-def]
@@ -268,8 +297,8 @@ def test_workers_storing_copies_at_once_find_the_clusters_one_process_finds(
         workers = Workers(tmp_path, settings)
         db = Database(postgres_url)
         try:
-            workers.start(concurrency=2)
-            workers.start(concurrency=2)
+            workers.start(concurrency=2, batch=2)  # 4 jobs each at most: both workers store copies
+            workers.start(concurrency=2, batch=2)
             for n in range(len(sites)):
                 jobs.crawl(f"s{n}", str(config), str(tmp_path / "daemon"), str(settings))
             _wait_runs(db, len(sites), workers, timeout=180)

@@ -117,7 +117,7 @@ def test_workers_upload_and_any_machine_reads_from_the_bucket(
     workers = Workers(tmp_path, settings)
     db = Database(postgres_url)
     try:
-        started = [workers.start(concurrency=2) for _ in range(2)]
+        started = [workers.start(concurrency=2, batch=2) for _ in range(2)]  # 4 jobs each at most: both run some
         for n in range(len(sites)):
             jobs.crawl(f"s{n}", str(config), str(tmp_path / "daemon"), str(settings))
         _wait_runs(db, len(sites), workers, timeout=120)

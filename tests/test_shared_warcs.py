@@ -129,7 +129,7 @@ def test_any_machine_reads_every_workers_files(
     workers, shared, config = _cluster(tmp_path, postgres_url, redis_target, sites)
     db = Database(postgres_url)
     try:
-        started = [workers.start(concurrency=2) for _ in range(2)]
+        started = [workers.start(concurrency=2, batch=2) for _ in range(2)]  # 4 jobs each at most: both run some
         for n in range(len(sites)):
             jobs.crawl(f"s{n}", str(config), str(tmp_path / "daemon"), str(workers.settings))
         _wait_runs(db, len(sites), workers, timeout=120)

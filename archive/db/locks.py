@@ -107,7 +107,13 @@ def _zombie(pid: int) -> bool:
     return stat[stat.rfind(b")") + 2 :].startswith(b"Z")
 
 
+#: The longest ``purpose`` a holder keeps (the ``leases`` table's column holds 255 characters).
+PURPOSE_MAX = 200
+
+
 def new_holder(purpose: str) -> Holder:
+    if len(purpose) > PURPOSE_MAX:
+        purpose = purpose[: PURPOSE_MAX - 3] + "..."
     return Holder(uuid.uuid4().hex, purpose, os.getpid(), socket.gethostname(), datetime.now(UTC).isoformat())
 
 
@@ -203,9 +209,14 @@ class RedisBackend:
 
 def live_holder(config: LockConfig, name: str) -> Holder | None:
     """Who holds lock ``name``, alive, without taking it: what a look that must change nothing needs."""
+    return live_holders(config, [name]).get(name)
+
+
+def live_holders(config: LockConfig, names: Sequence[str]) -> dict[str, Holder]:
+    """Those of locks ``names`` held by a live process, and by whom, read through one connection."""
     backend = backend_for(config)
     try:
-        return backend.holder(name)
+        return {name: holder for name in names if (holder := backend.holder(name)) is not None}
     finally:
         backend.close()
 

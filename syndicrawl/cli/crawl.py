@@ -205,10 +205,11 @@ def crawl(
     sources = select(read_sources(config_file), source_names, config_file)
     if poll:
         sources = poll_sources(settings, sources, feed_urls, recheck_urls)
-    names = ", ".join(source.name for source in sources)
+    named = [source.name for source in sources]
+    names = ", ".join(named[:5]) + (f" and {len(named) - 5} more" if len(named) > 5 else "")  # what a refused crawl is told
     locks = LockRequest(
         settings.locks,
-        tuple(f"crawl:{source.name}" for source in sources),
+        tuple(f"crawl:{name}" for name in named),
         purpose=f"{'poll' if poll else 'crawl'} of {names}",
         what="source '{name}' is being crawled: {holder}",
     )
