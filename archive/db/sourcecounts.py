@@ -28,9 +28,12 @@ if TYPE_CHECKING:
 def _article(sign: str, status: str, article_id: str, capture_id: str, source_id: str) -> str:
     """The counts of one article (``status``, ``article_id``, of capture ``capture_id`` of source
     ``source_id``: SQL expressions) added (``sign`` +) or taken (-): ``pages`` moves when no other
-    successful article of the source has its URL."""
+    successful article of the source has its URL. The captures of the URL are found by its key:
+    ``+`` keeps SQLite, which has no statistics, from taking the source's index instead (every
+    capture of the source read for each article stored: 274 articles a second at 20,000, 81 at
+    100,000)."""
     other = f"""EXISTS (SELECT 1 FROM captures mine JOIN captures c ON c.url_key = mine.url_key AND c.url = mine.url
-        AND c.source_id = mine.source_id JOIN articles a ON a.capture_id = c.id
+        AND +c.source_id = mine.source_id JOIN articles a ON a.capture_id = c.id
         WHERE mine.id = {capture_id} AND a.status = 'ok' AND a.id <> {article_id})"""
     return f"""UPDATE source_counts SET articles = articles {sign} CASE WHEN {status} = 'ok' THEN 1 ELSE 0 END,
         failed = failed {sign} CASE WHEN {status} = 'failed' THEN 1 ELSE 0 END,
@@ -130,9 +133,13 @@ def counted() -> Select[tuple[int, int, int, int, int, int]]:
 
 def create(conn: Connection) -> None:
     """Create the triggers on ``conn``'s backend and count what is stored already."""
+    triggers(conn)
+    fill(conn)
+
+
+def triggers(conn: Connection) -> None:
     for statement in {"sqlite": _SQLITE, "postgresql": _PG}[conn.dialect.name]:
         conn.exec_driver_sql(statement)
-    fill(conn)
 
 
 def fill(conn: Connection) -> None:
