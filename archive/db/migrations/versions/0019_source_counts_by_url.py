@@ -4,9 +4,9 @@ Revision ID: 0019
 Revises: 0018
 Create Date: 2026-12-07
 
-Without statistics SQLite answered "has the source another article of this URL?" through the
-captures' source index, reading every capture of the source for each article stored: a crawl
-into a large archive slowed with it. The triggers are made again as ``archive.db.sourcecounts``
+SQLite (without statistics) and PostgreSQL (the trigger function's cached plan) answered "has
+the source another article of this URL?" through the captures' source index, reading every
+capture of the source for each article stored: a crawl into a large archive slowed with it. The triggers are made again as ``archive.db.sourcecounts``
 writes them now; the counts do not change.
 """
 
