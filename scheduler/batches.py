@@ -73,11 +73,9 @@ class Batches:
             for member in batch:
                 member.ran = ran[member.target.source]
         finally:
-            with self._cond:
-                self._running -= 1
-                self._cond.notify_all()
+            self._release()
             for member in batch:
-                if member.ran is None:  # ``run`` failed: each job fails with it, and is retried or recorded
+                if member.ran is None:  # ``run`` raised: this job's thread takes the error to Dramatiq
                     member.ran = Ran("failed", "the batch's crawl did not run")
                 member.done.set()
         return job.ran
@@ -92,9 +90,12 @@ class Batches:
         try:
             yield
         finally:
-            with self._cond:
-                self._running -= 1
-                self._cond.notify_all()
+            self._release()
+
+    def _release(self) -> None:
+        with self._cond:
+            self._running -= 1
+            self._cond.notify_all()
 
     def _take(self, first: _Job) -> list[_Job]:
         """``first`` and, oldest first, waiting jobs of other sources with its files, up to ``size``."""
