@@ -128,6 +128,11 @@ class Children:
                 self._cond.notify_all()
         return Finished(process.returncode, time.monotonic() - started, messages)
 
+    def busy(self) -> set[str]:
+        """The sources of this process's running crawls and polls."""
+        with self._cond:
+            return set(self._busy)
+
     def stop(self, timeout: float) -> None:
         """Start nothing more; ask every crawl to stop (SIGINT), then insist, then kill."""
         with self._cond:
@@ -218,7 +223,8 @@ def run_crawl(targets: Sequence[CrawlTarget], settings: Settings) -> dict[str, R
     names = [t.source for t in targets]
     database = Database(settings.db_url)
     try:
-        held = live_holders(settings.locks, [f"crawl:{name}" for name in names])
+        ours = CHILDREN.busy()  # locked by this process's own crawl or poll: waited for, not skipped
+        held = live_holders(settings.locks, [f"crawl:{name}" for name in names if name not in ours])
         ran: dict[str, Ran] = {}
         with database.session() as s, s.begin():
             for name in names:

@@ -22,6 +22,7 @@ from archive.db.urls import url_key
 from archive.errors import NotFoundError, QueryError
 from archive.lookup.search import _ROUNDS, parse_query, search, snippet
 from benchmarks import search_scale
+from benchmarks.corpus_eval import material
 from syndicrawl.cli import cli
 
 T0 = datetime(2016, 11, 1, 12, 0, tzinfo=UTC)
@@ -225,6 +226,7 @@ def test_snippet_is_around_the_most_terms_with_whole_words() -> None:
     assert snippet("Only in the title", ["absent"]) == "Only in the title"
 
 
+@pytest.mark.skipif(not material.CORPUS.is_dir(), reason=f"the shared corpus of real pages is not at {material.CORPUS}")
 def test_generated_archive_answers_as_a_scan_of_its_texts(tmp_path: Path) -> None:
     """The benchmark's archive at 2,000 articles: every query of its mix finds what a scan finds, best first."""
     texts = search_scale.bases(60)
