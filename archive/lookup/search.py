@@ -196,12 +196,14 @@ def _postgresql_matches(
     ).bindparams(**{f"term{n}": term for n, term in enumerate(spaced)})
 
 
-#: On PostgreSQL the pool is first looked for among the newest ids, this many times its size,
-#: then this many: the GIN index finds every match of a word (650,000 of a word in 65% of 1M
-#: articles), and sorting them by id to keep the newest reads each (355 ms); in a window of the
-#: newest 10,000 ids, 6 ms. A window holding the pool's size in matches holds the newest of them,
-#: so the pool is the same; one holding fewer is widened, up to every id.
-WINDOWS = (50, 1000)
+#: On PostgreSQL the pool is first looked for among the newest ids, this many times its size:
+#: the GIN index finds every match of a word (650,000 of a word in 65% of 1M articles), and
+#: sorting them by id to keep the newest reads each (355 ms); in a window of the newest 10,000
+#: ids, 6 ms. A window holding the pool's size in matches holds the newest of them, so the pool
+#: is the same; one holding fewer is widened, up to every id. One window only: the planner reads
+#: a window through the primary key, every document of it, and a second one 1,000 times the pool
+#: cost rarer words ~50 ms at 300,000 articles.
+WINDOWS = (50,)
 
 
 def _windows(conn: Connection, pool: int | None) -> list[int | None]:
