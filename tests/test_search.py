@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, text, update
 
 from archive.db.engine import Database, create_engine_for, sqlite_url, upgrade
+from archive.db.fulltext import day_cover
 from archive.db.models import Article, Capture, Source, Syndication
 from archive.db.urls import url_key
 from archive.errors import NotFoundError, QueryError
@@ -118,13 +119,54 @@ def test_filters_source_author_and_published_day(database: Database) -> None:
              published="2016-11-08T23:30:00-05:00")
     add_page(database, "http://b.example/3", "Election", "Vote count", source="b", author=None, published=None)
     assert urls(database, "election", source="a") == ["http://a.example/1"]
-    assert urls(database, "election", author="BERGER") == ["http://a.example/1"]
-    assert urls(database, "election", author="%") == []  # a LIKE wildcard is a character here
+    add_page(database, "http://c.example/4", "Election", "Vote count", source="c", author="Ann Bergerson",
+             published="November 1, 2016")
+    assert urls(database, "election", source="a") == ["http://a.example/1"]
+    assert urls(database, "election", author="BERGER") == ["http://a.example/1"]  # a word of the name, any case
+    assert urls(database, "election", author="berger anna") == ["http://a.example/1"]
+    assert urls(database, "election", author="Berg") == []  # words, not parts of them
     assert urls(database, "election", since=date(2016, 11, 2)) == ["http://b.example/2"]
     assert urls(database, "election", until=date(2016, 11, 1)) == ["http://a.example/1"]
     assert urls(database, "election", since=date(2016, 11, 8), until=date(2016, 11, 8)) == ["http://b.example/2"]
-    with database.connect() as conn, pytest.raises(NotFoundError, match="no source named 'c' in the archive"):
-        search(conn, "election", source="c")
+    assert urls(database, "election", since=date(2016, 1, 1), until=date(2016, 12, 31), source="b",
+                author="Miller") == ["http://b.example/2"]
+    # What filters is never found as a word: the author's name, the source and day tokens.
+    assert urls(database, "berger") == []
+    assert urls(database, "d20161101") == []
+    with database.connect() as conn:
+        with pytest.raises(NotFoundError, match="no source named 'd' in the archive"):
+            search(conn, "election", source="d")
+        with pytest.raises(QueryError, match="bad author '%': give a word of the author's name"):
+            search(conn, "election", author="%")
+        with pytest.raises(QueryError, match="bad dates: from 2016-11-08 is after to 2016-11-01"):
+            search(conn, "election", since=date(2016, 11, 8), until=date(2016, 11, 1))
+
+
+def test_filters_follow_an_article_rewritten(database: Database) -> None:
+    """Extraction run again rewrites an article's author and date: the filters find its new ones only."""
+    page = add_page(database, "http://a.example/1", "Election", "Vote count", author="Anna Berger",
+                    published="2016-11-01")
+    with database.session() as s, s.begin():
+        s.execute(update(Article).where(Article.id == page).values(author="Tom Miller", published="2017-01-02"))
+    assert urls(database, "election", author="berger") == []
+    assert urls(database, "election", author="miller") == ["http://a.example/1"]
+    assert urls(database, "election", until=date(2016, 12, 31)) == []
+    assert urls(database, "election", since=date(2017, 1, 2)) == ["http://a.example/1"]
+
+
+@pytest.mark.parametrize(("since", "until"), [
+    (date(2016, 1, 5), date(2016, 4, 4)), (date(1999, 12, 31), date(2000, 1, 1)), (date(2016, 11, 1), None),
+    (None, date(2016, 11, 8)), (date(2016, 2, 29), date(2016, 2, 29)),
+])
+def test_a_day_cover_holds_exactly_the_days_of_its_range(since: date | None, until: date | None) -> None:
+    cover = day_cover(since, until)
+    low, high = since or date(1900, 1, 1), until or date(2100, 12, 31)
+    days = [low + timedelta(days=n) for n in range(-400, (high - low).days + 400)]
+    for day in days:
+        digits = day.isoformat().replace("-", "")
+        covered = any(digits.startswith(token[1:]) for token in cover)
+        assert covered == ((since is None or day >= since) and (until is None or day <= until)), day
+    assert len(cover) <= 2 * 9 * 8
 
 
 def test_hits_name_their_cluster_relation_and_origin(database: Database) -> None:
@@ -255,7 +297,7 @@ def _scan(row: search_scale.Row, query: search_scale.Query) -> bool:
     options = query.options
     if "source" in options and f"site{row.source}" != options["source"]:
         return False
-    if "author" in options and options["author"].lower() not in (row.author or "").lower():
+    if "author" in options and not set(options["author"].lower().split()) <= set(re.findall(r"\w+", (row.author or "").lower())):
         return False
     day = row.published[:10]
     return options.get("since", date.min).isoformat() <= day <= options.get("until", date.max).isoformat()

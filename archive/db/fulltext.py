@@ -32,6 +32,7 @@ reading documents. Ranking never reads ``pairs``; it roughly doubles the cost of
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import TYPE_CHECKING
 
 from sqlalchemy import event
@@ -49,34 +50,55 @@ CJK = re.compile(f"[{CJK_CLASS}]")
 # SQLite's GLOB compares code points in a [...] class; PostgreSQL's regexp does too.
 _SQLITE_HAS_CJK = f"GLOB '*[{CJK_CLASS}]*'"
 
+#: A day's facet tokens: ``d`` and each prefix of its digits (``d2``, ``d20`` … ``d20161101``), so
+#: that any range of days is a few of them (``day_cover``). Only ISO 8601 days: ``published``
+#: keeps the page's own string, and another form has no day to filter on.
+DAY_PREFIXES = range(1, 9)
+_SQLITE_DAY = "substr({published}, 1, 4) || substr({published}, 6, 2) || substr({published}, 9, 2)"
+_SQLITE_FACETS = (
+    "trim(coalesce('s' || {source}, '') || CASE WHEN {published} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*' "
+    "THEN ' ' || " + " || ' ' || ".join(f"'d' || substr({_SQLITE_DAY}, 1, {k})" for k in DAY_PREFIXES)
+    + " ELSE '' END)"
+)
+_SQLITE_SOURCE = "(SELECT source_id FROM captures WHERE id = {capture})"
+_SQLITE_INDEX = f"""
+        INSERT INTO {PREFIX}_facets (article_id, facets) VALUES (new.id, {_SQLITE_FACETS.format(
+            source=_SQLITE_SOURCE.format(capture="new.capture_id"), published="new.published")});
+        INSERT INTO {PREFIX}(rowid, title, text, author, facets)
+            SELECT new.id, new.title, new.text, new.author, facets FROM {PREFIX}_facets WHERE article_id = new.id;
+        INSERT INTO {PREFIX}_cjk(rowid, title, text) SELECT new.id, new.title, new.text
+            WHERE coalesce(new.title, '') || new.text {_SQLITE_HAS_CJK};"""
+_SQLITE_UNINDEX = f"""
+        INSERT INTO {PREFIX}({PREFIX}, rowid, title, text, author, facets)
+            SELECT 'delete', old.id, old.title, old.text, old.author, facets FROM {PREFIX}_facets
+            WHERE article_id = old.id;
+        DELETE FROM {PREFIX}_facets WHERE article_id = old.id;
+        INSERT INTO {PREFIX}_cjk({PREFIX}_cjk, rowid, title, text) SELECT 'delete', old.id, old.title, old.text
+            WHERE coalesce(old.title, '') || old.text {_SQLITE_HAS_CJK};"""
+
 _SQLITE = (
+    # The facets an article was indexed with, kept: removing it from an external-content index
+    # takes the very values it was indexed with, and its capture (the source) may already be gone.
+    f"CREATE TABLE {PREFIX}_facets (article_id INTEGER PRIMARY KEY, facets TEXT NOT NULL)",
+    f"""CREATE VIEW {PREFIX}_rows AS SELECT a.id, a.title, a.text, a.author, f.facets
+        FROM articles AS a LEFT JOIN {PREFIX}_facets AS f ON f.article_id = a.id""",
     f"""CREATE VIRTUAL TABLE {PREFIX} USING fts5(
-        title, text, content='articles', content_rowid='id', tokenize='unicode61 remove_diacritics 2')""",
-    # Ranking: a word in the title counts ten times one in the text (bm25's column weights).
-    f"INSERT INTO {PREFIX}({PREFIX}, rank) VALUES ('rank', 'bm25(10.0, 1.0)')",
+        title, text, author, facets, content='{PREFIX}_rows', content_rowid='id',
+        tokenize='unicode61 remove_diacritics 2')""",
+    # Ranking: a word in the title counts ten times one in the text (bm25's column weights); the
+    # author and facets columns filter, they never rank.
+    f"INSERT INTO {PREFIX}({PREFIX}, rank) VALUES ('rank', 'bm25(10.0, 1.0, 0.0, 0.0)')",
     f"""CREATE VIRTUAL TABLE {PREFIX}_cjk USING fts5(
         title, text, content='articles', content_rowid='id', tokenize='trigram')""",
     f"INSERT INTO {PREFIX}_cjk({PREFIX}_cjk, rank) VALUES ('rank', 'bm25(10.0, 1.0)')",
-    # External content: a row is removed by giving the values it was indexed with.
-    f"""CREATE TRIGGER {PREFIX}_insert AFTER INSERT ON articles BEGIN
-        INSERT INTO {PREFIX}(rowid, title, text) VALUES (new.id, new.title, new.text);
-        INSERT INTO {PREFIX}_cjk(rowid, title, text) SELECT new.id, new.title, new.text
-            WHERE coalesce(new.title, '') || new.text {_SQLITE_HAS_CJK};
-    END""",
-    f"""CREATE TRIGGER {PREFIX}_delete AFTER DELETE ON articles BEGIN
-        INSERT INTO {PREFIX}({PREFIX}, rowid, title, text) VALUES ('delete', old.id, old.title, old.text);
-        INSERT INTO {PREFIX}_cjk({PREFIX}_cjk, rowid, title, text) SELECT 'delete', old.id, old.title, old.text
-            WHERE coalesce(old.title, '') || old.text {_SQLITE_HAS_CJK};
-    END""",
-    f"""CREATE TRIGGER {PREFIX}_update AFTER UPDATE OF title, text ON articles BEGIN
-        INSERT INTO {PREFIX}({PREFIX}, rowid, title, text) VALUES ('delete', old.id, old.title, old.text);
-        INSERT INTO {PREFIX}_cjk({PREFIX}_cjk, rowid, title, text) SELECT 'delete', old.id, old.title, old.text
-            WHERE coalesce(old.title, '') || old.text {_SQLITE_HAS_CJK};
-        INSERT INTO {PREFIX}(rowid, title, text) VALUES (new.id, new.title, new.text);
-        INSERT INTO {PREFIX}_cjk(rowid, title, text) SELECT new.id, new.title, new.text
-            WHERE coalesce(new.title, '') || new.text {_SQLITE_HAS_CJK};
-    END""",
+    f"CREATE TRIGGER {PREFIX}_insert AFTER INSERT ON articles BEGIN{_SQLITE_INDEX}\n    END",
+    f"CREATE TRIGGER {PREFIX}_delete AFTER DELETE ON articles BEGIN{_SQLITE_UNINDEX}\n    END",
+    f"""CREATE TRIGGER {PREFIX}_update AFTER UPDATE OF title, text, author, published, capture_id ON articles
+        BEGIN{_SQLITE_UNINDEX}{_SQLITE_INDEX}\n    END""",
     # Articles stored before the index existed.
+    f"""INSERT INTO {PREFIX}_facets (article_id, facets) SELECT a.id, {_SQLITE_FACETS.format(
+        source="c.source_id", published="a.published")}
+        FROM articles AS a LEFT JOIN captures AS c ON c.id = a.capture_id""",
     f"INSERT INTO {PREFIX}({PREFIX}) VALUES ('rebuild')",
     f"""INSERT INTO {PREFIX}_cjk(rowid, title, text) SELECT id, title, text FROM articles
         WHERE coalesce(title, '') || text {_SQLITE_HAS_CJK}""",
@@ -84,12 +106,16 @@ _SQLITE = (
 
 #: The document of one article, as both the trigger and the query's snippet see it.
 _PG_SPACED = f"regexp_replace({{}}, '([{CJK_CLASS}])', ' \\1 ', 'g')"
+_PG_DAY = "substr(published, 1, 4) || substr(published, 6, 2) || substr(published, 9, 2)"
 _PG = (
     f"""CREATE TABLE {PREFIX} (
         article_id BIGINT PRIMARY KEY REFERENCES articles (id) ON DELETE CASCADE,
         document TSVECTOR NOT NULL,
-        pairs BIGINT[] NOT NULL)""",
-    f"CREATE INDEX ix_{PREFIX}_document ON {PREFIX} USING gin (document)",
+        pairs BIGINT[] NOT NULL,
+        facets TEXT[] NOT NULL)""",
+    # One index over words and facets: GIN intersects a word's list with a filter's inside one
+    # scan, skipping through the longer list, instead of two bitmaps of every match to AND.
+    f"CREATE INDEX ix_{PREFIX}_document ON {PREFIX} USING gin (document, facets)",
     f"CREATE INDEX ix_{PREFIX}_pairs ON {PREFIX} USING gin (pairs)",
     f"""CREATE FUNCTION {PREFIX}_document(title TEXT, body TEXT) RETURNS TSVECTOR
         LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
@@ -102,28 +128,46 @@ _PG = (
         FROM (SELECT word, at, lead(word) OVER w AS next, lead(at) OVER w AS next_at
             FROM (SELECT lexeme AS word, unnest(positions) AS at FROM unnest(document)) AS words
             WINDOW w AS (ORDER BY at)) AS pairs $$""",
+    # The source (``s`` and its id), the day's prefixes (as on SQLite) and the author's words
+    # (``a`` and each lexeme): no word of a text is looked for here, so none is mistaken for them.
+    f"""CREATE FUNCTION {PREFIX}_facets(source_id BIGINT, author TEXT, published TEXT) RETURNS TEXT[]
+        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+        SELECT array_remove(ARRAY['s' || source_id], NULL)
+            || CASE WHEN published ~ '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}'
+                THEN ARRAY[{", ".join(f"'d' || left({_PG_DAY}, {k})" for k in DAY_PREFIXES)}] ELSE '{{}}' END
+            || ARRAY(SELECT 'a' || lexeme FROM unnest(to_tsvector('simple', coalesce(author, '')))) $$""",
     f"""CREATE FUNCTION {PREFIX}_index() RETURNS trigger LANGUAGE plpgsql AS $$
     DECLARE document TSVECTOR := {PREFIX}_document(NEW.title, NEW.text);
+    DECLARE facets TEXT[] := {PREFIX}_facets(
+        (SELECT source_id FROM captures WHERE id = NEW.capture_id), NEW.author, NEW.published);
     BEGIN
-        INSERT INTO {PREFIX} (article_id, document, pairs) VALUES (NEW.id, document, {PREFIX}_pairs(document))
-            ON CONFLICT (article_id) DO UPDATE SET document = EXCLUDED.document, pairs = EXCLUDED.pairs;
+        INSERT INTO {PREFIX} (article_id, document, pairs, facets)
+            VALUES (NEW.id, document, {PREFIX}_pairs(document), facets)
+            ON CONFLICT (article_id) DO UPDATE
+            SET document = EXCLUDED.document, pairs = EXCLUDED.pairs, facets = EXCLUDED.facets;
         RETURN NULL;
     END $$""",
-    f"""CREATE TRIGGER {PREFIX}_index AFTER INSERT OR UPDATE OF title, text ON articles
-        FOR EACH ROW EXECUTE FUNCTION {PREFIX}_index()""",
-    f"""INSERT INTO {PREFIX} (article_id, document, pairs)
-        SELECT id, document, {PREFIX}_pairs(document) FROM (SELECT id, {PREFIX}_document(title, text) AS document
-            FROM articles) AS made""",
+    f"""CREATE TRIGGER {PREFIX}_index AFTER INSERT OR UPDATE OF title, text, author, published, capture_id
+        ON articles FOR EACH ROW EXECUTE FUNCTION {PREFIX}_index()""",
+    f"""INSERT INTO {PREFIX} (article_id, document, pairs, facets)
+        SELECT id, document, {PREFIX}_pairs(document), facets FROM (
+            SELECT a.id, {PREFIX}_document(a.title, a.text) AS document,
+                {PREFIX}_facets(c.source_id, a.author, a.published) AS facets
+            FROM articles AS a LEFT JOIN captures AS c ON c.id = a.capture_id) AS made""",
 )
 
+#: Every object either version of the index made (``IF EXISTS``: a migration drops an older one).
 _DROP = {
     "sqlite": (
-        f"DROP TRIGGER {PREFIX}_update", f"DROP TRIGGER {PREFIX}_delete", f"DROP TRIGGER {PREFIX}_insert",
-        f"DROP TABLE {PREFIX}_cjk", f"DROP TABLE {PREFIX}",
+        f"DROP TRIGGER IF EXISTS {PREFIX}_update", f"DROP TRIGGER IF EXISTS {PREFIX}_delete",
+        f"DROP TRIGGER IF EXISTS {PREFIX}_insert", f"DROP TABLE IF EXISTS {PREFIX}_cjk",
+        f"DROP TABLE IF EXISTS {PREFIX}", f"DROP VIEW IF EXISTS {PREFIX}_rows", f"DROP TABLE IF EXISTS {PREFIX}_facets",
     ),
     "postgresql": (
-        f"DROP TRIGGER {PREFIX}_index ON articles", f"DROP FUNCTION {PREFIX}_index()", f"DROP TABLE {PREFIX}",
-        f"DROP FUNCTION {PREFIX}_document(TEXT, TEXT)", f"DROP FUNCTION {PREFIX}_pairs(TSVECTOR)",
+        f"DROP TRIGGER IF EXISTS {PREFIX}_index ON articles", f"DROP FUNCTION IF EXISTS {PREFIX}_index()",
+        f"DROP TABLE IF EXISTS {PREFIX}", f"DROP FUNCTION IF EXISTS {PREFIX}_document(TEXT, TEXT)",
+        f"DROP FUNCTION IF EXISTS {PREFIX}_pairs(TSVECTOR)",
+        f"DROP FUNCTION IF EXISTS {PREFIX}_facets(BIGINT, TEXT, TEXT)",
     ),
 }
 
@@ -152,6 +196,32 @@ def drop(conn: Connection) -> None:
 def cjk_spaced(text: str) -> str:
     """``text`` with each Chinese or Japanese character a word of its own, as PostgreSQL's index has them."""
     return CJK.sub(r" \g<0> ", text)
+
+
+def day_cover(since: date | None, until: date | None) -> list[str]:
+    """The fewest day facet tokens whose days are exactly those from ``since`` to ``until`` (None: open).
+
+    The days' digits (``20161101``) as a decimal tree: a prefix whose every day is in the range
+    is one token, and only the two edges go deeper, so a range is at most 9 tokens a digit on
+    each side (90 days: about 20).
+    """
+    low = since.isoformat().replace("-", "") if since else "0" * 8
+    high = until.isoformat().replace("-", "") if until else "9" * 8
+    tokens: list[str] = []
+
+    def cover(prefix: str, low: str, high: str) -> None:
+        if low.strip("0") == "" and high.strip("9") == "":
+            tokens.append("d" + prefix)
+        elif low[0] == high[0]:
+            cover(prefix + low[0], low[1:], high[1:])
+        else:
+            cover(prefix + low[0], low[1:], "9" * (len(low) - 1))
+            tokens.extend(f"d{prefix}{digit}" for digit in range(int(low[0]) + 1, int(high[0])))
+            cover(prefix + high[0], "0" * (len(high) - 1), high[1:])
+
+    if low <= high:
+        cover("", low, high)
+    return tokens
 
 
 def attach(metadata: MetaData) -> None:

@@ -34,7 +34,7 @@ def _bold(snippet: str) -> str:
 @cli.command()
 @click.argument("query")
 @click.option("--source", help="Only pages of this source.")
-@click.option("--author", help="Only articles whose author contains this (any case).")
+@click.option("--author", help="Only articles whose author's name has these words (any case): Lendman, not Lend.")
 @click.option("--from", "start", metavar="TIME", help=f"Only articles published on or after this day: {TIME_HELP}.")
 @click.option("--to", "end", metavar="TIME", help="Only articles published on or before this day.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True, help="How many pages to list.")
