@@ -576,8 +576,10 @@ def _forget(session: Session, index: NearDupIndex, article_id: int, *, uncount: 
     session.execute(delete(Syndication).where(Syndication.article_id == article_id))
     session.info[_UNLINKED] = True
     session.flush()
+    done: set[int] = set()
     for neighbour in neighbours - {article_id}:
-        recompute(session, index, neighbour)
+        if neighbour not in done:  # the neighbours still in one cluster: placed once, not once each
+            done |= recompute(session, index, neighbour)
 
 
 def _linked(session: Session, ids: Iterable[int], kind: str | None = None) -> set[int]:
