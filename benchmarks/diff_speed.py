@@ -4,7 +4,7 @@ The parent is the demo blog's posts run together to 2,000 words; the copy has a 
 added, every link stripped with its text, one paragraph in ten dropped, one sentence in five
 rewritten and its quotes straightened. ``edits.diff`` is timed (CPU time, p50 / p99 of
 ``--runs``) with its aligner, rapidfuzz's LCS (``alignment.word_opcodes``), and with difflib's
-``SequenceMatcher`` in its place (autojunk on, as matching uses it), and the share of the parent
+``SequenceMatcher`` in its place (autojunk on, as matching used it), and the share of the parent
 kept and the edit counts of the two are printed side by side: the same result, or not.
 
 Usage: .venv/bin/python -m benchmarks.diff_speed [--runs 200]

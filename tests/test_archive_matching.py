@@ -380,3 +380,16 @@ def test_an_excerpt_crediting_its_source_by_site_name_is_linked(database: Databa
             matching.match_many(s, NearDupIndex(database), [(row, None)])
             ids[site + path] = row.id
     assert placements(database)[ids["scraper/mosul"]] == ("excerpt", ids["digest/mosul"])
+
+
+def test_a_paragraph_a_copy_replaced_by_its_own_line_is_one_cut_in_its_edits() -> None:
+    # An aggregator drops a paragraph and puts its own line there: a longest common
+    # subsequence pairs that line's "the"s with the paragraph's, splitting the cut that tells
+    # which copy was reposted from which.
+    origin = "\n".join(MOSUL[:5])
+    start = len(fingerprint.tokens("\n".join(MOSUL[:2])))
+    end = start + len(fingerprint.tokens(MOSUL[2]))
+    copy = "\n".join([*MOSUL[:2], "The mayor of the town said the army had left the area", *MOSUL[3:5]])
+    edits = alignment.edits(origin, copy)
+    assert (start, end) in edits.runs
+    assert edits.deleted == frozenset(range(start, end))

@@ -17,8 +17,6 @@ edits, which is how a parent is told apart from its siblings when nobody is cred
 from __future__ import annotations
 
 from dataclasses import dataclass
-from difflib import SequenceMatcher
-
 from rapidfuzz.distance import Indel
 
 from archive.syndication.fingerprint import is_boilerplate, lines, tokens
@@ -31,6 +29,11 @@ LEAD_WORDS = 12
 LEAD_SHARE = 0.1
 #: A shared run shorter than this ("the", "of the") says nothing about where the texts meet.
 _RUN = 5
+#: In a copy's edits, words both keep in runs shorter than this are edited too: the longest
+#: common subsequence keeps a "the" of a dropped paragraph matched with one of an added line,
+#: which splits the paragraph cut that tells a parent (difflib, which ``edits`` used before,
+#: seeds no match with such words; with them kept, one parent of the first dev set's 306 moved).
+_EDIT_RUN = 3
 #: Share of what an excerpt lacks of its source that lies after the part it kept.
 CUT = 0.75
 
@@ -70,19 +73,12 @@ def kept(words: list[str], runs: list[tuple[int, int]]) -> float:
     return (chars + sum(end - start for start, end in runs) / len(words)) / 2
 
 
-def _matcher(a: list[str], b: list[str]) -> SequenceMatcher[str]:
-    # autojunk stays on: words in over 1 % of a long text ("the") seed no match but are
-    # absorbed at the edges of the blocks around them, and it keeps long texts linear.
-    return SequenceMatcher(None, a, b, autojunk=True)
-
-
 def word_opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]:
     """An optimal (longest common subsequence) alignment of two word lists, as difflib-style
     opcodes ("equal", "delete", "insert"; a replacement is a delete beside an insert).
 
     For showing edits: rapidfuzz's C alignment of two 2,000-word texts takes 0.5 ms where
-    ``_matcher`` takes 3 ms, and keeps the same share of the text. ``edits`` keeps ``_matcher``:
-    the parents were tuned on its opcodes (with these, one parent of the first dev set's 306 moved).
+    difflib's takes 3 ms, and keeps the same share of the text.
     """
     return [(op.tag, op.src_start, op.src_end, op.dest_start, op.dest_end) for op in Indel.opcodes(a, b)]
 
@@ -157,15 +153,20 @@ NO_EDITS = Edits(frozenset(), frozenset(), frozenset(), 0)
 
 
 def edits(origin: str, copy: str) -> Edits:
-    """The copy's edits of the origin, by the words of their matching texts."""
+    """The copy's edits of the origin, by the words of their matching texts: between two runs
+    both keep, the origin's words are deleted and the copy's inserted (a replacement is both)."""
     words_o, words_c = tokens(origin), tokens(copy)
     deleted: set[int] = set()
     runs: set[tuple[int, int]] = set()
     inserted: set[tuple[int, tuple[str, ...]]] = set()
-    for tag, o1, o2, c1, c2 in _matcher(words_o, words_c).get_opcodes():
-        if tag in ("delete", "replace"):
-            deleted.update(range(o1, o2))
-            runs.add((o1, o2))
-        if tag in ("insert", "replace"):
-            inserted.add((o1, tuple(words_c[c1:c2])))
+    o = c = 0  # where the last run both keep ended
+    for block in Indel.opcodes(words_o, words_c).as_matching_blocks():
+        if 0 < block.size < _EDIT_RUN:
+            continue
+        if block.a > o:
+            deleted.update(range(o, block.a))
+            runs.add((o, block.a))
+        if block.b > c:
+            inserted.add((o, tuple(words_c[c:block.b])))
+        o, c = block.a + block.size, block.b + block.size
     return Edits(frozenset(deleted), frozenset(runs), frozenset(inserted), len(words_o))
