@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import numpy as np
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, insert, or_, select
 
 from archive.db.models import (
     Article,
@@ -487,9 +487,9 @@ def _link(
     credited: frozenset[int] = frozenset(),
 ) -> bool:
     """Add the copy and excerpt links between an article and its candidates; return whether any."""
-    linked = False
     copies: list[int] = []
     excerpts: list[int] = []
+    links: list[dict[str, object]] = []  # inserted in one statement, not one a pair
     for other_id, other in others:
         if other_id == article_id:
             continue
@@ -507,11 +507,12 @@ def _link(
         first, second = article_id, other_id
         if kind == "source":
             kind, first, second, shares = "excerpt", other_id, article_id, alignment.Shares(shares.covered, shares.contained)
-        session.add(
-            ArticleLink(article_id=first, other_id=second, kind=kind, contained=shares.contained, covered=shares.covered)
+        links.append(
+            {"article_id": first, "other_id": second, "kind": kind, "contained": shares.contained, "covered": shares.covered}
         )
         (excerpts if kind == "excerpt" else copies).append(other_id)
-        linked = True
+    if links:
+        session.execute(insert(ArticleLink), links)
     if copies or excerpts:
         # Excerpts of this article, and of the copies it now joins, leave the cluster.
         session.flush()
@@ -522,7 +523,7 @@ def _link(
             )
         ).all():
             _unmerge_excerpt(session, excerpt_id, source_id)
-    return linked
+    return bool(links)
 
 
 def _unmerge_excerpt(session: Session, excerpt_id: int, source_id: int) -> None:
