@@ -205,6 +205,13 @@ def test_chinese_and_japanese_are_searched_as_substrings(database: Database) -> 
     assert set(urls(database, "天")) == {"http://zh.example/2", "http://ja.example/1"}
     with database.connect() as conn:
         assert search(conn, "第三季度")[0].snippet == "国家统计局周一公布，中国经济**第三季度**增长百分之六点七。"
+    # Filters on both of SQLite's paths (trigrams ranked, a short term scanned), and PostgreSQL's.
+    add_page(database, "http://zh.example/3", "天气", "上海第三季度天气晴朗。", source="shanghai", author="Li Wei")
+    assert urls(database, "第三季度", source="shanghai") == ["http://zh.example/3"]
+    assert urls(database, "天", author="wei") == ["http://zh.example/3"]
+    assert set(urls(database, "天", source="gazette", until=date(2016, 11, 1))) == {
+        "http://zh.example/2", "http://ja.example/1"}
+    assert urls(database, "天", since=date(2016, 11, 2)) == []
 
 
 def test_diacritics_fold_on_sqlite(sqlite_url: str) -> None:

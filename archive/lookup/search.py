@@ -164,6 +164,8 @@ def _sqlite_matches(terms: list[str], filters: _Filters, pool: int | None, limit
     """The ``limit`` best of the ``pool`` newest matching articles, as ``_best`` gives them."""
     facets = filters.fts5()
     if not any(CJK.search(term) for term in terms):
+        # Titles and texts only: the author and facets columns are there to filter (checking
+        # each match's column costs 5-25 %: at 300,000 articles a common word's p50 2.7 -> 3.4 ms).
         words = "{title text} : (" + " ".join(map(_quoted, terms)) + ")"
         return text(
             _best(f"SELECT rowid AS id, rank AS score FROM {PREFIX} WHERE {PREFIX} MATCH :match", pool, limit)
