@@ -16,7 +16,11 @@ edits, which is how a parent is told apart from its siblings when nobody is cred
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import accumulate
+
 from rapidfuzz.distance import Indel
 
 from archive.syndication.fingerprint import is_boilerplate, lines, tokens
@@ -68,9 +72,25 @@ class Shares:
 
 def kept(words: list[str], runs: list[tuple[int, int]]) -> float:
     """Mean of the shares of characters and of words of ``words`` inside ``runs``."""
-    weights = [len(word) + 1 for word in words]  # a word and the space after it
-    chars = sum(sum(weights[start:end]) for start, end in runs) / sum(weights)
-    return (chars + sum(end - start for start, end in runs) / len(words)) / 2
+    return _kept(_offsets(words), runs)
+
+
+def _offsets(words: list[str]) -> list[int]:
+    """Where each word starts in the text of ``words`` and where it ends (a word and the space after it)."""
+    return [0, *accumulate(len(word) + 1 for word in words)]
+
+
+def _kept(offsets: list[int], runs: Iterable[tuple[int, int]]) -> float:
+    runs = list(runs)
+    chars = sum(offsets[end] - offsets[start] for start, end in runs) / offsets[-1]
+    return (chars + sum(end - start for start, end in runs) / (len(offsets) - 1)) / 2
+
+
+@functools.lru_cache(maxsize=64)
+def _aligned(text: str) -> tuple[list[str], list[int]]:
+    """A text's words and their offsets: an article is aligned with each of its candidates in turn."""
+    words = tokens(text)
+    return words, _offsets(words)
 
 
 def word_opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]:
@@ -85,7 +105,7 @@ def word_opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, i
 
 def shares(a: str, b: str) -> Shares:
     """Align the matching texts of ``a`` and ``b`` and return the share of each kept in the other."""
-    words_a, words_b = tokens(a), tokens(b)
+    (words_a, offsets_a), (words_b, offsets_b) = _aligned(a), _aligned(b)
     if not words_a or not words_b:
         return Shares(0.0, 0.0)
     # 20 times faster than difflib's blocks (1.5 ms for two 500-word texts), which made a
@@ -95,10 +115,10 @@ def shares(a: str, b: str) -> Shares:
     lead = bool(runs) and runs[0].a <= _lead(len(words_a)) and runs[0].b <= _lead(len(words_b))
     end_a, end_b = (runs[-1].a + runs[-1].size, runs[-1].b + runs[-1].size) if runs else (0, 0)
     return Shares(
-        kept(words_a, [(block.a, block.a + block.size) for block in blocks]),
-        kept(words_b, [(block.b, block.b + block.size) for block in blocks]),
+        _kept(offsets_a, ((block.a, block.a + block.size) for block in blocks)),
+        _kept(offsets_b, ((block.b, block.b + block.size) for block in blocks)),
         lead,
-        (kept(words_a, [(end_a, len(words_a))]), kept(words_b, [(end_b, len(words_b))])),
+        (_kept(offsets_a, [(end_a, len(words_a))]), _kept(offsets_b, [(end_b, len(words_b))])),
     )
 
 
