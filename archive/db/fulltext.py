@@ -27,6 +27,16 @@ articles). So each article also has ``pairs``, a hash of each two words next to 
 matches are in it), under a GIN index of their own: a phrase's pairs give the articles holding it
 (and, for rare hash collisions or phrases of three words or more, a few to check), without
 reading documents. Ranking never reads ``pairs``; it roughly doubles the cost of indexing an article.
+
+Filters are in the index too, as facets matched with the words (a filtered search's pool then
+holds only pages that pass): the article's source (``s`` and its id), its day of publication
+(``d`` and each prefix of the date's digits, so that a range of days is a few tokens:
+``day_cover``) and its author's words. On SQLite the author's words and the other facets are
+two more FTS5 columns, never ranked (the words of a query are looked for in ``{title text}``
+only); their content is a view over ``articles`` and ``search_articles_facets``, the facets each
+article was indexed with, kept because a row is removed with the values it was indexed with
+and its capture may be gone by then. On PostgreSQL they are ``facets`` (the author's lexemes as
+``a`` and each), in the same GIN index as the document.
 """
 
 from __future__ import annotations
