@@ -50,9 +50,9 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
 #: Round after round, for each result wanted: how many of the newest matches are ranked (the
-#: pool), and how many of the best ranked are read; ``None``: all of them (filters that few
-#: matches pass). PostgreSQL's ranking costs ~30 times SQLite's a match: a smaller pool; with
-#: filters, every row of it read and ranked only when it passes them.
+#: pool), and how many of the best ranked are read; ``None``: all of them (pages that are not
+#: stored as articles, or older versions of a page, filling the first). PostgreSQL's ranking
+#: costs ~30 times SQLite's a match: a smaller pool.
 _ROUNDS = {
     "sqlite": ((50, 5), (500, 100), (None, None)),
     "postgresql": ((10, 5), (100, 100), (None, None)),
