@@ -88,6 +88,7 @@ class Daemon:
 
     def __init__(self, archive: Archive, log: Path) -> None:
         self.log_path = log
+        self.data = archive.data
         self._log = log.open("a")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "syndicrawl", "scheduler", "run", "--data-dir", str(archive.data),
@@ -111,7 +112,11 @@ class Daemon:
 
     def stop(self, number: int = signal.SIGTERM, timeout: float = 60) -> int:
         self.process.send_signal(number)
-        code = self.process.wait(timeout)
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            crawls = "".join(f"\n--- {p}:\n{p.read_text()}" for p in sorted(self.data.glob("logs/*.log")))
+            raise AssertionError(f"the daemon did not stop in {timeout}s:\n{self.log}{crawls}") from None
         self._log.close()
         return code
 
