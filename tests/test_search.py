@@ -21,6 +21,7 @@ from archive.db.fulltext import day_cover
 from archive.db.models import Article, Capture, Source, Syndication
 from archive.db.urls import url_key
 from archive.errors import NotFoundError, QueryError
+from archive.lookup import search as search_module
 from archive.lookup.search import _ROUNDS, parse_query, search, snippet
 from benchmarks import search_scale
 from benchmarks.corpus_eval import material
@@ -212,6 +213,26 @@ def test_chinese_and_japanese_are_searched_as_substrings(database: Database) -> 
     assert set(urls(database, "天", source="gazette", until=date(2016, 11, 1))) == {
         "http://zh.example/2", "http://ja.example/1"}
     assert urls(database, "天", since=date(2016, 11, 2)) == []
+
+
+@pytest.mark.parametrize("begun_max", [search_module.BEGUN_MAX, 0], ids=["trigrams", "scanned"])
+def test_a_term_of_one_or_two_characters_is_found_wherever_it_is(
+    database: Database, begun_max: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Chinese word of two characters (most are) ends many a headline: on SQLite it is found by
+    the trigrams it begins, and at a title's or text's very end it begins one only with the spaces
+    the index adds; a term with too many trigrams is scanned instead, with the same result."""
+    monkeypatch.setattr(search_module, "BEGUN_MAX", begun_max)
+    add_page(database, "http://zh.example/end", "为人民服务", "文章的最后两个字是人民")
+    add_page(database, "http://zh.example/title", "新闻：人民", "今天没有新闻。")
+    add_page(database, "http://zh.example/none", "天气", "北京今天下雨。")
+    assert set(urls(database, "人民")) == {"http://zh.example/end", "http://zh.example/title"}
+    assert urls(database, "服务") == ["http://zh.example/end"]  # the title's last two characters
+    assert set(urls(database, "民")) == {"http://zh.example/title", "http://zh.example/end"}
+    assert urls(database, "雨") == ["http://zh.example/none"]  # the text's last but one
+    assert urls(database, "经济") == urls(database, "人 经") == []
+    assert urls(database, "人民 最后两个字") == ["http://zh.example/end"]  # with a ranked term
+    assert urls(database, "今天 新闻") == ["http://zh.example/title"]
 
 
 def test_diacritics_fold_on_sqlite(sqlite_url: str) -> None:

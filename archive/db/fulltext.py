@@ -12,7 +12,10 @@ stored once) with the ``unicode61`` tokenizer, diacritics folded (``cafe`` finds
 spaces, would be one token per sentence: articles holding such characters are also in
 ``search_articles_cjk``, an FTS5 ``trigram`` table (substring search), which queries with
 such characters use. Only those articles: trigrams of every text would make the index three
-times larger and a common word's query read a list of nearly every article.
+times larger and a common word's query read a list of nearly every article. A term of one or
+two characters has no trigram of its own: it is looked for as the trigrams it begins, listed by
+the table's vocabulary (``search_articles_cjk_terms``); the table holds each title and text with
+two spaces after it (``CJK_END``), so that a term at the very end of one begins trigrams too.
 
 PostgreSQL: ``search_articles`` holds each article's ``tsvector`` (title weighted A, text D)
 under a GIN index, with the ``simple`` configuration (no stemming or stop words: the archive
@@ -59,6 +62,9 @@ CJK_CLASS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 CJK = re.compile(f"[{CJK_CLASS}]")
 # SQLite's GLOB compares code points in a [...] class; PostgreSQL's regexp does too.
 _SQLITE_HAS_CJK = f"GLOB '*[{CJK_CLASS}]*'"
+#: After each title and text in the trigram table: every one or two characters of them begin a trigram.
+CJK_END = "  "
+_SQLITE_CJK_ROW = f"coalesce({{row}}.title, '') || '{CJK_END}' AS title, {{row}}.text || '{CJK_END}' AS text"
 
 #: A day's facet tokens: ``d`` and each prefix of its digits (``d2``, ``d20`` … ``d20161101``), so
 #: that any range of days is a few of them (``day_cover``). Only ISO 8601 days: ``published``
@@ -76,15 +82,15 @@ _SQLITE_INDEX = f"""
             source=_SQLITE_SOURCE.format(capture="new.capture_id"), published="new.published")});
         INSERT INTO {PREFIX}(rowid, title, text, author, facets)
             SELECT new.id, new.title, new.text, new.author, facets FROM {PREFIX}_facets WHERE article_id = new.id;
-        INSERT INTO {PREFIX}_cjk(rowid, title, text) SELECT new.id, new.title, new.text
+        INSERT INTO {PREFIX}_cjk(rowid, title, text) SELECT new.id, {_SQLITE_CJK_ROW.format(row="new")}
             WHERE coalesce(new.title, '') || new.text {_SQLITE_HAS_CJK};"""
 _SQLITE_UNINDEX = f"""
         INSERT INTO {PREFIX}({PREFIX}, rowid, title, text, author, facets)
             SELECT 'delete', old.id, old.title, old.text, old.author, facets FROM {PREFIX}_facets
             WHERE article_id = old.id;
         DELETE FROM {PREFIX}_facets WHERE article_id = old.id;
-        INSERT INTO {PREFIX}_cjk({PREFIX}_cjk, rowid, title, text) SELECT 'delete', old.id, old.title, old.text
-            WHERE coalesce(old.title, '') || old.text {_SQLITE_HAS_CJK};"""
+        INSERT INTO {PREFIX}_cjk({PREFIX}_cjk, rowid, title, text) SELECT 'delete', old.id, {_SQLITE_CJK_ROW.format(
+            row="old")} WHERE coalesce(old.title, '') || old.text {_SQLITE_HAS_CJK};"""
 
 _SQLITE = (
     # The facets an article was indexed with, kept: removing it from an external-content index
@@ -98,9 +104,11 @@ _SQLITE = (
     # Ranking: a word in the title counts ten times one in the text (bm25's column weights); the
     # author and facets columns filter, they never rank.
     f"INSERT INTO {PREFIX}({PREFIX}, rank) VALUES ('rank', 'bm25(10.0, 1.0, 0.0, 0.0)')",
+    f"CREATE VIEW {PREFIX}_cjk_rows AS SELECT id, {_SQLITE_CJK_ROW.format(row='articles')} FROM articles",
     f"""CREATE VIRTUAL TABLE {PREFIX}_cjk USING fts5(
-        title, text, content='articles', content_rowid='id', tokenize='trigram')""",
+        title, text, content='{PREFIX}_cjk_rows', content_rowid='id', tokenize='trigram')""",
     f"INSERT INTO {PREFIX}_cjk({PREFIX}_cjk, rank) VALUES ('rank', 'bm25(10.0, 1.0)')",
+    f"CREATE VIRTUAL TABLE {PREFIX}_cjk_terms USING fts5vocab({PREFIX}_cjk, row)",
     f"CREATE TRIGGER {PREFIX}_insert AFTER INSERT ON articles BEGIN{_SQLITE_INDEX}\n    END",
     f"CREATE TRIGGER {PREFIX}_delete AFTER DELETE ON articles BEGIN{_SQLITE_UNINDEX}\n    END",
     f"""CREATE TRIGGER {PREFIX}_update AFTER UPDATE OF title, text, author, published, capture_id ON articles
@@ -110,8 +118,8 @@ _SQLITE = (
         source="c.source_id", published="a.published")}
         FROM articles AS a LEFT JOIN captures AS c ON c.id = a.capture_id""",
     f"INSERT INTO {PREFIX}({PREFIX}) VALUES ('rebuild')",
-    f"""INSERT INTO {PREFIX}_cjk(rowid, title, text) SELECT id, title, text FROM articles
-        WHERE coalesce(title, '') || text {_SQLITE_HAS_CJK}""",
+    f"""INSERT INTO {PREFIX}_cjk(rowid, title, text) SELECT id, {_SQLITE_CJK_ROW.format(row='articles')}
+        FROM articles WHERE coalesce(title, '') || text {_SQLITE_HAS_CJK}""",
 )
 
 #: The document of one article, as both the trigger and the query's snippet see it.
@@ -173,7 +181,8 @@ _PG = (
 _DROP = {
     "sqlite": (
         f"DROP TRIGGER IF EXISTS {PREFIX}_update", f"DROP TRIGGER IF EXISTS {PREFIX}_delete",
-        f"DROP TRIGGER IF EXISTS {PREFIX}_insert", f"DROP TABLE IF EXISTS {PREFIX}_cjk",
+        f"DROP TRIGGER IF EXISTS {PREFIX}_insert", f"DROP TABLE IF EXISTS {PREFIX}_cjk_terms",
+        f"DROP TABLE IF EXISTS {PREFIX}_cjk", f"DROP VIEW IF EXISTS {PREFIX}_cjk_rows",
         f"DROP TABLE IF EXISTS {PREFIX}", f"DROP VIEW IF EXISTS {PREFIX}_rows", f"DROP TABLE IF EXISTS {PREFIX}_facets",
     ),
     "postgresql": (
