@@ -293,11 +293,14 @@ NEAREST = 8
 
 def _placed(session: Session, ids: Iterable[int]) -> dict[int, tuple[int, str]]:
     """The cluster and relation of each of these articles that is placed."""
+    ids = list(ids)
+    if not ids:  # an article with no candidate, as most are: no statement
+        return {}
     return {
         article_id: (cluster_id, relation)
         for article_id, cluster_id, relation in session.execute(
             select(Syndication.article_id, Syndication.cluster_id, Syndication.relation).where(
-                Syndication.article_id.in_(list(ids))
+                Syndication.article_id.in_(ids)
             )
         )
     }
@@ -388,6 +391,8 @@ def _relearn(
 
 def _sources(session: Session, article_ids: list[int]) -> dict[int, int]:
     """The source of each article."""
+    if not article_ids:
+        return {}
     return dict(
         session.execute(
             select(Article.id, Capture.source_id)
