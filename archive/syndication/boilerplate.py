@@ -54,13 +54,15 @@ class SiteLines:
     """The counts of one transaction: read from the database, added to in order, written by ``flush``.
 
     ``stored``: counts already read from the database (``prefetch``), shared by the
-    instances that read the same state.
+    instances that read the same state; ``kinds``: the kinds of sources known, read when missing.
     """
 
-    def __init__(self, session: Session, stored: dict[tuple[int, int], int] | None = None) -> None:
+    def __init__(
+        self, session: Session, stored: dict[tuple[int, int], int] | None = None, kinds: dict[int, str] | None = None
+    ) -> None:
         self._session = session
         self._added: Counter[tuple[int, int]] = Counter()
-        self._kinds: dict[int, str] = {}
+        self._kinds = {} if kinds is None else kinds
         self.stored = {} if stored is None else stored
 
     def prefetch(self, texts: Iterable[tuple[int | None, str]]) -> None:

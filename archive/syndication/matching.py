@@ -201,8 +201,9 @@ def match_many(
                 continue  # the same page captured again: its placement stands
             _forget(session, index, earlier.id)
         new.append((article, fp, key))
-    sources = _sources(session, [article.id for article, _, _ in new])
-    counting = SiteLines(session)
+    kinds: dict[int, str] = {}  # of the sources met: whether a site's repeated lines are boilerplate
+    sources = _sources(session, [article.id for article, _, _ in new], kinds)
+    counting = SiteLines(session, kinds=kinds)
     counting.prefetch((sources.get(article.id), article.text) for article, _, _ in new)
     stripped: dict[int, frozenset[str]] = {}  # the site lines left out of each fingerprint
     learning: list[tuple[int, int, set[int]]] = []  # (article, its source, the lines it made boilerplate)
@@ -228,9 +229,9 @@ def match_many(
     stored = index.fingerprints(
         {c for found in (*candidates, *by_citation.values(), *by_credit.values()) for c in found}, session=session
     )
-    sources.update(_sources(session, list(stored)))
+    sources.update(_sources(session, list(stored), kinds))
     placed = _placed(session, stored)
-    site_lines = SiteLines(session, counting.stored)  # counting up to each article again, from the same state
+    site_lines = SiteLines(session, counting.stored, kinds)  # counting up to each article again, from the same state
     # Earlier articles of the batch, by band key, by URL key and by the URL keys they cite
     # (and, in ``site_credits``, by site and the sites they credit).
     in_batch: dict[int, list[tuple[int, np.ndarray]]] = {}
@@ -389,17 +390,22 @@ def _relearn(
     match_many(session, index, [(session.get(Article, article_id), None) for article_id in sorted(stale)], count=False)
 
 
-def _sources(session: Session, article_ids: list[int]) -> dict[int, int]:
-    """The source of each article."""
+def _sources(session: Session, article_ids: list[int], kinds: dict[int, str]) -> dict[int, int]:
+    """The source of each article; their kinds added to ``kinds`` (read with them: a cluster's
+    members are on as many sites, whose kinds were a statement each)."""
     if not article_ids:
         return {}
-    return dict(
-        session.execute(
-            select(Article.id, Capture.source_id)
-            .join(Capture, Capture.id == Article.capture_id)
-            .where(Article.id.in_(article_ids))
-        ).all()
-    )
+    found = {}
+    for article_id, source_id, kind in session.execute(
+        select(Article.id, Capture.source_id, Source.kind)
+        .join(Capture, Capture.id == Article.capture_id)
+        .outerjoin(Source, Source.id == Capture.source_id)
+        .where(Article.id.in_(article_ids))
+    ):
+        found[article_id] = source_id
+        if source_id is not None:
+            kinds[source_id] = kind or "unknown"
+    return found
 
 
 def citations(article: Article, key: str) -> set[str]:
