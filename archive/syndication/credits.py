@@ -87,6 +87,7 @@ class SiteCredits:
         }
         self._at_source: dict[int, list[tuple[int, np.ndarray]]] = defaultdict(list)
         self._crediting: dict[int, list[tuple[int, np.ndarray]]] = defaultdict(list)
+        self._stored_names: set[tuple[str, int]] = set()  # read by ``stored``: not written again
 
     def stored(self) -> dict[int, set[int]]:
         """For each article, the stored articles of the sites it credits and the stored pages
@@ -111,6 +112,7 @@ class SiteCredits:
             select(SiteName.name, SiteName.source_id).where(SiteName.source_id.in_(by_source))
         ):
             by_source[source_id].add(name)
+            self._stored_names.add((name, source_id))
         for source_id, keys in by_source.items():
             crediting = self._session.scalars(
                 select(ArticleCitation.article_id)
@@ -145,7 +147,10 @@ class SiteCredits:
             for article_id in sorted(ids)
             for name in sorted(self.credits.get(article_id, ()))
         )
-        known = sorted({(name, self._sources[a]) for a, own in self._own.items() if a in ids and a in self._sources for name in own})
+        known = sorted(
+            {(name, self._sources[a]) for a, own in self._own.items() if a in ids and a in self._sources for name in own}
+            - self._stored_names  # a site's names, stored with its first article: no statement for the next
+        )
         if known:
             self._session.execute(
                 upsert(self._session, SiteName).on_conflict_do_nothing(),
