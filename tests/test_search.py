@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, text, update
 
 from archive.db.engine import Database, create_engine_for, sqlite_url, upgrade
-from archive.db.fulltext import ID_DIGITS, day_cover, id_cover
+from archive.db.fulltext import day_cover
 from archive.db.models import Article, Capture, Source, Syndication
 from archive.db.urls import url_key
 from archive.errors import NotFoundError, QueryError
@@ -168,17 +168,6 @@ def test_a_day_cover_holds_exactly_the_days_of_its_range(since: date | None, unt
         covered = any(digits.startswith(token[1:]) for token in cover)
         assert covered == ((since is None or day >= since) and (until is None or day <= until)), day
     assert len(cover) <= 2 * 9 * 8
-
-
-@given(st.integers(min_value=0, max_value=10**9), st.lists(st.integers(min_value=1, max_value=10**9 + 10**6)))
-def test_an_id_cover_holds_exactly_the_ids_above_its_floor(floor: int, ids: list[int]) -> None:
-    """PostgreSQL's windows of the newest ids are these tokens, matched against each article's
-    id prefixes: an id under the floor in the window, or one above it left out, changes a pool."""
-    cover = id_cover(floor)
-    for n in [*ids, floor, floor + 1, max(floor - 1, 1), 10 * floor + 9]:
-        digits = str(n).zfill(ID_DIGITS)
-        assert any(digits.startswith(token[1:]) for token in cover) == (n > floor), n
-    assert len(cover) <= 9 * ID_DIGITS
 
 
 def test_hits_name_their_cluster_relation_and_origin(database: Database) -> None:

@@ -39,8 +39,7 @@ two more FTS5 columns, never ranked (the words of a query are looked for in ``{t
 only); their content is a view over ``articles`` and ``search_articles_facets``, the facets each
 article was indexed with, kept because a row is removed with the values it was indexed with
 and its capture may be gone by then. On PostgreSQL they are ``facets`` (the author's lexemes as
-``a`` and each, and the article's id as ``i`` and each prefix of its digits: ``id_cover``), in
-the same GIN index as the document.
+``a`` and each), in the same GIN index as the document.
 """
 
 from __future__ import annotations
@@ -71,10 +70,6 @@ _SQLITE_CJK_ROW = f"coalesce({{row}}.title, '') || '{CJK_END}' AS title, {{row}}
 #: that any range of days is a few of them (``day_cover``). Only ISO 8601 days: ``published``
 #: keeps the page's own string, and another form has no day to filter on.
 DAY_PREFIXES = range(1, 9)
-#: PostgreSQL's facets also hold the article's id as ``i`` and each prefix of its 12 digits, so
-#: that "newer than" is a few tokens (``id_cover``) that the GIN index intersects with a word's
-#: list: the newest matches of a word without reading the heap row of every one of them.
-ID_DIGITS = 12
 _SQLITE_DAY = "substr({published}, 1, 4) || substr({published}, 6, 2) || substr({published}, 9, 2)"
 _SQLITE_FACETS = (
     "trim(coalesce('s' || {source}, '') || CASE WHEN {published} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*' "
@@ -149,17 +144,16 @@ _PG = (
             WINDOW w AS (ORDER BY at)) AS pairs $$""",
     # The source (``s`` and its id), the day's prefixes (as on SQLite) and the author's words
     # (``a`` and each lexeme): no word of a text is looked for here, so none is mistaken for them.
-    f"""CREATE FUNCTION {PREFIX}_facets(source_id BIGINT, author TEXT, published TEXT, article_id BIGINT)
-        RETURNS TEXT[] LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    f"""CREATE FUNCTION {PREFIX}_facets(source_id BIGINT, author TEXT, published TEXT) RETURNS TEXT[]
+        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
         SELECT array_remove(ARRAY['s' || source_id], NULL)
-            || ARRAY(SELECT 'i' || left(lpad(article_id::TEXT, {ID_DIGITS}, '0'), k) FROM generate_series(1, {ID_DIGITS}) AS k)
             || CASE WHEN published ~ '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}'
                 THEN ARRAY[{", ".join(f"'d' || left({_PG_DAY}, {k})" for k in DAY_PREFIXES)}] ELSE '{{}}' END
             || ARRAY(SELECT 'a' || lexeme FROM unnest(to_tsvector('simple', coalesce(author, '')))) $$""",
     f"""CREATE FUNCTION {PREFIX}_index() RETURNS trigger LANGUAGE plpgsql AS $$
     DECLARE document TSVECTOR := {PREFIX}_document(NEW.title, NEW.text);
     DECLARE facets TEXT[] := {PREFIX}_facets(
-        (SELECT source_id FROM captures WHERE id = NEW.capture_id), NEW.author, NEW.published, NEW.id);
+        (SELECT source_id FROM captures WHERE id = NEW.capture_id), NEW.author, NEW.published);
     BEGIN
         INSERT INTO {PREFIX} (article_id, document, pairs, facets)
             VALUES (NEW.id, document, {PREFIX}_pairs(document), facets)
@@ -175,7 +169,7 @@ _PG = (
     f"""INSERT INTO {PREFIX} (article_id, document, pairs, facets)
         SELECT id, document, {PREFIX}_pairs(document), facets FROM (
             SELECT a.id, {PREFIX}_document(a.title, a.text) AS document,
-                {PREFIX}_facets(c.source_id, a.author, a.published, a.id) AS facets
+                {PREFIX}_facets(c.source_id, a.author, a.published) AS facets
             FROM articles AS a LEFT JOIN captures AS c ON c.id = a.capture_id) AS made""",
     # One index over words and facets: GIN intersects a word's list with a filter's inside one
     # scan, skipping through the longer list, instead of two bitmaps of every match to AND.
@@ -196,7 +190,6 @@ _DROP = {
         f"DROP TABLE IF EXISTS {PREFIX}", f"DROP FUNCTION IF EXISTS {PREFIX}_document(TEXT, TEXT)",
         f"DROP FUNCTION IF EXISTS {PREFIX}_pairs(TSVECTOR)",
         f"DROP FUNCTION IF EXISTS {PREFIX}_facets(BIGINT, TEXT, TEXT)",
-        f"DROP FUNCTION IF EXISTS {PREFIX}_facets(BIGINT, TEXT, TEXT, BIGINT)",
     ),
 }
 
@@ -236,27 +229,16 @@ def day_cover(since: date | None, until: date | None) -> list[str]:
     """
     low = since.isoformat().replace("-", "") if since else "0" * 8
     high = until.isoformat().replace("-", "") if until else "9" * 8
-    return _cover("d", low, high)
-
-
-def id_cover(floor: int) -> list[str]:
-    """The fewest id facet tokens (PostgreSQL's) whose ids are exactly those above ``floor`` (≥ 0)."""
-    return _cover("i", str(floor + 1).zfill(ID_DIGITS), "9" * ID_DIGITS)
-
-
-def _cover(tag: str, low: str, high: str) -> list[str]:
-    """The tokens ``tag`` + a prefix of the digits whose numbers are exactly ``low`` to ``high``
-    (as many digits each): a prefix all of whose numbers are in the range is one token."""
     tokens: list[str] = []
 
     def cover(prefix: str, low: str, high: str) -> None:
         if low.strip("0") == "" and high.strip("9") == "":
-            tokens.append(tag + prefix)
+            tokens.append("d" + prefix)
         elif low[0] == high[0]:
             cover(prefix + low[0], low[1:], high[1:])
         else:
             cover(prefix + low[0], low[1:], "9" * (len(low) - 1))
-            tokens.extend(f"{tag}{prefix}{digit}" for digit in range(int(low[0]) + 1, int(high[0])))
+            tokens.extend(f"d{prefix}{digit}" for digit in range(int(low[0]) + 1, int(high[0])))
             cover(prefix + high[0], "0" * (len(high) - 1), high[1:])
 
     if low <= high:

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Float, Integer, exists, select, text
 
-from archive.db.fulltext import CJK, PREFIX, cjk_spaced, day_cover, id_cover
+from archive.db.fulltext import CJK, PREFIX, cjk_spaced, day_cover
 from archive.db.models import Article, Capture, Source, Syndication
 from archive.errors import NotFoundError, QueryError
 
@@ -253,9 +253,8 @@ def _postgresql_matches(
     if phrases:
         pairs = " || ".join(f"{PREFIX}_pairs(to_tsvector('simple', :term{n}))" for n in phrases)
         held.append(f"pairs @> ({pairs})")
-    if floor is not None:  # in the GIN index: no heap row read for a match under the floor
-        held.append("facets && CAST(:window AS TEXT[])")
-        params["window"] = id_cover(floor)
+    if floor is not None:
+        held.append(f"article_id > {int(floor)}")
     query = " && ".join(f"phraseto_tsquery('simple', :term{n})" for n in range(len(terms)))
     newest = "" if pool is None else f" ORDER BY article_id + 0 DESC LIMIT {pool}"
     checked = " WHERE document @@ query" if phrases else ""
@@ -269,14 +268,12 @@ def _postgresql_matches(
 
 #: On PostgreSQL the pool is first looked for among the newest ids, this many times its size:
 #: the GIN index finds every match of a word (650,000 of a word in 65% of 1M articles), and
-#: sorting them by id to keep the newest reads each one's heap row (355 ms); in a window of the
-#: newest 10,000 ids, 6 ms. A window holding the pool's size in matches holds the newest of them,
-#: so the pool is the same; one holding fewer is widened, up to every id. The window is the id
-#: facets' (``fulltext.id_cover``), matched in the GIN index with the words, so a window too
-#: narrow costs what its few matches do: a word in 1% of 1M articles (10,000 matches, ~100 in
-#: the first window) took 57 ms p50 from every match when the window was ``article_id >``,
-#: checked on each heap row.
-WINDOWS = (50, 500)
+#: sorting them by id to keep the newest reads each (355 ms); in a window of the newest 10,000
+#: ids, 6 ms. A window holding the pool's size in matches holds the newest of them, so the pool
+#: is the same; one holding fewer is widened, up to every id. One window only: the planner reads
+#: a window through the primary key, every document of it, and a second one 1,000 times the pool
+#: cost rarer words ~50 ms at 300,000 articles.
+WINDOWS = (50,)
 
 
 def _windows(conn: Connection, pool: int | None) -> list[int | None]:
