@@ -82,13 +82,14 @@ class Daemon:
         self._sources: dict[str, tuple[float, dict[str, Source]]] = {}
         self._ensured: dict[str, tuple[str, ...]] = {}
         self._reported: set[str] = set()
+        self._executors = {
+            EXECUTOR: ThreadPoolExecutor(settings.max_crawls),
+            POLLS: ThreadPoolExecutor(settings.max_polls),
+            "default": ThreadPoolExecutor(1),
+        }
         self.scheduler = Scheduler(
             jobstores={STORE: job_store(self.database.engine, daemon=True), "default": MemoryJobStore()},
-            executors={
-                EXECUTOR: ThreadPoolExecutor(settings.max_crawls),
-                POLLS: ThreadPoolExecutor(settings.max_polls),
-                "default": ThreadPoolExecutor(1),
-            },
+            executors=self._executors,
             timezone=UTC,
         )
 
@@ -112,6 +113,10 @@ class Daemon:
         self.scheduler.pause()
         logger.info("stopping: no new crawls; running crawls are asked to stop")
         CHILDREN.stop(self.settings.stop_timeout)
+        # The running jobs end first: APScheduler's shutdown waits for them holding its job stores'
+        # lock, which a running tick takes to read the schedules or add a poll (a deadlock).
+        for executor in self._executors.values():
+            executor.shutdown(wait=True)
         self.scheduler.shutdown(wait=True)
         self.database.dispose()
         logger.info("scheduler stopped")

@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -365,3 +366,34 @@ def test_a_second_daemon_on_the_same_database_refuses_to_start(make_archive, fee
         rf"Error: a scheduler daemon already runs on this database: scheduler daemon \(pid {first.process.pid} "
         r"on \S+, since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\)\n", second.stderr), second.stderr
     assert first.stop() == 0
+
+
+def test_a_stop_during_a_tick_waits_for_it_and_exits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGTERM while a tick runs (every 0.3 s here): the tick reads the schedules after the stop
+    began, and the daemon still stops (APScheduler's shutdown held the lock the tick needs)."""
+    from scheduler import service
+    from scheduler.jobs import Children
+
+    monkeypatch.setattr(service, "CHILDREN", Children())
+    settings = load_settings(None, env={}, overrides={"data_dir": tmp_path / "data"})
+    daemon = service.Daemon(settings)
+    stop = threading.Event()
+    in_tick, stopped_in_tick = threading.Event(), threading.Event()
+    apply = daemon.apply
+
+    def slow_apply() -> None:
+        if not in_tick.is_set():
+            in_tick.set()
+            stop.wait()
+            time.sleep(1.5)  # the main thread is in shutdown now
+            stopped_in_tick.set()
+        apply()
+
+    monkeypatch.setattr(daemon, "apply", slow_apply)
+    runner = threading.Thread(target=daemon.run, args=(stop,), daemon=True)
+    runner.start()
+    assert in_tick.wait(30)
+    stop.set()
+    runner.join(30)
+    assert not runner.is_alive(), "the daemon hung stopping while a tick ran"
+    assert stopped_in_tick.is_set()
