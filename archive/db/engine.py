@@ -7,6 +7,7 @@ only by Alembic (``archive/db/migrations``), driven from here without an ``alemb
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sqlite3
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
     from sqlalchemy.engine import Connection, Engine
     from sqlalchemy.pool import ConnectionPoolEntry
+    from sqlalchemy.sql.expression import Executable
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -262,12 +264,33 @@ def current_revision(engine: Engine) -> str | None:
 
 def upsert(s: Session, model: type[Any]) -> postgresql.Insert | sqlite.Insert:
     """An INSERT of ``model`` supporting ``on_conflict_do_*`` for the session's backend."""
-    backend = s.get_bind().dialect.name
+    return _insert(s.get_bind().dialect.name, model)
+
+
+def _insert(backend: str, model: type[Any] | Table) -> postgresql.Insert | sqlite.Insert:
     if backend == "postgresql":
         return postgresql.insert(model)
     if backend == "sqlite":
         return sqlite.insert(model)
     raise ConfigError(f"unsupported database backend {backend!r}: use a sqlite:// or postgresql+psycopg:// URL")
+
+
+def upsert_adding(s: Session, table: Table, keys: tuple[str, ...], added: tuple[str, ...]) -> Executable:
+    """An INSERT of ``table``'s rows (executed with a list of them) that, where a row with the
+    same ``keys`` is stored, adds the new row's ``added`` columns to it: counts kept current.
+
+    Built once a backend and table: ``excluded`` copies the table's columns and their foreign
+    keys (each an event listener) every time it is built, ~0.5 ms, more than SQLite's upsert.
+    """
+    return _upsert_adding(s.get_bind().dialect.name, table, keys, added)
+
+
+@functools.cache
+def _upsert_adding(backend: str, table: Table, keys: tuple[str, ...], added: tuple[str, ...]) -> Executable:
+    insert = _insert(backend, table)
+    return insert.on_conflict_do_update(
+        index_elements=[table.c[key] for key in keys], set_={name: table.c[name] + insert.excluded[name] for name in added}
+    )
 
 
 class Database:

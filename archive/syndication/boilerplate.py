@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from archive.db.engine import upsert
+from archive.db.engine import upsert_adding
 from archive.db.models import SiteLine, Source
 from archive.syndication.fingerprint import lines
 
@@ -136,14 +136,8 @@ class SiteLines:
             if key in self.stored:
                 self.stored[key] += row["articles"]
         if rows:  # through Core: the ORM's bulk path spent more on each row than SQLite did
-            table = SiteLine.__table__
-            insert = upsert(self._session, table)
             self._session.connection().execute(
-                insert.on_conflict_do_update(
-                    index_elements=[table.c.source_id, table.c.line_hash],
-                    set_={"articles": table.c.articles + insert.excluded.articles},
-                ),
-                rows,
+                upsert_adding(self._session, SiteLine.__table__, ("source_id", "line_hash"), ("articles",)), rows
             )
         self._added.clear()
 

@@ -28,7 +28,7 @@ from sqlalchemy import delete, event, exists, func, insert, select, tuple_
 from sqlalchemy.orm import aliased
 
 from archive.db import advisory, pages
-from archive.db.engine import upsert
+from archive.db.engine import upsert_adding
 from archive.db.models import Article, ArticleCitation, Capture, EditSummary, PageFact, Source, Syndication, Tally
 
 if TYPE_CHECKING:
@@ -203,14 +203,11 @@ def refresh(session: Session, article_ids: Iterable[int]) -> None:
     moved = [(key, n, total) for key, (n, total) in sums.items() if n or total]
     if not moved:
         return
-    stmt = upsert(session, Tally).values([
-        {"figure": figure, "name": name, "detail": detail, "n": int(n), "total": total}
-        for (figure, name, detail), n, total in moved
-    ])
-    session.execute(stmt.on_conflict_do_update(
-        index_elements=[Tally.figure, Tally.name, Tally.detail],
-        set_={"n": Tally.n + stmt.excluded.n, "total": Tally.total + stmt.excluded.total},
-    ))
+    session.execute(
+        upsert_adding(session, Tally.__table__, ("figure", "name", "detail"), ("n", "total")),
+        [{"figure": figure, "name": name, "detail": detail, "n": int(n), "total": total}
+         for (figure, name, detail), n, total in moved],
+    )
     for chunk in _chunks([key for key, _, _ in moved]):
         session.execute(delete(Tally).where(tuple_(Tally.figure, Tally.name, Tally.detail).in_(chunk), Tally.n == 0))
 
