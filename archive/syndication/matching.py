@@ -226,11 +226,12 @@ def match_many(
     candidates = index.query_many([fp.signature for _, fp, _ in todo], session=session)
     by_citation = _cited_or_citing(session, cites, {key: article.id for article, _, key in todo})
     by_credit = site_credits.stored()
+    placed = _placed(session, {c for found in (*candidates, *by_citation.values(), *by_credit.values()) for c in found})
+    candidates = [_first_of_each_cluster(found, placed) for found in candidates]
     stored = index.fingerprints(
         {c for found in (*candidates, *by_citation.values(), *by_credit.values()) for c in found}, session=session
     )
     sources.update(_sources(session, list(stored), kinds))
-    placed = _placed(session, stored)
     site_lines = SiteLines(session, counting.stored, kinds)  # counting up to each article again, from the same state
     # Earlier articles of the batch, by band key, by URL key and by the URL keys they cite
     # (and, in ``site_credits``, by site and the sites they credit).
@@ -290,6 +291,28 @@ def _shingles(stored: dict[int, StoredFingerprint], ids: Iterable[int]) -> dict[
 #: would (a copy, an excerpt of them all, or nothing), and a copy joining a cluster of 200
 #: costs what it costs in a cluster of 9 (6 scored the first dev set as all of them did).
 NEAREST = 8
+
+
+#: Of each cluster among an article's LSH candidates, how many members (most bands shared
+#: first) are read to find the ``NEAREST``: a cluster of 200 copies shares bands with a new
+#: one through all of them, and reading every member's shingles made matching grow with it.
+SHORTLIST = 2 * NEAREST
+
+
+def _first_of_each_cluster(found: list[int], placed: dict[int, tuple[int, str]]) -> list[int]:
+    """The LSH candidates ``found`` (most bands shared first) less, in each cluster, the members
+    after its first ``SHORTLIST``: those not placed and the origins are all kept. A member whose
+    text it has word for word shares every band, so it is among the first."""
+    seen: dict[int, int] = {}
+    kept = []
+    for article_id in found:
+        cluster_id, relation = placed.get(article_id, (None, None))
+        if cluster_id is not None and relation != "origin":
+            seen[cluster_id] = seen.get(cluster_id, 0) + 1
+            if seen[cluster_id] > SHORTLIST:
+                continue
+        kept.append(article_id)
+    return kept
 
 
 def _placed(session: Session, ids: Iterable[int]) -> dict[int, tuple[int, str]]:
