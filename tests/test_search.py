@@ -88,6 +88,29 @@ def test_a_word_in_more_articles_than_the_pool_is_ranked_among_the_newest(databa
     assert urls(database, '"ferry again"', limit=1) == [best_new]
 
 
+def test_a_term_in_more_than_common_articles_lists_titles_first_then_newest_on_sqlite(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FTS5's BM25 counts every article holding a term, once a query (50-240 ms at 1M articles for
+    a common word or phrase): past ``COMMON`` articles, the pool's titles holding the query come
+    first, then the rest, each newest first; the word count no longer ranks."""
+    monkeypatch.setattr(search_module, "COMMON", 4)
+    with Database(sqlite_url) as db:
+        add_page(db, "http://a.example/old-title", "Ferry again", "The ferry.")
+        for n in range(4):
+            add_page(db, f"http://b.example/{n}", "News", f"Item {n}: the ferry sails." + " Ferry again." * (n == 1))
+        add_page(db, "http://a.example/new-title", "Ferry news", "A ferry.")
+        add_page(db, "http://c.example/rare", "Harbour", "The harbour ferry.")
+        newest_first = ["http://a.example/new-title", "http://a.example/old-title", "http://c.example/rare",
+                        *(f"http://b.example/{n}" for n in (3, 2, 1, 0))]
+        assert urls(db, "ferry") == newest_first
+        assert urls(db, "ferry", limit=3) == newest_first[:3]
+        assert urls(db, '"ferry again"') == ["http://a.example/old-title", "http://b.example/1"]
+        assert urls(db, "harbour ferry") == ["http://c.example/rare"]
+        monkeypatch.setattr(search_module, "COMMON", 100)  # BM25 again: the word counted, titles weigh 10
+        assert urls(db, "ferry")[:3] == ["http://a.example/old-title", "http://a.example/new-title", "http://b.example/1"]
+
+
 def test_a_page_is_listed_once_with_its_latest_article(database: Database) -> None:
     add_page(database, "http://a.example/page", "Old title", "The mayor resigned on Monday.")
     add_page(database, "https://www.a.example/page", "New title", "The mayor resigned on Tuesday.")

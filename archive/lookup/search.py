@@ -14,7 +14,10 @@ PostgreSQL as a phrase of single characters.
 
 Ranked means: the best by that score among the newest matches (highest article id, the latest
 stored), at most a pool of them, ``_ROUNDS``' first (for 20 results: 1,000 on SQLite, 200 on
-PostgreSQL). Ranking costs per match (BM25 1-2 µs on SQLite; ``ts_rank`` reads and
+PostgreSQL). On SQLite a term in more than ``COMMON`` articles is not ranked by BM25: FTS5's
+``bm25`` counts, once a query, every article holding each term (its IDF), 50-240 ms at 1M
+articles for a common word or phrase whatever the pool; the pool's pages that hold the query
+in their title come first, then the rest, newest first. Ranking costs per match (BM25 1-2 µs on SQLite; ``ts_rank`` reads and
 decompresses each match's ``tsvector``, ~45 µs on PostgreSQL): ranking every match of a word
 in 10% of 300,000 articles took 0.8 s and 1.4 s (p99). Taking the newest matches costs less:
 FTS5 walks its list of matches in id order; PostgreSQL sorts the ids of the rows the GIN index
@@ -61,6 +64,9 @@ _ROUNDS = {
 #: (read from the trigram table's vocabulary: ~1 ms at 300,000 articles, where scanning the
 #: articles holding such characters with ``LIKE`` took 20-60 ms); of more than this many, it is scanned.
 BEGUN_MAX = 1000
+#: On SQLite, a term in more articles than this is common: counting them (a walk of its list,
+#: ~0.3-0.6 µs an article) is as long as BM25's, which then costs as much again.
+COMMON = 10_000
 _TERM = re.compile(r'"([^"]*)"|([^\s"]+)')
 _WORD = re.compile(r"\w")
 #: Marks around a match in a snippet (``**word**``, as in Markdown).
@@ -178,19 +184,46 @@ def _begun(conn: Connection, terms: list[str]) -> dict[str, list[str] | None]:
     return begun
 
 
+def _words(terms: list[str]) -> str:
+    """The FTS5 query for ``terms`` in titles and texts: the author and facets columns are there
+    to filter (checking each match's column costs 5-25 %: at 300,000 articles a common word's p50
+    2.7 -> 3.4 ms)."""
+    return "{title text} : (" + " ".join(map(_quoted, terms)) + ")"
+
+
+def _common(conn: Connection, terms: list[str]) -> bool:
+    """Whether a term is in more than ``COMMON`` articles (SQLite, no Chinese or Japanese term)."""
+    return not any(CJK.search(term) for term in terms) and any(
+        conn.execute(text(f"SELECT count(*) FROM (SELECT 1 FROM {PREFIX} WHERE {PREFIX} MATCH :term LIMIT :most)"),
+                     {"term": _words([term]), "most": COMMON + 1}).scalar() > COMMON
+        for term in terms
+    )
+
+
 def _sqlite_matches(
-    terms: list[str], filters: _Filters, pool: int | None, limit: int | None, begun: dict[str, list[str] | None]
+    terms: list[str], filters: _Filters, pool: int | None, limit: int | None, begun: dict[str, list[str] | None],
+    common: bool = False,
 ) -> TextClause:
     """The ``limit`` best of the ``pool`` newest matching articles, as ``_best`` gives them;
-    ``begun``: what ``_begun`` found for the short terms."""
+    ``begun``: what ``_begun`` found for the short terms; ``common``: what ``_common`` found."""
     facets = filters.fts5()
     if not any(CJK.search(term) for term in terms):
-        # Titles and texts only: the author and facets columns are there to filter (checking
-        # each match's column costs 5-25 %: at 300,000 articles a common word's p50 2.7 -> 3.4 ms).
-        words = "{title text} : (" + " ".join(map(_quoted, terms)) + ")"
+        match = f"{_words(terms)} AND {facets}" if facets else _words(terms)
+        if not common:
+            return text(
+                _best(f"SELECT rowid AS id, rank AS score FROM {PREFIX} WHERE {PREFIX} MATCH :match", pool, limit)
+            ).bindparams(match=match)
+        # Titles holding the query first (looked for among the pool's ids only: FTS5 seeks to
+        # the lowest), then newest first.
+        newest = "" if pool is None else f" ORDER BY rowid DESC LIMIT {pool}"
+        bounded = "" if limit is None else f" LIMIT {limit}"
         return text(
-            _best(f"SELECT rowid AS id, rank AS score FROM {PREFIX} WHERE {PREFIX} MATCH :match", pool, limit)
-        ).bindparams(match=f"{words} AND {facets}" if facets else words)
+            f"WITH pool AS (SELECT rowid AS id FROM {PREFIX} WHERE {PREFIX} MATCH :match{newest}), "
+            f"titled AS (SELECT rowid AS id FROM {PREFIX} WHERE {PREFIX} MATCH :titled "
+            f"AND rowid >= (SELECT min(id) FROM pool)) "
+            f"SELECT id, -id - CASE WHEN id IN titled THEN {1 << 62} ELSE 0 END AS score, count(*) OVER () AS matched "
+            f"FROM pool ORDER BY score{bounded}"
+        ).bindparams(match=match, titled="title : (" + " ".join(map(_quoted, terms)) + ")")
     table = f"{PREFIX}_cjk"
     ranked = [term for term in terms if len(term) >= 3]
     shorts = [term for term in terms if len(term) < 3 and not begun.get(term)]
@@ -358,6 +391,7 @@ def search(
     filters = _filters(conn, source, author, since, until)
     postgresql = conn.dialect.name == "postgresql"
     begun = {} if postgresql else _begun(conn, terms)
+    common = not postgresql and _common(conn, terms)
     if any(trigrams == [] for trigrams in begun.values()):
         return []  # a term that begins no trigram is in no article
     if postgresql:
@@ -368,7 +402,7 @@ def search(
         wanted = None if read_per_result is None else limit * read_per_result
         for floor in _windows(conn, pool) if postgresql else [None]:
             matches = (_postgresql_matches(terms, filters, pool, wanted, floor) if postgresql
-                       else _sqlite_matches(terms, filters, pool, wanted, begun))
+                       else _sqlite_matches(terms, filters, pool, wanted, begun, common))
             rows = _rows(conn, matches.columns(id=Integer(), score=Float(), matched=Integer()).subquery("matches"), limit)
             if floor is None or (rows and rows[0].matched == pool):  # the window held the pool
                 break
