@@ -446,10 +446,11 @@ def test_postgres_search_turns_seqscan_off_for_its_own_statements_only(postgres_
 def test_postgres_pool_from_windows_of_the_newest_ids_is_the_same_pool(
     postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """PostgreSQL looks for the pool among the newest ids first (``WINDOWS``; a word in 65% of 1M
-    articles: 355 ms to sort every match by id, 6 ms in the newest 10,000): a window holding fewer
-    matches than the pool is widened, so what is found never depends on the windows. Here the
-    newest ids are mostly other pages (the first windows too sparse), older ones dense with ferries."""
+    """PostgreSQL looks for the pool among the newest ids first (``_windows``, sized from the
+    planner's estimate of the matches; a word in 65% of 1M articles: 355 ms to sort every match by
+    id, 6 ms in the newest 10,000): a window holding fewer matches than the pool is widened, so what
+    is found never depends on the estimate. Here the newest ids are mostly other pages (the first
+    windows too sparse), older ones dense with ferries."""
     from archive.lookup import search as searching
 
     pool = _ROUNDS["postgresql"][0][0]
@@ -464,8 +465,9 @@ def test_postgres_pool_from_windows_of_the_newest_ids_is_the_same_pool(
             return [urls(db, query, limit=limit, **options) for query in ("ferry", '"ferry again"', "harbour")
                     for limit in (1, 3, 20) for options in ({}, {"source": "gazette"})]
 
-        monkeypatch.setattr(searching, "WINDOWS", ())
+        monkeypatch.setattr(searching, "_estimated", lambda *_: 0.0)  # no window: every match read
         every_match = found()
-        monkeypatch.setattr(searching, "WINDOWS", (1, 2))
-        assert found() == every_match
+        for estimate in (1e3, 1e4, 1e6):  # windows of ~24, ~2 and no id, then 10 times wider
+            monkeypatch.setattr(searching, "_estimated", lambda *_, estimate=estimate: estimate)
+            assert found() == every_match
     assert all(every_match)

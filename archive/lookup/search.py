@@ -21,7 +21,7 @@ in their title come first, then the rest, newest first. Ranking costs per match 
 decompresses each match's ``tsvector``, ~45 µs on PostgreSQL): ranking every match of a word
 in 10% of 300,000 articles took 0.8 s and 1.4 s (p99). Taking the newest matches costs less:
 FTS5 walks its list of matches in id order; PostgreSQL sorts the ids of the rows the GIN index
-finds, reading each row but decompressing no document, in windows of the newest ids first (``WINDOWS``). A term in fewer articles than the pool is ranked among all of them; a
+finds, reading each row but decompressing no document, in windows of the newest ids first (``_windows``). A term in fewer articles than the pool is ranked among all of them; a
 common one lists the most relevant of its recent pages. On PostgreSQL the pool is taken by
 every word of the query (a phrase's words anywhere: the GIN index answers that without
 reading documents); the phrases are checked in the pool.
@@ -36,6 +36,7 @@ ranked, then, when too few pass, for a larger pool, and finally for every match.
 from __future__ import annotations
 
 import functools
+import json
 import re
 import unicodedata
 from dataclasses import asdict, dataclass
@@ -277,6 +278,23 @@ def _postgresql_matches(
     document, and for a word in 15% of 200,000 articles chose to read every document (1.7 s)
     over the GIN index.
     """
+    held, params = _postgresql_held(terms, filters)
+    if floor is not None:
+        held.append(f"article_id > {int(floor)}")
+    query = " && ".join(f"phraseto_tsquery('simple', :term{n})" for n in range(len(terms)))
+    newest = "" if pool is None else f" ORDER BY article_id + 0 DESC LIMIT {pool}"
+    checked = " WHERE document @@ query" if any(len(cjk_spaced(term).split()) > 1 for term in terms) else ""
+    bounded = "" if limit is None else f" LIMIT {limit}"
+    return text(
+        f"WITH pool AS (SELECT article_id, document FROM {PREFIX} WHERE {' AND '.join(held)}{newest}) "
+        f"SELECT article_id AS id, -ts_rank(document, query) AS score, (SELECT count(*) FROM pool) AS matched "
+        f"FROM pool, (SELECT {query} AS query) AS q{checked} ORDER BY score{bounded}"
+    ).bindparams(**params)
+
+
+def _postgresql_held(terms: list[str], filters: _Filters) -> tuple[list[str], dict[str, Any]]:
+    """The conditions the GIN indexes answer for ``terms`` and ``filters`` (``_postgresql_matches``),
+    and their parameters (``term0``… each term, its Chinese or Japanese characters spaced)."""
     spaced = [cjk_spaced(term) for term in terms]
     phrases = [n for n, term in enumerate(spaced) if len(term.split()) > 1]
     words = [n for n in range(len(terms)) if n not in phrases]
@@ -286,35 +304,39 @@ def _postgresql_matches(
     if phrases:
         pairs = " || ".join(f"{PREFIX}_pairs(to_tsvector('simple', :term{n}))" for n in phrases)
         held.append(f"pairs @> ({pairs})")
-    if floor is not None:
-        held.append(f"article_id > {int(floor)}")
-    query = " && ".join(f"phraseto_tsquery('simple', :term{n})" for n in range(len(terms)))
-    newest = "" if pool is None else f" ORDER BY article_id + 0 DESC LIMIT {pool}"
-    checked = " WHERE document @@ query" if phrases else ""
-    bounded = "" if limit is None else f" LIMIT {limit}"
-    return text(
-        f"WITH pool AS (SELECT article_id, document FROM {PREFIX} WHERE {' AND '.join(held)}{newest}) "
-        f"SELECT article_id AS id, -ts_rank(document, query) AS score, (SELECT count(*) FROM pool) AS matched "
-        f"FROM pool, (SELECT {query} AS query) AS q{checked} ORDER BY score{bounded}"
-    ).bindparams(**{f"term{n}": term for n, term in enumerate(spaced)}, **params)
+    return held, {**{f"term{n}": term for n, term in enumerate(spaced)}, **params}
 
 
-#: On PostgreSQL the pool is first looked for among the newest ids, this many times its size:
-#: the GIN index finds every match of a word (650,000 of a word in 65% of 1M articles), and
-#: sorting them by id to keep the newest reads each (355 ms); in a window of the newest 10,000
-#: ids, 6 ms. A window holding the pool's size in matches holds the newest of them, so the pool
-#: is the same; one holding fewer is widened, up to every id. One window only: the planner reads
-#: a window through the primary key, every document of it, and a second one 1,000 times the pool
-#: cost rarer words ~50 ms at 300,000 articles.
-WINDOWS = (50,)
+#: On PostgreSQL the pool is first looked for among the newest ids: the GIN index finds every
+#: match of a word (650,000 of a word in 65% of 1M articles), and sorting them by id to keep the
+#: newest reads each one's row (355 ms); in a window of the newest 10,000 ids, 6 ms (the planner
+#: ANDs the primary key's range with the GIN index's matches before reading a row). The window
+#: is sized from the planner's estimate of the matches (its statistics of the commonest words
+#: and facets) to hold ``WINDOW_MATCHES`` times the pool; one that holds fewer than the pool is
+#: widened ``WIDER`` times, then to every id, so the pool is the same whatever the estimate. A
+#: query estimated at no more than ``SPARSE`` times the pool reads every match (a fixed window
+#: of 10,000 ids made a word in 1% of 1M articles, ~100 matches in it, read all 10,000: 80 ms).
+WINDOW_MATCHES = 3
+WIDER = 10
+SPARSE = 10
 
 
-def _windows(conn: Connection, pool: int | None) -> list[int | None]:
-    """The floors of ``WINDOWS`` below the newest article id for ``pool``, then None (no floor)."""
+def _estimated(conn: Connection, held: list[str], params: dict[str, Any]) -> float:
+    """The planner's estimate of the articles matching ``held`` (planned, not run: ~1 ms)."""
+    plan = conn.execute(text(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {PREFIX} WHERE {' AND '.join(held)}"), params).scalar()
+    return float((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"])
+
+
+def _windows(conn: Connection, pool: int | None, terms: list[str], filters: _Filters) -> list[int | None]:
+    """The floors (ids) of the windows to look for ``pool`` matches in, newest first, then None (no floor)."""
     if pool is None:
         return [None]
+    estimated = _estimated(conn, *_postgresql_held(terms, filters))
+    if estimated <= pool * SPARSE:
+        return [None]
     top = conn.execute(text(f"SELECT max(article_id) FROM {PREFIX}")).scalar() or 0
-    return [top - pool * times for times in WINDOWS if top - pool * times > 0] + [None]
+    span = max(pool, int(top * pool * WINDOW_MATCHES / estimated))
+    return [top - width for width in (span, span * WIDER) if top - width > 0] + [None]
 
 
 # Core tables and their aliases, made once: ORM ``aliased()`` per query cost 10 ms of Python.
@@ -400,7 +422,7 @@ def search(
     for pool_per_result, read_per_result in _ROUNDS[conn.dialect.name]:
         pool = None if pool_per_result is None else limit * pool_per_result
         wanted = None if read_per_result is None else limit * read_per_result
-        for floor in _windows(conn, pool) if postgresql else [None]:
+        for floor in _windows(conn, pool, terms, filters) if postgresql else [None]:
             matches = (_postgresql_matches(terms, filters, pool, wanted, floor) if postgresql
                        else _sqlite_matches(terms, filters, pool, wanted, begun, common))
             rows = _rows(conn, matches.columns(id=Integer(), score=Float(), matched=Integer()).subquery("matches"), limit)
