@@ -92,8 +92,9 @@ def test_a_term_in_more_than_common_articles_lists_titles_first_then_newest_on_s
     sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """FTS5's BM25 counts every article holding a term, once a query (50-240 ms at 1M articles for
-    a common word or phrase): past ``COMMON`` articles, the pool's titles holding the query come
-    first, then the rest, each newest first; the word count no longer ranks."""
+    a common word or a phrase of common words): a query with a word in more than ``COMMON``
+    articles lists the pool's titles holding it first, then the rest, each newest first; the word
+    count no longer ranks."""
     monkeypatch.setattr(search_module, "COMMON", 4)
     with Database(sqlite_url) as db:
         add_page(db, "http://a.example/old-title", "Ferry again", "The ferry.")
@@ -106,6 +107,8 @@ def test_a_term_in_more_than_common_articles_lists_titles_first_then_newest_on_s
         assert urls(db, "ferry") == newest_first
         assert urls(db, "ferry", limit=3) == newest_first[:3]
         assert urls(db, '"ferry again"') == ["http://a.example/old-title", "http://b.example/1"]
+        # A phrase in 4 articles, of a common word: FTS5 walks the word's list for it all the same.
+        assert urls(db, '"ferry sails"') == [f"http://b.example/{n}" for n in (3, 2, 1, 0)]
         assert urls(db, "harbour ferry") == ["http://c.example/rare"]
         monkeypatch.setattr(search_module, "COMMON", 100)  # BM25 again: the word counted, titles weigh 10
         assert urls(db, "ferry")[:3] == ["http://a.example/old-title", "http://a.example/new-title", "http://b.example/1"]

@@ -14,10 +14,10 @@ PostgreSQL as a phrase of single characters.
 
 Ranked means: the best by that score among the newest matches (highest article id, the latest
 stored), at most a pool of them, ``_ROUNDS``' first (for 20 results: 1,000 on SQLite, 200 on
-PostgreSQL). On SQLite a term in more than ``COMMON`` articles is not ranked by BM25: FTS5's
-``bm25`` counts, once a query, every article holding each term (its IDF), 50-240 ms at 1M
-articles for a common word or phrase whatever the pool; the pool's pages that hold the query
-in their title come first, then the rest, newest first. Ranking costs per match (BM25 1-2 µs on SQLite; ``ts_rank`` reads and
+PostgreSQL). On SQLite a query with a word in more than ``COMMON`` articles is not ranked by
+BM25: FTS5's ``bm25`` counts, once a query, every article holding each term (its IDF), 50-240
+ms at 1M articles for a common word or a phrase of common words whatever the pool; the pool's
+pages that hold the query in their title come first, then the rest, newest first. Ranking costs per match (BM25 1-2 µs on SQLite; ``ts_rank`` reads and
 decompresses each match's ``tsvector``, ~45 µs on PostgreSQL): ranking every match of a word
 in 10% of 300,000 articles took 0.8 s and 1.4 s (p99). Taking the newest matches costs less:
 FTS5 walks its list of matches in id order; PostgreSQL sorts the ids of the rows the GIN index
@@ -65,7 +65,7 @@ _ROUNDS = {
 #: (read from the trigram table's vocabulary: ~1 ms at 300,000 articles, where scanning the
 #: articles holding such characters with ``LIKE`` took 20-60 ms); of more than this many, it is scanned.
 BEGUN_MAX = 1000
-#: On SQLite, a term in more articles than this is common: counting them (a walk of its list,
+#: On SQLite, a word in more articles than this is common: counting them (a walk of its list,
 #: ~0.3-0.6 µs an article) is as long as BM25's, which then costs as much again.
 COMMON = 10_000
 _TERM = re.compile(r'"([^"]*)"|([^\s"]+)')
@@ -193,11 +193,13 @@ def _words(terms: list[str]) -> str:
 
 
 def _common(conn: Connection, terms: list[str]) -> bool:
-    """Whether a term is in more than ``COMMON`` articles (SQLite, no Chinese or Japanese term)."""
+    """Whether a word of the terms is in more than ``COMMON`` articles (SQLite, no Chinese or
+    Japanese term). Words, not phrases: FTS5 finds a phrase by walking its words' lists, so a
+    rare phrase of common words ("die als") costs what they do, and counting it walked them all."""
     return not any(CJK.search(term) for term in terms) and any(
-        conn.execute(text(f"SELECT count(*) FROM (SELECT 1 FROM {PREFIX} WHERE {PREFIX} MATCH :term LIMIT :most)"),
-                     {"term": _words([term]), "most": COMMON + 1}).scalar() > COMMON
-        for term in terms
+        conn.execute(text(f"SELECT count(*) FROM (SELECT 1 FROM {PREFIX} WHERE {PREFIX} MATCH :word LIMIT :most)"),
+                     {"word": _words([word]), "most": COMMON + 1}).scalar() > COMMON
+        for word in dict.fromkeys(word for term in terms for word in term.split())
     )
 
 
