@@ -17,14 +17,17 @@ stored), at most a pool of them, ``_ROUNDS``' first (for 20 results: 1,000 on SQ
 PostgreSQL). On SQLite a query with a word in more than ``COMMON`` articles is not ranked by
 BM25: FTS5's ``bm25`` counts, once a query, every article holding each term (its IDF), 50-240
 ms at 1M articles for a common word or a phrase of common words whatever the pool; the pool's
-pages that hold the query in their title come first, then the rest, newest first. Ranking costs per match (BM25 1-2 µs on SQLite; ``ts_rank`` reads and
-decompresses each match's ``tsvector``, ~45 µs on PostgreSQL): ranking every match of a word
-in 10% of 300,000 articles took 0.8 s and 1.4 s (p99). Taking the newest matches costs less:
-FTS5 walks its list of matches in id order; PostgreSQL sorts the ids of the rows the GIN index
-finds, reading each row but decompressing no document, in windows of the newest ids first (``_windows``). A term in fewer articles than the pool is ranked among all of them; a
-common one lists the most relevant of its recent pages. On PostgreSQL the pool is taken by
-every word of the query (a phrase's words anywhere: the GIN index answers that without
-reading documents); the phrases are checked in the pool.
+pages that hold the query in their title come first, then the rest, newest first.
+
+Ranking costs per match (BM25 1-2 µs on SQLite; ``ts_rank`` reads and decompresses each
+match's ``tsvector``, ~45 µs on PostgreSQL): ranking every match of a word in 10% of 300,000
+articles took 0.8 s and 1.4 s (p99). Taking the newest matches costs less: FTS5 walks its list
+of matches in id order; PostgreSQL sorts the ids of the rows the GIN index finds, reading each
+row but decompressing no document, in windows of the newest ids first (``_windows``). A term
+in fewer articles than the pool is ranked among all of them; a common one lists the most
+relevant of its recent pages. On PostgreSQL the pool is taken by every word of the query (a
+phrase's words anywhere: the GIN index answers that without reading documents); the phrases
+are checked in the pool.
 
 The filters (source, author's words, day of publication) are facets in the index, matched with
 the words: the pool is of the articles that pass them (at 1M articles, a filter one match in
