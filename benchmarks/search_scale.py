@@ -22,7 +22,11 @@ two-word phrase, Chinese (2 and 4 characters), and a medium word with ``--source
 ``--author``, with ``--from/--to``.
 
     nice .venv/bin/python -m benchmarks.search_scale [--articles 1000000] [--backends sqlite,postgresql]
-        [--bulk postgresql]
+        [--bulk postgresql] [--keep SCHEMA]
+
+``--keep SCHEMA``: PostgreSQL's archive is loaded into that schema and kept; a later run naming
+it measures the archive already there, at its full size only (loading 1M articles and building
+their index takes ~27 minutes).
 """
 
 from __future__ import annotations
@@ -254,23 +258,27 @@ def p(values: list[float], q: float) -> float:
 
 
 def report(backend: str, sizes: list[tuple[int, float, dict[str, list[float]]]], bulk: bool) -> None:
-    (small, first, before), (large, seconds, after) = sizes
-    if bulk:
+    """p50 and p99 per kind at each size measured (one, for a kept archive), and their ratio."""
+    (small, first, before), (large, seconds, after) = sizes[0], sizes[-1]
+    if len(sizes) == 1:
+        print(f"\n{backend}: {large:,} articles kept from an earlier run")
+    elif bulk:
         print(f"\n{backend}: {small:,} articles loaded at {small / first:,.0f}/s through the index's triggers, "
               f"then {large - small:,} more without the index, built after (load and build {seconds - first:,.0f} s)")
     else:
         print(f"\n{backend}: {large:,} articles loaded at {large / seconds:,.0f}/s through the index's triggers")
-    print(f"{'query':<24}{f'p50 {small // 1000}k':>10}{f'p99 {small // 1000}k':>10}"
-          f"{f'p50 {large // 1000}k':>11}{f'p99 {large // 1000}k':>11}{'p99 ratio':>11}")
-    every_before: list[float] = []
-    every_after: list[float] = []
-    for kind in after:
-        every_before += before[kind]
-        every_after += after[kind]
-        print(f"{kind:<24}{p(before[kind], 50):>10.1f}{p(before[kind], 99):>10.1f}"
-              f"{p(after[kind], 50):>11.1f}{p(after[kind], 99):>11.1f}{p(after[kind], 99) / p(before[kind], 99):>11.1f}")
-    print(f"{'all':<24}{p(every_before, 50):>10.1f}{p(every_before, 99):>10.1f}"
-          f"{p(every_after, 50):>11.1f}{p(every_after, 99):>11.1f}{p(every_after, 99) / p(every_before, 99):>11.1f}")
+    columns = [(f"{size // 1000}k", times) for size, _, times in sizes]
+    print(f"{'query':<24}" + "".join(f"{f'p50 {name}':>11}{f'p99 {name}':>11}" for name, _ in columns)
+          + (f"{'p99 ratio':>11}" if len(sizes) > 1 else ""))
+    for kind in [*after, "all"]:
+        line = f"{kind:<24}"
+        for _, times in columns:
+            values = [t for every in times.values() for t in every] if kind == "all" else times[kind]
+            line += f"{p(values, 50):>11.1f}{p(values, 99):>11.1f}"
+        if len(sizes) > 1:
+            pick = (lambda times: [t for every in times.values() for t in every]) if kind == "all" else (lambda times: times[kind])
+            line += f"{p(pick(after), 99) / p(pick(before), 99):>11.1f}"
+        print(line)
 
 
 def run(backend: str, url: str, count: int, baseline: int, texts: list[Base], mix: list[Query], bulk: bool) -> None:
@@ -278,7 +286,13 @@ def run(backend: str, url: str, count: int, baseline: int, texts: list[Base], mi
     index, which is then built from every article at once (as migration 0020 builds it)."""
     sizes = []
     with Database(url) as database:
-        database.connect().close()  # the schema, at head
+        with database.connect() as conn:  # the schema, at head
+            kept = conn.execute(text("SELECT count(*) FROM articles")).scalar()
+        if kept == count:
+            report(backend, [(count, 0.0, measure(database, mix))], bulk)
+            return
+        if kept:
+            raise SystemExit(f"{backend}: the kept archive holds {kept:,} articles, not {count:,}: drop its schema")
         rows = articles(count, texts)
         loaded = 0.0
         for size in (baseline, count):
@@ -303,20 +317,22 @@ def run(backend: str, url: str, count: int, baseline: int, texts: list[Base], mi
     report(backend, sizes, bulk)
 
 
-def postgres_schema(server: str) -> tuple[str, Callable[[], None]]:
-    """A new schema on ``server`` and the function dropping it."""
+def postgres_schema(server: str, kept: str | None = None) -> tuple[str, Callable[[], None]]:
+    """A schema on ``server`` and the function ending its use: ``kept``, made if missing and left
+    there, else a new one, dropped."""
     import psycopg
 
-    name = f"search_scale_{uuid.uuid4().hex[:12]}"
+    name = kept or f"search_scale_{uuid.uuid4().hex[:12]}"
     parsed = make_url(server)
     admin = psycopg.connect(
         host=parsed.host, port=parsed.port, dbname=parsed.database, user=parsed.username, password=parsed.password,
         autocommit=True,
     )
-    admin.execute(f"CREATE SCHEMA {name}")
+    admin.execute(f"CREATE SCHEMA IF NOT EXISTS {name}")
 
     def drop() -> None:
-        admin.execute(f"DROP SCHEMA {name} CASCADE")
+        if not kept:
+            admin.execute(f"DROP SCHEMA {name} CASCADE")
         admin.close()
 
     return parsed.update_query_dict({"options": f"-csearch_path={name}"}).render_as_string(hide_password=False), drop
@@ -332,6 +348,8 @@ def main() -> None:
     parser.add_argument("--bulk", default="", metavar="BACKENDS",
                         help="backends whose articles past the baseline are loaded first and indexed after "
                         "(PostgreSQL's triggers index ~150 articles/s: 1M would take hours)")
+    parser.add_argument("--keep", metavar="SCHEMA", help="PostgreSQL's archive in this schema, kept after the run "
+                        "and measured again, not loaded, by a run that finds it holding --articles articles")
     args = parser.parse_args()
     bulk = set(filter(None, args.bulk.split(",")))
     texts = bases(args.bases)
@@ -341,7 +359,7 @@ def main() -> None:
             with tempfile.TemporaryDirectory(prefix="search-scale-") as directory:
                 run(backend, sqlite_url(Path(directory)), args.articles, args.baseline, texts, mix, backend in bulk)
         else:
-            url, drop = postgres_schema(args.pg_url)
+            url, drop = postgres_schema(args.pg_url, args.keep)
             try:
                 run(backend, url, args.articles, args.baseline, texts, mix, backend in bulk)
             finally:
