@@ -66,21 +66,21 @@ class SiteLines:
         self.stored = {} if stored is None else stored
 
     def prefetch(self, texts: Iterable[tuple[int | None, str]]) -> None:
-        """Read the stored counts of all these texts' lines at once (a batch's, by source)."""
-        wanted: dict[int, set[int]] = {}
-        for source_id, text in texts:
-            if source_id is not None:
-                wanted.setdefault(source_id, set()).update(counted(text))
-        for source_id, keys in wanted.items():
-            self._fetch(source_id, keys)
+        """Read the stored counts of all these texts' lines at once (a batch's, or the members
+        a new article is compared with, each on its own site)."""
+        self._fetch({(source_id, key) for source_id, text in texts if source_id is not None for key in counted(text)})
 
-    def _fetch(self, source_id: int, keys: Iterable[int]) -> None:
-        missing = sorted(key for key in keys if (source_id, key) not in self.stored)
-        self.stored.update(dict.fromkeys(((source_id, key) for key in missing), 0))
+    def _fetch(self, wanted: Iterable[tuple[int, int]]) -> None:
+        """Read the stored counts of these (source, line hash) not read yet: one statement a
+        chunk of hashes, the pairs of other sources it also finds kept as well."""
+        missing = sorted(pair for pair in wanted if pair not in self.stored)
+        self.stored.update(dict.fromkeys(missing, 0))
+        sources = sorted({source_id for source_id, _ in missing})
         for start in range(0, len(missing), _IN_CHUNK):
-            for key, n in self._session.execute(
-                select(SiteLine.line_hash, SiteLine.articles).where(
-                    SiteLine.source_id == source_id, SiteLine.line_hash.in_(missing[start : start + _IN_CHUNK])
+            for source_id, key, n in self._session.execute(
+                select(SiteLine.source_id, SiteLine.line_hash, SiteLine.articles).where(
+                    SiteLine.source_id.in_(sources),
+                    SiteLine.line_hash.in_({key for _, key in missing[start : start + _IN_CHUNK]}),
                 )
             ):
                 self.stored[source_id, key] = n
@@ -123,7 +123,7 @@ class SiteLines:
         return self._kinds[source_id]
 
     def _counts(self, source_id: int, keys: dict[int, str]) -> Counter[int]:
-        self._fetch(source_id, keys)
+        self._fetch((source_id, key) for key in keys)
         counts: Counter[int] = Counter({key: self.stored[source_id, key] for key in keys})
         counts.update({key: self._added[source_id, key] for key in keys if (source_id, key) in self._added})
         return counts
