@@ -18,7 +18,7 @@ from collections import Counter
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from archive.db.engine import upsert_adding
 from archive.db.models import SiteLine, Source
@@ -36,6 +36,10 @@ REPEATS = 3
 MIN_WORDS = 4
 #: Line hashes per ``IN`` list (SQLite allows 32766 bound parameters).
 _IN_CHUNK = 5000
+#: Built once, as ``matching``'s reads for every article.
+_STORED = select(SiteLine.source_id, SiteLine.line_hash, SiteLine.articles).where(
+    SiteLine.source_id.in_(bindparam("sources", expanding=True)), SiteLine.line_hash.in_(bindparam("keys", expanding=True))
+)
 
 
 def line_hash(line: str) -> int:
@@ -77,12 +81,8 @@ class SiteLines:
         self.stored.update(dict.fromkeys(missing, 0))
         sources = sorted({source_id for source_id, _ in missing})
         for start in range(0, len(missing), _IN_CHUNK):
-            for source_id, key, n in self._session.execute(
-                select(SiteLine.source_id, SiteLine.line_hash, SiteLine.articles).where(
-                    SiteLine.source_id.in_(sources),
-                    SiteLine.line_hash.in_({key for _, key in missing[start : start + _IN_CHUNK]}),
-                )
-            ):
+            keys = list({key for _, key in missing[start : start + _IN_CHUNK]})
+            for source_id, key, n in self._session.execute(_STORED, {"sources": sources, "keys": keys}):
                 self.stored[source_id, key] = n
 
     def add(self, source_id: int | None, text: str, sign: int = 1) -> None:

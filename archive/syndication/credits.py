@@ -16,7 +16,7 @@ import re
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from archive.db.engine import upsert
 from archive.db.models import Article, ArticleCitation, ArticleFingerprint, Capture, SiteName, Source
@@ -37,6 +37,24 @@ PREFIX = "site:"
 MAX_NAME = 60
 #: What themes put between a site's name and a headline: "Free Press Digest: Title", "Title | Site".
 _SEPARATOR = re.compile(r"\s+[|–—-]\s+|:\s+")
+# Built once, as ``matching``'s reads for every article.
+_SOURCE_NAMES = select(Source.id, Source.name).where(Source.id.in_(bindparam("ids", expanding=True)))
+_NAMED = select(SiteName.name, SiteName.source_id).where(SiteName.name.in_(bindparam("names", expanding=True)))
+_NAMES_OF = select(SiteName.name, SiteName.source_id).where(SiteName.source_id.in_(bindparam("ids", expanding=True)))
+_LATEST_OF = (
+    select(Article.id)
+    .join(Capture, Capture.id == Article.capture_id)
+    .join(ArticleFingerprint, ArticleFingerprint.article_id == Article.id)
+    .where(Capture.source_id.in_(bindparam("ids", expanding=True)))
+    .order_by(Article.id.desc())
+    .limit(CREDITED)
+)
+_CREDITING = (
+    select(ArticleCitation.article_id)
+    .where(ArticleCitation.url_key.in_(bindparam("keys", expanding=True)))
+    .order_by(ArticleCitation.article_id.desc())
+    .limit(CREDITED)
+)
 
 
 def key(name: str) -> str:
@@ -68,7 +86,7 @@ class SiteCredits:
     def __init__(self, session: Session, articles: list[Article], sources: dict[int, int]) -> None:
         self._session = session
         self._sources = {article.id: sources[article.id] for article in articles if article.id in sources}
-        configured = dict(session.execute(select(Source.id, Source.name).where(Source.id.in_(set(self._sources.values())))).all())
+        configured = dict(session.execute(_SOURCE_NAMES, {"ids": list(set(self._sources.values()))}).all())
         self._own = {
             article.id: names(configured.get(self._sources.get(article.id)), article.sitename) for article in articles
         }
@@ -76,7 +94,7 @@ class SiteCredits:
         wanted = set().union(*self.credits.values())
         named: dict[str, set[int]] = defaultdict(set)
         if wanted:
-            for name, source_id in session.execute(select(SiteName.name, SiteName.source_id).where(SiteName.name.in_(wanted))):
+            for name, source_id in session.execute(_NAMED, {"names": list(wanted)}):
                 named[name].add(source_id)
         for article_id, own in self._own.items():
             for name in own & wanted:
@@ -95,31 +113,17 @@ class SiteCredits:
         sites and per source of the batch whose names any page credits."""
         found: dict[int, set[int]] = {article_id: set() for article_id in self.credits}
         for sources, ids in _grouped(self._credited).items():
-            latest = self._session.scalars(
-                select(Article.id)
-                .join(Capture, Capture.id == Article.capture_id)
-                .join(ArticleFingerprint, ArticleFingerprint.article_id == Article.id)
-                .where(Capture.source_id.in_(sources))
-                .order_by(Article.id.desc())
-                .limit(CREDITED)
-            ).all()
+            latest = self._session.scalars(_LATEST_OF, {"ids": list(sources)}).all()
             for article_id in ids:
                 found[article_id].update(latest)
         by_source: dict[int, set[str]] = defaultdict(set)
         for article_id, own in self._own.items():
             by_source[self._sources[article_id]] |= own
-        for name, source_id in self._session.execute(
-            select(SiteName.name, SiteName.source_id).where(SiteName.source_id.in_(by_source))
-        ):
+        for name, source_id in self._session.execute(_NAMES_OF, {"ids": list(by_source)}):
             by_source[source_id].add(name)
             self._stored_names.add((name, source_id))
         for source_id, keys in by_source.items():
-            crediting = self._session.scalars(
-                select(ArticleCitation.article_id)
-                .where(ArticleCitation.url_key.in_(keys))
-                .order_by(ArticleCitation.article_id.desc())
-                .limit(CREDITED)
-            ).all()
+            crediting = self._session.scalars(_CREDITING, {"keys": list(keys)}).all()
             for article_id, source in self._sources.items():
                 if source == source_id:
                     found[article_id].update(crediting)

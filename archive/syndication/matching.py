@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import numpy as np
-from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy import bindparam, delete, func, insert, or_, select
 
 from archive.db.models import (
     Article,
@@ -97,6 +97,53 @@ CITED_EXCERPT = 0.5
 REBUILD_BATCH = 64
 #: Set in ``Session.info`` when links were deleted: clusters may have split since placed.
 _UNLINKED = "syndication_unlinked"
+
+# The reads made for every article, built once: building a statement cost ~0.1 ms of Python,
+# as long as SQLite took to run it. Their lists are expanding parameters (``ids``, ``keys``).
+_IDS, _KEYS = bindparam("ids", expanding=True), bindparam("keys", expanding=True)
+_PLACED = select(Syndication.article_id, Syndication.cluster_id, Syndication.relation).where(Syndication.article_id.in_(_IDS))
+_SOURCES = (
+    select(Article.id, Capture.source_id, Source.kind)
+    .join(Capture, Capture.id == Article.capture_id)
+    .outerjoin(Source, Source.id == Capture.source_id)
+    .where(Article.id.in_(_IDS))
+)
+_INDEXED_AT = (
+    select(Capture.url_key, Article.id)
+    .join(Article, Article.capture_id == Capture.id)
+    .join(ArticleFingerprint, ArticleFingerprint.article_id == Article.id)
+    .where(Capture.url_key.in_(_KEYS))
+)
+_CITING = select(ArticleCitation.url_key, ArticleCitation.article_id).where(ArticleCitation.url_key.in_(_KEYS))
+_TEXTS = select(Article.id, Article.text).where(Article.id.in_(_IDS))
+_EXCERPT_LINKS = select(ArticleLink.article_id, ArticleLink.other_id).where(
+    ArticleLink.kind == "excerpt", or_(ArticleLink.article_id.in_(_IDS), ArticleLink.other_id.in_(_IDS))
+)
+_SAME_URLS = (
+    select(Capture.url_key, Article)
+    .join(Syndication, Syndication.article_id == Article.id)
+    .join(Capture, Capture.id == Article.capture_id)
+    .where(Capture.url_key.in_(_KEYS), Article.id.not_in(bindparam("new", expanding=True)))
+    .order_by(Article.id)
+)
+_LINKED = select(ArticleLink.article_id, ArticleLink.other_id).where(
+    or_(ArticleLink.article_id.in_(_IDS), ArticleLink.other_id.in_(_IDS))
+)
+_LINKED_BY = _LINKED.where(ArticleLink.kind == bindparam("kind"))
+_MEMBERS = (
+    select(Article, Capture.url_key, Source)
+    .join(Capture, Capture.id == Article.capture_id)
+    .outerjoin(Source, Source.id == Capture.source_id)
+    .where(Article.id.in_(_IDS))
+)
+_FIRST_SEEN = (
+    select(Capture.url_key, func.min(Capture.timestamp)).where(Capture.url_key.in_(_KEYS)).group_by(Capture.url_key)
+)
+_EXCERPTS_OF = select(ArticleLink).where(ArticleLink.kind == "excerpt", ArticleLink.other_id.in_(_IDS))
+_SYNDICATION = select(Syndication).where(Syndication.article_id.in_(_IDS))
+_CLUSTERS_OF = select(
+    Syndication.article_id, Syndication.cluster_id, Syndication.relation, Syndication.parent_id
+).where(Syndication.cluster_id.in_(select(Syndication.cluster_id).where(Syndication.article_id.in_(_IDS))))
 
 
 @dataclass(frozen=True)
@@ -323,11 +370,7 @@ def _placed(session: Session, ids: Iterable[int]) -> dict[int, tuple[int, str]]:
         return {}
     return {
         article_id: (cluster_id, relation)
-        for article_id, cluster_id, relation in session.execute(
-            select(Syndication.article_id, Syndication.cluster_id, Syndication.relation).where(
-                Syndication.article_id.in_(ids)
-            )
-        )
+        for article_id, cluster_id, relation in session.execute(_PLACED, {"ids": ids})
     }
 
 
@@ -420,12 +463,7 @@ def _sources(session: Session, article_ids: list[int], kinds: dict[int, str]) ->
     if not article_ids:
         return {}
     found = {}
-    for article_id, source_id, kind in session.execute(
-        select(Article.id, Capture.source_id, Source.kind)
-        .join(Capture, Capture.id == Article.capture_id)
-        .outerjoin(Source, Source.id == Capture.source_id)
-        .where(Article.id.in_(article_ids))
-    ):
+    for article_id, source_id, kind in session.execute(_SOURCES, {"ids": article_ids}):
         found[article_id] = source_id
         if source_id is not None:
             kinds[source_id] = kind or "unknown"
@@ -453,18 +491,11 @@ def _cited_or_citing(session: Session, cites: dict[int, set[str]], own: dict[str
     wanted = set().union(*cites.values())
     if wanted:
         at_key: dict[str, set[int]] = {}
-        for key, article_id in session.execute(
-            select(Capture.url_key, Article.id)
-            .join(Article, Article.capture_id == Capture.id)
-            .join(ArticleFingerprint, ArticleFingerprint.article_id == Article.id)
-            .where(Capture.url_key.in_(wanted))
-        ):
+        for key, article_id in session.execute(_INDEXED_AT, {"keys": list(wanted)}):
             at_key.setdefault(key, set()).add(article_id)
         for article_id, keys in cites.items():
             found[article_id].update(*(at_key.get(key, ()) for key in keys))
-    for key, citing_id in session.execute(
-        select(ArticleCitation.url_key, ArticleCitation.article_id).where(ArticleCitation.url_key.in_(own))
-    ):
+    for key, citing_id in session.execute(_CITING, {"keys": list(own)}):
         found[own[key]].add(citing_id)
     return found
 
@@ -498,7 +529,7 @@ class _Texts(dict[int, _Text]):
 
     def __missing__(self, article_id: int) -> _Text:
         wanted = (self._compared | {article_id}) - self.keys()
-        loaded = dict(self._session.execute(select(Article.id, Article.text).where(Article.id.in_(wanted))).tuples().all())
+        loaded = dict(self._session.execute(_TEXTS, {"ids": list(wanted)}).all())
         self._site_lines.prefetch((self._sources.get(loaded_id), text) for loaded_id, text in loaded.items())
         for loaded_id in wanted:
             text = loaded.get(loaded_id, "")
@@ -558,11 +589,7 @@ def _link(
         # Excerpts of this article, and of the copies it now joins, leave the cluster.
         session.flush()
         near = [article_id, *copies]
-        for excerpt_id, source_id in session.execute(
-            select(ArticleLink.article_id, ArticleLink.other_id).where(
-                ArticleLink.kind == "excerpt", or_(ArticleLink.article_id.in_(near), ArticleLink.other_id.in_(near))
-            )
-        ).all():
+        for excerpt_id, source_id in session.execute(_EXCERPT_LINKS, {"ids": near}).all():
             _unmerge_excerpt(session, excerpt_id, source_id)
     return bool(links)
 
@@ -590,14 +617,7 @@ def _unmerge_excerpt(session: Session, excerpt_id: int, source_id: int) -> None:
 
 def _indexed_same_urls(session: Session, articles: list[tuple[Article, Fingerprint | None]], keys: list[str]) -> dict[str, Article]:
     """For each URL key, the last earlier capture's article of that page that is already placed."""
-    ids = [article.id for article, _ in articles]
-    rows = session.execute(
-        select(Capture.url_key, Article)
-        .join(Syndication, Syndication.article_id == Article.id)
-        .join(Capture, Capture.id == Article.capture_id)
-        .where(Capture.url_key.in_(set(keys)), Article.id.not_in(ids))
-        .order_by(Article.id)
-    ).all()
+    rows = session.execute(_SAME_URLS, {"keys": list(set(keys)), "new": [article.id for article, _ in articles]}).all()
     return {key: article for key, article in rows}
 
 
@@ -625,13 +645,8 @@ def _forget(session: Session, index: NearDupIndex, article_id: int, *, uncount: 
 
 
 def _linked(session: Session, ids: Iterable[int], kind: str | None = None) -> set[int]:
-    ids = list(ids)
-    query = select(ArticleLink.article_id, ArticleLink.other_id).where(
-        or_(ArticleLink.article_id.in_(ids), ArticleLink.other_id.in_(ids))
-    )
-    if kind:
-        query = query.where(ArticleLink.kind == kind)
-    return {i for pair in session.execute(query) for i in pair}
+    rows = session.execute(_LINKED_BY, {"ids": list(ids), "kind": kind}) if kind else session.execute(_LINKED, {"ids": list(ids)})
+    return {i for pair in rows for i in pair}
 
 
 def cluster_of(session: Session, article_id: int) -> set[int]:
@@ -645,19 +660,8 @@ def cluster_of(session: Session, article_id: int) -> set[int]:
 
 
 def _members(session: Session, ids: set[int]) -> list[Member]:
-    rows = session.execute(
-        select(Article, Capture.url_key, Source)
-        .join(Capture, Capture.id == Article.capture_id)
-        .outerjoin(Source, Source.id == Capture.source_id)
-        .where(Article.id.in_(ids))
-    ).all()
-    first_seen = dict(
-        session.execute(
-            select(Capture.url_key, func.min(Capture.timestamp))
-            .where(Capture.url_key.in_({key for _, key, _ in rows}))
-            .group_by(Capture.url_key)
-        ).all()
-    )
+    rows = session.execute(_MEMBERS, {"ids": list(ids)}).all()
+    first_seen = dict(session.execute(_FIRST_SEEN, {"keys": list({key for _, key, _ in rows})}).all())
     return [
         Member(
             article_id=article.id,
@@ -697,9 +701,7 @@ def recompute(session: Session, index: NearDupIndex, article_id: int, *, joining
     ids = _joined(session, article_id) if joining else None
     if ids is None:
         ids = _placed_from_scratch(session, article_id)
-    excerpts = session.scalars(
-        select(ArticleLink).where(ArticleLink.kind == "excerpt", ArticleLink.other_id.in_(ids))
-    ).all()
+    excerpts = session.scalars(_EXCERPTS_OF, {"ids": list(ids)}).all()
     for excerpt_id in {link.article_id for link in excerpts} - ids:
         if not _linked(session, [excerpt_id], "copy"):
             _place_excerpt(session, excerpt_id)
@@ -722,7 +724,7 @@ def _placed_from_scratch(session: Session, article_id: int) -> set[int]:
     else:
         placements = [Placement(article_id, "unique")] if members else []
     origin_id = placements[0].article_id if len(placements) > 1 else None
-    rows = session.scalars(select(Syndication).where(Syndication.article_id.in_(ids))).all()
+    rows = session.scalars(_SYNDICATION, {"ids": list(ids)}).all()
     for placement in placements:  # ``session.get`` finds ``rows``: no query each
         _save(session, placement, cluster_id, origin_id)
     del rows
@@ -737,13 +739,7 @@ def _joined(session: Session, article_id: int) -> set[int] | None:
     neighbours = _linked(session, [article_id], "copy") - {article_id}
     if not neighbours:
         return None
-    rows = session.execute(
-        select(Syndication.article_id, Syndication.cluster_id, Syndication.relation, Syndication.parent_id).where(
-            Syndication.cluster_id.in_(
-                select(Syndication.cluster_id).where(Syndication.article_id.in_([article_id, *neighbours]))
-            )
-        )
-    ).all()
+    rows = session.execute(_CLUSTERS_OF, {"ids": [article_id, *neighbours]}).all()
     clusters = {row.cluster_id for row in rows}
     placed = {row.article_id: row for row in rows}
     if len(clusters) != 1 or article_id in placed or not neighbours <= placed.keys():
@@ -782,8 +778,7 @@ def _place_excerpt(session: Session, excerpt_id: int) -> None:
     ).all()
     best = max(links, key=lambda link: (round(link.contained, 2), round(link.covered, 2), -link.other_id))
     members = _members(session, cluster_of(session, best.other_id))
-    placed = {row.article_id: row for row in session.scalars(
-        select(Syndication).where(Syndication.article_id.in_([m.article_id for m in members])))}
+    placed = {row.article_id: row for row in session.scalars(_SYNDICATION, {"ids": [m.article_id for m in members]})}
     origin = next((m for m in members if getattr(placed.get(m.article_id), "relation", None) == "origin"), None)
     origin = origin or next(m for m in members if m.article_id == best.other_id)
     origin_lines = set(text_lines(origin.text))
