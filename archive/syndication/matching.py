@@ -338,7 +338,7 @@ def _shingles(stored: dict[int, StoredFingerprint], ids: Iterable[int]) -> dict[
 #: to it by shingles. A cluster's copies are alike, so the nearest few decide what the rest
 #: would (a copy, an excerpt of them all, or nothing), and a copy joining a cluster of 200
 #: costs what it costs in a cluster of 9 (6 scored the first dev set as all of them did).
-NEAREST = 8
+NEAREST = 4
 
 
 #: Of each cluster among an article's LSH candidates, how many members (most bands shared
