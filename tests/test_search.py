@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, text, update
 
 from archive.db.engine import Database, create_engine_for, sqlite_url, upgrade
-from archive.db.fulltext import day_cover
+from archive.db.fulltext import ID_BLOCK_BITS, day_cover, id_cover
 from archive.db.models import Article, Capture, Source, Syndication
 from archive.db.urls import url_key
 from archive.errors import NotFoundError, QueryError
@@ -194,6 +194,18 @@ def test_a_day_cover_holds_exactly_the_days_of_its_range(since: date | None, unt
         covered = any(digits.startswith(token[1:]) for token in cover)
         assert covered == ((since is None or day >= since) and (until is None or day <= until)), day
     assert len(cover) <= 2 * 9 * 8
+
+
+@pytest.mark.parametrize(("low", "high"), [(979_926, 1_000_000), (0, 300), (300, 300), (1, 5_000_000), (65_535, 65_536)])
+def test_an_id_cover_holds_its_ids_and_only_whole_finest_blocks_more(low: int, high: int) -> None:
+    """A search's window of the newest ids is the id blocks (PostgreSQL facets) of ``id_cover``:
+    every id of it in one of them, no id outside the finest blocks of its edges, in few tokens."""
+    finest = ID_BLOCK_BITS[0]
+    blocks = [(int(bits), int(number)) for bits, number in (token[1:].split(".") for token in id_cover(low, high))]
+    spans = sorted((number << bits, ((number + 1) << bits) - 1) for bits, number in blocks)
+    assert all(a[1] + 1 == b[0] for a, b in zip(spans, spans[1:]))  # one run of ids, no block twice
+    assert spans[0][0] == low >> finest << finest and spans[-1][1] == (high >> finest << finest) + (1 << finest) - 1
+    assert len(blocks) <= 2 * 15 * (len(ID_BLOCK_BITS) - 1) + (high >> ID_BLOCK_BITS[-1]) + 1
 
 
 def test_hits_name_their_cluster_relation_and_origin(database: Database) -> None:

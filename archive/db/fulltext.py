@@ -27,7 +27,7 @@ GIN stores which documents hold a word, not where: a phrase of common words ("di
 found by reading the document of every article holding both words (p99 112 ms at 100,000
 articles). So each article also has ``pairs``, a hash of each two words next to each other
 (``search_articles_pairs``: from the document's own positions, so the pairs of every phrase it
-matches are in it), under a GIN index of their own: a phrase's pairs give the articles holding it
+matches are in it), in the same GIN index: a phrase's pairs give the articles holding it
 (and, for rare hash collisions or phrases of three words or more, a few to check), without
 reading documents. Ranking never reads ``pairs``; it roughly doubles the cost of indexing an article.
 
@@ -39,7 +39,8 @@ two more FTS5 columns, never ranked (the words of a query are looked for in ``{t
 only); their content is a view over ``articles`` and ``search_articles_facets``, the facets each
 article was indexed with, kept because a row is removed with the values it was indexed with
 and its capture may be gone by then. On PostgreSQL they are ``facets`` (the author's lexemes as
-``a`` and each), in the same GIN index as the document.
+``a`` and each) and the blocks of ids the article is in (``id_cover``), in the same GIN index as
+the document.
 """
 
 from __future__ import annotations
@@ -70,6 +71,12 @@ _SQLITE_CJK_ROW = f"coalesce({{row}}.title, '') || '{CJK_END}' AS title, {{row}}
 #: that any range of days is a few of them (``day_cover``). Only ISO 8601 days: ``published``
 #: keeps the page's own string, and another form has no day to filter on.
 DAY_PREFIXES = range(1, 9)
+#: PostgreSQL's facets also name the blocks of ids an article is in (``i``, the block's bits, a
+#: dot and its number: ``i8.3906``), so that a window of the newest ids is a few facet tokens
+#: (``id_cover``) which the GIN index intersects with a query's words, instead of a range of the
+#: primary key: for that range the planner walked the key and read the document of every article
+#: in the window (34 ms for 14,000 ids at 1M articles, where the word's GIN list held 582 of them).
+ID_BLOCK_BITS = (8, 12, 16, 20)
 _SQLITE_DAY = "substr({published}, 1, 4) || substr({published}, 6, 2) || substr({published}, 9, 2)"
 _SQLITE_FACETS = (
     "trim(coalesce('s' || {source}, '') || CASE WHEN {published} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*' "
@@ -142,18 +149,20 @@ _PG = (
         FROM (SELECT word, at, lead(word) OVER w AS next, lead(at) OVER w AS next_at
             FROM (SELECT lexeme AS word, unnest(positions) AS at FROM unnest(document)) AS words
             WINDOW w AS (ORDER BY at)) AS pairs $$""",
-    # The source (``s`` and its id), the day's prefixes (as on SQLite) and the author's words
-    # (``a`` and each lexeme): no word of a text is looked for here, so none is mistaken for them.
-    f"""CREATE FUNCTION {PREFIX}_facets(source_id BIGINT, author TEXT, published TEXT) RETURNS TEXT[]
-        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    # The source (``s`` and its id), the id's blocks, the day's prefixes (as on SQLite) and the
+    # author's words (``a`` and each lexeme): no word of a text is looked for here, so none is
+    # mistaken for them.
+    f"""CREATE FUNCTION {PREFIX}_facets(article_id BIGINT, source_id BIGINT, author TEXT, published TEXT)
+        RETURNS TEXT[] LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
         SELECT array_remove(ARRAY['s' || source_id], NULL)
+            || ARRAY[{", ".join(f"'i{bits}.' || (article_id >> {bits})" for bits in ID_BLOCK_BITS)}]
             || CASE WHEN published ~ '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}'
                 THEN ARRAY[{", ".join(f"'d' || left({_PG_DAY}, {k})" for k in DAY_PREFIXES)}] ELSE '{{}}' END
             || ARRAY(SELECT 'a' || lexeme FROM unnest(to_tsvector('simple', coalesce(author, '')))) $$""",
     f"""CREATE FUNCTION {PREFIX}_index() RETURNS trigger LANGUAGE plpgsql AS $$
     DECLARE document TSVECTOR := {PREFIX}_document(NEW.title, NEW.text);
     DECLARE facets TEXT[] := {PREFIX}_facets(
-        (SELECT source_id FROM captures WHERE id = NEW.capture_id), NEW.author, NEW.published);
+        NEW.id, (SELECT source_id FROM captures WHERE id = NEW.capture_id), NEW.author, NEW.published);
     BEGIN
         INSERT INTO {PREFIX} (article_id, document, pairs, facets)
             VALUES (NEW.id, document, {PREFIX}_pairs(document), facets)
@@ -169,12 +178,12 @@ _PG = (
     f"""INSERT INTO {PREFIX} (article_id, document, pairs, facets)
         SELECT id, document, {PREFIX}_pairs(document), facets FROM (
             SELECT a.id, {PREFIX}_document(a.title, a.text) AS document,
-                {PREFIX}_facets(c.source_id, a.author, a.published) AS facets
+                {PREFIX}_facets(a.id, c.source_id, a.author, a.published) AS facets
             FROM articles AS a LEFT JOIN captures AS c ON c.id = a.capture_id) AS made""",
-    # One index over words and facets: GIN intersects a word's list with a filter's inside one
-    # scan, skipping through the longer list, instead of two bitmaps of every match to AND.
-    f"CREATE INDEX ix_{PREFIX}_document ON {PREFIX} USING gin (document, facets)",
-    f"CREATE INDEX ix_{PREFIX}_pairs ON {PREFIX} USING gin (pairs)",
+    # One index over words, facets and pairs: GIN intersects a word's or a phrase's list with a
+    # filter's or a window's inside one scan, skipping through the longer list, instead of two
+    # bitmaps of every match to AND.
+    f"CREATE INDEX ix_{PREFIX} ON {PREFIX} USING gin (document, facets, pairs)",
 )
 
 #: Every object either version of the index made (``IF EXISTS``: a migration drops an older one).
@@ -190,6 +199,7 @@ _DROP = {
         f"DROP TABLE IF EXISTS {PREFIX}", f"DROP FUNCTION IF EXISTS {PREFIX}_document(TEXT, TEXT)",
         f"DROP FUNCTION IF EXISTS {PREFIX}_pairs(TSVECTOR)",
         f"DROP FUNCTION IF EXISTS {PREFIX}_facets(BIGINT, TEXT, TEXT)",
+        f"DROP FUNCTION IF EXISTS {PREFIX}_facets(BIGINT, BIGINT, TEXT, TEXT)",
     ),
 }
 
@@ -243,6 +253,20 @@ def day_cover(since: date | None, until: date | None) -> list[str]:
 
     if low <= high:
         cover("", low, high)
+    return tokens
+
+
+def id_cover(low: int, high: int) -> list[str]:
+    """The fewest id block tokens (``ID_BLOCK_BITS``) whose blocks hold every id from ``low`` to
+    ``high``: the finest blocks at the two edges whole, a larger block wherever all of it is in."""
+    finest = ID_BLOCK_BITS[0]
+    tokens: list[str] = []
+    block, last = low >> finest, high >> finest
+    while block <= last:
+        bits = next(bits for bits in reversed(ID_BLOCK_BITS)
+                    if block % (1 << (bits - finest)) == 0 and block + (1 << (bits - finest)) - 1 <= last)
+        tokens.append(f"i{bits}.{block >> (bits - finest)}")
+        block += 1 << (bits - finest)
     return tokens
 
 

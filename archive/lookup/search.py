@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Float, Integer, exists, select, text
 
-from archive.db.fulltext import CJK, PREFIX, cjk_spaced, day_cover
+from archive.db.fulltext import CJK, PREFIX, cjk_spaced, day_cover, id_cover
 from archive.db.models import Article, Capture, Source, Syndication
 from archive.errors import NotFoundError, QueryError
 
@@ -267,7 +267,7 @@ def _sqlite_matches(
 
 
 def _postgresql_matches(
-    terms: list[str], filters: _Filters, pool: int | None, limit: int | None, floor: int | None = None
+    terms: list[str], filters: _Filters, pool: int | None, limit: int | None, window: list[str] | None = None
 ) -> TextClause:
     """As ``_sqlite_matches``: each term a phrase (``phraseto_tsquery``), all of them required.
 
@@ -276,7 +276,7 @@ def _postgresql_matches(
     answer without reading a document (``article_id + 0``: sorted from the indexes' ids, not by
     walking the primary key backwards reading every document). The phrases are checked in it
     (each check reads a document; the pairs leave a phrase of two words hardly any article to
-    drop). ``matched`` counts the pool. ``floor``: only articles after it (``_windows``).
+    drop). ``matched`` counts the pool. ``window``: only articles in these id blocks (``_windows``).
 
     ``search`` turns sequential scans off for these statements (for its transaction, then back):
     the planner costs a ``tsvector`` match as one operator, not as reading and decompressing a
@@ -284,8 +284,9 @@ def _postgresql_matches(
     over the GIN index.
     """
     held, params = _postgresql_held(terms, filters)
-    if floor is not None:
-        held.append(f"article_id > {int(floor)}")
+    if window is not None:
+        held.append("facets && CAST(:window AS TEXT[])")
+        params["window"] = window
     query = " && ".join(f"phraseto_tsquery('simple', :term{n})" for n in range(len(terms)))
     newest = "" if pool is None else f" ORDER BY article_id + 0 DESC LIMIT {pool}"
     checked = " WHERE document @@ query" if any(len(cjk_spaced(term).split()) > 1 for term in terms) else ""
@@ -314,9 +315,9 @@ def _postgresql_held(terms: list[str], filters: _Filters) -> tuple[list[str], di
 
 #: On PostgreSQL the pool is first looked for among the newest ids: the GIN index finds every
 #: match of a word (650,000 of a word in 65% of 1M articles), and sorting them by id to keep the
-#: newest reads each one's row (355 ms); in a window of the newest 10,000 ids, 6 ms (the planner
-#: ANDs the primary key's range with the GIN index's matches before reading a row). The window
-#: is sized from the planner's estimate of the matches (its statistics of the commonest words
+#: newest reads each one's row (355 ms); in a window of the newest 10,000 ids, 6 ms (the window
+#: is facet tokens of id blocks, ``fulltext.id_cover``, intersected with the words in the GIN
+#: index before a row is read). The window is sized from the planner's estimate of the matches (its statistics of the commonest words
 #: and facets) to hold ``WINDOW_MATCHES`` times the pool; one that holds fewer than the pool is
 #: widened ``WIDER`` times, then to every id, so the pool is the same whatever the estimate. A
 #: query estimated at no more than ``SPARSE`` times the pool reads every match (a fixed window
@@ -332,8 +333,9 @@ def _estimated(conn: Connection, held: list[str], params: dict[str, Any]) -> flo
     return float((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"])
 
 
-def _windows(conn: Connection, pool: int | None, terms: list[str], filters: _Filters) -> list[int | None]:
-    """The floors (ids) of the windows to look for ``pool`` matches in, newest first, then None (no floor)."""
+def _windows(conn: Connection, pool: int | None, terms: list[str], filters: _Filters) -> list[list[str] | None]:
+    """The windows to look for ``pool`` matches in, newest first (their id blocks' tokens), then
+    None (every id)."""
     if pool is None:
         return [None]
     estimated = _estimated(conn, *_postgresql_held(terms, filters))
@@ -341,7 +343,7 @@ def _windows(conn: Connection, pool: int | None, terms: list[str], filters: _Fil
         return [None]
     top = conn.execute(text(f"SELECT max(article_id) FROM {PREFIX}")).scalar() or 0
     span = max(pool, int(top * pool * WINDOW_MATCHES / estimated))
-    return [top - width for width in (span, span * WIDER) if top - width > 0] + [None]
+    return [id_cover(top - width + 1, top) for width in (span, span * WIDER) if top - width > 0] + [None]
 
 
 # Core tables and their aliases, made once: ORM ``aliased()`` per query cost 10 ms of Python.
@@ -427,11 +429,11 @@ def search(
     for pool_per_result, read_per_result in _ROUNDS[conn.dialect.name]:
         pool = None if pool_per_result is None else limit * pool_per_result
         wanted = None if read_per_result is None else limit * read_per_result
-        for floor in _windows(conn, pool, terms, filters) if postgresql else [None]:
-            matches = (_postgresql_matches(terms, filters, pool, wanted, floor) if postgresql
+        for window in _windows(conn, pool, terms, filters) if postgresql else [None]:
+            matches = (_postgresql_matches(terms, filters, pool, wanted, window) if postgresql
                        else _sqlite_matches(terms, filters, pool, wanted, begun, common))
             rows = _rows(conn, matches.columns(id=Integer(), score=Float(), matched=Integer()).subquery("matches"), limit)
-            if floor is None or (rows and rows[0].matched == pool):  # the window held the pool
+            if window is None or (rows and rows[0].matched == pool):  # the window held the pool
                 break
         # Enough pages, or every match read: the pool held them all and all were read (no row
         # passed: unknown, so the next round).
