@@ -453,9 +453,41 @@ def _relearn(
             if len(rows) < _RELEARN_PAGE or not any(missing.values()):
                 break
             before = rows[-1][0]
+    stale -= _reindexed(session, index, stale, site_lines)
     for article_id in stale:
         _forget(session, index, article_id, uncount=False)
     match_many(session, index, [(session.get(Article, article_id), None) for article_id in sorted(stale)], count=False)
+
+
+def _reindexed(session: Session, index: NearDupIndex, stale: set[int], site_lines: SiteLines) -> set[int]:
+    """Of the ``stale`` articles, those whose fingerprint without their site's lines finds no
+    candidate outside their own cluster, indexed again with it and kept where they are: a
+    repost's copy in a cluster of 200 whose site's byline has just become boilerplate is still
+    that cluster's member, and placing the cluster from scratch twice (taken out, matched
+    again) cost 0.3 s. The others are matched again."""
+    if not stale:
+        return set()
+    sources = _sources(session, list(stale), {})
+    texts = dict(session.execute(_TEXTS, {"ids": list(stale)}).all())
+    fingerprints = {
+        article_id: Fingerprint.of(without(text, site_lines.repeated(sources.get(article_id), text)))
+        for article_id, text in texts.items()
+    }
+    ids = sorted(fingerprints)
+    found = index.query_many([fingerprints[article_id].signature for article_id in ids], session=session)
+    placed = _placed(session, {*ids, *(c for candidates in found for c in candidates)})
+    kept = {
+        article_id
+        for article_id, candidates in zip(ids, found, strict=True)
+        if article_id in placed
+        and placed[article_id][1] in ("origin", "copy")
+        and all(placed.get(c, (None, None))[0] == placed[article_id][0] for c in candidates if c != article_id)
+    }
+    index.add_many(
+        [(article_id, fingerprints[article_id].signature, fingerprints[article_id].shingles) for article_id in sorted(kept)],
+        session=session,
+    )
+    return kept
 
 
 def _sources(session: Session, article_ids: list[int], kinds: dict[int, str]) -> dict[int, int]:
