@@ -10,6 +10,7 @@ from __future__ import annotations
 import calendar
 import json
 import logging
+import re
 import reprlib
 from collections.abc import Container, Sequence
 from dataclasses import dataclass, field, replace
@@ -148,6 +149,10 @@ def _as_json_feed(body: bytes) -> dict[str, Any] | None:
     return document if str(version).startswith("https://jsonfeed.org/version/") else None
 
 
+#: An XML declaration, dropped from a feed whose declared encoding feedparser cannot read.
+_XML_DECLARATION = re.compile(rb"^\s*<\?xml.*?\?>", re.S)
+
+
 def parse_feed(body: bytes, url: str, content_type: str | None = None) -> ParsedFeed | None:
     """Parse a feed document; None when the body is not a feed at all (e.g. an HTML page)."""
     document = _as_json_feed(body)
@@ -156,10 +161,20 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
-    parsed = feedparser.parse(body, response_headers=headers)
+    problems = []
+    try:
+        parsed = feedparser.parse(body, response_headers=headers)
+    except ValueError as error:
+        # feedparser 6.0.14 decodes the declared encoding's name as UTF-8 and looks it up: a byte
+        # that is not ASCII (UnicodeDecodeError) or a NUL in it (ValueError) escape its parse.
+        problems.append(f"{url}: malformed feed (unreadable XML declaration: {_shown(str(error))}); read as UTF-8")
+        try:
+            parsed = feedparser.parse(_XML_DECLARATION.sub(b"", body.replace(b"\x00", b""), count=1),
+                                      response_headers=headers)
+        except ValueError:
+            return None
     if not parsed.get("version") and not parsed.entries:  # an empty body has no version at all
         return None
-    problems = []
     if parsed.bozo:
         problems.append(f"{url}: malformed feed ({parsed.bozo_exception}); kept the entries that could be read")
     entries = []

@@ -201,6 +201,17 @@ def _check_entries(feed: ParsedFeed) -> None:
         assert problem.startswith(f"{FEED}: ") and "\n" not in problem and len(problem) < 600, problem
 
 
+@pytest.mark.parametrize("junk", [b"\x80", b"\x00"])
+def test_a_feed_whose_declared_encoding_is_unreadable_is_read_as_utf8_and_says_so(junk: bytes) -> None:
+    # Found by the fuzzing below: feedparser 6.0.14 decodes the declared encoding's name as
+    # UTF-8 and looks it up, and raises on a byte that is not ASCII or a NUL in it.
+    body = _xml_feed(False, [(GOOD, "good", "Caf\u00e9")]).replace(b"encoding='", b"encoding='" + junk, 1)
+    feed = parse_feed(body, FEED, "application/rss+xml")
+    assert feed is not None and [e["title"] for e in feed.entries] == ["Caf\u00e9"]
+    assert [p for p in feed.problems if "unreadable XML declaration" in p and p.endswith("; read as UTF-8")]
+    _check_entries(feed)
+
+
 @FUZZ
 @given(atom=st.booleans(), entries=st.lists(ENTRY, max_size=12), how=CORRUPTIONS, data=st.data())
 def test_fuzzed_rss_and_atom(atom: bool, entries: list[tuple[str, str | None, str]], how: str, data: st.DataObject) -> None:
