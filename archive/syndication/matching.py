@@ -428,8 +428,9 @@ def _relearn(
 ) -> None:
     """Match again the articles fingerprinted with lines their site has since been found to
     repeat: the first pages of a theme whose comments extraction keeps were indexed with the
-    comments, and their copies elsewhere, which lack them, would never find them. Their
-    lines stay counted. ``stripped``: what this batch's articles were fingerprinted without."""
+    comments, and their copies elsewhere, which lack them, would never find them (those that
+    find nothing new are only indexed again: ``_reindexed``). Their lines stay counted.
+    ``stripped``: what this batch's articles were fingerprinted without."""
     stale: set[int] = set()
     site_lines = SiteLines(session)
     for article_id, source_id, keys in learning:
