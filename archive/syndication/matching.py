@@ -431,7 +431,7 @@ def _relearn(
     comments, and their copies elsewhere, which lack them, would never find them (those that
     find nothing new are only indexed again: ``_reindexed``). Their lines stay counted.
     ``stripped``: what this batch's articles were fingerprinted without."""
-    stale: set[int] = set()
+    stale: dict[int, tuple[int, str]] = {}  # each page's source and text, as read here
     site_lines = SiteLines(session)
     for article_id, source_id, keys in learning:
         missing = dict.fromkeys(keys, REPEATS - 1)  # earlier pages with each line still to find
@@ -450,29 +450,29 @@ def _relearn(
                 for key in found:
                     missing[key] -= 1
                 if set(found.values()) - stripped.get(earlier_id, frozenset()) and site_lines.repeated(source_id, text):
-                    stale.add(earlier_id)
+                    stale[earlier_id] = (source_id, text)
             if len(rows) < _RELEARN_PAGE or not any(missing.values()):
                 break
             before = rows[-1][0]
-    stale -= _reindexed(session, index, stale, site_lines)
-    for article_id in stale:
+    again = sorted(stale.keys() - _reindexed(session, index, stale, site_lines))
+    for article_id in again:
         _forget(session, index, article_id, uncount=False)
-    match_many(session, index, [(session.get(Article, article_id), None) for article_id in sorted(stale)], count=False)
+    match_many(session, index, [(session.get(Article, article_id), None) for article_id in again], count=False)
 
 
-def _reindexed(session: Session, index: NearDupIndex, stale: set[int], site_lines: SiteLines) -> set[int]:
+def _reindexed(
+    session: Session, index: NearDupIndex, stale: dict[int, tuple[int, str]], site_lines: SiteLines
+) -> set[int]:
     """Of the ``stale`` articles, those whose fingerprint without their site's lines finds no
     candidate outside their own cluster, indexed again with it and kept where they are: a
     repost's copy in a cluster of 200 whose site's byline has just become boilerplate is still
     that cluster's member, and placing the cluster from scratch twice (taken out, matched
-    again) cost 0.3 s. The others are matched again."""
+    again) cost 0.3 s. The others are matched again. ``stale``: each page's source and text."""
     if not stale:
         return set()
-    sources = _sources(session, list(stale), {})
-    texts = dict(session.execute(_TEXTS, {"ids": list(stale)}).all())
     fingerprints = {
-        article_id: Fingerprint.of(without(text, site_lines.repeated(sources.get(article_id), text)))
-        for article_id, text in texts.items()
+        article_id: Fingerprint.of(without(text, site_lines.repeated(source_id, text)))
+        for article_id, (source_id, text) in stale.items()
     }
     ids = sorted(fingerprints)
     found = index.query_many([fingerprints[article_id].signature for article_id in ids], session=session)
